@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Build everything: the native helper (make), the TypeScript (tsc -> build/), and the
+// start-up-optimised CLI bundles (esbuild -> dist/).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+const only = process.argv[2];
+
+if (!only || only === 'native') run('make', ['-s', '-C', 'native']);
+if (!only || only === 'gen') {
+  for (const f of readdirSync(join(root, 'scripts'))) if (f.startsWith('gen-') && f.endsWith('.mjs')) run(process.execPath, [join('scripts', f)]);
+}
+if (!only || only === 'ts') run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
+if (!only || only === 'bundle') {
+  const esbuild = await import('esbuild');
+  const entries = [['src/cli/runtime-main.ts', 'dist/berth-runtime.js'], ['src/cli/berth-main.ts', 'dist/berth.js']];
+  for (const [src, out] of entries) {
+    if (!existsSync(join(root, src))) continue;
+    await esbuild.build({
+      entryPoints: [join(root, src)], outfile: join(root, out), bundle: true, platform: 'node',
+      format: 'esm', target: 'node20', minify: false, sourcemap: false, logLevel: 'warning',
+      banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      external: ['better-sqlite3', 'koffi'],
+    });
+    chmodSync(join(root, out), 0o755);
+  }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// Runs the test suite (Node's built-in runner) over the compiled tests in build/test.
+// Usage: node scripts/test.mjs [substring...]   (only test files whose path contains one of them)
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const files = [];
+(function walk(dir) {
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (e.endsWith('.test.js')) files.push(p);
+  }
+})(join(root, 'build', 'test'));
+const filters = process.argv.slice(2);
+const chosen = files.filter((f) => !filters.length || filters.some((s) => relative(root, f).includes(s))).sort();
+if (!chosen.length) { console.error('no test files matched'); process.exit(1); }
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...chosen], { stdio: 'inherit', cwd: root });
+process.exit(r.status ?? 1);

@@ -1,0 +1,127 @@
+/** Spawning native/berth-helper with a plan and talking to it over its control socket. */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
+import { BerthError, errnoName } from '../lib/index.js';
+import { allSteps, encodeGo, encodePlan, ABORT, type Plan, type Step } from './plan.js';
+
+export interface HelperMessage {
+  type: 'pid' | 'ready' | 'error' | 'exit';
+  pid?: number;
+  step?: number;
+  op?: string;
+  path?: string;
+  errno?: number;
+  message?: string;
+  detail?: string;
+  code?: number;
+  signal?: number;
+}
+
+let cachedPath: string | undefined;
+
+/** Where the built helper lives: $BERTH_HELPER, else native/build/berth-helper above this module. */
+export function helperPath(): string {
+  if (cachedPath) return cachedPath;
+  const env = process.env.BERTH_HELPER;
+  if (env) return (cachedPath = env);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = join(dir, 'native', 'build', 'berth-helper');
+    if (existsSync(p)) return (cachedPath = p);
+    dir = dirname(dir);
+  }
+  throw new BerthError({ kind: 'internal', op: 'find helper', message: 'native/build/berth-helper not found: run `npm run build`' });
+}
+
+export interface HelperOptions {
+  /** stdio of the helper (and so of the container): entries for fds 0,1,2 and any extra fds to pass on. */
+  stdio?: Array<number | 'inherit' | 'ignore' | 'pipe'>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One run of the helper: send a plan, then read its messages in order. */
+export class HelperSession {
+  readonly child: ChildProcess;
+  readonly steps: Step[];
+  private readonly ctl: Socket;
+  private buf = '';
+  private queue: HelperMessage[] = [];
+  private waiters: Array<(m: HelperMessage | null) => void> = [];
+  private closed = false;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(plan: Plan, opts: HelperOptions = {}) {
+    this.steps = allSteps(plan);
+    const base = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
+    const ctlFd = base.length;
+    const stdio = [...base, 'pipe'] as StdioOptions;
+    this.child = spawn(helperPath(), ['run', '--ctl', String(ctlFd)], { stdio, env: opts.env ?? {} });
+    this.ctl = (this.child.stdio as unknown as Socket[])[ctlFd]!;
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.child.once('error', () => this.finish());
+    this.ctl.on('data', (d: Buffer) => this.onData(d));
+    this.ctl.on('close', () => this.finish());
+    this.ctl.on('error', () => this.finish());
+    this.ctl.write(encodePlan(plan));
+  }
+
+  private onData(d: Buffer): void {
+    this.buf += d.toString('utf8');
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl);
+      this.buf = this.buf.slice(nl + 1);
+      if (!line.trim()) continue;
+      let msg: HelperMessage;
+      try { msg = JSON.parse(line) as HelperMessage; } catch { msg = { type: 'error', message: `unreadable helper message: ${line}` }; }
+      const w = this.waiters.shift();
+      if (w) w(msg); else this.queue.push(msg);
+    }
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.waiters.splice(0)) w(null);
+  }
+
+  /** The next message, or null once the helper closed the control socket. */
+  next(): Promise<HelperMessage | null> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(m);
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The next message, which must be of `type`; an error message becomes a BerthError. */
+  async expect(type: HelperMessage['type'], what: string): Promise<HelperMessage> {
+    const m = await this.next();
+    if (m && m.type === type) return m;
+    if (m && m.type === 'error') throw this.errorFor(m, what);
+    const ex = await Promise.race([this.exited, new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+    const how = ex ? (ex.signal ? `killed by ${ex.signal}` : `exit status ${ex.code}`) : 'closed its control socket';
+    throw new BerthError({ kind: 'internal', op: what, message: `${what}: helper ended without ${type} (${how})` });
+  }
+
+  go(blob: string | Buffer): void { this.ctl.write(encodeGo(blob)); }
+  abort(): void { if (!this.closed) this.ctl.write(ABORT); }
+  close(): void { this.ctl.destroy(); }
+
+  /** Turn a helper error report into a precise BerthError using the step's description. */
+  errorFor(m: HelperMessage, what: string): BerthError {
+    const s = m.step !== undefined ? this.steps[m.step] : undefined;
+    const errno = m.errno && m.errno > 0 ? m.errno : undefined;
+    const cause = [m.message, errno ? `(${errnoName(errno)})` : '', m.detail ? `: ${m.detail}` : ''].filter(Boolean).join(' ');
+    const where = s ? s.desc : `${m.op ?? 'step'}${m.path ? ` ${m.path}` : ''}`;
+    return new BerthError({
+      kind: m.op === 'hook' ? 'hook' : 'system',
+      op: what,
+      path: m.path || s?.path,
+      errno,
+      message: `${what}: ${where}: ${cause}`,
+    });
+  }
+}
