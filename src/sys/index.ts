@@ -2,3 +2,4 @@ export * from './plan.js';
 export * from './helper.js';
 export * from './fsops.js';
 export * from './bpf.js';
+export * from './proc.js';

@@ -1,0 +1,178 @@
+/** Compile a container's spec into the helper plan for `create` (init) and `exec`. */
+import { invalid } from '../lib/index.js';
+import type { Process, Spec } from '../oci/index.js';
+import { emptyPlan, step, type Plan, type Step } from '../sys/index.js';
+import { JOIN_ORDER, NAMESPACES } from './flags.js';
+import { hookSteps } from './hooks.js';
+import { finishRootSteps, mountSteps, type CgroupMountInfo } from './compile-mounts.js';
+import { processSteps } from './compile-process.js';
+
+export interface TerminalOptions {
+  /** Send the pty master to this unix socket (runc's --console-socket). */
+  consoleSocket?: string;
+  /** Relay the pty to our own stdio (foreground run/exec without a console socket). */
+  relay: boolean;
+}
+
+export interface InitContext extends TerminalOptions {
+  spec: Spec;
+  bundle: string;
+  rootfs: string;
+  fifo: string;
+  cgroupMount?: CgroupMountInfo;
+  foreground: boolean;
+  noPivot: boolean;
+  noNewKeyring: boolean;
+  preserveFds: number;
+  rootless: boolean;
+  apparmor: boolean;
+  selinux: boolean;
+  id: string;
+}
+
+function nsList(spec: Spec): Array<{ type: string; path?: string }> {
+  const seen = new Set<string>();
+  const out: Array<{ type: string; path?: string }> = [];
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (!NAMESPACES[ns.type]) throw invalid('create', `linux.namespaces: unknown namespace type ${JSON.stringify(ns.type)}`);
+    if (seen.has(ns.type)) throw invalid('create', `linux.namespaces: ${ns.type} is listed twice`);
+    seen.add(ns.type);
+    out.push(ns.path ? { type: ns.type, path: ns.path } : { type: ns.type });
+  }
+  return out;
+}
+
+export function hasNewNs(spec: Spec, type: string): boolean {
+  return (spec.linux?.namespaces ?? []).some((n) => n.type === type && !n.path);
+}
+
+function idmap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
+  return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+function terminalPost(t: TerminalOptions): Step[] {
+  const s = [step('console_recv', [], 'receive the pty master from the container')];
+  if (t.consoleSocket) s.push(step('console_send', [t.consoleSocket], `send the pty master to the console socket ${t.consoleSocket}`, t.consoleSocket));
+  return s;
+}
+
+function consoleStep(p: Process): Step {
+  const size = p.consoleSize;
+  return step('console', [size?.height ?? 0, size?.width ?? 0], 'set up the container pty and /dev/console', '/dev/ptmx');
+}
+
+export function compileInit(c: InitContext): Plan {
+  const plan = emptyPlan();
+  const spec = c.spec;
+  const proc = spec.process;
+  if (!proc) throw invalid('create', 'config.json: process is required to create a container');
+  const namespaces = nsList(spec);
+  if (!namespaces.some((n) => n.type === 'mount')) throw invalid('create', 'linux.namespaces: a mount namespace is required');
+  if (proc.terminal && !c.consoleSocket && !c.relay) throw invalid('create', 'process.terminal is true but no --console-socket was given: the pty would have no reader');
+  const isNew = (t: string) => namespaces.some((n) => n.type === t && !n.path);
+
+  for (const t of JOIN_ORDER) {
+    const ns = namespaces.find((n) => n.type === t && n.path);
+    if (ns) plan.pre.push(step('setns', [ns.path!, NAMESPACES[t]!.flag], `join the ${t} namespace ${ns.path}`, ns.path));
+  }
+  if (isNew('time')) {
+    plan.pre.push(step('unshare', [NAMESPACES.time!.flag], 'create a time namespace'));
+    const off = spec.linux?.timeOffsets;
+    const lines = Object.entries(off ?? {}).map(([clock, v]) => `${clock} ${v.secs ?? 0} ${v.nanosecs ?? 0}\n`).join('');
+    if (lines) plan.pre.push(step('write', ['/proc/self/timens_offsets', lines], 'set the time namespace offsets', '/proc/self/timens_offsets'));
+  }
+  if (proc.oomScoreAdj !== undefined) plan.pre.push(step('write', ['/proc/self/oom_score_adj', String(proc.oomScoreAdj)], `set oom_score_adj to ${proc.oomScoreAdj} (lowering it needs CAP_SYS_RESOURCE)`, '/proc/self/oom_score_adj'));
+  let flags = 0;
+  for (const n of namespaces) if (!n.path && n.type !== 'time' && n.type !== 'cgroup') flags |= NAMESPACES[n.type]!.flag;
+  plan.pre.push(step('spawn', [flags], 'create the container process'));
+
+  if (isNew('user')) {
+    if (c.rootless) plan.post.push(step('setgroups', ['deny'], 'deny setgroups in the user namespace'));
+    plan.post.push(step('idmap', ['uid', idmap(spec.linux?.uidMappings)], 'write the uid mappings'));
+    plan.post.push(step('idmap', ['gid', idmap(spec.linux?.gidMappings)], 'write the gid mappings'));
+  }
+  plan.post.push(step('report_pid', [], 'report the container pid'));
+  plan.post.push(step('await_go', [], 'wait for the runtime'));
+  plan.post.push(step('release', [], 'release the container process'));
+  if (proc.terminal) plan.post.push(...terminalPost(c));
+  plan.post.push(step('await_ready', [], 'wait for the container to be ready'));
+  if (c.foreground) {
+    if (proc.terminal && c.relay) plan.post.push(step('relay', [], 'relay the terminal'));
+    plan.post.push(step('wait_exit', [], 'wait for the container to exit'));
+  }
+
+  const ch = plan.child;
+  ch.push(step('await_release', [], 'wait for the runtime to release the container'));
+  const userns = namespaces.some((n) => n.type === 'user');
+  if (userns) ch.push(step('user', [0, 0, -1], 'become root in the user namespace'));
+  ch.push(step('setsid', [], 'start a new session'));
+  ch.push(...mountSteps({ spec, bundle: c.bundle, rootfs: c.rootfs, userns, cgroup: c.cgroupMount }));
+  ch.push(...hookSteps('createContainer', spec.hooks?.createContainer));
+  ch.push(step('fifo_open', [c.fifo], `open the exec fifo ${c.fifo}`, c.fifo));
+  ch.push(c.noPivot ? step('chroot', [], `chroot into ${c.rootfs}`, c.rootfs) : step('pivot_root', [], `pivot_root into ${c.rootfs}`, c.rootfs));
+  for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
+    const path = '/proc/sys/' + k.replace(/\./g, '/');
+    ch.push(step('write', [path, v], `set sysctl ${k}=${v}`, path));
+  }
+  ch.push(...finishRootSteps(spec));
+  if (proc.terminal) ch.push(consoleStep(proc));
+  if (spec.hostname !== undefined && spec.hostname !== '') {
+    if (!isNew('uts')) throw invalid('create', 'config.json: hostname is set but there is no new uts namespace');
+    ch.push(step('sethostname', [spec.hostname], `set the hostname ${spec.hostname}`));
+  }
+  if (spec.domainname) ch.push(step('setdomainname', [spec.domainname], `set the domain name ${spec.domainname}`));
+  if (!c.noNewKeyring) ch.push(step('keyring', [`_ses.${c.id}`], 'join a new session keyring'));
+  const pers = spec.linux?.personality;
+  if (pers) ch.push(step('personality', [pers.domain === 'LINUX32' ? 8 : 0], `set personality ${pers.domain}`));
+  ch.push(...processSteps({
+    process: proc, spec, noSetgroups: c.rootless && isNew('user'), firstClosedFd: 3 + c.preserveFds,
+    apparmor: c.apparmor, selinux: c.selinux,
+    beforeExec: [
+      step('ready', [], 'report ready'),
+      step('fifo_wait', [], 'wait for start'),
+      ...hookSteps('startContainer', spec.hooks?.startContainer),
+    ],
+  }));
+  return plan;
+}
+
+export interface ExecContext extends TerminalOptions {
+  pid: number;
+  spec: Spec;
+  process: Process;
+  detach: boolean;
+  preserveFds: number;
+  rootless: boolean;
+  apparmor: boolean;
+  selinux: boolean;
+}
+
+export function compileExec(c: ExecContext): Plan {
+  const plan = emptyPlan();
+  const namespaces = nsList(c.spec);
+  if (c.process.terminal && !c.consoleSocket && !c.relay) throw invalid('exec', 'terminal requested but no --console-socket was given and the exec is detached');
+  for (const t of JOIN_ORDER) {
+    if (!namespaces.some((n) => n.type === t)) continue;
+    const path = `/proc/${c.pid}/ns/${NAMESPACES[t]!.file}`;
+    plan.pre.push(step('setns', [path, NAMESPACES[t]!.flag], `join the container's ${t} namespace`, path));
+  }
+  plan.pre.push(step('spawn', [0], 'create the exec process'));
+  plan.post.push(step('report_pid', [], 'report the process pid'));
+  plan.post.push(step('await_go', [], 'wait for the runtime'));
+  plan.post.push(step('release', [], 'release the process'));
+  if (c.process.terminal) plan.post.push(...terminalPost(c));
+  plan.post.push(step('await_ready', [], 'wait for the process to start'));
+  if (!c.detach) {
+    if (c.process.terminal && c.relay) plan.post.push(step('relay', [], 'relay the terminal'));
+    plan.post.push(step('wait_exit', [], 'wait for the process to exit'));
+  }
+  const ch = plan.child;
+  ch.push(step('await_release', [], 'wait for the runtime to release the process'));
+  if (c.process.terminal) ch.push(step('setsid', [], 'start a new session'), consoleStep(c.process));
+  const userns = namespaces.some((n) => n.type === 'user');
+  ch.push(...processSteps({
+    process: c.process, spec: c.spec, noSetgroups: c.rootless && userns, firstClosedFd: 3 + c.preserveFds,
+    apparmor: c.apparmor, selinux: c.selinux, beforeExec: [],
+  }));
+  return plan;
+}

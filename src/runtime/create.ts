@@ -1,0 +1,143 @@
+/** `create`: build the container up to the user program, which waits on the exec fifo. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, renameSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { BerthError, invalid, wrapError } from '../lib/index.js';
+import { validateConfig, type Spec } from '../oci/index.js';
+import { openCgroup, type CgroupManager } from '../cgroups/index.js';
+import { HelperSession, procStat, joinCgroupFiles } from '../sys/index.js';
+import { compileInit } from './compile.js';
+import type { CgroupMountInfo } from './compile-mounts.js';
+import { rootfsPath } from './compile-mounts.js';
+import { Container, type RuntimeOptions } from './container.js';
+import { runHooks } from './hooks.js';
+import { checkId, StateDir, ociState, type StoredState } from './state.js';
+import { lsmEnabled } from './lsm.js';
+import { effectiveResources } from './devices.js';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  preserveFds?: number;
+}
+
+export interface Launched {
+  container: Container;
+  session: HelperSession;
+}
+
+function loadSpec(bundle: string, op: string): Spec {
+  const path = resolve(bundle, 'config.json');
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) { throw wrapError(e, `${op}: read config`, path); }
+  let obj: unknown;
+  try { obj = JSON.parse(text); } catch (e) { throw invalid(op, `${op}: ${path}: not valid JSON: ${(e as Error).message}`, path); }
+  validateConfig(obj);
+  return obj as Spec;
+}
+
+function cgroupPathFor(spec: Spec, id: string, opts: RuntimeOptions, op: string): string {
+  const p = spec.linux?.cgroupsPath;
+  if (opts.systemdCgroup || (p && /^[^/]*:[^/]*:[^/]*$/.test(p))) {
+    throw new BerthError({ kind: 'usage', op, message: `${op}: systemd cgroup paths (${p ?? '--systemd-cgroup'}) cannot be honoured: berth-runtime manages cgroupfs directly; give linux.cgroupsPath as a path` });
+  }
+  return p || `/berth/${id}`;
+}
+
+function mountInfo(cg: CgroupManager, spec: Spec): CgroupMountInfo {
+  const dirs = Object.entries(cg.dirs()).map(([name, hostDir]) => ({ name, hostDir }));
+  const cgroupns = (spec.linux?.namespaces ?? []).some((n) => n.type === 'cgroup');
+  return { version: cg.version, dirs, cgroupns };
+}
+
+/** Launch the container init; `foreground` keeps the helper as its parent until it exits (run). */
+export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string, foreground: boolean, relay: boolean): Promise<Launched> {
+  const id = checkId(o.id, op);
+  const bundle = resolve(o.bundle || '.');
+  const spec = loadSpec(bundle, op);
+  const rootfs = rootfsPath(spec, bundle);
+  try { if (!statSync(rootfs).isDirectory()) throw new Error('not a directory'); } catch (e) {
+    throw invalid(op, `${op}: rootfs ${rootfs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`, rootfs);
+  }
+  const dir = new StateDir(opts.root, id);
+  const rootless = process.geteuid!() !== 0;
+  const cgPath = cgroupPathFor(spec, id, opts, op);
+  dir.claim(op);
+  let cg: CgroupManager | null = null;
+  let session: HelperSession | undefined;
+  let pid = 0;
+  try {
+    try {
+      cg = openCgroup({ path: cgPath, root: opts.cgroupRoot });
+      cg.create(effectiveResources(spec));
+    } catch (e) {
+      if (!rootless || spec.linux?.resources) throw e;
+      opts.log?.('warning', `rootless: running without a cgroup (${(e as Error).message})`);
+      cg = null;
+    }
+    const lsm = lsmEnabled();
+    const plan = compileInit({
+      id, spec, bundle, rootfs, fifo: dir.fifo, foreground,
+      cgroupMount: cg ? mountInfo(cg, spec) : undefined,
+      consoleSocket: o.consoleSocket ? resolve(o.consoleSocket) : undefined, relay,
+      noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
+      rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
+    });
+    execFileSync('mkfifo', ['-m', '622', dir.fifo]); // TEMP until the helper has mkfifo
+    const extra = Array.from({ length: o.preserveFds ?? 0 }, (_, i) => 3 + i);
+    session = new HelperSession(plan, { stdio: [0, 1, 2, ...extra] });
+    const m = await session.expect('pid', op);
+    pid = m.pid!;
+    if (cg) joinCgroup(cg, pid, op);
+    const st: StoredState = {
+      id, bundle, rootfs, pid, startTime: procStat(pid)?.startTime ?? 0, created: new Date().toISOString(),
+      owner: '', annotations: spec.annotations, config: spec, cgroupPath: cg ? cgPath : '', rootless, creating: true,
+    };
+    dir.save(st);
+    const stateJson = JSON.stringify(ociState(st, 'creating'));
+    await runHooks('prestart', spec.hooks?.prestart, stateJson);
+    await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson);
+    session.go(stateJson);
+    await session.expect('ready', op);
+    delete st.creating;
+    dir.save(st);
+    if (o.pidFile) writePidFile(o.pidFile, pid);
+    return { container: new Container(opts, dir, st), session };
+  } catch (e) {
+    session?.abort();
+    if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    await session?.exited;
+    session?.close();
+    if (cg) await destroyQuietly(cg, pid);
+    dir.remove();
+    throw e;
+  }
+}
+
+async function destroyQuietly(cg: CgroupManager, pid: number): Promise<void> {
+  try {
+    if (pid) for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 5));
+    await cg.destroy();
+  } catch { /* best effort: the error that made us clean up is the one to report */ }
+}
+
+export function writePidFile(path: string, pid: number): void {
+  const abs = isAbsolute(path) ? path : resolve(path);
+  const tmp = `${abs}.${process.pid}.tmp`;
+  try { writeFileSync(tmp, String(pid)); renameSync(tmp, abs); } catch (e) { throw wrapError(e, 'write pid file', abs); }
+}
+
+export async function create(opts: RuntimeOptions, o: CreateOptions): Promise<void> {
+  const { session } = await launch(opts, o, 'create', false, false);
+  await session.exited;
+  session.close();
+}
+
+/** Move a process into the container's cgroup (done from here: the helper may already be in other namespaces). */
+export function joinCgroup(cg: CgroupManager, pid: number, op: string): void {
+  try { joinCgroupFiles(cg.procsFiles(), pid); } catch (e) { throw wrapError(e, `${op}: move process ${pid} into cgroup ${cg.path}`); }
+}

@@ -1,0 +1,13 @@
+export { Container, type RuntimeOptions } from './container.js';
+export { create, launch, type CreateOptions } from './create.js';
+export { start } from './start.js';
+export { run, type RunOptions } from './run.js';
+export { kill } from './kill.js';
+export { del } from './delete.js';
+export { state, list, type ListEntry } from './query.js';
+export { exec, type ExecOptions } from './exec.js';
+export { pause, resume } from './pause.js';
+export { pids } from './ps.js';
+export { update, readResources } from './update.js';
+export { statsEvent, follow, type RuntimeEvent } from './events.js';
+export { DEFAULT_ROOT, OCI_VERSION, checkId, type Status } from './state.js';

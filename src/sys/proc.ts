@@ -1,0 +1,44 @@
+/** Reading process facts from /proc. */
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+
+export interface ProcStat {
+  pid: number;
+  state: string;
+  ppid: number;
+  /** Start time in clock ticks after boot (field 22): with the pid it identifies a process. */
+  startTime: number;
+}
+
+export function procStat(pid: number): ProcStat | null {
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/stat`, 'latin1'); } catch { return null; }
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  // fields[0] is field 3 (state); field 22 is fields[19].
+  return { pid, state: fields[0]!, ppid: Number(fields[1]), startTime: Number(fields[19]) };
+}
+
+/** True when the process with this pid and start time is alive (not gone, not a zombie). */
+export function processAlive(pid: number, startTime?: number): boolean {
+  if (!pid) return false;
+  const st = procStat(pid);
+  if (!st || st.state === 'Z' || st.state === 'X') return false;
+  return startTime === undefined || st.startTime === startTime;
+}
+
+export function nsPath(pid: number, nsFile: string): string {
+  return `/proc/${pid}/ns/${nsFile}`;
+}
+
+export function nsInode(path: string): string | null {
+  try { return readlinkSync(path); } catch { return null; }
+}
+
+export function readProcFile(pid: number | 'self', name: string): string | null {
+  try { return readFileSync(`/proc/${pid}/${name}`, 'utf8'); } catch { return null; }
+}
+
+/** Move `pid` into a cgroup by writing it to each of its cgroup.procs files. */
+export function joinCgroupFiles(files: string[], pid: number): void {
+  for (const f of files) writeFileSync(f, String(pid));
+}
