@@ -1,0 +1,179 @@
+/**
+ * The cgroups layer's public types: the OCI runtime-spec 1.3 `linux.resources` object (field names
+ * exactly as in the spec's JSON, structurally identical to src/oci's LinuxResources), the stats
+ * object, and the manager interface every driver (v1, v2) implements.
+ */
+
+export interface LinuxDeviceCgroup {
+  allow: boolean;
+  type?: string;
+  major?: number;
+  minor?: number;
+  access?: string;
+}
+
+export interface LinuxMemory {
+  limit?: number;
+  reservation?: number;
+  swap?: number;
+  kernel?: number;
+  kernelTCP?: number;
+  swappiness?: number;
+  disableOOMKiller?: boolean;
+  useHierarchy?: boolean;
+  checkBeforeUpdate?: boolean;
+}
+
+export interface LinuxCPU {
+  shares?: number;
+  quota?: number;
+  burst?: number;
+  period?: number;
+  realtimeRuntime?: number;
+  realtimePeriod?: number;
+  cpus?: string;
+  mems?: string;
+  idle?: number;
+}
+
+export interface LinuxPids {
+  limit: number;
+}
+
+export interface LinuxWeightDevice {
+  major: number;
+  minor: number;
+  weight?: number;
+  leafWeight?: number;
+}
+
+export interface LinuxThrottleDevice {
+  major: number;
+  minor: number;
+  rate?: number;
+}
+
+export interface LinuxBlockIO {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: LinuxWeightDevice[];
+  throttleReadBpsDevice?: LinuxThrottleDevice[];
+  throttleWriteBpsDevice?: LinuxThrottleDevice[];
+  throttleReadIOPSDevice?: LinuxThrottleDevice[];
+  throttleWriteIOPSDevice?: LinuxThrottleDevice[];
+}
+
+export interface LinuxHugepageLimit {
+  pageSize: string;
+  limit: number;
+}
+
+export interface LinuxInterfacePriority {
+  name: string;
+  priority: number;
+}
+
+export interface LinuxNetwork {
+  classID?: number;
+  priorities?: LinuxInterfacePriority[];
+}
+
+export interface LinuxRdma {
+  hcaHandles?: number;
+  hcaObjects?: number;
+}
+
+/** OCI runtime-spec 1.3 `linux.resources`. */
+export interface Resources {
+  devices?: LinuxDeviceCgroup[];
+  memory?: LinuxMemory;
+  cpu?: LinuxCPU;
+  pids?: LinuxPids;
+  blockIO?: LinuxBlockIO;
+  hugepageLimits?: LinuxHugepageLimit[];
+  network?: LinuxNetwork;
+  rdma?: Record<string, LinuxRdma>;
+  unified?: Record<string, string>;
+}
+
+/** One blkio/io counter of one device. `op` is the kernel's v1 spelling (Read, Write, Sync, Async, Discard, Total). */
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+export interface HugetlbStats {
+  usage: number;
+  maxUsage: number;
+  failcnt: number;
+}
+
+/** Counters of one cgroup. Times are nanoseconds, sizes bytes; `null` limits mean "no limit". */
+export interface CgroupStats {
+  cpu: {
+    usageTotal: number;
+    usageUser: number;
+    usageSystem: number;
+    /** Per-CPU usage (v1 cpuacct.usage_percpu); empty on v2, which has no per-CPU counter. */
+    perCpu: number[];
+    periods: number;
+    throttledPeriods: number;
+    throttledTime: number;
+  };
+  memory: {
+    usage: number;
+    maxUsage: number;
+    limit: number | null;
+    cache: number;
+    rss: number;
+    /** Swap alone (not memory+swap). */
+    swap: number;
+    failcnt: number;
+    oomKill: number;
+    /** memory.stat as the kernel reports it. */
+    stat: Record<string, number>;
+  };
+  pids: { current: number; limit: number | null };
+  blkio: { ioServiceBytes: BlkioEntry[]; ioServiced: BlkioEntry[] };
+  /** Keyed by page size as in file names and the spec ("2MB", "1GB"). */
+  hugetlb: Record<string, HugetlbStats>;
+}
+
+export interface CgroupManager {
+  readonly version: 1 | 2;
+  /** The cgroupsPath this manager was opened with. */
+  readonly path: string;
+  /** The cgroup filesystem root (default /sys/fs/cgroup). */
+  readonly root: string;
+  /** Create the cgroup in every hierarchy and apply `res`; on failure remove what was created and throw. */
+  create(res?: Resources): void;
+  /** The cgroup.procs files a process must be written into to join the cgroup (one per hierarchy). */
+  procsFiles(): string[];
+  /** The cgroup directories, one per hierarchy (v1: keyed by hierarchy name under root; v2: key ''). */
+  dirs(): Record<string, string>;
+  exists(): boolean;
+  update(res: Resources): void;
+  stats(): CgroupStats;
+  /** Every process in the cgroup and its descendants. */
+  pids(): number[];
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  isFrozen(): boolean;
+  killAll(signal: NodeJS.Signals | number): Promise<void>;
+  oomKillCount(): number;
+  /** Remove the cgroup (and any sub-cgroups) in every hierarchy; idempotent. */
+  destroy(): Promise<void>;
+}
+
+/** Attaches a device-filter program to a cgroup v2 directory; the default uses bpf(2). Tests may replace it. */
+export type DeviceProgramAttacher = (dir: string, insns: Buffer, license: string) => void;
+
+export interface OpenOptions {
+  path: string;
+  /** Default /sys/fs/cgroup. A directory that is not a cgroup mount is treated as a fake root (tests). */
+  root?: string;
+  /** v2 only: how to install the device filter (default: BPF_PROG_ATTACH on the cgroup directory). */
+  attachDevices?: DeviceProgramAttacher;
+}
