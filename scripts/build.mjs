@@ -17,13 +17,15 @@ if (!only || only === 'gen') {
 if (!only || only === 'ts') run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
 if (!only || only === 'bundle') {
   const esbuild = await import('esbuild');
-  const entries = [['src/cli/runtime-main.ts', 'dist/berth-runtime.js'], ['src/cli/berth-main.ts', 'dist/berth.js']];
+  const entries = [['src/cli/runtime-main.ts', 'dist/berth-runtime.cjs'], ['src/cli/berth-main.ts', 'dist/berth.cjs']];
   for (const [src, out] of entries) {
     if (!existsSync(join(root, src))) continue;
+    // CommonJS + minified: Node starts a single CJS file markedly faster than an ESM graph.
     await esbuild.build({
       entryPoints: [join(root, src)], outfile: join(root, out), bundle: true, platform: 'node',
-      format: 'esm', target: 'node20', minify: false, sourcemap: false, logLevel: 'warning',
-      banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      format: 'cjs', target: 'node20', minify: true, sourcemap: false, logLevel: 'warning',
+      define: { 'import.meta.url': '__importMetaUrl' },
+      banner: { js: "#!/usr/bin/env node\nconst __importMetaUrl = require('url').pathToFileURL(__filename).href;" },
       external: ['better-sqlite3', 'koffi'],
     });
     chmodSync(join(root, out), 0o755);

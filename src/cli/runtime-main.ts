@@ -1,7 +1,7 @@
 /** berth-runtime: an OCI runtime with runc's command line. */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BerthError, usage } from '../lib/index.js';
+import { BerthError, mark, usage } from '../lib/index.js';
 import { parseFlags, str, bool, list, int, type FlagSpec, type Parsed } from './runtime-args.js';
 import * as rt from '../runtime/index.js';
 import { exampleSpec, runtimeFeatures, type LinuxResources } from '../oci/index.js';
@@ -171,6 +171,7 @@ function logger(g: Parsed) {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  mark('main');
   let g: Parsed;
   try { g = parseFlags('berth-runtime', argv, GLOBAL); } catch (e) { process.stderr.write(`berth-runtime: ${(e as Error).message}\n`); return 1; }
   if (bool(g, 'version')) { process.stdout.write(`berth-runtime version ${VERSION}\nspec: ${rt.OCI_VERSION}\n`); return 0; }

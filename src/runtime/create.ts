@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { BerthError, invalid, wrapError } from '../lib/index.js';
+import { BerthError, invalid, mark, wrapError } from '../lib/index.js';
 import { validateConfig, type Spec } from '../oci/index.js';
 import { openCgroup, type CgroupManager } from '../cgroups/index.js';
 import { HelperSession, procStat, joinCgroupFiles } from '../sys/index.js';
@@ -58,7 +58,9 @@ function mountInfo(cg: CgroupManager, spec: Spec): CgroupMountInfo {
 export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string, foreground: boolean, relay: boolean): Promise<Launched> {
   const id = checkId(o.id, op);
   const bundle = resolve(o.bundle || '.');
+  mark('launch');
   const spec = loadSpec(bundle, op);
+  mark('config loaded');
   const rootfs = rootfsPath(spec, bundle);
   try { if (!statSync(rootfs).isDirectory()) throw new Error('not a directory'); } catch (e) {
     throw invalid(op, `${op}: rootfs ${rootfs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`, rootfs);
@@ -74,6 +76,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
     try {
       cg = openCgroup({ path: cgPath, root: opts.cgroupRoot });
       cg.create(effectiveResources(spec));
+      mark('cgroup created');
     } catch (e) {
       if (!rootless || spec.linux?.resources) throw e;
       opts.log?.('warning', `rootless: running without a cgroup (${(e as Error).message})`);
@@ -89,9 +92,11 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
     });
     execFileSync('mkfifo', ['-m', '622', dir.fifo]); // TEMP until the helper has mkfifo
     const extra = Array.from({ length: o.preserveFds ?? 0 }, (_, i) => 3 + i);
+    mark('plan compiled');
     session = new HelperSession(plan, { stdio: [0, 1, 2, ...extra] });
     const m = await session.expect('pid', op);
     pid = m.pid!;
+    mark('pid');
     if (cg) joinCgroup(cg, pid, op);
     const st: StoredState = {
       id, bundle, rootfs, pid, startTime: procStat(pid)?.startTime ?? 0, created: new Date().toISOString(),
@@ -102,7 +107,9 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
     await runHooks('prestart', spec.hooks?.prestart, stateJson);
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson);
     session.go(stateJson);
+    mark('go');
     await session.expect('ready', op);
+    mark('ready');
     delete st.creating;
     dir.save(st);
     if (o.pidFile) writePidFile(o.pidFile, pid);

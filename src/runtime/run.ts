@@ -1,4 +1,5 @@
 /** `run`: create + start; in the foreground, wait for the container and delete it afterwards. */
+import { mark } from '../lib/index.js';
 import type { HelperSession } from '../sys/index.js';
 import { launch, type CreateOptions } from './create.js';
 import type { RuntimeOptions } from './container.js';
@@ -17,6 +18,7 @@ export async function waitForeground(session: HelperSession, pid: number): Promi
     for (;;) {
       const m = await session.next();
       if (!m) return 255;
+      if (m.type === 'exit') mark('exit');
       if (m.type === 'exit') return m.signal ? 128 + m.signal : (m.code ?? 0);
       if (m.type === 'error') throw session.errorFor(m, 'wait');
     }
@@ -31,6 +33,7 @@ export async function run(opts: RuntimeOptions, o: RunOptions): Promise<number> 
   try {
     releaseFifo(container, 'run');
     await poststart(container);
+    mark('started');
   } catch (e) {
     session.abort();
     await del(opts, container.id, true).catch(() => undefined);
@@ -46,5 +49,6 @@ export async function run(opts: RuntimeOptions, o: RunOptions): Promise<number> 
   } finally {
     session.close();
     await del(opts, container.id, true);
+    mark('deleted');
   }
 }

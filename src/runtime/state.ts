@@ -3,7 +3,7 @@
  * The status is never stored: it is read from the kernel on every call (process alive with the
  * same start time, fifo present, cgroup frozen).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, conflict, invalid, notFound, wrapError } from '../lib/index.js';
 import { processAlive } from '../sys/index.js';
@@ -58,8 +58,8 @@ export class StateDir {
   save(state: StoredState): void {
     const tmp = this.file + '.tmp';
     try {
+      // write + rename: readers see the old or the new state, never half of one (state lives on tmpfs: no fsync)
       writeFileSync(tmp, JSON.stringify(state));
-      const fd = openSync(tmp, 'r'); fsyncSync(fd); closeSync(fd);
       renameSync(tmp, this.file);
     } catch (e) { throw wrapError(e, 'save state', this.file); }
   }
