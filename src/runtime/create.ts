@@ -79,7 +79,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       mark('cgroup created');
     } catch (e) {
       if (!rootless || spec.linux?.resources) throw e;
-      opts.log?.('warning', `rootless: running without a cgroup (${(e as Error).message})`);
+      opts.log?.('debug', `rootless: running without a cgroup (${(e as Error).message})`);
       cg = null;
     }
     const lsm = lsmEnabled();
