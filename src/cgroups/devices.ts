@@ -121,11 +121,9 @@ export class DeviceState {
     else this.remove(r);
   }
 
-  /** The exceptions, sorted, each with allow = !defaultAllow. */
+  /** The exceptions in the order the rules introduced them (the spec: entries apply in the listed order), each with allow = !defaultAllow. */
   entries(): DeviceRule[] {
-    return [...this.rules.values()]
-      .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : a.major - b.major || a.minor - b.minor))
-      .map((e) => ({ ...e, allow: !this.defaultAllow }));
+    return [...this.rules.values()].map((e) => ({ ...e, allow: !this.defaultAllow }));
   }
 
   /** The writes (allow/deny rules) that turn `this` (the current cgroup state) into `target`. */

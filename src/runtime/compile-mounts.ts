@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { invalid } from '../lib/index.js';
 import { parseMountOptions, type Spec, type Mount } from '../oci/index.js';
-import { step, type Step } from '../sys/index.js';
+import { mountPointOf, step, type Step } from '../sys/index.js';
 import { MS, PROPAGATION_MASK } from './flags.js';
 
 export interface CgroupMountInfo {
@@ -43,6 +43,10 @@ export function mountSteps(c: MountContext): Step[] {
     rootProp = p;
   }
   steps.push(step('mount', ['', '/', '', rootProp, '', ''], `make / ${prop ?? 'rslave'} in the container's mount namespace`, '/'));
+  // pivot_root refuses a new root whose parent mount is shared, and an unbindable parent cannot be
+  // bound: make the mount holding the rootfs private (only in the container's mount namespace).
+  const parent = mountPointOf(c.rootfs);
+  steps.push(step('mount', ['', parent, '', MS.PRIVATE, '', ''], `make the mount ${parent} holding the rootfs private`, parent));
   steps.push(step('mount', [c.rootfs, c.rootfs, '', MS.BIND | MS.REC, '', ''], `bind the rootfs ${c.rootfs} onto itself`, c.rootfs));
   steps.push(step('rootfs', [c.rootfs], `open the rootfs ${c.rootfs}`, c.rootfs));
 
@@ -142,6 +146,9 @@ function deviceSteps(c: MountContext): Step[] {
 /** Steps after pivot_root: masked and read-only paths, a read-only root. */
 export function finishRootSteps(spec: Spec): Step[] {
   const steps: Step[] = [];
+  // The requested propagation applies to the new root itself (after pivot_root, as runc does).
+  const prop = spec.linux?.rootfsPropagation;
+  if (prop) steps.push(step('mount', ['', '/', '', PROPAGATIONS[prop]!, '', ''], `make the root ${prop}`, '/'));
   for (const p of spec.linux?.readonlyPaths ?? []) steps.push(step('readonly', [p], `make ${p} read-only`, p));
   for (const p of spec.linux?.maskedPaths ?? []) steps.push(step('mask', [p], `mask ${p}`, p));
   if (spec.root?.readonly) steps.push(step('mount', ['', '/', '', MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC, '', 'keep_locked'], 'remount the root read-only', '/'));

@@ -44,11 +44,16 @@ export function processSteps(c: ProcessContext): Step[] {
   }
   if (p.execCPUAffinity?.initial) steps.push(step('affinity', [p.execCPUAffinity.initial], `set CPU affinity ${p.execCPUAffinity.initial}`));
 
+  // chdir and the executable lookup come before seccomp (crun's order): a profile need not
+  // allow getcwd/faccessat for the runtime's own checks.
+  steps.push(step('close_fds', [c.firstClosedFd], 'close inherited file descriptors'));
+  steps.push(step('chdir', [p.cwd], `change to the working directory ${p.cwd}`, p.cwd));
+  const file = p.args[0]!;
+  steps.push(step('lookup', [file, envValue(p.env, 'PATH') ?? ''], `find the executable ${file}`, file));
   const seccomp = c.spec.linux?.seccomp;
   const seccompStep = seccomp ? step('seccomp', seccompStepArgs(seccomp), 'load the seccomp filter') : undefined;
+  // Without no_new_privs the filter must be loaded while the process still has CAP_SYS_ADMIN.
   if (seccompStep && !p.noNewPrivileges) steps.push(seccompStep);
-
-  steps.push(step('close_fds', [c.firstClosedFd], 'close inherited file descriptors'));
   const caps = p.capabilities ?? {};
   steps.push(step('bounding', [capMask(caps.bounding ?? [])], 'drop capabilities from the bounding set'));
   steps.push(step('keepcaps', [1], 'keep capabilities across the user switch'));
@@ -58,11 +63,8 @@ export function processSteps(c: ProcessContext): Step[] {
   steps.push(step('keepcaps', [0], 'clear keep-capabilities'));
   steps.push(step('caps', [capMask(caps.effective ?? []), capMask(caps.permitted ?? []), capMask(caps.inheritable ?? [])], 'set capabilities'));
   if (caps.ambient && caps.ambient.length) steps.push(step('ambient', [capMask(caps.ambient)], 'raise ambient capabilities'));
-  steps.push(step('chdir', [p.cwd], `change to the working directory ${p.cwd}`, p.cwd));
   if (p.noNewPrivileges) steps.push(step('no_new_privs', [], 'set no_new_privs'));
   if (seccompStep && p.noNewPrivileges) steps.push(seccompStep);
-  const file = p.args[0]!;
-  steps.push(step('lookup', [file, envValue(p.env, 'PATH') ?? ''], `find the executable ${file}`, file));
   steps.push(...c.beforeExec);
   steps.push(step('umask', [u.umask ?? 0o022], 'set the umask'));
   const env = p.env ?? [];

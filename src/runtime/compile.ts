@@ -105,6 +105,7 @@ export function compileInit(c: InitContext): Plan {
   ch.push(step('await_release', [], 'wait for the runtime to release the container'));
   const userns = namespaces.some((n) => n.type === 'user');
   if (userns) ch.push(step('user', [0, 0, -1], 'become root in the user namespace'));
+  if (isNew('cgroup')) ch.push(step('unshare', [NAMESPACES.cgroup!.flag], 'create a cgroup namespace'));
   ch.push(step('setsid', [], 'start a new session'));
   ch.push(...mountSteps({ spec, bundle: c.bundle, rootfs: c.rootfs, userns, cgroup: c.cgroupMount }));
   ch.push(...hookSteps('createContainer', spec.hooks?.createContainer));
@@ -117,7 +118,7 @@ export function compileInit(c: InitContext): Plan {
   ch.push(...finishRootSteps(spec));
   if (proc.terminal) ch.push(consoleStep(proc));
   if (spec.hostname !== undefined && spec.hostname !== '') {
-    if (!isNew('uts')) throw invalid('create', 'config.json: hostname is set but there is no new uts namespace');
+    if (!namespaces.some((n) => n.type === 'uts')) throw invalid('create', 'config.json: hostname is set but the container has no uts namespace');
     ch.push(step('sethostname', [spec.hostname], `set the hostname ${spec.hostname}`));
   }
   if (spec.domainname) ch.push(step('setdomainname', [spec.domainname], `set the domain name ${spec.domainname}`));

@@ -1,11 +1,10 @@
 /** `create`: build the container up to the user program, which waits on the exec fifo. */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, realpathSync, renameSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BerthError, invalid, mark, wrapError } from '../lib/index.js';
 import { validateConfig, type Spec } from '../oci/index.js';
 import { openCgroup, type CgroupManager } from '../cgroups/index.js';
-import { HelperSession, procStat, joinCgroupFiles } from '../sys/index.js';
+import { HelperSession, procStat, joinCgroupFiles, step } from '../sys/index.js';
 import { compileInit } from './compile.js';
 import type { CgroupMountInfo } from './compile-mounts.js';
 import { rootfsPath } from './compile-mounts.js';
@@ -61,8 +60,11 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
   mark('launch');
   const spec = loadSpec(bundle, op);
   mark('config loaded');
-  const rootfs = rootfsPath(spec, bundle);
-  try { if (!statSync(rootfs).isDirectory()) throw new Error('not a directory'); } catch (e) {
+  let rootfs = rootfsPath(spec, bundle);
+  try {
+    if (!statSync(rootfs).isDirectory()) throw new Error('not a directory');
+    rootfs = realpathSync(rootfs);
+  } catch (e) {
     throw invalid(op, `${op}: rootfs ${rootfs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`, rootfs);
   }
   const dir = new StateDir(opts.root, id);
@@ -90,7 +92,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
     });
-    execFileSync('mkfifo', ['-m', '622', dir.fifo]); // TEMP until the helper has mkfifo
+    plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));
     const extra = Array.from({ length: o.preserveFds ?? 0 }, (_, i) => 3 + i);
     mark('plan compiled');
     session = new HelperSession(plan, { stdio: [0, 1, 2, ...extra] });
@@ -103,7 +105,8 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       owner: '', annotations: spec.annotations, config: spec, cgroupPath: cg ? cgPath : '', rootless, creating: true,
     };
     dir.save(st);
-    const stateJson = JSON.stringify(ociState(st, 'creating'));
+    // prestart/createRuntime hooks see status "created" (crun's behaviour; the validation suite checks it)
+    const stateJson = JSON.stringify(ociState(st, 'created'));
     await runHooks('prestart', spec.hooks?.prestart, stateJson);
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson);
     session.go(stateJson);

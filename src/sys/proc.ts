@@ -42,3 +42,17 @@ export function readProcFile(pid: number | 'self', name: string): string | null 
 export function joinCgroupFiles(files: string[], pid: number): void {
   for (const f of files) writeFileSync(f, String(pid));
 }
+
+/** The mount point (from /proc/self/mountinfo) that contains `path`, which must be a real path. */
+export function mountPointOf(path: string): string {
+  let best = '/';
+  let text = '';
+  try { text = readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return best; }
+  for (const line of text.split('\n')) {
+    const mp = line.split(' ')[4];
+    if (!mp) continue;
+    const p = mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if ((path === p || path.startsWith(p === '/' ? '/' : p + '/')) && p.length > best.length) best = p;
+  }
+  return best;
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { repoRoot } from './probe.js';
 
 export function runtimeJs(): string {
-  const dist = join(repoRoot(), 'dist', 'berth-runtime.js');
+  const dist = join(repoRoot(), 'dist', 'berth-runtime.cjs');
   return existsSync(dist) ? dist : join(repoRoot(), 'build', 'src', 'cli', 'runtime-main.js');
 }
 

@@ -1,0 +1,156 @@
+/**
+ * What the image commands share: the context (data root from BERTH_ROOT, registry options from
+ * `<root>/daemon.json` or BERTH_CONFIG), output streams, error reporting with Docker's exit
+ * codes, human sizes and durations, and a command runner that handles flags and `--help`.
+ */
+import { join } from 'node:path';
+import { BerthError } from '../../lib/index.js';
+import { closeContext, readDaemonConfig, type ImageContext } from '../../image/index.js';
+import { closeIdleConnections } from '../../image/registry/index.js';
+import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
+
+export interface IO {
+  out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  err: NodeJS.WritableStream & { isTTY?: boolean };
+  in: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+export const io: IO = { out: process.stdout, err: process.stderr, in: process.stdin };
+
+export const DEFAULT_ROOT = '/var/lib/berth';
+
+type ContextFactory = () => Promise<ImageContext>;
+
+let factory: ContextFactory = async () => {
+  const root = process.env.BERTH_ROOT || DEFAULT_ROOT;
+  const cfg = await readDaemonConfig(process.env.BERTH_CONFIG || join(root, 'daemon.json'));
+  return { ...cfg, root };
+};
+
+/** Let the engine provide the context (e.g. with an `inUse` predicate over its containers). */
+export function setContextFactory(f: ContextFactory): void {
+  factory = f;
+}
+
+export function getContext(): Promise<ImageContext> {
+  return factory();
+}
+
+export function print(s = ''): void {
+  io.out.write(s + '\n');
+}
+
+export function printErr(s: string): void {
+  io.err.write(s + '\n');
+}
+
+/** Report an error the way the docker CLI does; returns the exit status (125 for usage errors). */
+export function report(err: unknown): number {
+  if (err instanceof BerthError) {
+    if (err.kind === 'usage') {
+      printErr(err.message.startsWith(err.op + ':') ? err.message : err.message);
+      return 125;
+    }
+    printErr(`Error response from daemon: ${err.message}`);
+    return 1;
+  }
+  printErr(`Error: ${(err as Error)?.stack ?? String(err)}`);
+  return 1;
+}
+
+export interface CommandSpec {
+  name: string;
+  usage: string;
+  description: string;
+  flags: FlagSpec[];
+  /** positional argument count: [min, max] (max -1 = any) */
+  args: [number, number];
+  stopAtFirstArg?: boolean;
+  extraHelp?: string;
+}
+
+/** Parse flags (printing help / usage errors) and run `body` with a context; returns the exit status. */
+export async function runCommand(spec: CommandSpec, argv: string[], body: (p: ParsedFlags, ctx: ImageContext) => Promise<number | void>): Promise<number> {
+  let parsed: ParsedFlags;
+  const command = `berth ${spec.name}`;
+  try {
+    parsed = parseFlags(argv, spec.flags, { command, stopAtFirstArg: spec.stopAtFirstArg });
+  } catch (err) {
+    return report(err);
+  }
+  if (parsed.flags.help) {
+    io.out.write(helpText(spec.usage, spec.description, spec.flags, spec.extraHelp));
+    return 0;
+  }
+  const [min, max] = spec.args;
+  const n = parsed.args.length;
+  if (n < min || (max >= 0 && n > max)) {
+    const want = min === max ? (min === 1 ? 'exactly 1 argument' : `exactly ${min} arguments`) : max < 0 ? (min === 1 ? 'at least 1 argument' : `at least ${min} arguments`) : `at most ${max} argument${max === 1 ? '' : 's'}`;
+    printErr(`"${command}" requires ${want}.\nSee '${command} --help'.\n\nUsage:  ${spec.usage}\n\n${spec.description}`);
+    return 1;
+  }
+  let ctx: ImageContext | undefined;
+  try {
+    ctx = await getContext();
+    return (await body(parsed, ctx)) ?? 0;
+  } catch (err) {
+    return report(err);
+  } finally {
+    if (ctx) await closeContext(ctx).catch(() => {});
+    closeIdleConnections();
+  }
+}
+
+/** Docker's `units.HumanSizeWithPrecision` (decimal units). */
+export function humanSize(bytes: number, precision = 3): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(precision))}${units[i]}`;
+}
+
+/** Docker's `units.HumanDuration`. */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(ms / 3600_000);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(ms / 3600_000 / 24 / 365)} years`;
+}
+
+export function since(iso: string): string {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t) || t <= 0) return 'N/A';
+  return `${humanDuration(Date.now() - t)} ago`;
+}
+
+/** Docker's CreatedAt format: `2024-01-02 03:04:05 +0000 UTC`. */
+export function createdAt(iso: string): string {
+  const d = new Date(iso);
+  if (!Number.isFinite(d.getTime())) return '';
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '') + ' +0000 UTC';
+}
+
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** Read all of stdin (for --password-stdin). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of io.in) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}

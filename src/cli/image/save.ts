@@ -1,0 +1,43 @@
+/** `berth save [OPTIONS] IMAGE [IMAGE...]` */
+import { createWriteStream, promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { save, type ArchiveFormat } from '../../image/index.js';
+import { usage } from '../../lib/index.js';
+import { str } from '../flags.js';
+import { io, runCommand, type CommandSpec } from './common.js';
+
+export const spec: CommandSpec = {
+  name: 'save',
+  usage: 'berth save [OPTIONS] IMAGE [IMAGE...]',
+  description: 'Save one or more images to a tar archive (streamed to STDOUT by default)',
+  args: [1, -1],
+  flags: [
+    { name: 'output', short: 'o', type: 'string', help: 'Write to a file, instead of STDOUT' },
+    { name: 'format', type: 'string', default: 'docker-archive', help: 'Archive format: docker-archive or oci-archive' },
+    { name: 'platform', type: 'string' },
+  ],
+};
+
+export async function run(argv: string[], name = 'save'): Promise<number> {
+  return runCommand({ ...spec, name }, argv, async (p, ctx) => {
+    const format = str(p, 'format') as ArchiveFormat;
+    if (format !== 'docker-archive' && format !== 'oci-archive') throw usage(name, `invalid --format ${JSON.stringify(format)}: want docker-archive or oci-archive`);
+    const output = str(p, 'output');
+    if (!output) {
+      if (io.out.isTTY) throw usage(name, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+      await save(ctx, p.args, io.out as NodeJS.WritableStream as import('node:stream').Writable, { format });
+      return 0;
+    }
+    // write next to the target and rename, so a failed save leaves no partial archive
+    const tmp = join(dirname(output), `.${basename(output)}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await save(ctx, p.args, createWriteStream(tmp, { mode: 0o644 }), { format });
+      await fsp.rename(tmp, output);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
+    return 0;
+  });
+}

@@ -1,0 +1,207 @@
+/**
+ * A content-addressed blob store rooted at a directory:
+ *   <root>/blobs/sha256/<hex>   committed, verified, read-only blobs
+ *   <root>/ingest/<ref>/data    blobs being written (resumable), locked by <root>/ingest/<ref>.lock
+ * A blob appears under blobs/ only by an atomic rename after its size and digest were verified.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { BerthError, invalid, notFound, wrapError } from '../lib/index.js';
+import { lockFile, pidAlive } from './atomic.js';
+import { digestHex, sha256 } from './digest.js';
+import { IngestWriter, type BlobInfo } from './ingest.js';
+
+export interface IngestStatus {
+  ref: string;
+  offset: number;
+  updatedAt: Date;
+  /** pid of the process writing it, when one is */
+  activePid?: number;
+}
+
+const REF_RE = /^[A-Za-z0-9][A-Za-z0-9_:@+=-]*(\.[A-Za-z0-9_:@+=-]+)*$/;
+
+export class ContentStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  private get blobDir(): string {
+    return join(this.root, 'blobs', 'sha256');
+  }
+
+  private get ingestRoot(): string {
+    return join(this.root, 'ingest');
+  }
+
+  /** Path where the blob with this digest lives (whether it exists or not). */
+  path(digest: string): string {
+    return join(this.blobDir, digestHex(digest, 'content'));
+  }
+
+  async has(digest: string): Promise<boolean> {
+    try {
+      return (await fsp.stat(this.path(digest))).isFile();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw wrapError(err, 'content stat', digest);
+    }
+  }
+
+  async info(digest: string): Promise<BlobInfo> {
+    try {
+      const st = await fsp.stat(this.path(digest));
+      return { digest, size: st.size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('content', `content ${digest}: not found`, this.path(digest));
+      throw wrapError(err, 'content stat', this.path(digest));
+    }
+  }
+
+  /** A read stream of the blob; a missing blob is reported as a notfound BerthError on the stream. */
+  createReadStream(digest: string, opts: { start?: number; end?: number } = {}): ReadStream {
+    const p = this.path(digest);
+    const rs = createReadStream(p, opts);
+    const emit = rs.emit.bind(rs);
+    rs.emit = ((event: string, ...args: unknown[]) => {
+      if (event === 'error') {
+        const e = args[0] as NodeJS.ErrnoException;
+        return emit('error', e?.code === 'ENOENT' ? notFound('content', `content ${digest}: not found`, p) : wrapError(e, 'content read', p));
+      }
+      return emit(event, ...args);
+    }) as typeof rs.emit;
+    return rs;
+  }
+
+  async readBytes(digest: string, verify = false): Promise<Buffer> {
+    let buf: Buffer;
+    try {
+      buf = await fsp.readFile(this.path(digest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound('content', `content ${digest}: not found`, this.path(digest));
+      throw wrapError(err, 'content read', this.path(digest));
+    }
+    if (verify && sha256(buf) !== digest) throw invalid('content', `content ${digest}: stored blob is corrupt (its digest is ${sha256(buf)})`, this.path(digest));
+    return buf;
+  }
+
+  async readJSON<T = unknown>(digest: string): Promise<T> {
+    const buf = await this.readBytes(digest);
+    try {
+      return JSON.parse(buf.toString('utf8')) as T;
+    } catch (err) {
+      throw invalid('content', `content ${digest}: not valid JSON: ${(err as Error).message}`, this.path(digest));
+    }
+  }
+
+  /** Store a small blob held in memory; verifies it against `expected` when given. */
+  async writeBlob(data: Buffer | string, expected?: { digest?: string; size?: number }, ref?: string): Promise<BlobInfo> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    const digest = sha256(buf);
+    if (expected?.digest === digest && await this.has(digest)) return { digest, size: buf.length };
+    const w = await this.ingest(ref ?? `write-${digest.slice(7)}`, { restart: true });
+    try {
+      await w.write(buf);
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+    return w.commit(expected?.digest ?? digest, expected?.size ?? buf.length);
+  }
+
+  /**
+   * Open an ingest for `ref` (a short name such as `layer-sha256:<hex>`), resuming the bytes of an
+   * earlier interrupted ingest of the same ref unless `restart`. Refused (conflict) while another
+   * writer holds the ref.
+   */
+  async ingest(ref: string, opts: { restart?: boolean } = {}): Promise<IngestWriter> {
+    const name = REF_RE.test(ref) && ref.length <= 200 && !ref.endsWith('.lock') ? ref : 'ref-' + createHash('sha256').update(ref).digest('hex');
+    const dir = join(this.ingestRoot, name);
+    try {
+      await fsp.mkdir(this.ingestRoot, { recursive: true });
+    } catch (err) {
+      throw wrapError(err, `ingest ${ref}`, this.ingestRoot);
+    }
+    const release = await lockFile(`${dir}.lock`, `ingest ${ref}`);
+    try {
+      if (opts.restart) await fsp.rm(dir, { recursive: true, force: true });
+      await fsp.mkdir(dir, { recursive: true });
+      await fsp.writeFile(join(dir, 'ref'), ref);
+    } catch (err) {
+      await release();
+      throw wrapError(err, `ingest ${ref}`, dir);
+    }
+    return IngestWriter.open(ref, dir, { blobPath: (d) => this.path(d) }, release);
+  }
+
+  /** Interrupted or running ingests. */
+  async ingests(): Promise<IngestStatus[]> {
+    const out: IngestStatus[] = [];
+    for (const name of await readdirOrEmpty(this.ingestRoot)) {
+      if (name.endsWith('.lock') || name.includes('.lock.')) continue;
+      const dir = join(this.ingestRoot, name);
+      const ref = await fsp.readFile(join(dir, 'ref'), 'utf8').catch(() => name);
+      const st = await fsp.stat(join(dir, 'data')).catch(() => undefined);
+      const pid = Number.parseInt(await fsp.readFile(`${dir}.lock`, 'utf8').catch(() => ''), 10);
+      const s: IngestStatus = { ref, offset: st?.size ?? 0, updatedAt: st?.mtime ?? new Date(0) };
+      if (pidAlive(pid)) s.activePid = pid;
+      out.push(s);
+    }
+    return out;
+  }
+
+  /** Remove ingests nobody is writing that were last touched before `olderThan` (default: all idle). */
+  async pruneIngests(olderThan?: Date): Promise<number> {
+    let n = 0;
+    for (const s of await this.ingests()) {
+      if (s.activePid !== undefined || (olderThan && s.updatedAt >= olderThan)) continue;
+      try {
+        const w = await this.ingest(s.ref);
+        await w.abort();
+        n++;
+      } catch (err) {
+        if (!(err instanceof BerthError && err.kind === 'conflict')) throw err;
+      }
+    }
+    return n;
+  }
+
+  /** Delete a blob; returns whether it existed. */
+  async delete(digest: string): Promise<boolean> {
+    const p = this.path(digest);
+    try {
+      await fsp.unlink(p);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw wrapError(err, 'content delete', p);
+    }
+  }
+
+  /** Every committed blob. */
+  async list(): Promise<BlobInfo[]> {
+    const out: BlobInfo[] = [];
+    await this.walk((b) => { out.push(b); });
+    return out;
+  }
+
+  async walk(fn: (b: BlobInfo) => void | Promise<void>): Promise<void> {
+    for (const hex of await readdirOrEmpty(this.blobDir)) {
+      if (!/^[a-f0-9]{64}$/.test(hex)) continue;
+      const st = await fsp.stat(join(this.blobDir, hex)).catch(() => undefined);
+      if (st?.isFile()) await fn({ digest: 'sha256:' + hex, size: st.size });
+    }
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw wrapError(err, 'readdir', dir);
+  }
+}
