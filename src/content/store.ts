@@ -4,7 +4,7 @@
  *   <root>/ingest/<ref>/data    blobs being written (resumable), locked by <root>/ingest/<ref>.lock
  * A blob appears under blobs/ only by an atomic rename after its size and digest were verified.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, invalid, notFound, wrapError } from '../lib/index.js';
@@ -102,7 +102,8 @@ export class ContentStore {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const digest = sha256(buf);
     if (expected?.digest === digest && await this.has(digest)) return { digest, size: buf.length };
-    const w = await this.ingest(ref ?? `write-${digest.slice(7)}`, { restart: true });
+    // a private ref: concurrent writers of the same small blob never wait for each other
+    const w = await this.ingest(ref ?? `write-${digest.slice(7, 23)}-${process.pid}-${randomBytes(4).toString('hex')}`, { restart: true });
     try {
       await w.write(buf);
     } catch (err) {

@@ -13,5 +13,6 @@ export { listImages, parseListFilters, inspect, history, type ImageRow, type Lis
 export { tag, remove, prune, collectGarbage, type RemoveItem, type RemoveOptions, type PruneOptions, type PruneReport } from './manage.js';
 export { save, type ArchiveFormat, type SaveOptions } from './save.js';
 export { load, type LoadOptions, type LoadedImage } from './load.js';
+export { importRootfs, applyChanges, type ImportOptions } from './importer.js';
 export { BlobDownload, Limiter } from './transfer.js';
 export * as registry from './registry/index.js';

@@ -15,8 +15,7 @@ export interface RuntimeOptions {
 }
 
 export class Container {
-  private cg?: CgroupManager | null;
-  constructor(readonly opts: RuntimeOptions, readonly dir: StateDir, readonly st: StoredState) {}
+  constructor(readonly opts: RuntimeOptions, readonly dir: StateDir, readonly st: StoredState, private cg?: CgroupManager | null) {}
 
   static load(opts: RuntimeOptions, id: string, op: string): Container {
     const dir = new StateDir(opts.root, checkId(id, op));

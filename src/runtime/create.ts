@@ -116,7 +116,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
     delete st.creating;
     dir.save(st);
     if (o.pidFile) writePidFile(o.pidFile, pid);
-    return { container: new Container(opts, dir, st), session };
+    return { container: new Container(opts, dir, st, cg), session };
   } catch (e) {
     session?.abort();
     if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }

@@ -5,14 +5,15 @@ import { Container, type RuntimeOptions } from './container.js';
 import { runHooks } from './hooks.js';
 import { checkId, StateDir } from './state.js';
 
-export async function del(opts: RuntimeOptions, id: string, force: boolean): Promise<void> {
+/** `loaded`: the container as the caller already has it (run), to save reading it again. */
+export async function del(opts: RuntimeOptions, id: string, force: boolean, loaded?: Container): Promise<void> {
   const dir = new StateDir(opts.root, checkId(id, 'delete'));
-  if (!existsSync(dir.file)) {
+  if (!loaded && !existsSync(dir.file)) {
     if (existsSync(dir.dir) && force) { dir.remove(); return; }
     if (force) return; // runc: delete -f of a missing container succeeds
     throw notFound('delete', `delete ${id}: container ${id} does not exist`);
   }
-  const c = Container.load(opts, id, 'delete');
+  const c = loaded ?? Container.load(opts, id, 'delete');
   const status = c.status();
   const cg = c.cgroup();
   if (status === 'running' || status === 'paused' || status === 'creating') {

@@ -48,7 +48,7 @@ export async function run(opts: RuntimeOptions, o: RunOptions): Promise<number> 
     return await waitForeground(session, container.st.pid);
   } finally {
     session.close();
-    await del(opts, container.id, true);
+    await del(opts, container.id, true, container);
     mark('deleted');
   }
 }

@@ -6,6 +6,7 @@ import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_pro
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,8 @@ export interface RegistryOptions {
   anonymousPull?: boolean;
   /** token auth: token lifetime in seconds (default 300) */
   tokenLifetime?: number;
+  /** serve https with a self-signed certificate for 127.0.0.1 (its PEM is `TestRegistry.caCert`) */
+  tls?: boolean;
 }
 
 export interface TestRegistry {
@@ -66,6 +69,8 @@ export interface TestRegistry {
   storage: string;
   users: Record<string, string>;
   tokens?: TokenServerStats;
+  /** path of the self-signed certificate when started with `tls` */
+  caCert?: string;
   log(): string;
   stop(): Promise<void>;
 }
@@ -159,6 +164,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       token = await startTokenServer(dir, opts, users);
       auth = `auth:\n  token:\n    realm: ${token.realm}\n    service: berth-test-registry\n    issuer: berth-test-issuer\n    rootcertbundle: ${token.certPath}\n`;
     }
+    let tls = '';
+    let caCert: string | undefined;
+    if (opts.tls) {
+      caCert = join(dir, 'registry.crt');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'registry.key'), '-out', caCert,
+        '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+      tls = `  tls:\n    certificate: ${caCert}\n    key: ${join(dir, 'registry.key')}\n`;
+    }
     const config = `version: 0.1
 log:
   level: warn
@@ -175,7 +188,7 @@ storage:
 http:
   addr: 127.0.0.1:${port}
   secret: ${randomBytes(16).toString('hex')}
-${auth}`;
+${tls}${auth}`;
     writeFileSync(join(dir, 'config.yml'), config);
     child = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d) => { log += d; });
@@ -185,7 +198,8 @@ ${auth}`;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`docker-registry exited: ${log}`);
       const ok = await new Promise<boolean>((resolve) => {
-        const r = http.get(`http://${host}/v2/`, (res) => { res.resume(); resolve(res.statusCode === 200 || res.statusCode === 401); });
+        const get = opts.tls ? (u: string, cb: (res: http.IncomingMessage) => void) => https.get(u, { rejectUnauthorized: false }, cb) : http.get;
+        const r = get(`${opts.tls ? 'https' : 'http'}://${host}/v2/`, (res) => { res.resume(); resolve(res.statusCode === 200 || res.statusCode === 401); });
         r.on('error', () => resolve(false));
       });
       if (ok) break;
@@ -195,7 +209,7 @@ ${auth}`;
     const proc = child;
     const tok = token;
     return {
-      host, url: `http://${host}`, storage, users, tokens: tok?.stats,
+      host, url: `${opts.tls ? 'https' : 'http'}://${host}`, storage, users, tokens: tok?.stats, caCert,
       log: () => log,
       stop: async () => {
         if (proc.exitCode === null) {

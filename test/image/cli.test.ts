@@ -77,8 +77,11 @@ test('the image commands print Docker\'s formats', { skip }, async () => {
     r = await cli(env, 'save', ['-o', file, 'cli/test:1']);
     assert.equal(r.code, 0, r.err);
     r = await cli(env, 'save', ['--format', 'zip', '-o', file, 'cli/test:1']);
-    assert.equal(r.code, 125);
+    assert.equal(r.code, 1);
     assert.match(r.err, /invalid --format "zip"/);
+    r = await cli(env, 'pull', ['Busybox']);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, 'invalid reference format: "Busybox": repository name (library/Busybox) must be lowercase\n');
     r = await cli(env, 'rmi', ['cli/test:1']);
     assert.equal(r.out, 'Untagged: cli/test:1\n');
     r = await cli(env, 'load', ['-i', file]);
@@ -139,7 +142,7 @@ test('login, push and logout against a registry with basic auth', { skip }, asyn
     r = await cli(env, 'logout', [reg.host]);
     assert.equal(r.out, `Not logged in to ${reg.host}\n`);
     r = await cli(env, 'login', [reg.host]);
-    assert.equal(r.code, 125);
+    assert.equal(r.code, 1);
     assert.match(r.err, /Cannot perform an interactive login from a non TTY device/);
   } finally {
     rmSync(root, { recursive: true, force: true });

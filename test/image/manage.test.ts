@@ -155,3 +155,43 @@ test('prune removes dangling images (or all unused with -a); leases protect a ru
     await reg.stop();
   }
 });
+
+test('import: a rootfs tar becomes a one-layer image with --change applied; it can be saved and pushed like any', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { Readable } = await import('node:stream');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { busyboxRootfs } = await import('../helpers/rootfs.js');
+  const { importRootfs, applyChanges } = await import('../../src/image/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'berth-import-'));
+  try {
+    busyboxRootfs(dir);
+    const tgz = execFileSync('tar', ['-C', dir, '-czf', '-', '.'], { maxBuffer: 1 << 28 });
+    await withRoot(async (root, ctx) => {
+      const id = await importRootfs(ctx, Readable.from([tgz]), {
+        reference: 'imported/bb:1', message: 'from a test',
+        changes: ['CMD ["sh", "-c", "echo hi"]', 'ENV A=1 B="two words"', 'WORKDIR /tmp', 'EXPOSE 80 53/udp', 'LABEL k=v'],
+      });
+      const info = await inspect(ctx, 'imported/bb:1');
+      assert.equal(info.Id, id);
+      assert.equal(info.Comment, 'from a test');
+      const c = info.Config as Record<string, unknown>;
+      assert.deepEqual(c.Cmd, ['sh', '-c', 'echo hi']);
+      assert.deepEqual(c.Env, ['A=1', 'B=two words']);
+      assert.equal(c.WorkingDir, '/tmp');
+      assert.deepEqual(c.ExposedPorts, { '80/tcp': {}, '53/udp': {} });
+      assert.deepEqual(c.Labels, { k: 'v' });
+      const layers = (info.RootFS as { Layers: string[] }).Layers;
+      assert.equal(layers.length, 1);
+      const snaps = await snapshotter(ctx);
+      assert.equal(snaps.stat(layers[0]!)?.kind, 'committed');
+      assert.equal((await history(ctx, id))[0]!.comment, 'from a test');
+      assert.equal(rootState(root).images.length, 1);
+    });
+    assert.throws(() => applyChanges({}, ['FROM x']), /FROM is not a valid change command/);
+    assert.deepEqual(applyChanges({}, ['CMD echo hi', 'ENV X y z']), { Cmd: ['/bin/sh', '-c', 'echo hi'], Env: ['X=y z'] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

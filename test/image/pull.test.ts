@@ -288,6 +288,26 @@ test('a pull killed with SIGKILL leaves no image; the next pull resumes and fini
   }
 });
 
+test('concurrent pulls of the same image into one root share the work and both succeed', { skip }, async () => {
+  const reg = await startRegistry();
+  try {
+    const img = await pushBusybox(reg, 'twice:latest');
+    await withRoot(async (root, ctx) => {
+      const other = { ...ctx };
+      const [a, b] = await Promise.all([pull(ctx, `${reg.host}/twice`), pull(other, `${reg.host}/twice:latest`)]);
+      assert.equal(a.id, img.configDigest);
+      assert.equal(b.id, img.configDigest);
+      const s = rootState(root);
+      assert.deepEqual([s.images.length, s.tags.length, s.ingests.length], [1, 1, 0]);
+      assert.deepEqual((await snapshotter(ctx)).list().map((x) => x.kind), ['committed']);
+      const { closeContext } = await import('../../src/image/index.js');
+      await closeContext(other);
+    });
+  } finally {
+    await reg.stop();
+  }
+});
+
 test('pull errors name the image: unknown tag, unknown repository, refused connection', { skip }, async () => {
   const reg = await startRegistry();
   try {

@@ -48,8 +48,9 @@ export function printErr(s: string): void {
 export function report(err: unknown): number {
   if (err instanceof BerthError) {
     if (err.kind === 'usage') {
-      printErr(err.message.startsWith(err.op + ':') ? err.message : err.message);
-      return 125;
+      // client-side errors: flag errors exit 125 like the docker CLI, the others 1
+      printErr(err.message);
+      return err.message.includes("\nSee '") ? 125 : 1;
     }
     printErr(`Error response from daemon: ${err.message}`);
     return 1;

@@ -1,6 +1,7 @@
 /** `berth image COMMAND`: the image management subcommands. */
 import { print, printErr } from './common.js';
 import * as history from './history.js';
+import * as importCmd from './import.js';
 import * as images from './images.js';
 import * as inspect from './inspect.js';
 import * as load from './load.js';
@@ -18,6 +19,7 @@ Manage images
 
 Commands:
   history     Show the history of an image
+  import      Import the contents from a tarball to create a filesystem image
   inspect     Display detailed information on one or more images
   load        Load an image from a tar archive or STDIN
   ls          List images
@@ -43,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'save': return save.run(rest, 'image save');
     case 'load': return load.run(rest, 'image load');
     case 'pull': return pull.run(rest);
+    case 'import': return importCmd.run(rest, 'image import');
     case 'push': return push.run(rest);
     case undefined: case '--help': case '-h': case 'help':
       print(HELP);

@@ -12,5 +12,6 @@ export * as logout from './logout.js';
 export * as history from './history.js';
 export * as inspect from './inspect.js';
 export * as prune from './prune.js';
+export * as import_ from './import.js';
 export { setContextFactory, getContext, io, DEFAULT_ROOT } from './common.js';
 export { ProgressPrinter } from './progress.js';

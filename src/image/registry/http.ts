@@ -36,9 +36,20 @@ export interface HttpResponse {
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 const httpsAgents = new Map<string, https.Agent>();
 
+/** Agents take their TLS options from their own construction, so each distinct CA list gets its own. */
+const caIds = new WeakMap<string[], number>();
+let nextCaId = 1;
+
+function idOf(ca: string[] | undefined): number {
+  if (!ca) return 0;
+  let id = caIds.get(ca);
+  if (!id) caIds.set(ca, (id = nextCaId++));
+  return id;
+}
+
 function agentFor(url: URL, tls?: TlsOptions): http.Agent {
   if (url.protocol === 'http:') return httpAgent;
-  const key = `${url.host}|${tls?.rejectUnauthorized === false ? 'insecure' : 'verify'}|${tls?.ca ? 'ca' : ''}|${tls?.cert ? 'cert' : ''}`;
+  const key = `${url.host}|${tls?.rejectUnauthorized === false ? 'insecure' : 'verify'}|${idOf(tls?.ca)}|${tls?.cert ?? ''}`;
   let a = httpsAgents.get(key);
   if (!a) {
     a = new https.Agent({ keepAlive: true, maxSockets: 32, ca: tls?.ca, cert: tls?.cert, key: tls?.key, rejectUnauthorized: tls?.rejectUnauthorized !== false });
