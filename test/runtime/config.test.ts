@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { makeBundle, uniqueId } from '../helpers/bundle.js';
@@ -153,4 +153,26 @@ print(out.decode(errors="replace"), flush=True)
   assert.match(got, /\/dev\/pts\/\d+/);
   assert.match(got, /hello-tty/);
   rt.ok(['delete', '-f', id]);
+});
+
+test('createContainer hooks run in the container namespaces before pivot_root, startContainer hooks inside the container', () => {
+  const log = join(rt.work, 'cc.log');
+  const hook = join(rt.work, 'cc.sh');
+  writeFileSync(hook, `#!/bin/sh\nread state\necho "createContainer $(hostname) $(readlink /proc/self/ns/mnt)" >> ${log}\n`);
+  chmodSync(hook, 0o755);
+  const b = makeBundle(join(rt.work, 'cc'), {
+    hostname: 'inside',
+    process: { args: ['/bin/cat', '/tmp/started-by-hook'] },
+    hooks: {
+      createContainer: [{ path: hook }],
+      startContainer: [{ path: '/bin/sh', args: ['sh', '-c', 'echo "startContainer $(hostname)" > /tmp/started-by-hook'] }],
+    },
+  });
+  const r = rt.run(['run', '-b', b.dir, uniqueId('cc')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'startContainer inside', 'the startContainer hook ran in the container, before the process');
+  const line = readFileSync(log, 'utf8').trim();
+  // Before pivot_root the hostname is not set yet (as in runc), but the mount namespace is the container's.
+  assert.match(line, /^createContainer \S+ mnt:\[\d+\]$/);
+  assert.notEqual(line.split(' ')[2], readlinkSync('/proc/self/ns/mnt'), 'the hook ran in the container mount namespace');
 });
