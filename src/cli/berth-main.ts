@@ -4,8 +4,20 @@ type Loader = () => Promise<{ run: Runner }>;
 
 export const VERSION = '0.1.0';
 
+const img = () => import('./image/index.js');
 const COMMANDS: Record<string, Loader> = {
-  // Filled in as the use cases land: image commands (pull, push, images, ...), containers (run, ps, ...).
+  pull: async () => (await img()).pull,
+  push: async () => (await img()).push,
+  images: async () => (await img()).images,
+  image: async () => (await img()).image,
+  tag: async () => (await img()).tag,
+  rmi: async () => (await img()).rmi,
+  save: async () => (await img()).save,
+  load: async () => (await img()).load,
+  login: async () => (await img()).login,
+  logout: async () => (await img()).logout,
+  history: async () => (await img()).history,
+  import: async () => (await img()).import_,
 };
 
 const HELP = `Usage:  berth [OPTIONS] COMMAND

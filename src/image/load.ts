@@ -123,12 +123,6 @@ async function readDir(ctx: ImageContext, lease: Lease, dir: string): Promise<So
   return src;
 }
 
-/** Bytes of a JSON document named by path (stored either in memory or as a blob). */
-async function fileBytes(ctx: ImageContext, src: Source, path: string): Promise<Buffer> {
-  const f = lookup(src, path);
-  return f.data ?? contentStore(ctx).readBytes(f.digest!);
-}
-
 async function blobFor(ctx: ImageContext, src: Source, path: string): Promise<Descriptor> {
   const f = lookup(src, path);
   const content = contentStore(ctx);

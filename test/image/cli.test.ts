@@ -149,3 +149,26 @@ test('login, push and logout against a registry with basic auth', { skip }, asyn
     await reg.stop();
   }
 });
+
+test('import prints the new image id; images lists it', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { busyboxRootfs } = await import('../helpers/rootfs.js');
+  const root = mkdtempSync(join(tmpdir(), 'berth-cli-'));
+  try {
+    const rootfs = join(root, 'rootfs');
+    busyboxRootfs((await import('node:fs')).mkdirSync(rootfs, { recursive: true }) ?? rootfs);
+    execFileSync('tar', ['-C', rootfs, '-cf', join(root, 'rootfs.tar'), '.']);
+    const env = { BERTH_ROOT: join(root, 'data') };
+    let r = await cli(env, 'import', ['-c', 'CMD ["sh"]', join(root, 'rootfs.tar'), 'imported:1']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^sha256:[a-f0-9]{64}\n$/);
+    const id = r.out.trim();
+    r = await cli(env, 'images', ['--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+    assert.equal(r.out, `imported:1 ${id.slice(7, 19)}\n`, `stderr: ${r.err}`);
+    r = await cli(env, 'image', ['import', join(root, 'missing.tar')]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /no such file or directory|ENOENT/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -129,8 +129,7 @@ export class TokenCache {
     }
     if (res.status !== 200) {
       const why = await errorText(res, op);
-      const kind = res.status === 401 || res.status === 403 ? 'remote' : 'remote';
-      throw new BerthError({ kind, op, code: `HTTP${res.status}`, message: `${op}: token request to ${realm.origin}${realm.pathname} failed: HTTP ${res.status}${res.status === 401 ? ' unauthorized: incorrect username or password' : ''} (${why})` });
+      throw new BerthError({ kind: 'remote', op, code: `HTTP${res.status}`, message: `${op}: token request to ${realm.origin}${realm.pathname} failed: HTTP ${res.status}${res.status === 401 ? ' unauthorized: incorrect username or password' : ''} (${why})` });
     }
     let body: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {

@@ -135,7 +135,7 @@ export class RegistryClient {
   }
 
   /** Backoff helper: retry `fn` on transient network errors and 429/5xx answers. */
-  async withRetry(op: string, fn: (attempt: number) => Promise<HttpResponse>, enabled: boolean): Promise<HttpResponse> {
+  async withRetry(_op: string, fn: (attempt: number) => Promise<HttpResponse>, enabled: boolean): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       let res: HttpResponse | undefined;
       try {
@@ -148,8 +148,7 @@ export class RegistryClient {
       const ra = Number(res?.headers['retry-after']);
       if (Number.isFinite(ra) && ra > 0) delay = Math.max(delay, ra * 1000);
       if (res) drain(res);
-      await sleep(Math.min(delay, 10_000)); // `op` kept for symmetry with callers' error context
-      void op;
+      await sleep(Math.min(delay, 10_000));
     }
   }
 

@@ -92,7 +92,7 @@ async function fetchFrom(client: RegistryClient, st: EndpointState, repo: string
         throw networkError(op, 'GET', res.url, err);
       }
       if (sink.offset() === desc.size) return;
-      throw Object.assign(new BerthError({ kind: 'remote', op, code: 'ECONNRESET', message: `${op}: connection closed after ${sink.offset()} of ${desc.size} bytes` }), {});
+      throw new BerthError({ kind: 'remote', op, code: 'ECONNRESET', message: `${op}: connection closed after ${sink.offset()} of ${desc.size} bytes` });
     } catch (err) {
       if (progressed) failures = 0;
       const transient = isTransient(err) || (err instanceof BerthError && err.kind === 'remote' && /closed after|premature|aborted/i.test(err.message));

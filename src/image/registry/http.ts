@@ -79,15 +79,6 @@ export function isTransient(err: unknown): boolean {
     || /socket hang up|aborted|premature close|timed out/i.test((err as Error)?.message ?? '');
 }
 
-/** Did a TLS handshake fail because the server speaks plain HTTP (or TLS is otherwise unusable)? */
-export function isTlsFailure(err: unknown): boolean {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e?.code ?? e?.cause?.code ?? '';
-  const msg = `${e?.message ?? ''} ${e?.cause?.message ?? ''}`;
-  return code === 'EPROTO' || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /wrong version number|SSL routines|ssl3_get_record|packet length too long|ECONNRESET/i.test(msg)
-    || code === 'ECONNRESET';
-}
-
 function once(req: HttpRequest, url: URL, op: string): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
