@@ -3,3 +3,4 @@ export * from './helper.js';
 export * from './fsops.js';
 export * from './bpf.js';
 export * from './proc.js';
+export * from './monitor.js';
