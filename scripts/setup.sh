@@ -20,7 +20,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 PACKAGES=(
   build-essential pkg-config curl ca-certificates
   busybox-static libseccomp-dev libcap-dev
-  docker-registry skopeo runc crun containerd apache2-utils
+  docker-registry skopeo runc crun containerd docker.io apache2-utils
   jq file python3 iproute2 kmod e2fsprogs
 )
 # (no `cmd | grep -q` here: with pipefail, grep's early exit can SIGPIPE cmd and fail the test)
