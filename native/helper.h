@@ -175,6 +175,10 @@ int op_ready(struct step *s);
 int op_lookup(struct step *s);
 int op_exec(struct step *s);
 void reset_signals(void);
+/* monitor mode (monitor*.c) */
+int op_subreaper(struct step *s);
+int op_stdio_pipes(struct step *s);
+int op_monitor(struct step *s);
 /* seccomp (seccomp.c) */
 int op_seccomp(struct step *s);
 

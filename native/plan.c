@@ -16,6 +16,8 @@ static const struct op ops[] = {
 	{ "mkfifo", L_PRE, 3, op_mkfifo },
 	{ "write", L_PRE | L_CHILD, 3, op_write },
 	{ "spawn", L_PRE, 2, op_spawn },
+	{ "subreaper", L_PRE, 1, op_subreaper },
+	{ "stdio_pipes", L_PRE, 2, op_stdio_pipes },
 	/* post */
 	{ "idmap", L_POST, 3, op_idmap },
 	{ "setgroups", L_POST, 2, op_setgroups },
@@ -28,6 +30,7 @@ static const struct op ops[] = {
 	{ "await_ready", L_POST, 1, op_await_ready },
 	{ "relay", L_POST, 1, op_relay },
 	{ "wait_exit", L_POST, 1, op_wait_exit },
+	{ "monitor", L_POST, 7, op_monitor },
 	/* child */
 	{ "await_release", L_CHILD, 1, op_await_release },
 	{ "setsid", L_CHILD, 1, op_setsid },

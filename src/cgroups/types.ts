@@ -1,102 +1,15 @@
 /**
- * The cgroups layer's public types: the OCI runtime-spec 1.3 `linux.resources` object (field names
- * exactly as in the spec's JSON, structurally identical to src/oci's LinuxResources), the stats
- * object, and the manager interface every driver (v1, v2) implements.
+ * The cgroups layer's public types: resources (the OCI runtime-spec 1.3 `linux.resources`, from
+ * src/oci), the stats object, and the manager interface every driver (v1, v2) implements.
  */
 
-export interface LinuxDeviceCgroup {
-  allow: boolean;
-  type?: string;
-  major?: number;
-  minor?: number;
-  access?: string;
-}
+import type { LinuxResources } from '../oci/index.js';
 
-export interface LinuxMemory {
-  limit?: number;
-  reservation?: number;
-  swap?: number;
-  kernel?: number;
-  kernelTCP?: number;
-  swappiness?: number;
-  disableOOMKiller?: boolean;
-  useHierarchy?: boolean;
-  checkBeforeUpdate?: boolean;
-}
+export type { LinuxDeviceCgroup } from '../oci/index.js';
 
-export interface LinuxCPU {
-  shares?: number;
-  quota?: number;
-  burst?: number;
-  period?: number;
-  realtimeRuntime?: number;
-  realtimePeriod?: number;
-  cpus?: string;
-  mems?: string;
-  idle?: number;
-}
+/** The runtime-spec `linux.resources` object (src/oci's type: one definition for the whole project). */
+export type Resources = LinuxResources;
 
-export interface LinuxPids {
-  limit: number;
-}
-
-export interface LinuxWeightDevice {
-  major: number;
-  minor: number;
-  weight?: number;
-  leafWeight?: number;
-}
-
-export interface LinuxThrottleDevice {
-  major: number;
-  minor: number;
-  rate?: number;
-}
-
-export interface LinuxBlockIO {
-  weight?: number;
-  leafWeight?: number;
-  weightDevice?: LinuxWeightDevice[];
-  throttleReadBpsDevice?: LinuxThrottleDevice[];
-  throttleWriteBpsDevice?: LinuxThrottleDevice[];
-  throttleReadIOPSDevice?: LinuxThrottleDevice[];
-  throttleWriteIOPSDevice?: LinuxThrottleDevice[];
-}
-
-export interface LinuxHugepageLimit {
-  pageSize: string;
-  limit: number;
-}
-
-export interface LinuxInterfacePriority {
-  name: string;
-  priority: number;
-}
-
-export interface LinuxNetwork {
-  classID?: number;
-  priorities?: LinuxInterfacePriority[];
-}
-
-export interface LinuxRdma {
-  hcaHandles?: number;
-  hcaObjects?: number;
-}
-
-/** OCI runtime-spec 1.3 `linux.resources`. */
-export interface Resources {
-  devices?: LinuxDeviceCgroup[];
-  memory?: LinuxMemory;
-  cpu?: LinuxCPU;
-  pids?: LinuxPids;
-  blockIO?: LinuxBlockIO;
-  hugepageLimits?: LinuxHugepageLimit[];
-  network?: LinuxNetwork;
-  rdma?: Record<string, LinuxRdma>;
-  unified?: Record<string, string>;
-}
-
-/** One blkio/io counter of one device. `op` is the kernel's v1 spelling (Read, Write, Sync, Async, Discard, Total). */
 export interface BlkioEntry {
   major: number;
   minor: number;

@@ -24,62 +24,16 @@ export const MT = {
 /** Accept header for manifest requests, most preferred first. */
 export const MANIFEST_ACCEPT = [MT.ociIndex, MT.dockerList, MT.ociManifest, MT.dockerManifest].join(', ');
 
-export interface Platform {
-  architecture: string;
-  os: string;
-  variant?: string;
-  'os.version'?: string;
-  'os.features'?: string[];
-}
+import type { Descriptor, Manifest as ImageManifest, Index as ImageIndex, ImageConfig as OciImageConfig } from '../oci/index.js';
 
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  urls?: string[];
-  annotations?: Record<string, string>;
-  platform?: Platform;
-}
+export type { Platform, Descriptor, HistoryEntry } from '../oci/index.js';
+export type { ImageManifest, ImageIndex };
 
-export interface ImageManifest {
-  schemaVersion: 2;
-  mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-export interface ImageIndex {
-  schemaVersion: 2;
-  mediaType?: string;
-  manifests: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  author?: string;
+/** The image config with the Docker-only fields Docker's tools write (and `inspect` shows). */
+export interface ImageConfig extends OciImageConfig {
   comment?: string;
-  empty_layer?: boolean;
-}
-
-/** Image config (OCI, with Docker's extra fields tolerated). */
-export interface ImageConfig {
-  architecture: string;
-  os: string;
-  variant?: string;
-  'os.version'?: string;
-  created?: string;
-  author?: string;
-  config?: Record<string, unknown>;
-  container_config?: Record<string, unknown>;
-  container?: string;
   docker_version?: string;
-  comment?: string;
-  rootfs: { type: string; diff_ids: string[] };
-  history?: HistoryEntry[];
-  [k: string]: unknown;
+  container?: string;
 }
 
 export type ManifestKind = 'index' | 'manifest';

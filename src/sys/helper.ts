@@ -8,7 +8,7 @@ import { BerthError, errnoName } from '../lib/index.js';
 import { allSteps, encodeGo, encodePlan, ABORT, type Plan, type Step } from './plan.js';
 
 export interface HelperMessage {
-  type: 'pid' | 'ready' | 'error' | 'exit';
+  type: 'pid' | 'ready' | 'error' | 'exit' | 'monitor';
   pid?: number;
   step?: number;
   op?: string;

@@ -66,7 +66,7 @@ export class MonitorAttach {
   private gotExit = false;
   private readonly waiting = new Set<PassThrough>();
 
-  constructor(private readonly sock: Socket, private readonly socketPath: string, opts: AttachOptions) {
+  constructor(private readonly sock: Socket, private readonly socketPath: string, private readonly opts: AttachOptions) {
     this.exit = new Promise((resolve) => { this.resolveExit = resolve; });
     const self = this;
     this.stdin = new Writable({
@@ -120,11 +120,17 @@ export class MonitorAttach {
     if (!this.gotExit) this.resolveExit(null);
   }
 
-  /** Send stdin data (as `stdin.write`). */
-  write(data: Buffer | string): boolean { return this.stdin.write(data); }
+  /** Send stdin data (as `stdin.write`); the attach must have asked for stdin. */
+  write(data: Buffer | string): boolean {
+    if (!this.opts.stdin) throw new BerthError({ kind: 'usage', op: 'attach', path: this.socketPath, message: `attach ${this.socketPath}: stdin was not requested` });
+    return this.stdin.write(data);
+  }
 
   /** Close the container's stdin once what was written is sent. */
   closeStdin(): void { this.stdin.end(); }
+
+  /** As closeStdin (the Duplex name). */
+  end(): void { this.closeStdin(); }
 
   /** Change the pty window size (no effect without a pty). */
   resize(rows: number, cols: number): void {

@@ -10,7 +10,6 @@ import {
 import { ownCgroups, resolveDir, checkPath } from '../../src/cgroups/detect.js';
 import { ACC_M, ACC_R, ACC_W } from '../../src/cgroups/devices.js';
 import type { LinuxDeviceCgroup, Resources } from '../../src/cgroups/index.js';
-import type { LinuxResources } from '../../src/oci/index.js';
 import { tmp } from './util.js';
 
 test('cpu.shares -> cpu.weight follows runc/crun (1024 -> 100, clamps)', () => {
@@ -171,20 +170,3 @@ test('fake roots: v2 by cgroup.controllers, v1 by directory names (symlinks dedu
   }
 });
 
-test('Resources is structurally the OCI LinuxResources of src/oci (both ways, checked by tsc)', () => {
-  const full: Required<Resources> = {
-    devices: [{ allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }],
-    memory: { limit: 1, reservation: 1, swap: 1, kernel: 1, kernelTCP: 1, swappiness: 1, disableOOMKiller: true, useHierarchy: true, checkBeforeUpdate: true },
-    cpu: { shares: 1, quota: 1, burst: 1, period: 1, realtimeRuntime: 1, realtimePeriod: 1, cpus: '0', mems: '0', idle: 1 },
-    pids: { limit: 1 },
-    blockIO: { weight: 1, leafWeight: 1, weightDevice: [{ major: 1, minor: 1, weight: 1, leafWeight: 1 }], throttleReadBpsDevice: [{ major: 1, minor: 1, rate: 1 }],
-      throttleWriteBpsDevice: [], throttleReadIOPSDevice: [], throttleWriteIOPSDevice: [] },
-    hugepageLimits: [{ pageSize: '2MB', limit: 1 }],
-    network: { classID: 1, priorities: [{ name: 'eth0', priority: 1 }] },
-    rdma: { mlx4_0: { hcaHandles: 1, hcaObjects: 1 } },
-    unified: { 'memory.high': '1' },
-  };
-  const asOci: Required<LinuxResources> = full;
-  const back: Required<Resources> = asOci;
-  assert.equal(Object.keys(back).length, 9);
-});

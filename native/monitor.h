@@ -1,0 +1,127 @@
+/* Monitor mode (docs/PLAN.md, "Monitor mode"): state shared by the monitor*.c files. */
+#ifndef BERTH_MONITOR_H
+#define BERTH_MONITOR_H
+
+#include "helper.h"
+
+#include <stdint.h>
+#include <time.h>
+
+#define MON_CHUNK 8192        /* one read of container output */
+#define MON_OBUF 24576        /* per-client output queue (a chunk, or the longest replayed record) */
+#define MON_IBUF 512          /* per-client input buffer */
+#define MON_LINE 16384        /* longest log record (Docker splits longer lines the same way) */
+#define MON_STDIN 4096        /* stdin queue towards the container */
+#define MON_CLIENTS 64
+#define MON_DRAIN_MS 2000     /* after the exit: how long a blocked client may hold up the drain */
+#define MON_LINGER_MS 5000    /* after the exit frame: how long clients get to read what is queued */
+
+/* client flags */
+enum {
+	CF_HELLO = 1,     /* the attach line was read */
+	CF_STDIN = 2,
+	CF_STDOUT = 4,
+	CF_STDERR = 8,
+	CF_LOGS = 16,
+	CF_REPLAY = 32,   /* logs are being replayed; live output waits */
+	CF_IN_EOF = 64,   /* the client shut its side down */
+	CF_EXIT = 128,    /* the exit frame is owed to this client */
+	CF_DONE = 256,    /* the exit frame is queued: close once it is sent */
+	CF_HELD = 512,    /* input parsing stopped: the stdin queue is full */
+};
+
+/* Streaming parser of one json-file line (monitor_replay.c). */
+struct replay {
+	int file;         /* index of the file being replayed: k = LOG.k, 0 = LOG, -1 partial lines, -2 done */
+	int fd;
+	uint64_t off;
+	int st, esc, field, klen, slen, depth, instr, got, inrec;
+	unsigned u, hi;
+	char key[8], strm[8];
+	size_t start, dlen;
+};
+
+struct client {
+	int fd;
+	unsigned flags;
+	/* input: the attach line, then frames */
+	char ib[MON_IBUF];
+	size_t ilen;
+	unsigned char hdr[8];
+	int hlen;
+	int stream;       /* stream of the frame whose payload is being read */
+	uint32_t left;    /* payload bytes still to come */
+	char cbuf[32];    /* resize payload */
+	size_t clen;
+	/* output */
+	char *obuf;
+	size_t olen, ooff;
+	struct replay rp;
+};
+
+struct mon {
+	pid_t init;
+	int out[2];       /* container stdout, stderr (read ends; out[0] is the pty master with a pty) */
+	int in;           /* container stdin (write end, or the pty master); -1 when closed */
+	int pty;
+	int sfd, lfd;     /* signalfd (SIGCHLD), listening socket */
+	int accept_off;   /* out of fds or memory: stop polling lfd until a client leaves */
+	int exitfd;       /* EXITFILE.tmp, created (and its space reserved) at start */
+	const char *sock;
+	/* stdin queue */
+	char inbuf[MON_STDIN];
+	size_t inlen, inoff;
+	int in_close;     /* close stdin once the queue is written */
+	/* exit */
+	int exited, drained, closing;
+	int status;
+	uint64_t ooms;    /* OOM kills in the container's cgroup, read when the init was reaped */
+	struct timespec finished;
+	long drain_deadline, linger_deadline;
+	char exitjson[320];
+	size_t exitlen;
+	struct client *cl[MON_CLIENTS]; /* allocated on accept */
+};
+
+extern struct mon M;
+
+/* monitor.c */
+long mon_now_ms(void);
+void mon_exit_status(int status);       /* the init was reaped: note status, time, OOM kills */
+void mon_exit_record(void);             /* write EXITFILE and build the exit frame */
+
+/* monitor_log.c: Docker json-file log */
+int mlog_open(const char *path, uint64_t maxsize, int maxfiles); /* -1 + errno */
+int mlog_enabled(void);
+void mlog_data(int stream, const char *buf, size_t n);  /* stream 0 stdout, 1 stderr */
+void mlog_flush(void);                   /* write out partial lines */
+size_t mlog_partial(int stream, const char **p);
+int mlog_maxfiles(void);
+void mlog_file(int k, char *buf, size_t cap); /* path of LOG (k = 0) or LOG.k */
+uint64_t mlog_dropped(void);
+size_t mon_rfc3339(char *buf, size_t cap, const struct timespec *t);
+
+/* monitor_attach.c */
+int mon_listen(const char *path);        /* -1 + errno */
+void mon_accept(void);
+int mon_room(void);                      /* every output client can take one more chunk */
+void mon_broadcast(int stream, const char *buf, size_t n);
+void mon_client_events(struct client *c, short revents);
+short mon_client_poll(struct client *c);
+void mon_client_close(struct client *c);   /* closes the fd now (fd = -1), frees in mon_clients_reap */
+void mon_clients_reap(void);
+int mon_clients(void);                   /* clients still open */
+int mon_client_put(struct client *c, int stream, const char *data, size_t n);
+void mon_client_flush(struct client *c);
+void mon_stdin_resume(void);             /* the stdin queue has room again: parse held input */
+void mon_drop_blocking(void);            /* close clients that hold back the container's output */
+
+/* monitor_replay.c */
+void replay_start(struct client *c);
+void replay_more(struct client *c);
+
+/* monitor_loop.c */
+void mon_loop(void) __attribute__((noreturn));
+void mon_stdin_write(void);
+
+#endif
