@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, invalid, notFound, wrapError } from '../lib/index.js';
+import { BerthError, invalid, notFound, readdirOrEmpty, wrapError } from '../lib/index.js';
 import { lockFile, pidAlive } from './atomic.js';
 import { digestHex, sha256 } from './digest.js';
 import { IngestWriter, type BlobInfo } from './ingest.js';
@@ -198,11 +198,3 @@ export class ContentStore {
   }
 }
 
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw wrapError(err, 'readdir', dir);
-  }
-}

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, notFound, wrapError } from '../lib/index.js';
+import { conflict, notFound, readdirOrEmpty, wrapError } from '../lib/index.js';
 import { pidAlive, readJSONFile, writeJSONAtomic } from '../content/index.js';
 import type { Descriptor, Platform } from './manifest.js';
 import { formatReference, parseReference, repositoryName, type Reference } from './reference.js';
@@ -46,14 +46,6 @@ export interface TagEntry {
 
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fsp.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw wrapError(err, 'readdir', dir);
-  }
-}
 
 export class ImageStore {
   readonly dir: string;

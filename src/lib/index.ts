@@ -1,2 +1,3 @@
 export * from './errors.js';
 export * from './trace.js';
+export * from './fs.js';
