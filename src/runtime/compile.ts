@@ -21,6 +21,8 @@ export interface InitContext extends TerminalOptions {
   fifo: string;
   cgroupMount?: CgroupMountInfo;
   foreground: boolean;
+  /** `run`: no exec fifo; the process execs as soon as it is ready (create + start in one go). */
+  noFifo: boolean;
   noPivot: boolean;
   noNewKeyring: boolean;
   preserveFds: number;
@@ -109,7 +111,7 @@ export function compileInit(c: InitContext): Plan {
   ch.push(step('setsid', [], 'start a new session'));
   ch.push(...mountSteps({ spec, bundle: c.bundle, rootfs: c.rootfs, userns, cgroup: c.cgroupMount }));
   ch.push(...hookSteps('createContainer', spec.hooks?.createContainer));
-  ch.push(step('fifo_open', [c.fifo], `open the exec fifo ${c.fifo}`, c.fifo));
+  if (!c.noFifo) ch.push(step('fifo_open', [c.fifo], `open the exec fifo ${c.fifo}`, c.fifo));
   ch.push(c.noPivot ? step('chroot', [], `chroot into ${c.rootfs}`, c.rootfs) : step('pivot_root', [], `pivot_root into ${c.rootfs}`, c.rootfs));
   for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
     const path = '/proc/sys/' + k.replace(/\./g, '/');
@@ -130,7 +132,7 @@ export function compileInit(c: InitContext): Plan {
     apparmor: c.apparmor, selinux: c.selinux,
     beforeExec: [
       step('ready', [], 'report ready'),
-      step('fifo_wait', [], 'wait for start'),
+      ...(c.noFifo ? [] : [step('fifo_wait', [], 'wait for start')]),
       ...hookSteps('startContainer', spec.hooks?.startContainer),
     ],
   }));

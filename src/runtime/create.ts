@@ -53,8 +53,11 @@ function mountInfo(cg: CgroupManager, spec: Spec): CgroupMountInfo {
   return { version: cg.version, dirs, cgroupns };
 }
 
-/** Launch the container init; `foreground` keeps the helper as its parent until it exits (run). */
-export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string, foreground: boolean, relay: boolean): Promise<Launched> {
+/**
+ * Launch the container init. `foreground` keeps the helper as its parent until it exits (run);
+ * `started` skips the exec fifo: the process runs as soon as it is ready (run = create + start).
+ */
+export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string, foreground: boolean, relay: boolean, started = false): Promise<Launched> {
   const id = checkId(o.id, op);
   const bundle = resolve(o.bundle || '.');
   mark('launch');
@@ -86,13 +89,13 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
     }
     const lsm = lsmEnabled();
     const plan = compileInit({
-      id, spec, bundle, rootfs, fifo: dir.fifo, foreground,
+      id, spec, bundle, rootfs, fifo: dir.fifo, foreground, noFifo: started,
       cgroupMount: cg ? mountInfo(cg, spec) : undefined,
       consoleSocket: o.consoleSocket ? resolve(o.consoleSocket) : undefined, relay,
       noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
     });
-    plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));
+    if (!started) plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));
     const extra = Array.from({ length: o.preserveFds ?? 0 }, (_, i) => 3 + i);
     mark('plan compiled');
     session = new HelperSession(plan, { stdio: [0, 1, 2, ...extra] });

@@ -26,8 +26,10 @@ export async function del(opts: RuntimeOptions, id: string, force: boolean, load
     if (!(await c.waitGone())) throw new BerthError({ kind: 'system', op: 'delete', message: `delete ${id}: process ${c.st.pid} did not die after SIGKILL` });
   }
   if (cg) {
+    // With its own pid namespace, the init's death killed every process in it; otherwise the
+    // container's other processes may live on in its cgroup.
     const ownPidns = (c.st.config.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path);
-    if (!ownPidns || cg.pids().length) await cg.killAll(9);
+    if (!ownPidns) await cg.killAll(9);
     try { await cg.destroy(); } catch (e) { opts.log?.('warning', `delete ${id}: ${(e as Error).message}`); }
   }
   dir.remove();

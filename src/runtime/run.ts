@@ -4,7 +4,7 @@ import type { HelperSession } from '../sys/index.js';
 import { launch, type CreateOptions } from './create.js';
 import type { RuntimeOptions } from './container.js';
 import { del } from './delete.js';
-import { poststart, releaseFifo } from './start.js';
+import { poststart } from './start.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -29,9 +29,8 @@ export async function waitForeground(session: HelperSession, pid: number): Promi
 
 export async function run(opts: RuntimeOptions, o: RunOptions): Promise<number> {
   const detach = !!o.detach;
-  const { container, session } = await launch(opts, o, 'run', !detach, !detach && !o.consoleSocket);
+  const { container, session } = await launch(opts, o, 'run', !detach, !detach && !o.consoleSocket, true);
   try {
-    releaseFifo(container, 'run');
     await poststart(container);
     mark('started');
   } catch (e) {

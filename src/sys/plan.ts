@@ -35,16 +35,8 @@ export function allSteps(plan: Plan): Step[] {
   return [...plan.pre, ...plan.post, ...plan.child];
 }
 
-function encodeList(steps: Step[], out: Buffer[]): void {
-  out.push(u32(steps.length));
-  for (const s of steps) {
-    const fields = [s.op, ...s.args.map(argText)];
-    out.push(u32(fields.length));
-    for (const f of fields) {
-      const b = Buffer.from(f, 'utf8');
-      out.push(u32(b.length), b);
-    }
-  }
+function fieldsOf(s: Step): string[] {
+  return [s.op, ...s.args.map(argText)];
 }
 
 function argText(a: Arg): string {
@@ -60,13 +52,30 @@ function u32(n: number): Buffer {
   return b;
 }
 
+/** One buffer, sized first: plans are encoded on every create/exec, so no per-field allocations. */
 export function encodePlan(plan: Plan): Buffer {
-  const body: Buffer[] = [];
-  encodeList(plan.pre, body);
-  encodeList(plan.post, body);
-  encodeList(plan.child, body);
-  const rest = Buffer.concat(body);
-  return Buffer.concat([Buffer.from('BPLN'), u32(PLAN_VERSION), u32(rest.length), rest]);
+  const lists = [plan.pre, plan.post, plan.child].map((l) => l.map(fieldsOf));
+  let size = 12;
+  for (const l of lists) {
+    size += 4;
+    for (const f of l) { size += 4; for (const x of f) size += 4 + Buffer.byteLength(x); }
+  }
+  const out = Buffer.allocUnsafe(size);
+  out.write('BPLN', 0, 'latin1');
+  out.writeUInt32LE(PLAN_VERSION, 4);
+  out.writeUInt32LE(size - 12, 8);
+  let off = 12;
+  for (const l of lists) {
+    out.writeUInt32LE(l.length, off); off += 4;
+    for (const f of l) {
+      out.writeUInt32LE(f.length, off); off += 4;
+      for (const x of f) {
+        const n = out.write(x, off + 4, 'utf8');
+        out.writeUInt32LE(n, off); off += 4 + n;
+      }
+    }
+  }
+  return out;
 }
 
 /** The go message: `G` u32 len bytes. */
