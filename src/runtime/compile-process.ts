@@ -66,6 +66,8 @@ export function processSteps(c: ProcessContext): Step[] {
   if (p.noNewPrivileges) steps.push(step('no_new_privs', [], 'set no_new_privs'));
   if (seccompStep && p.noNewPrivileges) steps.push(seccompStep);
   steps.push(...c.beforeExec);
+  const finalCpus = p.execCPUAffinity?.final;
+  if (finalCpus) steps.push(step('affinity', [finalCpus], `set CPU affinity ${finalCpus} for the process`));
   steps.push(step('umask', [u.umask ?? 0o022], 'set the umask'));
   const env = p.env ?? [];
   steps.push(step('exec', [file, p.args.length, ...p.args, env.length, ...env], `exec ${file}`, file));

@@ -69,6 +69,10 @@ export function compileInit(c: InitContext): Plan {
   const proc = spec.process;
   if (!proc) throw invalid('create', 'config.json: process is required to create a container');
   const namespaces = nsList(spec);
+  // What the runtime cannot apply is an error, never silently ignored (runtime-spec: create fails).
+  for (const [field, set] of [['linux.netDevices', spec.linux?.netDevices], ['linux.memoryPolicy', spec.linux?.memoryPolicy], ['linux.intelRdt', spec.linux?.intelRdt]] as const) {
+    if (set) throw invalid('create', `config.json: ${field} is not supported by berth-runtime`);
+  }
   if (!namespaces.some((n) => n.type === 'mount')) throw invalid('create', 'linux.namespaces: a mount namespace is required');
   if (proc.terminal && !c.consoleSocket && !c.relay) throw invalid('create', 'process.terminal is true but no --console-socket was given: the pty would have no reader');
   const isNew = (t: string) => namespaces.some((n) => n.type === t && !n.path);
