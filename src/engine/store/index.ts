@@ -1,0 +1,11 @@
+export { openStore, Store, SCHEMA_VERSION, type StoreOptions, type SystemUsage } from './store.js';
+export { Containers, nameConflict } from './containers.js';
+export { Volumes, VOLUME_LIST_FILTER_KEYS } from './volumes.js';
+export { EventLog, matchEvent, DEFAULT_EVENT_CAP, EVENT_FILTER_KEYS } from './events.js';
+export { DB_FILE, type OpenOptions } from './db.js';
+export { MIGRATIONS, type Migration } from './schema.js';
+export { CONTAINER_STATUSES, TRANSITIONS, RUNNING_STATUSES, REMOVABLE_STATUSES, canTransition, isStatus } from './states.js';
+export { parseFilters, matchLabels, parseUntil, PS_FILTER_KEYS, PRUNE_FILTER_KEYS } from './filters.js';
+export { randomId, randomName, shortId, isFullId, checkContainerName, checkVolumeName, WORD_LISTS } from './names.js';
+export { nowNs, formatNs, nowText, parseTimeNs } from './time.js';
+export type * from './types.js';
