@@ -76,8 +76,9 @@ export function processSteps(c: ProcessContext): Step[] {
 
 function big(n: number | bigint | undefined): bigint {
   if (n === undefined) return INFINITY;
+  // JSON's 18446744073709551615 (the schema's "unlimited") arrives as 2^64 in a JS number.
   const b = BigInt(n);
-  return b < 0n ? INFINITY : b;
+  return b < 0n || b >= INFINITY ? INFINITY : b;
 }
 
 function ioClass(c: string): number {
