@@ -74,7 +74,7 @@ function oneMount(c: MountContext, m: Mount, dest: string): Step[] {
   const type = m.type ?? '';
   const isBind = type === 'bind' || (o.flags & MS.BIND) !== 0;
   const steps: Step[] = [];
-  if (type === 'cgroup' || type === 'cgroup2') return cgroupMount(c, m, dest, o.flags);
+  if (type === 'cgroup' || type === 'cgroup2') return cgroupMount(c, dest, o.flags);
   const baseFlags = o.flags & ~PROPAGATION_MASK;
   if (isBind) {
     const src = isAbsolute(m.source ?? '') ? m.source! : resolve(c.bundle, m.source ?? '');
@@ -94,7 +94,7 @@ function oneMount(c: MountContext, m: Mount, dest: string): Step[] {
   return steps;
 }
 
-function cgroupMount(c: MountContext, m: Mount, dest: string, flags: number): Step[] {
+function cgroupMount(c: MountContext, dest: string, flags: number): Step[] {
   const cg = c.cgroup;
   const steps: Step[] = [];
   const ro = (flags & MS.RDONLY) !== 0;

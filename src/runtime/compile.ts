@@ -44,10 +44,6 @@ function nsList(spec: Spec): Array<{ type: string; path?: string }> {
   return out;
 }
 
-export function hasNewNs(spec: Spec, type: string): boolean {
-  return (spec.linux?.namespaces ?? []).some((n) => n.type === type && !n.path);
-}
-
 function idmap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
   return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }

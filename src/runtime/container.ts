@@ -1,5 +1,4 @@
 /** A container as the runtime verbs see it: its stored state, its cgroup, its live status. */
-import { readFileSync } from 'node:fs';
 import { conflict, BerthError } from '../lib/index.js';
 import { openCgroup, type CgroupManager } from '../cgroups/index.js';
 import { processAlive } from '../sys/index.js';
@@ -64,6 +63,3 @@ export class Container {
   }
 }
 
-export function readSpecFile(path: string): unknown {
-  return JSON.parse(readFileSync(path, 'utf8'));
-}

@@ -1,5 +1,5 @@
 /** Reading process facts from /proc. */
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
@@ -24,18 +24,6 @@ export function processAlive(pid: number, startTime?: number): boolean {
   const st = procStat(pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
   return startTime === undefined || st.startTime === startTime;
-}
-
-export function nsPath(pid: number, nsFile: string): string {
-  return `/proc/${pid}/ns/${nsFile}`;
-}
-
-export function nsInode(path: string): string | null {
-  try { return readlinkSync(path); } catch { return null; }
-}
-
-export function readProcFile(pid: number | 'self', name: string): string | null {
-  try { return readFileSync(`/proc/${pid}/${name}`, 'utf8'); } catch { return null; }
 }
 
 /** Move `pid` into a cgroup by writing it to each of its cgroup.procs files. */
