@@ -87,6 +87,8 @@ int write_full(int fd, const void *buf, size_t n);
 ssize_t send_fd(int sock, int fd, const void *data, size_t len);
 /* recv a message with at most one fd; *fd = -1 when none. */
 ssize_t recv_fd(int sock, void *buf, size_t cap, int *fd);
+struct sockaddr_un;
+int unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd);
 int unix_connect(const char *path);              /* CLOEXEC, -1 + errno */
 int write_path(int dirfd, const char *path, const char *data, size_t len); /* -1 + errno */
 size_t json_escape(char *out, size_t cap, const char *s);

@@ -19,7 +19,7 @@
 
 int mon_listen(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 	struct stat st;
 	int dirfd = -1;
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
@@ -27,23 +27,8 @@ int mon_listen(const char *path)
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
-	if (strlen(path) < sizeof sa.sun_path) {
-		strcpy(sa.sun_path, path);
-	} else {
-		/* too long for sun_path: bind through the directory's fd */
-		const char *slash = strrchr(path, '/');
-		char dir[4096];
-		if (!slash || (size_t)(slash - path) >= sizeof dir)
-			goto toolong;
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = 0;
-		dirfd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0)
-			goto fail;
-		if (snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", dirfd, slash + 1) >=
-		    (int)sizeof sa.sun_path)
-			goto toolong;
-	}
+	if (unix_addr(path, &sa, &dirfd) < 0)
+		goto fail;
 	if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || chmod(path, 0600) < 0 || listen(s, 32) < 0) {
 		int e = errno;
 		unlink(path);
@@ -53,8 +38,6 @@ int mon_listen(const char *path)
 	if (dirfd >= 0)
 		close(dirfd);
 	return s;
-toolong:
-	errno = ENAMETOOLONG;
 fail:;
 	int e = errno;
 	if (dirfd >= 0)

@@ -198,6 +198,8 @@ int op_mask(struct step *s)
 		r = mount("/dev/null", fdpath(fd, tgt, sizeof tgt), NULL, MS_BIND, NULL);
 	int e = errno;
 	close(fd);
+	if (r < 0 && e == ENOENT && !S_ISDIR(st.st_mode))
+		return fail(e, path, "binding /dev/null over it: the container has no /dev/null");
 	return r < 0 ? fail(e, path, NULL) : 0;
 }
 
@@ -223,14 +225,22 @@ int op_readonly(struct step *s)
 	return r < 0 ? fail(e, path, "remount read-only") : 0;
 }
 
+/* pivot_root and chroot start the same way: a rootfs step must have opened the root; go into it. */
+static int enter_root(const char *op)
+{
+	if (S.root_mode != ROOT_FD)
+		return failm(EINVAL, "", "bad plan", "%s needs a rootfs step first", op);
+	if (fchdir(S.rootfd) < 0)
+		return fail(errno, S.rootpath, "fchdir");
+	return 0;
+}
+
 int op_pivot_root(struct step *s)
 {
 	(void)s;
-	if (S.root_mode != ROOT_FD)
-		return failm(EINVAL, "", "bad plan", "pivot_root needs a rootfs step first");
+	if (enter_root("pivot_root") < 0)
+		return -1;
 	const char *rp = S.rootpath;
-	if (fchdir(S.rootfd) < 0)
-		return fail(errno, rp, "fchdir");
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		return fail(errno, rp, "pivot_root");
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
@@ -248,11 +258,9 @@ int op_pivot_root(struct step *s)
 int op_chroot(struct step *s)
 {
 	(void)s;
-	if (S.root_mode != ROOT_FD)
-		return failm(EINVAL, "", "bad plan", "chroot needs a rootfs step first");
+	if (enter_root("chroot") < 0)
+		return -1;
 	const char *rp = S.rootpath;
-	if (fchdir(S.rootfd) < 0)
-		return fail(errno, rp, "fchdir");
 	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		return fail(errno, rp, "moving the root onto /");
 	if (chroot(".") < 0)

@@ -224,35 +224,50 @@ ssize_t recv_fd(int sock, void *buf, size_t cap, int *fd)
 	return r;
 }
 
+/*
+ * Fill `sa` for `path`. A path too long for sun_path goes through an O_PATH fd of its directory
+ * (`/proc/self/fd/N/name`): *dirfd is then that fd, to close after bind/connect, else -1.
+ */
+int unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	*dirfd = -1;
+	if (strlen(path) < sizeof sa->sun_path) {
+		strcpy(sa->sun_path, path);
+		return 0;
+	}
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	if (!slash || (size_t)(slash - path) >= sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	int fd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", fd, slash + 1) >= (int)sizeof sa->sun_path) {
+		close(fd);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	*dirfd = fd;
+	return 0;
+}
+
 int unix_connect(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int dirfd = -1, s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa;
+	int dirfd, s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
-	if (strlen(path) < sizeof sa.sun_path) {
-		strcpy(sa.sun_path, path);
-	} else {
-		/* too long for sun_path: go through the directory's fd */
-		const char *slash = strrchr(path, '/');
-		char dir[4096];
-		if (!slash || (size_t)(slash - path) >= sizeof dir) {
-			close(s);
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = 0;
-		dirfd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0 || snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", dirfd, slash + 1) >=
-					 (int)sizeof sa.sun_path) {
-			int e = dirfd < 0 ? errno : ENAMETOOLONG;
-			if (dirfd >= 0)
-				close(dirfd);
-			close(s);
-			errno = e;
-			return -1;
-		}
+	if (unix_addr(path, &sa, &dirfd) < 0) {
+		int e = errno;
+		close(s);
+		errno = e;
+		return -1;
 	}
 	int r;
 	do

@@ -176,3 +176,14 @@ test('createContainer hooks run in the container namespaces before pivot_root, s
   assert.match(line, /^createContainer \S+ mnt:\[\d+\]$/);
   assert.notEqual(line.split(' ')[2], readlinkSync('/proc/self/ns/mnt'), 'the hook ran in the container mount namespace');
 });
+
+test('masking a file without /dev/null in the container says so', () => {
+  const b = makeBundle(join(rt.work, 'nodevnull'), {
+    process: { args: ['/bin/true'] },
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+    linux: { maskedPaths: ['/proc/keys'], readonlyPaths: [] },
+  });
+  const r = rt.run(['run', '-b', b.dir, uniqueId('nodevnull')]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /mask \/proc\/keys: .*no \/dev\/null/);
+});
