@@ -1,6 +1,8 @@
 /* Monitor mode (docs/PLAN.md): the helper parent stays as the container's monitor, like conmon.
- * pre `subreaper`, pre `stdio_pipes STDIN`, post `monitor LOG MAXSIZE MAXFILES EXITFILE SOCKET OOMFILE`.
- * This file sets the monitor up and records the exit; monitor_loop.c serves until the end. */
+ * pre `subreaper`, pre `stdio_pipes STDIN`,
+ * post `monitor LOG MAXSIZE MAXFILES EXITFILE SOCKET OOMFILE EXITCMD`.
+ * This file sets the monitor up, records the exit and runs the exit command; monitor_loop.c
+ * serves until the end. */
 #include "monitor.h"
 
 #include <errno.h>
@@ -188,6 +190,57 @@ static void close_others(int logfd)
 	syscall(SYS_close_range, (unsigned)from, ~0u, 0);
 }
 
+/* The container is gone, EXITFILE written, the clients served: run EXITCMD (fork, setsid, execv),
+ * unless a cleanup=1 client said it did the cleanup. Not waited for: the monitor exits next and
+ * the command is re-parented. */
+void mon_exit_command(void)
+{
+	if (!M.exitcmd || M.cleaned)
+		return;
+	pid_t p = fork();
+	if (p != 0)
+		return; /* the monitor; a failed fork just loses the command */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL); /* SIGCHLD was blocked for the signalfd */
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXFSZ, SIG_DFL);
+	setsid();
+	syscall(SYS_close_range, 3u, ~0u, 0); /* fds 0-2 are /dev/null already */
+	execv(M.exitcmd[0], M.exitcmd);
+	_exit(127);
+}
+
+/* EXITCMD: argv words separated by "\n" (an empty word is an empty argument); "" = none.
+ * The plan's own copy is split in place. */
+static int exit_command_parse(char *cmd)
+{
+	if (!*cmd)
+		return 0;
+	if (*cmd != '/') {
+		int w = (int)strcspn(cmd, "\n");
+		return failm(EINVAL, "", "bad plan", "monitor: exit command \"%.*s\": not an absolute path", w > 64 ? 64 : w, cmd);
+	}
+	size_t n = 1;
+	for (char *p = cmd; *p; p++)
+		n += *p == '\n';
+	char **argv = calloc(n + 1, sizeof *argv);
+	if (!argv)
+		return fail(ENOMEM, "", "exit command");
+	size_t k = 0;
+	for (char *p = cmd;;) {
+		argv[k++] = p;
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		*p++ = 0;
+	}
+	argv[k] = NULL;
+	M.exitcmd = argv;
+	return 0;
+}
+
 static int abs_or_empty(const char *p)
 {
 	return !*p || *p == '/';
@@ -199,9 +252,12 @@ int op_monitor(struct step *s)
 	uint64_t maxsize = U(s, 2), maxfiles = U(s, 3);
 	exitfile = F(s, 4);
 	oomfile = F(s, 6);
+	F(s, 7);
 	mon_init();
 	if (S.child <= 0)
 		return failm(ESRCH, "", "bad plan", "monitor without a container process");
+	if (exit_command_parse(s->f[7]) < 0)
+		return -1;
 	if (S.master >= 0) {
 		if (M.out[0] >= 0)
 			return failm(EINVAL, "", "bad plan", "monitor: both stdio_pipes and a console");

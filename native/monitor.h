@@ -15,6 +15,7 @@
 #define MON_CLIENTS 64
 #define MON_DRAIN_MS 2000     /* after the exit: how long a blocked client may hold up the drain */
 #define MON_LINGER_MS 5000    /* after the exit frame: how long clients get to read what is queued */
+#define MON_CLEANUP_MS 60000  /* after the exit frame: how long cleanup=1 clients get to answer */
 
 /* client flags */
 enum {
@@ -28,6 +29,8 @@ enum {
 	CF_EXIT = 128,    /* the exit frame is owed to this client */
 	CF_DONE = 256,    /* the exit frame is queued: close once it is sent */
 	CF_HELD = 512,    /* input parsing stopped: the stdin queue is full */
+	CF_CLEANUP = 1024, /* cleanup=1: the client may take over the exit command (frame 6) */
+	CF_CLEANED = 2048, /* it sent frame 6 after the exit: the exit command is skipped */
 };
 
 /* Streaming parser of one json-file line (monitor_replay.c). */
@@ -77,7 +80,9 @@ struct mon {
 	int status;
 	uint64_t ooms;    /* OOM kills in the container's cgroup, read when the init was reaped */
 	struct timespec finished;
-	long drain_deadline, linger_deadline;
+	long drain_deadline, linger_deadline, cleanup_deadline;
+	char **exitcmd;   /* EXITCMD argv (NULL: none) */
+	int cleaned;      /* a cleanup=1 client sent frame 6: skip the exit command */
 	char exitjson[320];
 	size_t exitlen;
 	struct client *cl[MON_CLIENTS]; /* allocated on accept */
@@ -89,6 +94,7 @@ extern struct mon M;
 long mon_now_ms(void);
 void mon_exit_status(int status);       /* the init was reaped: note status, time, OOM kills */
 void mon_exit_record(void);             /* write EXITFILE and build the exit frame */
+void mon_exit_command(void);            /* run EXITCMD (unless a client took over), not waited for */
 
 /* monitor_log.c: Docker json-file log */
 int mlog_open(const char *path, uint64_t maxsize, int maxfiles); /* -1 + errno */
@@ -115,6 +121,8 @@ int mon_client_put(struct client *c, int stream, const char *data, size_t n);
 void mon_client_flush(struct client *c);
 void mon_stdin_resume(void);             /* the stdin queue has room again: parse held input */
 void mon_drop_blocking(void);            /* close clients that hold back the container's output */
+void mon_clients_expire(int all);        /* after the exit: close the clients (all, or all but the
+                                            cleanup=1 ones that still owe frame 6) */
 
 /* monitor_replay.c */
 void replay_start(struct client *c);

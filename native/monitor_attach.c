@@ -1,6 +1,9 @@
-/* Monitor: the attach server. A client sends `attach stdin=0|1 stdout=0|1 stderr=0|1 logs=0|1\n`,
- * then both sides exchange frames [stream u8][0 0 0][len u32 BE][data]: the monitor sends 1 stdout,
- * 2 stderr, 5 the exit JSON; the client sends 0 stdin data, 3 resize ("rows cols"), 4 close stdin.
+/* Monitor: the attach server. A client sends
+ * `attach stdin=0|1 stdout=0|1 stderr=0|1 logs=0|1[ cleanup=0|1]\n`, then both sides exchange
+ * frames [stream u8][0 0 0][len u32 BE][data]: the monitor sends 1 stdout, 2 stderr, 5 the exit
+ * JSON; the client sends 0 stdin data, 3 resize ("rows cols"), 4 close stdin, and (cleanup=1,
+ * after the exit frame) 6 "cleanup done": the monitor then skips its exit command. A cleanup=1
+ * client stays connected after the exit frame until it sends frame 6 or goes away.
  * Everything is non-blocking: a client that does not read holds back the container's output
  * (as with Docker) but never the monitor; a client that goes away is simply dropped. */
 #include "monitor.h"
@@ -146,6 +149,12 @@ int mon_client_put(struct client *c, int stream, const char *data, size_t n)
 	return 1;
 }
 
+/* A cleanup=1 client that can still send frame 6 (it has neither sent it nor shut its side). */
+static int owes_cleanup(const struct client *c)
+{
+	return (c->flags & CF_CLEANUP) && !(c->flags & (CF_CLEANED | CF_IN_EOF));
+}
+
 /* Send what is queued, refilling from the replay and adding the exit frame when it is due;
  * the client is closed when it went away or got its exit frame. */
 void mon_client_flush(struct client *c)
@@ -156,10 +165,10 @@ void mon_client_flush(struct client *c)
 		if (c->flags & CF_REPLAY)
 			replay_more(c);
 		if ((c->flags & (CF_EXIT | CF_REPLAY)) == CF_EXIT && mon_client_put(c, 5, M.exitjson, M.exitlen))
-			c->flags = (c->flags & ~(unsigned)CF_EXIT) | CF_DONE | CF_IN_EOF;
+			c->flags = (c->flags & ~(unsigned)CF_EXIT) | CF_DONE | (c->flags & CF_CLEANUP ? 0 : CF_IN_EOF);
 		if (c->ooff == c->olen) {
 			c->ooff = c->olen = 0;
-			if (c->flags & CF_DONE)
+			if ((c->flags & CF_DONE) && !owes_cleanup(c))
 				mon_client_close(c);
 			return;
 		}
@@ -196,6 +205,7 @@ static int hello(struct client *c, char *line)
 {
 	static const struct { const char *key; unsigned flag; } keys[] = {
 		{ "stdin", CF_STDIN }, { "stdout", CF_STDOUT }, { "stderr", CF_STDERR }, { "logs", CF_LOGS },
+		{ "cleanup", CF_CLEANUP },
 	};
 	char *save = NULL, *tok = strtok_r(line, " \t\r", &save);
 	if (!tok || strcmp(tok, "attach") || !(c->obuf = malloc(MON_OBUF))) {
@@ -296,6 +306,10 @@ static void parse(struct client *c)
 				resize(c);
 			else if (c->stream == 4 && (c->flags & CF_STDIN))
 				M.in_close = 1;
+			else if (c->stream == 6 && (c->flags & CF_CLEANUP) && M.drained) {
+				c->flags |= CF_CLEANED; /* frame 6 before the exit means nothing */
+				M.cleaned = 1;
+			}
 		}
 	}
 	memmove(c->ib, c->ib + p, c->ilen - p);
@@ -318,6 +332,13 @@ short mon_client_poll(struct client *c)
 	return ev;
 }
 
+/* After the exit frame went out: a client is closed once it owes nothing more. */
+static void settle(struct client *c)
+{
+	if (c->fd >= 0 && (c->flags & CF_DONE) && c->olen == c->ooff && !owes_cleanup(c))
+		mon_client_close(c);
+}
+
 void mon_client_events(struct client *c, short revents)
 {
 	if ((revents & POLLOUT) || ((revents & (POLLHUP | POLLERR)) && c->olen > c->ooff)) {
@@ -333,6 +354,7 @@ void mon_client_events(struct client *c, short revents)
 		if (r > 0) {
 			c->ilen += (size_t)r;
 			parse(c);
+			settle(c);
 			return;
 		}
 		if (r < 0 && errno == EAGAIN)
@@ -345,6 +367,8 @@ void mon_client_events(struct client *c, short revents)
 	}
 	if ((revents & (POLLHUP | POLLERR)) && (c->flags & CF_IN_EOF))
 		mon_client_close(c); /* gone for good: nothing more to read, nothing can be written */
+	else
+		settle(c);
 }
 
 void mon_drop_blocking(void)
@@ -361,4 +385,13 @@ void mon_stdin_resume(void)
 	for (int k = 0; k < MON_CLIENTS; k++)
 		if (M.cl[k] && M.cl[k]->fd >= 0 && held(M.cl[k]))
 			parse(M.cl[k]);
+}
+
+void mon_clients_expire(int all)
+{
+	for (int k = 0; k < MON_CLIENTS; k++) {
+		struct client *c = M.cl[k];
+		if (c && c->fd >= 0 && (all || !owes_cleanup(c)))
+			mon_client_close(c);
+	}
 }

@@ -2,7 +2,8 @@
  * clients (read only while every client has room: a slow client slows the container, as with
  * Docker, but never blocks the loop); stdin frames go to the container; SIGCHLD (signalfd)
  * reaps every child, the container init included. When the init is gone: drain the output left,
- * write the exit file, send the exit frame, and leave once the clients have it. */
+ * write the exit file, send the exit frame, wait for the clients to have it (and for cleanup=1
+ * clients to say whether they did the cleanup), run the exit command unless one did, and leave. */
 #include "monitor.h"
 
 #include <errno.h>
@@ -134,6 +135,7 @@ static void drain(long now)
 	}
 	M.closing = 1;
 	M.linger_deadline = now + MON_LINGER_MS;
+	M.cleanup_deadline = now + MON_CLEANUP_MS;
 }
 
 void mon_loop(void)
@@ -145,8 +147,12 @@ void mon_loop(void)
 		long now = mon_now_ms();
 		if (M.exited && !M.drained)
 			drain(now);
-		if (M.closing && (mon_clients() == 0 || now >= M.linger_deadline))
-			break;
+		if (M.closing) {
+			if (now >= M.linger_deadline || now >= M.cleanup_deadline)
+				mon_clients_expire(now >= M.cleanup_deadline);
+			if (mon_clients() == 0)
+				break;
+		}
 		mon_clients_reap();
 		int n = 0, io[2] = { -1, -1 }, ii = -1, il = -1, room = mon_room();
 		p[n++] = (struct pollfd){ M.sfd, POLLIN, 0 };
@@ -184,8 +190,12 @@ void mon_loop(void)
 		int timeout = -1;
 		if (M.exited && !M.drained)
 			timeout = (int)(M.drain_deadline > now ? M.drain_deadline - now : 0);
-		else if (M.closing)
-			timeout = (int)(M.linger_deadline > now ? M.linger_deadline - now : 0);
+		else if (M.closing) {
+			long d = M.cleanup_deadline; /* the next deadline still ahead */
+			if (now < M.linger_deadline && M.linger_deadline < d)
+				d = M.linger_deadline;
+			timeout = (int)(d > now ? d - now : 0);
+		}
 		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -230,5 +240,6 @@ void mon_loop(void)
 			mon_client_close(M.cl[k]);
 	if (M.lfd >= 0 && M.sock)
 		unlink(M.sock);
+	mon_exit_command();
 	_exit(0);
 }

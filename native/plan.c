@@ -30,7 +30,7 @@ static const struct op ops[] = {
 	{ "await_ready", L_POST, 1, op_await_ready },
 	{ "relay", L_POST, 1, op_relay },
 	{ "wait_exit", L_POST, 1, op_wait_exit },
-	{ "monitor", L_POST, 7, op_monitor },
+	{ "monitor", L_POST, 8, op_monitor },
 	/* child */
 	{ "await_release", L_CHILD, 1, op_await_release },
 	{ "setsid", L_CHILD, 1, op_setsid },

@@ -19,6 +19,8 @@ export interface BerthErrorInit {
   errno?: number;
   code?: string;
   cause?: unknown;
+  /** the helper plan step that failed (e.g. `lookup`, `mount`) */
+  step?: string;
 }
 
 const errnoNames = new Map<number, string>();
@@ -34,6 +36,7 @@ export class BerthError extends Error {
   readonly path?: string;
   readonly errno?: number;
   readonly code?: string;
+  readonly step?: string;
 
   constructor(init: BerthErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -43,6 +46,7 @@ export class BerthError extends Error {
     if (init.path !== undefined) this.path = init.path;
     if (init.errno !== undefined) this.errno = init.errno;
     this.code = init.code ?? (init.errno !== undefined ? errnoName(init.errno) : undefined);
+    if (init.step !== undefined) this.step = init.step;
   }
 
   toJSON(): Record<string, unknown> {

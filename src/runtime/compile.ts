@@ -14,6 +14,22 @@ export interface TerminalOptions {
   relay: boolean;
 }
 
+/** The engine's per-container monitor (docs/PLAN.md "Monitor mode"): the helper parent stays. */
+export interface MonitorOptions {
+  /** json-file log path ('' = no log) */
+  log: string;
+  maxSize: number;
+  maxFiles: number;
+  exitFile: string;
+  socket: string;
+  /** keep a pipe for the container's stdin (`-i`) */
+  stdin: boolean;
+  /** cgroup file with the OOM kill count ('' = none) */
+  oomFile?: string;
+  /** run after the exit record is written, unless an attached client took over the cleanup */
+  exitCommand?: string[];
+}
+
 export interface InitContext extends TerminalOptions {
   spec: Spec;
   bundle: string;
@@ -30,6 +46,7 @@ export interface InitContext extends TerminalOptions {
   apparmor: boolean;
   selinux: boolean;
   id: string;
+  monitor?: MonitorOptions;
 }
 
 function nsList(spec: Spec): Array<{ type: string; path?: string }> {
@@ -70,7 +87,7 @@ export function compileInit(c: InitContext): Plan {
     if (set) throw invalid('create', `config.json: ${field} is not supported by berth-runtime`);
   }
   if (!namespaces.some((n) => n.type === 'mount')) throw invalid('create', 'linux.namespaces: a mount namespace is required');
-  if (proc.terminal && !c.consoleSocket && !c.relay) throw invalid('create', 'process.terminal is true but no --console-socket was given: the pty would have no reader');
+  if (proc.terminal && !c.consoleSocket && !c.relay && !c.monitor) throw invalid('create', 'process.terminal is true but no --console-socket was given: the pty would have no reader');
   const isNew = (t: string) => namespaces.some((n) => n.type === t && !n.path);
 
   for (const t of JOIN_ORDER) {
@@ -84,6 +101,11 @@ export function compileInit(c: InitContext): Plan {
     if (lines) plan.pre.push(step('write', ['/proc/self/timens_offsets', lines], 'set the time namespace offsets', '/proc/self/timens_offsets'));
   }
   if (proc.oomScoreAdj !== undefined) plan.pre.push(step('write', ['/proc/self/oom_score_adj', String(proc.oomScoreAdj)], `set oom_score_adj to ${proc.oomScoreAdj} (lowering it needs CAP_SYS_RESOURCE)`, '/proc/self/oom_score_adj'));
+  const mon = c.monitor;
+  if (mon) {
+    plan.pre.push(step('subreaper', [], 'become the container\'s subreaper'));
+    if (!proc.terminal) plan.pre.push(step('stdio_pipes', [mon.stdin ? 1 : 0], 'create the container\'s stdio pipes'));
+  }
   let flags = 0;
   for (const n of namespaces) if (!n.path && n.type !== 'time' && n.type !== 'cgroup') flags |= NAMESPACES[n.type]!.flag;
   plan.pre.push(step('spawn', [flags], 'create the container process'));
@@ -98,7 +120,10 @@ export function compileInit(c: InitContext): Plan {
   plan.post.push(step('release', [], 'release the container process'));
   if (proc.terminal) plan.post.push(...terminalPost(c));
   plan.post.push(step('await_ready', [], 'wait for the container to be ready'));
-  if (c.foreground) {
+  if (mon) {
+    plan.post.push(step('monitor', [mon.log, mon.maxSize, mon.maxFiles, mon.exitFile, mon.socket, mon.oomFile ?? '', (mon.exitCommand ?? []).join('\n')],
+      `monitor the container (log ${mon.log || 'none'}, attach socket ${mon.socket})`, mon.socket));
+  } else if (c.foreground) {
     if (proc.terminal && c.relay) plan.post.push(step('relay', [], 'relay the terminal'));
     plan.post.push(step('wait_exit', [], 'wait for the container to exit'));
   }

@@ -5,7 +5,7 @@ import { BerthError, invalid, mark, wrapError } from '../lib/index.js';
 import { validateConfig, type Spec } from '../oci/index.js';
 import { openCgroup, type CgroupManager } from '../cgroups/index.js';
 import { HelperSession, procStat, joinCgroupFiles, step } from '../sys/index.js';
-import { compileInit } from './compile.js';
+import { compileInit, type MonitorOptions } from './compile.js';
 import type { CgroupMountInfo } from './compile-mounts.js';
 import { rootfsPath } from './compile-mounts.js';
 import { Container, type RuntimeOptions } from './container.js';
@@ -22,11 +22,23 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   preserveFds?: number;
+  /** Keep the helper as the container's monitor (the engine); its stdio is then /dev/null. */
+  monitor?: MonitorOptions;
 }
 
 export interface Launched {
   container: Container;
   session: HelperSession;
+  /** pid of the monitor (monitor mode) */
+  monitorPid?: number;
+}
+
+/** The cgroup file where the kernel counts OOM kills. */
+function oomFile(cg: CgroupManager | null): string {
+  if (!cg) return '';
+  const d = cg.dirs();
+  if (cg.version === 2) return d[''] ? `${d['']}/memory.events` : '';
+  return d.memory ? `${d.memory}/memory.oom_control` : '';
 }
 
 function loadSpec(bundle: string, op: string): Spec {
@@ -94,11 +106,12 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       consoleSocket: o.consoleSocket ? resolve(o.consoleSocket) : undefined, relay,
       noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
+      monitor: o.monitor ? { ...o.monitor, oomFile: o.monitor.oomFile ?? oomFile(cg) } : undefined,
     });
     if (!started) plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));
     const extra = Array.from({ length: o.preserveFds ?? 0 }, (_, i) => 3 + i);
     mark('plan compiled');
-    session = new HelperSession(plan, { stdio: [0, 1, 2, ...extra] });
+    session = new HelperSession(plan, { stdio: o.monitor ? ['ignore', 'ignore', 'ignore'] : [0, 1, 2, ...extra] });
     const m = await session.expect('pid', op);
     pid = m.pid!;
     mark('pid');
@@ -116,10 +129,16 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
     mark('go');
     await session.expect('ready', op);
     mark('ready');
+    let monitorPid: number | undefined;
+    if (o.monitor) {
+      monitorPid = (await session.expect('monitor', op)).pid;
+      session.close();
+      session.child.unref();
+    }
     delete st.creating;
     dir.save(st);
     if (o.pidFile) writePidFile(o.pidFile, pid);
-    return { container: new Container(opts, dir, st, cg), session };
+    return { container: new Container(opts, dir, st, cg), session, monitorPid };
   } catch (e) {
     session?.abort();
     if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }

@@ -27,6 +27,12 @@ export interface ExecOptions {
   apparmor?: string;
   processLabel?: string;
   preserveFds?: number;
+  /** The whole environment (instead of the container's plus `env`). */
+  envReplace?: string[];
+  /** stdio of the process (default: ours). */
+  stdio?: Array<number | 'inherit' | 'ignore' | 'pipe'>;
+  /** Sees the helper child (its pipes, when stdio asks for them). */
+  onSpawn?: (child: import('node:child_process').ChildProcess) => void;
 }
 
 function buildProcess(c: Container, o: ExecOptions): Process {
@@ -39,7 +45,8 @@ function buildProcess(c: Container, o: ExecOptions): Process {
   if (!o.args.length) throw invalid('exec', `exec ${o.id}: no command given`);
   const base = structuredClone(c.st.config.process ?? { cwd: '/', args: [] as string[] }) as Process;
   const p: Process = { ...base, args: o.args, terminal: !!o.tty };
-  if (o.env?.length) p.env = [...(p.env ?? []), ...o.env];
+  if (o.envReplace) p.env = [...o.envReplace];
+  else if (o.env?.length) p.env = [...(p.env ?? []), ...o.env];
   if (o.cwd) p.cwd = o.cwd;
   if (o.user) {
     const [u, g] = o.user.split(':');
@@ -73,7 +80,8 @@ export async function exec(opts: RuntimeOptions, o: ExecOptions): Promise<number
     preserveFds: o.preserveFds ?? 0, rootless: c.st.rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
   });
   const extra = Array.from({ length: o.preserveFds ?? 0 }, (_, i) => 3 + i);
-  const session = new HelperSession(plan, { stdio: [0, 1, 2, ...extra] });
+  const session = new HelperSession(plan, { stdio: [...(o.stdio ?? [0, 1, 2]), ...extra] });
+  o.onSpawn?.(session.child);
   try {
     const m = await session.expect('pid', 'exec');
     if (cg) joinCgroup(cg, m.pid!, 'exec');

@@ -121,6 +121,7 @@ export class HelperSession {
       op: what,
       path: m.path || s?.path,
       errno,
+      step: s?.op ?? m.op,
       message: `${what}: ${where}: ${cause}`,
     });
   }

@@ -36,10 +36,16 @@ export interface AttachOptions {
   stderr?: boolean;
   /** replay the logged output first (then live output follows without gap or repetition) */
   logs?: boolean;
+  /**
+   * take over the exit command: after the exit frame the monitor keeps this connection open
+   * (at most 60 s) and skips its exit command if `cleanupDone()` is called; if the connection
+   * ends without it (detach, the process died), the monitor runs the exit command itself
+   */
+  cleanup?: boolean;
 }
 
 /** Frame streams of the attach protocol. */
-export const FRAME = { stdin: 0, stdout: 1, stderr: 2, resize: 3, closeStdin: 4, exit: 5 } as const;
+export const FRAME = { stdin: 0, stdout: 1, stderr: 2, resize: 3, closeStdin: 4, exit: 5, cleanupDone: 6 } as const;
 
 /** `[stream u8][0 0 0][len u32 BE][data]` */
 export function encodeFrame(stream: number, data: Buffer | string = Buffer.alloc(0)): Buffer {
@@ -55,6 +61,8 @@ export function encodeFrame(stream: number, data: Buffer | string = Buffer.alloc
  * arrives on stdout), `stdin` (or `write`) sends input, `end`/`closeStdin` closes the container's
  * stdin, `resize` changes the pty size, `detach` leaves the container running, and `exit` resolves
  * with the exit record, or null when the connection ended without one (detached, monitor gone).
+ * With `cleanup: true` the connection stays open after the exit frame until `cleanupDone()`
+ * (the monitor skips its exit command) or `detach()` (the monitor runs it).
  */
 export class MonitorAttach {
   readonly stdout = new PassThrough();
@@ -142,6 +150,15 @@ export class MonitorAttach {
 
   /** Leave: the container keeps running (its stdin stays open). */
   detach(): void { this.sock.end(); this.sock.destroy(); }
+
+  /**
+   * Tell the monitor this client did the cleanup, so it skips its exit command, and leave. Only
+   * counts after the exit frame (await `exit` first) and for an attach with `cleanup: true`.
+   */
+  cleanupDone(): void {
+    if (!this.opts.cleanup) throw new BerthError({ kind: 'usage', op: 'attach', path: this.socketPath, message: `attach ${this.socketPath}: cleanup was not requested` });
+    if (!this.sock.destroyed && this.sock.writable) this.sock.end(encodeFrame(FRAME.cleanupDone));
+  }
 }
 
 /** Connect to a monitor's attach socket; rejects when nothing listens there (e.g. the container exited). */
@@ -153,7 +170,8 @@ export function attach(socketPath: string, opts: AttachOptions = {}): Promise<Mo
     sock.once('connect', () => {
       sock.off('error', onError);
       const f = (b: boolean | undefined) => (b ? 1 : 0);
-      sock.write(`attach stdin=${f(opts.stdin)} stdout=${f(opts.stdout)} stderr=${f(opts.stderr)} logs=${f(opts.logs)}\n`);
+      const cleanup = opts.cleanup ? ' cleanup=1' : '';
+      sock.write(`attach stdin=${f(opts.stdin)} stdout=${f(opts.stdout)} stderr=${f(opts.stderr)} logs=${f(opts.logs)}${cleanup}\n`);
       resolve(new MonitorAttach(sock, socketPath, opts));
     });
   });

@@ -70,13 +70,13 @@ export function alignColumns(rows: string[][]): string {
  * Print `items` with a `--format` value: '' or 'table' → `defaultTable`; 'json' → JSON lines;
  * 'table TEMPLATE' → header + aligned rows; otherwise one rendered template per item.
  */
-export function formatItems(format: string, items: Record<string, unknown>[], defaultTable: string): string {
+export function formatItems(format: string, items: Record<string, unknown>[], defaultTable: string, headers: Record<string, string> = HEADERS): string {
   const f = format.trim();
   if (f === 'json') return items.map((i) => JSON.stringify(i)).join('\n') + (items.length ? '\n' : '');
   if (f === '' || f === 'table' || f.startsWith('table ')) {
     const tpl = f.startsWith('table ') ? f.slice(6) : defaultTable;
     const cells = tpl.replace(/\\t/g, '\t').split('\t');
-    const header = cells.map((c) => c.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, k: string) => HEADERS[k] ?? k.toUpperCase()).replace(/\{\{.*?\}\}/g, ''));
+    const header = cells.map((c) => c.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, k: string) => headers[k] ?? HEADERS[k] ?? k.toUpperCase()).replace(/\{\{.*?\}\}/g, ''));
     const rows = [header, ...items.map((i) => cells.map((c) => renderTemplate(c, i)))];
     return alignColumns(rows);
   }

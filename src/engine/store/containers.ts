@@ -84,7 +84,7 @@ export class Containers {
         const ref = this.c.db.prepare('INSERT INTO container_volumes (container_id, volume_name, destination, rw) VALUES (?, ?, ?, ?)');
         for (const v of spec.volumes ?? []) {
           const vname = v.name ?? randomId();
-          if (!this.volumes.find(vname)) this.volumes.insert(vname, { anonymous: v.name === undefined });
+          if (!this.volumes.find(vname)) this.volumes.insert(vname, { anonymous: v.anonymous ?? v.name === undefined });
           ref.run(id, vname, v.destination, v.rw === false ? 0 : 1);
         }
         return this.get(id);

@@ -58,6 +58,8 @@ export interface NewVolumeMount {
   name?: string;
   destination: string;
   rw?: boolean;
+  /** A named entry that is still anonymous (the engine picks the name of an anonymous volume). */
+  anonymous?: boolean;
 }
 
 export interface NewContainer {

@@ -1,0 +1,125 @@
+/**
+ * Wiring an attach connection to this terminal: raw mode and resize with a tty, stdin with the
+ * detach keys, signal proxying without a tty. Shared by run, start -a and attach.
+ */
+import { spawnSync } from 'node:child_process';
+import type { MonitorAttach } from '../../sys/index.js';
+import { BerthError } from '../../lib/index.js';
+
+export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
+
+/** Docker's detach key syntax: `ctrl-<a-z@[\\]^_>` or a single character, comma separated. */
+export function parseDetachKeys(spec: string): Buffer {
+  const out: number[] = [];
+  for (const k of spec.split(',')) {
+    const key = k.trim();
+    if (key.length === 1) { out.push(key.charCodeAt(0)); continue; }
+    const m = /^ctrl-(.)$/i.exec(key);
+    if (!m) throw new BerthError({ kind: 'usage', op: 'detach keys', message: `Invalid detach keys (${spec}) provided` });
+    const c = m[1]!.toLowerCase();
+    if (c >= 'a' && c <= 'z') out.push(c.charCodeAt(0) - 96);
+    else if (c === '@') out.push(0);
+    else if ('[\\]^_'.includes(c)) out.push(c.charCodeAt(0) - 64);
+    else throw new BerthError({ kind: 'usage', op: 'detach keys', message: `Invalid detach keys (${spec}) provided` });
+  }
+  return Buffer.from(out);
+}
+
+/**
+ * Raw mode as Docker's (cfmakeraw): libuv's raw mode keeps output post-processing (ONLCR), which
+ * would turn the container's `\r\n` into `\r\r\n`; stty clears it (libuv restores the saved
+ * termios, OPOST included, when raw mode ends).
+ */
+export function makeRaw(): void {
+  process.stdin.setRawMode(true);
+  spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+}
+
+export interface TerminalWiring {
+  /** resolves true when the user detached with the detach keys */
+  detached: Promise<boolean>;
+  /** undo raw mode, listeners, stdin reading */
+  restore(): void;
+}
+
+export interface WireOptions {
+  tty: boolean;
+  stdin: boolean;
+  detachKeys?: string;
+  /** pid to forward signals to (sig-proxy, without a tty) */
+  proxyPid?: number;
+}
+
+const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+export function wireTerminal(conn: MonitorAttach, o: WireOptions): TerminalWiring {
+  const stdin = process.stdin;
+  const out = process.stdout;
+  conn.stdout.pipe(out, { end: false });
+  conn.stderr.pipe(process.stderr, { end: false });
+  let resolveDetached!: (b: boolean) => void;
+  const detached = new Promise<boolean>((r) => { resolveDetached = r; });
+  const cleanups: Array<() => void> = [];
+  const raw = o.tty && o.stdin && stdin.isTTY;
+  if (raw) { makeRaw(); cleanups.push(() => stdin.setRawMode(false)); }
+  if (o.tty && out.isTTY) {
+    const resize = () => { try { conn.resize(out.rows, out.columns); } catch { /* gone */ } };
+    resize();
+    out.on('resize', resize);
+    cleanups.push(() => out.off('resize', resize));
+  }
+  if (o.stdin) {
+    const keys = parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS);
+    let matched = 0;
+    const onData = (d: Buffer) => {
+      const pass: number[] = [];
+      for (const b of d) {
+        if (b === keys[matched]) {
+          matched++;
+          if (matched === keys.length) { resolveDetached(true); return; }
+          continue;
+        }
+        if (matched) { pass.push(...keys.subarray(0, matched)); matched = 0; }
+        if (b === keys[0]) { matched = 1; continue; }
+        pass.push(b);
+      }
+      if (pass.length) conn.write(Buffer.from(pass));
+    };
+    const onEnd = () => conn.closeStdin();
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    cleanups.push(() => { stdin.off('data', onData); stdin.off('end', onEnd); stdin.pause(); stdin.unref?.(); });
+    stdin.resume();
+  }
+  if (!o.tty && o.proxyPid) {
+    const pid = o.proxyPid;
+    const handlers = PROXIED.filter((s) => s !== 'SIGWINCH').map((s) => {
+      const h = () => { try { process.kill(pid, s); } catch { /* gone */ } };
+      process.on(s, h);
+      return () => process.off(s, h);
+    });
+    cleanups.push(...handlers);
+  }
+  void conn.exit.then(() => resolveDetached(false));
+  return {
+    detached,
+    restore() {
+      for (const c of cleanups.reverse()) { try { c(); } catch { /* best effort */ } }
+      conn.stdout.unpipe(out);
+      conn.stderr.unpipe(process.stderr);
+    },
+  };
+}
+
+/** Wait for the exit record, or the user's detach (then the connection is left, the container runs). */
+export async function attachUntilExit(conn: MonitorAttach, w: TerminalWiring): Promise<{ detached: boolean; exit: Awaited<MonitorAttach['exit']> }> {
+  const d = await Promise.race([w.detached, conn.exit.then(() => false)]);
+  if (d) {
+    conn.detach();
+    return { detached: true, exit: null };
+  }
+  const exit = await conn.exit;
+  // the monitor sends the exit frame after the last output: let the pipes pass it on
+  await new Promise((r) => setImmediate(r));
+  return { detached: false, exit };
+}

@@ -1,0 +1,77 @@
+/**
+ * What the container commands share: one engine per process (data root, run root and config
+ * from the global flags / environment / config file), the command runner with Docker's help and
+ * argument checks, and error reporting (`Error response from daemon: …`, exit 1).
+ */
+import { Engine, type EngineCore } from '../../engine/index.js';
+import { setContextFactory, io, print, printErr, report } from '../image/common.js';
+import { helpText, parseFlags, type ParsedFlags } from '../flags.js';
+import type { CommandSpec } from '../image/common.js';
+
+export { io, print, printErr, report, type CommandSpec };
+
+let engine: Engine | undefined;
+
+/** The argv that runs this CLI again (the monitor's exit command: `berth container cleanup ID`). */
+export function selfCommand(): string[] | undefined {
+  const script = process.argv[1];
+  if (!script) return undefined;
+  return [process.execPath, script];
+}
+
+export function getEngine(): Engine {
+  if (!engine) {
+    engine = new Engine({ selfCommand: selfCommand() });
+    const images = engine.core.images;
+    setContextFactory(async () => images);
+  }
+  return engine;
+}
+
+export function core(): EngineCore {
+  return getEngine().core;
+}
+
+export async function closeEngine(): Promise<void> {
+  const e = engine;
+  engine = undefined;
+  await e?.close();
+}
+
+/** Parse flags, check the argument count, run `body`; errors reported as the docker CLI does. */
+export async function runEngineCommand(spec: CommandSpec, argv: string[], body: (p: ParsedFlags, core: EngineCore) => Promise<number | void>): Promise<number> {
+  let parsed: ParsedFlags;
+  const command = `berth ${spec.name}`;
+  try {
+    parsed = parseFlags(argv, spec.flags, { command, stopAtFirstArg: spec.stopAtFirstArg });
+  } catch (err) {
+    return report(err);
+  }
+  if (parsed.flags.help) {
+    io.out.write(helpText(spec.usage, spec.description, spec.flags, spec.extraHelp));
+    return 0;
+  }
+  const [min, max] = spec.args;
+  const n = parsed.args.length;
+  if (n < min || (max >= 0 && n > max)) {
+    const want = min === max ? (min === 1 ? 'exactly 1 argument' : `exactly ${min} arguments`) : max < 0 ? (min === 1 ? 'at least 1 argument' : `at least ${min} arguments`) : `at most ${max} argument${max === 1 ? '' : 's'}`;
+    printErr(`"${command}" requires ${want}.\nSee '${command} --help'.\n\nUsage:  ${spec.usage}\n\n${spec.description}`);
+    return 1;
+  }
+  try {
+    return (await body(parsed, core())) ?? 0;
+  } catch (err) {
+    return report(err);
+  } finally {
+    await closeEngine().catch(() => undefined);
+  }
+}
+
+/** Apply `fn` to each argument, reporting failures and going on (Docker's multi-container commands). */
+export async function eachArg(args: string[], fn: (ref: string) => Promise<void>): Promise<number> {
+  let status = 0;
+  for (const ref of args) {
+    try { await fn(ref); } catch (err) { status = report(err); }
+  }
+  return status;
+}

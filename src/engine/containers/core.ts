@@ -1,0 +1,45 @@
+/** What every container use case needs: options, the metadata store, the image context, paths. */
+import { join } from 'node:path';
+import { closeContext, type ImageContext } from '../../image/index.js';
+import type { RuntimeOptions } from '../../runtime/index.js';
+import { containerPaths, resolveOptions, runtimeRoot, type ContainerPaths, type EngineOptions, type ResolvedOptions } from '../options.js';
+import { openStore, type Container, type EventType, type Store } from '../store/index.js';
+
+export class EngineCore {
+  readonly options: ResolvedOptions;
+  readonly images: ImageContext;
+  private storeCache?: Store;
+
+  constructor(o: EngineOptions = {}) {
+    this.options = resolveOptions(o);
+    this.images = { root: this.options.root, inUse: (id) => this.store.containers.imageUsage().has(id) };
+  }
+
+  get store(): Store {
+    return (this.storeCache ??= openStore(this.options.root));
+  }
+
+  paths(id: string): ContainerPaths {
+    return containerPaths(this.options, id);
+  }
+
+  get runtime(): RuntimeOptions {
+    return { root: runtimeRoot(this.options) };
+  }
+
+  get volumesRoot(): string {
+    return join(this.options.root, 'volumes');
+  }
+
+  /** Record an event about a container (Docker's attributes: image, name, labels, extras). */
+  event(type: EventType, action: string, c: Container, extra: Record<string, string> = {}): void {
+    const attributes: Record<string, string> = type === 'container' ? { ...c.labels, image: c.image, name: c.name, ...extra } : extra;
+    this.store.events.append({ type, action, actorId: c.id, attributes });
+  }
+
+  async close(): Promise<void> {
+    this.storeCache?.close();
+    this.storeCache = undefined;
+    await closeContext(this.images);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * `create`: a container record (status created), its writable snapshot on the image's layers,
+ * its data directory and its volumes. Anything that fails undoes what was done before it.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { BerthError, invalid, mark } from '../../lib/index.js';
+import { chainIDs } from '../../snapshots/index.js';
+import { snapshotter } from '../../image/index.js';
+import { effectiveConfig, type MountSpec, type RunOptions } from '../spec/index.js';
+import { createVolumeDir } from '../files/index.js';
+import { randomId, type Container } from '../store/index.js';
+import type { EngineCore } from './core.js';
+import { dockerConfig, dockerHostConfig, type CreateFlags } from './docker-shape.js';
+import { resolveImage, type ImageRequest } from './image.js';
+
+export interface CreateRequest extends ImageRequest, CreateFlags {
+  image: string;
+  options?: RunOptions;
+  name?: string;
+}
+
+/** The key under which the engine keeps the run options in HostConfig (hidden by inspect). */
+export const RUN_OPTIONS_KEY = 'BerthRunOptions';
+
+const clean = (p: string) => posix.normalize(p).replace(/(.)\/$/, '$1');
+
+/** `--volumes-from c[:ro|:rw]`: the other container's volume and bind mounts. */
+function volumesFrom(core: EngineCore, refs: string[] | undefined): MountSpec[] {
+  const out: MountSpec[] = [];
+  for (const spec of refs ?? []) {
+    const [ref, mode] = spec.split(':');
+    if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalid('create container', `invalid mode for volumes-from: ${mode}`);
+    const src = core.store.containers.get(ref!);
+    const opts = (src.hostConfig[RUN_OPTIONS_KEY] ?? {}) as RunOptions;
+    for (const m of opts.mounts ?? []) {
+      if (m.type === 'tmpfs') continue;
+      out.push({ ...m, readonly: mode === 'ro' ? true : mode === 'rw' ? false : m.readonly });
+    }
+  }
+  return out;
+}
+
+/**
+ * All mounts of the container with every volume named: the user's, then `--volumes-from`, then
+ * an anonymous volume for each image volume no other mount covers (Docker's order of precedence).
+ */
+export function planMounts(core: EngineCore | null, opts: RunOptions, imageVolumes: string[], from?: string[]): MountSpec[] {
+  const mounts: MountSpec[] = (opts.mounts ?? []).map((m) => ({ ...m, target: clean(m.target) }));
+  const taken = new Set(mounts.map((m) => m.target));
+  for (const t of Object.keys(opts.tmpfs ?? {})) taken.add(clean(t));
+  if (core) {
+    for (const m of volumesFrom(core, from)) {
+      if (taken.has(clean(m.target))) continue;
+      taken.add(clean(m.target));
+      mounts.push(m);
+    }
+  }
+  for (const v of imageVolumes) {
+    const t = clean(v);
+    if (taken.has(t)) continue;
+    taken.add(t);
+    mounts.push({ type: 'volume', target: t, readonly: false });
+  }
+  for (const m of mounts) if (m.type === 'volume' && !m.source) m.source = randomId();
+  return mounts;
+}
+
+export async function createContainer(core: EngineCore, req: CreateRequest): Promise<Container> {
+  const op = 'create container';
+  const opts: RunOptions = { ...(req.options ?? {}) };
+  if (opts.network?.startsWith('container:') || opts.pid?.startsWith('container:') || opts.ipc?.startsWith('container:')) {
+    for (const mode of [opts.network, opts.pid, opts.ipc]) {
+      if (mode?.startsWith('container:')) core.store.containers.get(mode.slice('container:'.length));
+    }
+  }
+  opts.network ??= 'none';
+  if (!['none', 'host'].includes(opts.network) && !opts.network.startsWith('container:')) {
+    throw invalid(op, `network ${opts.network} not found: this engine has the none, host and container:<name|id> network modes`);
+  }
+  const image = await resolveImage(core.images, req.image, req);
+  mark('image resolved');
+  // Docker's config errors (no command, bad workdir, bad stop signal) before anything is made.
+  const probeCfg = effectiveConfig(image.config, opts, { id: '0'.repeat(64) });
+  const mounts = planMounts(core, opts, probeCfg.volumes, req.volumesFrom);
+  opts.mounts = mounts;
+  const volumes = mounts.filter((m) => m.type === 'volume').map((m) => ({
+    name: m.source, destination: m.target, rw: !m.readonly,
+    anonymous: /^[0-9a-f]{64}$/.test(m.source!) && !(req.options?.mounts ?? []).some((u) => u.source === m.source),
+  }));
+  const flags: CreateFlags = {
+    ...req,
+    logMaxSize: req.logMaxSize ?? core.options.logMaxSize,
+    logMaxFile: req.logMaxFile ?? core.options.logMaxFile,
+  };
+  const hostConfig = dockerHostConfig(opts, flags);
+  hostConfig[RUN_OPTIONS_KEY] = opts;
+  const snapsP = snapshotter(core.images);
+  let rec: Container | undefined;
+  try {
+    rec = core.store.containers.create({
+      name: req.name,
+      image: req.image,
+      imageId: image.record.id,
+      config: {},
+      hostConfig,
+      volumes: volumes.map((v) => ({ name: v.name, destination: v.destination, rw: v.rw, anonymous: v.anonymous })),
+      driver: 'overlay2',
+      platform: image.record.platform?.os ?? 'linux',
+    });
+    mark('record created');
+    const id = rec.id;
+    const cfg = effectiveConfig(image.config, opts, { id });
+    const config = dockerConfig(cfg, req.image, opts, flags);
+    const paths = core.paths(id);
+    const snaps = await snapsP;
+    const chain = chainIDs(image.record.diffIDs);
+    const key = `container-${id}`;
+    await snaps.prepare(key, chain.at(-1), { labels: { 'berth.container': id } });
+    mark('snapshot prepared');
+    await mkdir(paths.dataDir, { recursive: true, mode: 0o710 });
+    for (const v of rec.volumes) await createVolumeDir(core.options.root, v.name);
+    rec = core.store.tx(() => {
+      const r = core.store.containers.update(id, { config, snapshotKey: key, bundleDir: paths.dataDir });
+      core.event('container', 'create', r, { image: req.image, name: r.name });
+      return r;
+    });
+    return rec;
+  } catch (e) {
+    if (rec) await undoCreate(core, rec).catch(() => undefined);
+    throw e instanceof BerthError ? e : new BerthError({ kind: 'system', op, message: `${op}: ${(e as Error).message}`, cause: e });
+  }
+}
+
+async function undoCreate(core: EngineCore, rec: Container): Promise<void> {
+  const snaps = await snapshotter(core.images);
+  if (snaps.stat(`container-${rec.id}`)) await snaps.remove(`container-${rec.id}`);
+  await rm(core.paths(rec.id).dataDir, { recursive: true, force: true });
+  const { removedVolumes } = core.store.containers.remove(rec.id, { force: true, volumes: true });
+  for (const v of removedVolumes) await rm(posix.dirname(v.mountpoint), { recursive: true, force: true });
+}

@@ -1,0 +1,53 @@
+/** `exec`: a new process in a running container's namespaces and cgroup, as the container's user. */
+import { BerthError, conflict } from '../../lib/index.js';
+import { Container as RtContainer, exec as rtExec } from '../../runtime/index.js';
+import { getAdditionalGroups, getExecUser, parseGroup, parsePasswd, readRootfsFile } from '../spec/index.js';
+import { reconcile } from './cleanup.js';
+import type { EngineCore } from './core.js';
+
+export interface ExecRequest {
+  cmd: string[];
+  tty?: boolean;
+  detach?: boolean;
+  env?: string[];
+  user?: string;
+  workdir?: string;
+  privileged?: boolean;
+  /** stdio of the process: our own fds (CLI) or pipes (library) */
+  stdio?: Array<number | 'inherit' | 'ignore' | 'pipe'>;
+  /** receives the helper child when stdio has pipes */
+  onSpawn?: (child: import('node:child_process').ChildProcess) => void;
+}
+
+const ALL_CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE'];
+
+export async function execInContainer(core: EngineCore, ref: string, r: ExecRequest): Promise<number> {
+  const c = reconcile(core, core.store.containers.get(ref));
+  const op = `exec in ${c.name}`;
+  if (c.state.status === 'paused') throw conflict(op, `Container ${c.id} is paused, unpause the container before exec`);
+  if (c.state.status !== 'running') throw conflict(op, `container ${c.id} is not running`);
+  if (!r.cmd.length) throw new BerthError({ kind: 'usage', op, message: `${op}: no command given` });
+  const rootfs = `/proc/${c.state.pid}/root`;
+  const cfg = c.config as { User?: string; WorkingDir?: string };
+  const userSpec = r.user ?? cfg.User ?? '';
+  const passwd = readRootfsFile(rootfs, '/etc/passwd');
+  const group = readRootfsFile(rootfs, '/etc/group');
+  const u = getExecUser(userSpec, passwd === undefined ? undefined : parsePasswd(passwd), group === undefined ? undefined : parseGroup(group));
+  const env = [...(r.env ?? [])];
+  if (u.home && !env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${u.home}`);
+  const rc = RtContainer.load(core.runtime, c.id, 'exec');
+  const baseEnv = rc.st.config.process?.env ?? [];
+  const keys = new Set(env.map((e) => e.split('=')[0]));
+  const mergedEnv = [...baseEnv.filter((e) => !keys.has(e.split('=')[0]!)), ...env];
+  core.event('container', `exec_create: ${r.cmd.join(' ')}`, c, { execID: '' });
+  core.event('container', `exec_start: ${r.cmd.join(' ')}`, c, { execID: '' });
+  const code = await rtExec(core.runtime, {
+    id: c.id, args: r.cmd, tty: r.tty, detach: r.detach, cwd: r.workdir || cfg.WorkingDir || undefined,
+    user: `${u.uid}:${u.gid}`, additionalGids: u.sgids.length ? u.sgids : undefined,
+    caps: r.privileged ? ALL_CAPS : undefined, envReplace: mergedEnv, stdio: r.stdio, onSpawn: r.onSpawn,
+  });
+  core.event('container', 'exec_die', c, { exitCode: String(code) });
+  return code;
+}
+
+export { getAdditionalGroups };

@@ -1,0 +1,138 @@
+/**
+ * `start`: mount the container's snapshot, write its generated files and bundle, and launch it
+ * under its monitor (the helper parent, which stays as the container's conmon). With `attach`,
+ * the monitor's socket is joined before the process runs (the exec fifo holds it), so no output
+ * is missed.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { release, hostname as osHostname } from 'node:os';
+import { BerthError, mark } from '../../lib/index.js';
+import { kernelVersion } from '../../oci/index.js';
+import { snapshotter } from '../../image/index.js';
+import { launch, releaseFifo, type MonitorOptions } from '../../runtime/index.js';
+import { attach, type AttachOptions, type MonitorAttach } from '../../sys/index.js';
+import { buildSpecAndConfig, type MountSpec, type RunOptions } from '../spec/index.js';
+import { copyUp, DEFAULT_HOST_FILE_PATHS, writeContainerFiles } from '../files/index.js';
+import type { Container } from '../store/index.js';
+import { teardown, reconcile } from './cleanup.js';
+import type { EngineCore } from './core.js';
+import { RUN_OPTIONS_KEY } from './create.js';
+import { readImageConfig } from './image.js';
+import { imageStore } from '../../image/index.js';
+
+export interface StartOptions {
+  /** Join the monitor's socket before the process runs. */
+  attach?: AttachOptions;
+}
+
+export interface Started {
+  container: Container;
+  attach?: MonitorAttach;
+}
+
+let kernel: [number, number] | undefined;
+
+export function runOptionsOf(c: Container): RunOptions {
+  return structuredClone((c.hostConfig[RUN_OPTIONS_KEY] ?? {}) as RunOptions);
+}
+
+/** `container:<name>` modes point at the other container's init pid (it must be running). */
+function resolveNsModes(core: EngineCore, o: RunOptions, op: string): void {
+  for (const k of ['network', 'pid', 'ipc'] as const) {
+    const v = o[k];
+    if (!v?.startsWith('container:')) continue;
+    const ref = v.slice('container:'.length);
+    if (/^\d+$/.test(ref) || ref.startsWith('/')) continue;
+    const other = reconcile(core, core.store.containers.get(ref));
+    if (other.state.status !== 'running' || !other.state.pid) {
+      throw new BerthError({ kind: 'conflict', op, message: `${op}: cannot join the ${k} namespace of container ${ref}: it is not running` });
+    }
+    o[k] = `container:${other.state.pid}`;
+  }
+}
+
+async function resolveMounts(core: EngineCore, mounts: MountSpec[] | undefined, rootfs: string): Promise<MountSpec[]> {
+  const out: MountSpec[] = [];
+  for (const m of mounts ?? []) {
+    if (m.type !== 'volume') { out.push(m); continue; }
+    const vol = core.store.volumes.get(m.source!);
+    if (!m.noCopy) await copyUp(rootfs, m.target, vol.mountpoint);
+    out.push({ ...m, type: 'bind', source: vol.mountpoint });
+  }
+  return out;
+}
+
+export async function startContainer(core: EngineCore, ref: string, so: StartOptions = {}): Promise<Started> {
+  let c = reconcile(core, core.store.containers.get(ref));
+  const op = `start ${c.name}`;
+  if (c.state.status === 'running' || c.state.status === 'paused') return { container: c };
+  if (c.state.status !== 'created' && c.state.status !== 'exited') {
+    throw new BerthError({ kind: 'conflict', op, message: `${op}: cannot start a container that is ${c.state.status}` });
+  }
+  const paths = core.paths(c.id);
+  const o = runOptionsOf(c);
+  resolveNsModes(core, o, op);
+  const snaps = await snapshotter(core.images);
+  await teardown(core, c); // what a previous run may have left
+  mkdirSync(paths.rootfs, { recursive: true, mode: 0o700 });
+  let mounted = false;
+  let monitorPid = 0;
+  try {
+    await snaps.mount(c.snapshotKey, paths.rootfs);
+    mounted = true;
+    mark('rootfs mounted');
+    const rec = await imageStore(core.images).get(c.imageId);
+    if (!rec) throw new BerthError({ kind: 'notfound', op, message: `${op}: its image ${c.imageId} is gone` });
+    const imageConfig = await readImageConfig(core.images, rec, op);
+    const cfg = c.config as { Hostname?: string; Domainname?: string };
+    const files = await writeContainerFiles(paths.dataDir, { hostname: cfg.Hostname ?? c.id.slice(0, 12), domainname: cfg.Domainname, network: o.network ?? 'none' }, DEFAULT_HOST_FILE_PATHS);
+    o.mounts = await resolveMounts(core, o.mounts, paths.rootfs);
+    kernel ??= kernelVersion(release());
+    const { spec } = buildSpecAndConfig(imageConfig, o, {
+      rootfs: paths.rootfs, id: c.id, hostsFile: files.hosts, resolvFile: files.resolvConf, hostnameFile: files.hostname,
+      cgroupParent: core.options.cgroupParent, kernel, initPath: core.options.initPath, hostHostname: osHostname(),
+    });
+    writeFileSync(paths.bundleConfig, JSON.stringify(spec));
+    mark('bundle written');
+    rmSync(paths.exitFile, { force: true });
+    rmSync(`${paths.exitFile}.tmp`, { force: true });
+    const hc = c.hostConfig as { LogConfig?: { Config?: Record<string, string> } };
+    const lc = hc.LogConfig?.Config ?? {};
+    const monitor: MonitorOptions = {
+      log: c.logPath, maxSize: Number(lc['max-size'] ?? 0), maxFiles: Number(lc['max-file'] ?? 1) || 1,
+      exitFile: paths.exitFile, socket: paths.socket, stdin: !!o.openStdin,
+      exitCommand: core.options.selfCommand ? [...core.options.selfCommand, 'container', 'cleanup', c.id] : undefined,
+    };
+    const attachFirst = !!so.attach;
+    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor }, op, false, false, !attachFirst);
+    monitorPid = mp ?? 0;
+    let conn: MonitorAttach | undefined;
+    if (attachFirst) {
+      conn = await attach(paths.socket, so.attach);
+      releaseFifo(rc, op);
+    }
+    mark('started');
+    c = core.store.tx(() => {
+      const r = core.store.containers.setState(c.id, 'running', { expect: ['created', 'exited'], pid: rc.st.pid, monitorPid, resetRestartCount: true });
+      core.event('container', 'start', r);
+      return r;
+    });
+    return { container: c, attach: conn };
+  } catch (e) {
+    if (monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }
+    await teardown(core, c).catch(() => undefined);
+    if (!mounted && existsSync(paths.rootfs)) rmSync(paths.runDir, { recursive: true, force: true });
+    const err = e instanceof BerthError ? e : new BerthError({ kind: 'system', op, message: `${op}: ${(e as Error).message}`, cause: e });
+    try { core.store.containers.update(c.id, { error: err.message, exitCode: exitCodeForStartError(err) }); } catch { /* removed meanwhile */ }
+    throw err;
+  }
+}
+
+/** Docker's codes for a process that could not be started: 127 not found, 126 not executable. */
+export function exitCodeForStartError(e: BerthError): number {
+  if (e.step === 'lookup' || e.step === 'exec') {
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return 127;
+    if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'ENOEXEC') return 126;
+  }
+  return 128;
+}

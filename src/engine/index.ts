@@ -1,0 +1,7 @@
+/** The engine: Docker's use cases over the runtime, images, snapshots and the metadata store. */
+export { Engine } from './engine.js';
+export * from './options.js';
+export * from './containers/index.js';
+export * as spec from './spec/index.js';
+export * as files from './files/index.js';
+export * as store from './store/index.js';
