@@ -150,6 +150,7 @@ int op_chroot(struct step *s);
 int op_setsid(struct step *s);
 int op_sethostname(struct step *s);
 int op_setdomainname(struct step *s);
+int op_ifup(struct step *s);
 int op_rlimit(struct step *s);
 int op_keyring(struct step *s);
 int op_personality(struct step *s);

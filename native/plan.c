@@ -49,6 +49,7 @@ static const struct op ops[] = {
 	{ "console", L_CHILD, 3, op_console },
 	{ "sethostname", L_CHILD, 2, op_sethostname },
 	{ "setdomainname", L_CHILD, 2, op_setdomainname },
+	{ "ifup", L_CHILD, 2, op_ifup },
 	{ "rlimit", L_CHILD, 4, op_rlimit },
 	{ "keyring", L_CHILD, 2, op_keyring },
 	{ "personality", L_CHILD, 2, op_personality },

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -32,6 +35,27 @@ int op_setdomainname(struct step *s)
 {
 	const char *n = F(s, 1);
 	return setdomainname(n, strlen(n)) < 0 ? fail(errno, "", "domainname \"%.64s\"", n) : 0;
+}
+
+/* ifup NAME: set IFF_UP on an interface of the current network namespace (the loopback of a
+ * new one starts down; Docker's "none" network has it up). */
+int op_ifup(struct step *s)
+{
+	const char *n = F(s, 1);
+	struct ifreq ifr;
+	int fd, rc = 0;
+	if (strlen(n) >= IFNAMSIZ) return fail(EINVAL, "", "interface name \"%.32s\" too long", n);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) return fail(errno, "", "socket for interface %s", n);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, n);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) rc = fail(errno, "", "get flags of interface %s", n);
+	else if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) rc = fail(errno, "", "bring up interface %s", n);
+	}
+	close(fd);
+	return rc;
 }
 
 int op_rlimit(struct step *s)

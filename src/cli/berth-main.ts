@@ -1,4 +1,5 @@
 /** berth: Docker's command line. Each command lives in its own module, loaded on demand. */
+import { mark } from '../lib/index.js';
 type Runner = (argv: string[]) => Promise<number>;
 type Loader = () => Promise<{ run: Runner }>;
 
@@ -92,6 +93,7 @@ function takeGlobals(argv: string[]): string[] | number {
 }
 
 export async function main(all: string[]): Promise<number> {
+  mark('main');
   const argv = takeGlobals(all);
   if (typeof argv === 'number') return argv;
   const [cmd, ...rest] = argv;

@@ -1,8 +1,7 @@
 /** Start-up/latency tracing: BERTH_TRACE=1 prints milliseconds since process start at each mark (stderr). */
-import { performance } from 'node:perf_hooks';
 
 const on = !!process.env.BERTH_TRACE;
 
 export function mark(label: string): void {
-  if (on) process.stderr.write(`[trace ${performance.now().toFixed(1)}ms] ${label}\n`);
+  if (on) process.stderr.write(`[trace ${(process.uptime() * 1000).toFixed(1)}ms] ${label}\n`);
 }

@@ -24,6 +24,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** Keep the helper as the container's monitor (the engine); its stdio is then /dev/null. */
   monitor?: MonitorOptions;
+  /** Bring up `lo` in a new network namespace. */
+  loopbackUp?: boolean;
 }
 
 export interface Launched {
@@ -106,6 +108,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       consoleSocket: o.consoleSocket ? resolve(o.consoleSocket) : undefined, relay,
       noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
+      loopbackUp: o.loopbackUp,
       monitor: o.monitor ? { ...o.monitor, oomFile: o.monitor.oomFile ?? oomFile(cg) } : undefined,
     });
     if (!started) plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));

@@ -3,7 +3,9 @@
  * the first bytes; the media type is only a hint (registries and archives do lie about it).
  */
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createRequire } from 'node:module';
+
+const createGunzip: typeof import('node:zlib').createGunzip = (o) => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGunzip(o);
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { BerthError } from '../lib/index.js';
 

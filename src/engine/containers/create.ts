@@ -78,6 +78,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
   if (!['none', 'host'].includes(opts.network) && !opts.network.startsWith('container:')) {
     throw invalid(op, `network ${opts.network} not found: this engine has the none, host and container:<name|id> network modes`);
   }
+  mark('create');
   const image = await resolveImage(core.images, req.image, req);
   mark('image resolved');
   // Docker's config errors (no command, bad workdir, bad stop signal) before anything is made.

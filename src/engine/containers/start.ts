@@ -104,7 +104,7 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
       exitCommand: core.options.selfCommand ? [...core.options.selfCommand, 'container', 'cleanup', c.id] : undefined,
     };
     const attachFirst = !!so.attach;
-    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor }, op, false, false, !attachFirst);
+    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true }, op, false, false, !attachFirst);
     monitorPid = mp ?? 0;
     let conn: MonitorAttach | undefined;
     if (attachFirst) {
@@ -122,7 +122,11 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
     if (monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }
     await teardown(core, c).catch(() => undefined);
     if (!mounted && existsSync(paths.rootfs)) rmSync(paths.runDir, { recursive: true, force: true });
-    const err = e instanceof BerthError ? e : new BerthError({ kind: 'system', op, message: `${op}: ${(e as Error).message}`, cause: e });
+    let err = e instanceof BerthError ? e : new BerthError({ kind: 'system', op, message: `${op}: ${(e as Error).message}`, cause: e });
+    if (err.step === 'lookup' && err.path) {
+      const why = err.code === 'ENOENT' ? (err.path.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : err.code === 'EACCES' ? 'permission denied' : err.message;
+      err = new BerthError({ kind: 'system', op, path: err.path, errno: err.errno, step: err.step, cause: err, message: `${op}: exec: "${err.path}": ${why}` });
+    }
     try { core.store.containers.update(c.id, { error: err.message, exitCode: exitCodeForStartError(err) }); } catch { /* removed meanwhile */ }
     throw err;
   }

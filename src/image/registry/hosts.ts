@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { usage } from '../../lib/index.js';
 import { DEFAULT_DOMAIN } from '../reference.js';
@@ -116,7 +116,7 @@ export class RegistryHosts {
     for (const f of SYSTEM_CA_FILES) {
       try { system = readFileSync(f, 'utf8'); break; } catch { /* next */ }
     }
-    const list = [...rootCertificates, ...(system ? [system] : []), ...extra];
+    const list = [...(createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).rootCertificates, ...(system ? [system] : []), ...extra];
     this.caCache.set(hostport, list);
     return list;
   }

@@ -1,6 +1,16 @@
 /** HTTP(S) requests over Node's http/https with keep-alive, timeouts and redirects. */
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
+
+// Loaded on first use: a command that never talks to a registry (run, ps, …) does not pay for
+// http/https/tls at start-up.
+const load = createRequire(import.meta.url);
+let httpMod: typeof http | undefined;
+let httpsMod: typeof https | undefined;
+const httpLib = () => (httpMod ??= load('node:http') as typeof http);
+const httpsLib = () => (httpsMod ??= load('node:https') as typeof https);
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import { BerthError } from '../../lib/index.js';
@@ -33,7 +43,8 @@ export interface HttpResponse {
   body: IncomingMessage;
 }
 
-const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+let httpAgentCache: http.Agent | undefined;
+const httpAgent = () => (httpAgentCache ??= new (httpLib().Agent)({ keepAlive: true, maxSockets: 32 }));
 const httpsAgents = new Map<string, https.Agent>();
 
 /** Agents take their TLS options from their own construction, so each distinct CA list gets its own. */
@@ -48,11 +59,11 @@ function idOf(ca: string[] | undefined): number {
 }
 
 function agentFor(url: URL, tls?: TlsOptions): http.Agent {
-  if (url.protocol === 'http:') return httpAgent;
+  if (url.protocol === 'http:') return httpAgent();
   const key = `${url.host}|${tls?.rejectUnauthorized === false ? 'insecure' : 'verify'}|${idOf(tls?.ca)}|${tls?.cert ?? ''}`;
   let a = httpsAgents.get(key);
   if (!a) {
-    a = new https.Agent({ keepAlive: true, maxSockets: 32, ca: tls?.ca, cert: tls?.cert, key: tls?.key, rejectUnauthorized: tls?.rejectUnauthorized !== false });
+    a = new (httpsLib().Agent)({ keepAlive: true, maxSockets: 32, ca: tls?.ca, cert: tls?.cert, key: tls?.key, rejectUnauthorized: tls?.rejectUnauthorized !== false });
     httpsAgents.set(key, a);
   }
   return a;
@@ -60,7 +71,8 @@ function agentFor(url: URL, tls?: TlsOptions): http.Agent {
 
 /** Close idle keep-alive sockets (lets a short-lived process exit promptly). */
 export function closeIdleConnections(): void {
-  httpAgent.destroy();
+  httpAgentCache?.destroy();
+  httpAgentCache = undefined;
   for (const a of httpsAgents.values()) a.destroy();
   httpsAgents.clear();
 }
@@ -81,7 +93,7 @@ export function isTransient(err: unknown): boolean {
 
 function once(req: HttpRequest, url: URL, op: string): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const mod = url.protocol === 'https:' ? https : http;
+    const mod = url.protocol === 'https:' ? httpsLib() : httpLib();
     const headers: Record<string, string> = { 'User-Agent': 'berth/0.1', ...req.headers };
     const body = req.body;
     if (Buffer.isBuffer(body) || typeof body === 'string') headers['Content-Length'] = String(Buffer.byteLength(body));

@@ -1,0 +1,261 @@
+/**
+ * A container's filesystem as `cp` and `export` see it, and tar archives of host trees.
+ *
+ * The view is mounted on a private temporary directory under the run root: a running (or paused)
+ * container's rootfs mount is bind-mounted there (so the container exiting meanwhile cannot pull
+ * it away), a stopped one's snapshot is mounted there. For `cp` the container's volumes, bind
+ * mounts and generated network files (/etc/hosts, /etc/hostname, /etc/resolv.conf) are laid over
+ * it like Docker does; tmpfs mounts, /proc, /sys and /dev are not part of it. Everything mounted is
+ * unmounted and the directory removed afterwards, on success or failure.
+ */
+import { closeSync, constants as fsc, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, rmdirSync, statSync, type Stats } from 'node:fs';
+import { open, readdir, readlink } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { BerthError, notFound, wrapError } from '../../lib/index.js';
+import { snapshotter } from '../../image/index.js';
+import { unmount } from '../../snapshots/index.js';
+import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, mount } from '../../sys/index.js';
+import { resolveInRootfs } from '../spec/index.js';
+import type { Container } from '../store/index.js';
+import { settle } from './cleanup.js';
+import type { EngineCore } from './core.js';
+import { runOptionsOf } from './start.js';
+
+/** A mount laid over the view, at its container path. */
+export interface ViewMount { target: string; readonly: boolean }
+
+export interface ContainerView {
+  /** Host directory that is the container's `/`. */
+  root: string;
+  container: Container;
+  /** Volumes, binds and network files laid over the root (only with `volumes`), shallowest first. */
+  mounts: ViewMount[];
+  readonlyRootfs: boolean;
+}
+
+export interface ViewOptions {
+  /** Lay the container's volumes, binds and network files over the rootfs (cp), or not (export). */
+  volumes: boolean;
+}
+
+const depth = (p: string) => p.split('/').filter(Boolean).length;
+
+interface Overlay { source: string; target: string; readonly: boolean; recursive: boolean }
+
+/** What cp lays over the rootfs: volumes and binds (no tmpfs), then the network files no mount covers. */
+function overlays(core: EngineCore, c: Container): Overlay[] {
+  const out: Overlay[] = [];
+  const o = runOptionsOf(c);
+  for (const m of o.mounts ?? []) {
+    const target = posix.normalize(m.target);
+    if (m.type === 'volume' && m.source) out.push({ source: core.store.volumes.get(m.source).mountpoint, target, readonly: !!m.readonly, recursive: false });
+    else if (m.type === 'bind' && m.source) out.push({ source: m.source, target, readonly: !!m.readonly, recursive: true });
+  }
+  const taken = new Set(out.map((m) => m.target));
+  const dataDir = core.paths(c.id).dataDir;
+  for (const f of ['hostname', 'hosts', 'resolv.conf']) {
+    const target = `/etc/${f}`;
+    const source = join(dataDir, f);
+    if (!taken.has(target) && existsSync(source)) out.push({ source, target, readonly: false, recursive: false });
+  }
+  return out.sort((a, b) => depth(a.target) - depth(b.target));
+}
+
+/** Create the mount point of `target` inside `root` (as Docker does) unless it exists; its host path. */
+function mountPoint(root: string, target: string, dir: boolean, op: string): string {
+  const host = resolveInRootfs(root, target);
+  if (lstatMaybe(host)) return host;
+  mkdirIn(root, posix.dirname(target), op);
+  const parent = resolveInRootfs(root, posix.dirname(target));
+  const path = join(parent, posix.basename(target));
+  try {
+    if (dir) mkdirSync(path, 0o755);
+    else closeSync(openSync(path, fsc.O_CREAT | fsc.O_WRONLY | fsc.O_NOFOLLOW, 0o644));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapError(e, op, target);
+  }
+  return path;
+}
+
+export function lstatMaybe(path: string): Stats | undefined {
+  try { return lstatSync(path); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+/** `mkdir -p` of a container path inside `root`, every component resolved within the root. */
+export function mkdirIn(root: string, path: string, op: string): void {
+  let cur = '/';
+  for (const part of path.split('/').filter((p) => p && p !== '.')) {
+    cur = posix.join(cur, part);
+    const host = resolveInRootfs(root, cur);
+    const st = lstatMaybe(host);
+    if (st?.isDirectory()) continue;
+    if (st) throw new BerthError({ kind: 'conflict', op, path: cur, code: 'ENOTDIR', message: `${op}: ${cur}: not a directory` });
+    try { mkdirSync(host, 0o755); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapError(e, op, cur);
+    }
+  }
+}
+
+/**
+ * Run `fn` with the container's filesystem mounted on a temporary directory (see the file
+ * comment); everything is unmounted afterwards. `ref` is a name, id or id prefix.
+ */
+export async function withContainerView<T>(core: EngineCore, ref: string, op: string, o: ViewOptions, fn: (v: ContainerView) => Promise<T>): Promise<T> {
+  const c = await settle(core, core.store.containers.get(ref));
+  if (!c) throw notFound(op, `No such container: ${ref}`);
+  if (!c.snapshotKey) throw new BerthError({ kind: 'conflict', op, message: `${op}: container ${c.id} has no filesystem` });
+  const snaps = await snapshotter(core.images);
+  mkdirSync(core.options.runRoot, { recursive: true, mode: 0o700 });
+  const tmp = mkdtempSync(join(core.options.runRoot, 'view-'));
+  const mounted: string[] = [];
+  try {
+    const running = c.state.status === 'running' || c.state.status === 'paused';
+    const rootfs = core.paths(c.id).rootfs;
+    if (running && existsSync(rootfs)) mount(rootfs, tmp, null, MS_BIND);
+    else await snaps.mount(c.snapshotKey, tmp);
+    mounted.push(tmp);
+    const mounts: ViewMount[] = [];
+    if (o.volumes) {
+      for (const m of overlays(core, c)) {
+        let dir: boolean;
+        try { dir = statSync(m.source).isDirectory(); } catch { continue; } // a source that is gone is skipped
+        const at = mountPoint(tmp, m.target, dir, op);
+        mount(m.source, at, null, MS_BIND | (m.recursive ? MS_REC : 0));
+        mounted.push(at);
+        if (m.readonly) mount(null, at, null, MS_REMOUNT | MS_BIND | MS_RDONLY);
+        mounts.push({ target: m.target, readonly: m.readonly });
+      }
+    }
+    const result = await fn({ root: tmp, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
+    await release(mounted, tmp, op);
+    return result;
+  } catch (e) {
+    await release(mounted, tmp, op).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Unmount what a view mounted (deepest first) and remove its directory. */
+async function release(mounted: string[], tmp: string, op: string): Promise<void> {
+  let failure: unknown;
+  while (mounted.length) {
+    const at = mounted.pop()!;
+    try { await unmount(at, { detach: true }); } catch (e) { failure ??= e; }
+  }
+  try { rmdirSync(tmp); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= e; }
+  if (failure) throw wrapError(failure, `${op}: clean up`, tmp);
+}
+
+// ---- tar archives of host trees ----
+
+/** Major and minor numbers of a device (glibc's encoding of dev_t). */
+export function devNumbers(rdev: number): [number, number] {
+  const r = BigInt(rdev);
+  return [Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & 0xfffff000n)), Number((r & 0xffn) | ((r >> 12n) & 0xffffff00n))];
+}
+
+/** The name of a child entry: '' (an archive without its top entry) names children bare. */
+export function childName(parent: string, child: string): string {
+  if (parent === '') return child;
+  return parent.endsWith('/') ? parent + child : `${parent}/${child}`;
+}
+
+type Pack = tar.Pack;
+
+/** Write one entry's header (and content) for the host path `path` seen as `name`. */
+export async function packEntry(pack: Pack, path: string, name: string, st: Stats, links: Map<string, string>): Promise<boolean> {
+  const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000) };
+  if (st.isDirectory()) {
+    await entry(pack, { ...base, name: name.endsWith('/') ? name : `${name}/`, type: 'directory' });
+  } else if (st.isSymbolicLink()) {
+    await entry(pack, { ...base, type: 'symlink', linkname: await readlink(path) });
+  } else if (st.isFile()) {
+    const key = `${st.dev}:${st.ino}`;
+    const first = st.nlink > 1 ? links.get(key) : undefined;
+    if (first !== undefined) {
+      await entry(pack, { ...base, type: 'link', linkname: first });
+    } else {
+      if (st.nlink > 1) links.set(key, name);
+      await fileEntry(pack, path, { ...base, type: 'file', size: st.size });
+    }
+  } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+    const [devmajor, devminor] = devNumbers(st.rdev);
+    await entry(pack, { ...base, type: st.isCharacterDevice() ? 'character-device' : 'block-device', devmajor, devminor });
+  } else if (st.isFIFO()) {
+    await entry(pack, { ...base, type: 'fifo' });
+  } else {
+    return false; // sockets are not archived (like Docker)
+  }
+  return true;
+}
+
+function entry(pack: Pack, header: tar.Headers): Promise<void> {
+  return new Promise((resolve, reject) => { pack.entry(header, (err) => (err ? reject(err) : resolve())); });
+}
+
+/** A regular file's content: exactly the size in its header (a file that shrank meanwhile is padded with zeros). */
+async function fileEntry(pack: Pack, path: string, header: tar.Headers): Promise<void> {
+  const size = header.size ?? 0;
+  const fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      (async () => {
+        const buf = Buffer.allocUnsafe(Math.min(size, 1 << 20) || 1);
+        let left = size;
+        while (left > 0) {
+          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, left), null);
+          const chunk = bytesRead > 0 ? Buffer.from(buf.subarray(0, bytesRead)) : Buffer.alloc(Math.min(left, 65536));
+          left -= chunk.length;
+          if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
+        }
+        sink.end();
+      })().catch((e: unknown) => { sink.destroy(e as Error); reject(e); });
+    });
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Archive a tree: `name` is the top entry ('' = no top entry, children named bare). */
+async function packWalk(pack: Pack, path: string, name: string, links: Map<string, string>, top: boolean): Promise<void> {
+  const st = lstatSync(path);
+  if (!(top && name === '')) await packEntry(pack, path, name, st, links);
+  if (!st.isDirectory()) return;
+  const names = (await readdir(path)).sort();
+  for (const child of names) {
+    let cst: Stats | undefined;
+    try { cst = lstatSync(join(path, child)); } catch { continue; } // removed meanwhile
+    if (cst.isDirectory()) await packWalk(pack, join(path, child), childName(name, child), links, false);
+    else await packEntry(pack, join(path, child), childName(name, child), cst, links);
+  }
+}
+
+/**
+ * An uncompressed tar of the host path `path` (file, directory, symlink itself, device…), its
+ * top entry named `name` and the rest below it (Docker's TarWithOptions with a rebased name).
+ */
+export function packTree(path: string, name: string): Readable {
+  const pack = tar.pack();
+  packWalk(pack, path, name, new Map(), true).then(() => pack.finalize(), (e: unknown) => pack.destroy(e as Error));
+  return pack as unknown as Readable;
+}
+
+/**
+ * `export`: a tar of the container's whole filesystem (its rootfs without volumes, like Docker),
+ * running or not, written to `out`.
+ */
+export async function exportContainer(core: EngineCore, ref: string, out: Writable): Promise<void> {
+  const op = `export ${ref}`;
+  await withContainerView(core, ref, op, { volumes: false }, async (v) => {
+    await pipeline(packTree(v.root, ''), out);
+    core.event('container', 'export', v.container);
+  });
+}
