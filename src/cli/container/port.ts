@@ -19,13 +19,10 @@ export async function run(argv: string[], name = 'port'): Promise<number> {
     const [ref, want] = p.args as [string, string | undefined];
     core.store.containers.get(ref);
     if (want === undefined) return 0;
-    const [port = '', proto] = want.split('/', 2);
+    const port = want.split('/')[0]!;
     if (!/^\d+$/.test(port) || Number(port) > 65535) {
       const why = /^\d+$/.test(port) ? 'value out of range' : 'invalid syntax';
       throw usage('port', `Error: invalid port (${port}): strconv.ParseUint: parsing ${JSON.stringify(port)}: ${why}`);
-    }
-    if (proto !== undefined && !['tcp', 'udp', 'sctp'].includes(proto.toLowerCase())) {
-      throw usage('port', `Error: invalid port (${want}): unknown protocol ${JSON.stringify(proto)}`);
     }
     throw usage('port', `Error: No public port '${want}' published for ${ref}`);
   });

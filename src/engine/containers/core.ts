@@ -1,5 +1,7 @@
 /** What every container use case needs: options, the metadata store, the image context, paths. */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { closeContext, type ImageContext } from '../../image/index.js';
 import type { RuntimeOptions } from '../../runtime/index.js';
 import { containerPaths, resolveOptions, runtimeRoot, type ContainerPaths, type EngineOptions, type ResolvedOptions } from '../options.js';
@@ -17,6 +19,13 @@ export class EngineCore {
 
   get store(): Store {
     return (this.storeCache ??= openStore(this.options.root));
+  }
+
+  /** The monitor's exit command for a container: `berth --data-root … --run-root … container cleanup ID`. */
+  exitCommand(id: string): string[] | undefined {
+    const self = this.options.selfCommand ?? defaultSelfCommand();
+    if (!self) return undefined;
+    return [...self, '--data-root', this.options.root, '--run-root', this.options.runRoot, 'container', 'cleanup', id];
   }
 
   paths(id: string): ContainerPaths {
@@ -42,4 +51,21 @@ export class EngineCore {
     this.storeCache = undefined;
     await closeContext(this.images);
   }
+}
+
+let found: string[] | null | undefined;
+
+/** `node <package>/dist/berth.cjs` (or the tsc build's CLI) found above this module. */
+function defaultSelfCommand(): string[] | undefined {
+  if (found === undefined) {
+    found = null;
+    let dir = dirname(fileURLToPath(import.meta.url));
+    for (let i = 0; i < 6 && found === null; i++) {
+      for (const rel of ['dist/berth.cjs', 'build/src/cli/berth-main.js']) {
+        if (existsSync(join(dir, rel))) { found = [process.execPath, join(dir, rel)]; break; }
+      }
+      dir = dirname(dir);
+    }
+  }
+  return found ?? undefined;
 }

@@ -17,7 +17,7 @@ import * as tar from 'tar-stream';
 import { BerthError, notFound, wrapError } from '../../lib/index.js';
 import { snapshotter } from '../../image/index.js';
 import { unmount } from '../../snapshots/index.js';
-import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, mount } from '../../sys/index.js';
+import { MS_BIND, MS_RDONLY, MS_REMOUNT, mount } from '../../sys/index.js';
 import { resolveInRootfs } from '../spec/index.js';
 import type { Container } from '../store/index.js';
 import { settle } from './cleanup.js';
@@ -43,7 +43,7 @@ export interface ViewOptions {
 
 const depth = (p: string) => p.split('/').filter(Boolean).length;
 
-interface Overlay { source: string; target: string; readonly: boolean; recursive: boolean }
+interface Overlay { source: string; target: string; readonly: boolean }
 
 /** What cp lays over the rootfs: volumes and binds (no tmpfs), then the network files no mount covers. */
 function overlays(core: EngineCore, c: Container): Overlay[] {
@@ -51,15 +51,15 @@ function overlays(core: EngineCore, c: Container): Overlay[] {
   const o = runOptionsOf(c);
   for (const m of o.mounts ?? []) {
     const target = posix.normalize(m.target);
-    if (m.type === 'volume' && m.source) out.push({ source: core.store.volumes.get(m.source).mountpoint, target, readonly: !!m.readonly, recursive: false });
-    else if (m.type === 'bind' && m.source) out.push({ source: m.source, target, readonly: !!m.readonly, recursive: true });
+    if (m.type === 'volume' && m.source) out.push({ source: core.store.volumes.get(m.source).mountpoint, target, readonly: !!m.readonly });
+    else if (m.type === 'bind' && m.source) out.push({ source: m.source, target, readonly: !!m.readonly });
   }
   const taken = new Set(out.map((m) => m.target));
   const dataDir = core.paths(c.id).dataDir;
   for (const f of ['hostname', 'hosts', 'resolv.conf']) {
     const target = `/etc/${f}`;
     const source = join(dataDir, f);
-    if (!taken.has(target) && existsSync(source)) out.push({ source, target, readonly: false, recursive: false });
+    if (!taken.has(target) && existsSync(source)) out.push({ source, target, readonly: false });
   }
   return out.sort((a, b) => depth(a.target) - depth(b.target));
 }
@@ -127,7 +127,7 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
         let dir: boolean;
         try { dir = statSync(m.source).isDirectory(); } catch { continue; } // a source that is gone is skipped
         const at = mountPoint(tmp, m.target, dir, op);
-        mount(m.source, at, null, MS_BIND | (m.recursive ? MS_REC : 0));
+        mount(m.source, at, null, MS_BIND);
         mounted.push(at);
         if (m.readonly) mount(null, at, null, MS_REMOUNT | MS_BIND | MS_RDONLY);
         mounts.push({ target: m.target, readonly: m.readonly });

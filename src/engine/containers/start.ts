@@ -101,7 +101,7 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
     const monitor: MonitorOptions = {
       log: c.logPath, maxSize: Number(lc['max-size'] ?? 0), maxFiles: Number(lc['max-file'] ?? 1) || 1,
       exitFile: paths.exitFile, socket: paths.socket, stdin: !!o.openStdin,
-      exitCommand: core.options.selfCommand ? [...core.options.selfCommand, 'container', 'cleanup', c.id] : undefined,
+      exitCommand: core.exitCommand(c.id),
     };
     const attachFirst = !!so.attach;
     const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true }, op, false, false, !attachFirst);
