@@ -19,7 +19,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 # curl: waiting for the registry. The rest: fixtures, reference runtimes, registry tools.
 PACKAGES=(
   build-essential pkg-config curl ca-certificates
-  busybox-static libseccomp-dev libcap-dev
+  busybox-static libseccomp-dev libcap-dev tini
   docker-registry skopeo runc crun containerd docker.io apache2-utils
   jq file python3 iproute2 kmod e2fsprogs
 )

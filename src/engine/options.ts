@@ -4,7 +4,7 @@
  * `BERTH_CONFIG`), then the config file (`/etc/berth/config.json`: `data-root`, `run-root`,
  * `runtime`, `cgroup-parent`, `init-path`, `log-opts`), then the defaults.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { BerthError, usage } from '../lib/index.js';
 
@@ -12,6 +12,8 @@ export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_RUN_ROOT = '/run/berth';
 export const DEFAULT_CONFIG_FILE = '/etc/berth/config.json';
 export const DEFAULT_CGROUP_PARENT = '/berth';
+/** Static init binaries for `--init` (Debian's tini-static; docker.io's docker-init is tini too). */
+export const INIT_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/docker-init', '/usr/libexec/docker/docker-init'];
 /** The only runtime the engine drives in-process (its monitor is berth-runtime's helper). */
 export const BUILTIN_RUNTIME = 'berth';
 
@@ -86,7 +88,7 @@ export function resolveOptions(o: EngineOptions = {}): ResolvedOptions {
   }
   const root = absolute('data root', o.root ?? env.BERTH_ROOT ?? str(cfg, 'data-root', configPath) ?? DEFAULT_DATA_ROOT);
   const runRoot = absolute('run root', o.runRoot ?? env.BERTH_RUN_ROOT ?? str(cfg, 'run-root', configPath) ?? DEFAULT_RUN_ROOT);
-  const init = o.initPath ?? str(cfg, 'init-path', configPath);
+  const init = o.initPath ?? str(cfg, 'init-path', configPath) ?? INIT_CANDIDATES.find((p) => existsSync(p));
   return {
     root, runRoot, runtime,
     cgroupParent: o.cgroupParent ?? str(cfg, 'cgroup-parent', configPath) ?? DEFAULT_CGROUP_PARENT,
