@@ -303,10 +303,11 @@ int op_monitor(struct step *s)
 		shutdown(S.sync, SHUT_RD);
 		sync_drain_errors();
 	}
+	/* named before the engine hears of it: the engine recognises a live monitor by this name */
+	prctl(PR_SET_NAME, "berth-monitor", 0, 0, 0);
 	ctl_sendf("{\"type\":\"monitor\",\"pid\":%d}\n", (int)getpid());
 	/* from here on nobody hears about errors: the monitor carries on as best it can */
 	setsid();
-	prctl(PR_SET_NAME, "berth-monitor", 0, 0, 0);
 	if (abs_or_empty(log) && abs_or_empty(exitfile) && abs_or_empty(sock) && abs_or_empty(oomfile) &&
 	    chdir("/") < 0) {
 		/* stays where it was */

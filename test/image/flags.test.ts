@@ -72,7 +72,7 @@ test('templates, tables and JSON lines', () => {
   assert.equal(renderTemplate('{{json .Nested}} {{.Nested.K}} {{.List}} {{join .List ","}} {{upper .Tag}}', items[0]), '{"K":"v"} v [a b] a,b LATEST');
   assert.equal(formatItems('{{.ID}}', items, ''), 'abc\ndef\n');
   assert.equal(formatItems('table {{.Repository}}\\t{{.ID}}', items, ''), 'REPOSITORY   IMAGE ID\nbusybox      abc\nx            def\n');
-  assert.equal(formatItems('', items, '{{.Repository}}\t{{.Tag}}\t{{.Size}}'), 'REPOSITORY   TAG      SIZE\nbusybox      latest   1MB\nx            <none>   10kB\n');
+  assert.equal(formatItems('', items, '{{.Repository}}\t{{.Tag}}\t{{.Size}}'), 'REPOSITORY   TAG       SIZE\nbusybox      latest    1MB\nx            <none>    10kB\n');
   const lines = formatItems('json', items, '').trim().split('\n');
   assert.deepEqual(JSON.parse(lines[1]!).ID, 'def');
   assert.throws(() => renderTemplate('{{nosuch .X}}', {}), /not defined|can't evaluate/);

@@ -1,5 +1,7 @@
 /** `berth container COMMAND`: the container management commands under one name. */
 import { printErr, runEngineCommand, type CommandSpec } from './common.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { settle } from '../../engine/index.js';
 
 type Sub = (argv: string[], name: string) => Promise<number>;
@@ -49,7 +51,11 @@ Run 'berth container COMMAND --help' for more information on a command.
 /** Hidden: the monitor's exit command — record the exit, tear down, remove `--rm` containers. */
 const cleanupSpec: CommandSpec = { name: 'container cleanup', usage: 'berth container cleanup CONTAINER', description: 'Finish a container after its exit (run by its monitor)', args: [1, 1], flags: [] };
 function cleanup(argv: string[]): Promise<number> {
-  return runEngineCommand(cleanupSpec, argv, async (p, core) => { await settle(core, p.args[0]!); });
+  return runEngineCommand(cleanupSpec, argv, async (p, core) => {
+    // the data root may be gone (a removed test root): never create a store just to clean up
+    if (!existsSync(join(core.options.root, 'engine.db'))) return 0;
+    await settle(core, p.args[0]!);
+  });
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -5,8 +5,7 @@
  * otherwise one table is printed per sample; `--no-stream` prints one table (two samples).
  */
 import { BerthError } from '../../lib/index.js';
-import { reconcile, type EngineCore } from '../../engine/index.js';
-import { sampleStats, type StatsJSON } from '../../engine/containers/stats.js';
+import { reconcile, sampleStats, type EngineCore, type StatsJSON } from '../../engine/index.js';
 import type { Container } from '../../engine/store/index.js';
 import { bool, str } from '../flags.js';
 import { formatItems, renderTemplate } from '../image/format.js';

@@ -1,5 +1,5 @@
 /** `berth top CONTAINER [ps OPTIONS]`: the container's processes as the host's `ps` shows them. */
-import { topContainer } from '../../engine/containers/top.js';
+import { topContainer } from '../../engine/index.js';
 import { io, runEngineCommand, type CommandSpec } from './common.js';
 import { tabwrite } from './stats.js';
 

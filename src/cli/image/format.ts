@@ -63,7 +63,8 @@ export function renderTemplate(tpl: string, obj: unknown): string {
 export function alignColumns(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => { if (i < r.length - 1) widths[i] = Math.max(widths[i] ?? 0, [...c].length); });
-  return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c + ' '.repeat((widths[i] ?? 0) - [...c].length + 3) : c)).join('').trimEnd()).join('\n') + (rows.length ? '\n' : '');
+  // Go's tabwriter as the docker CLI sets it up: minimum cell width 10, padding 3.
+  return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c + ' '.repeat(Math.max(10, (widths[i] ?? 0) + 3) - [...c].length) : c)).join('').trimEnd()).join('\n') + (rows.length ? '\n' : '');
 }
 
 /**

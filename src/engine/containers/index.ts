@@ -12,3 +12,8 @@ export { inspectContainer } from './inspect.js';
 export { runContainer, type RunRequest, type RunResult } from './run.js';
 export { resolveImage, readImageConfig, type PullPolicy, type ImageRequest } from './image.js';
 export type { CreateFlags } from './docker-shape.js';
+export {
+  sampleStats, containerStats, emptyStats, isEmptySample, toStatsJSON, systemCpu, parseNetDev,
+  type StatsJSON, type StatsOptions, type CpuStats, type NetworkStats, type BlkioStatEntry,
+} from './stats.js';
+export { topContainer, parsePsOutput, validatePsArgs, type TopResult } from './top.js';
