@@ -112,4 +112,6 @@ export async function main(all: string[]): Promise<number> {
   }
 }
 
+// A command whose promise never settles must not look like a success.
+process.exitCode = 125;
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

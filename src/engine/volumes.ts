@@ -67,6 +67,11 @@ export function treeSize(root: string): number {
   return size;
 }
 
+/** Keys in Go's order (encoding/json sorts map keys). */
+function sorted(m: Labels): Labels {
+  return Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]!]));
+}
+
 /** Docker's volume JSON (`volume inspect`, `volume ls --format json` reads the same fields). */
 export function volumeJSON(v: Volume): Record<string, unknown> {
   const labels: Labels = { ...v.labels };
@@ -74,10 +79,10 @@ export function volumeJSON(v: Volume): Record<string, unknown> {
   return {
     CreatedAt: v.created.replace(/\.\d+Z$/, 'Z'),
     Driver: v.driver,
-    Labels: labels,
+    Labels: sorted(labels),
     Mountpoint: v.mountpoint,
     Name: v.name,
-    Options: v.options,
+    Options: sorted(v.options),
     Scope: 'local',
   };
 }

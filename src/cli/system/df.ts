@@ -88,12 +88,12 @@ export function run(argv: string[], name = 'system df'): Promise<number> {
       io.out.write(JSON.stringify(items) + '\n');
       return;
     }
-    const table = (tpl: string, rows: Record<string, unknown>[]) => formatItems('', rows, tpl, HEADERS);
+    const table = (tpl: string, rows: Record<string, unknown>[], id = 'IMAGE ID') => formatItems('', rows, tpl, { ...HEADERS, ID: id });
     io.out.write([
       'Images space usage:\n\n', table(IMAGES, items.Images),
-      '\nContainers space usage:\n\n', table(CONTAINERS, items.Containers),
+      '\nContainers space usage:\n\n', table(CONTAINERS, items.Containers, 'CONTAINER ID'),
       '\nLocal Volumes space usage:\n\n', table(VOLUMES, items.Volumes),
-      `\nBuild cache usage: ${humanSize4(0)}\n\n`, table(BUILD_CACHE, items.BuildCache),
+      `\nBuild cache usage: ${humanSize4(0)}\n\n`, table(BUILD_CACHE, items.BuildCache, 'CACHE ID'),
     ].join(''));
   });
 }

@@ -96,7 +96,9 @@ export async function archiveFromContainer<T>(core: EngineCore, ref: string, pat
     const stat = statIn(v.root, resolved, abs, ref);
     const archive = packTree(resolved, goBase(abs));
     try {
-      return await consume(stat, archive);
+      const out = await consume(stat, archive);
+      core.event('container', 'archive-path', v.container, { path: abs });
+      return out;
     } finally {
       archive.destroy();
     }
@@ -133,7 +135,7 @@ export async function extractToContainer(core: EngineCore, ref: string, path: st
       const user = (v.container.config as { User?: string }).User;
       if (o.copyUIDGID && user) {
         const u = resolveUser(v.root, user);
-        chown = { uid: u.uid, gid: u.gid };
+        chown = { uid: u.uid ?? 0, gid: u.gid ?? 0 };
       }
       await extractTar(archive, v.root, abs, { chown, noOverwriteDirNonDir: o.noOverwriteDirNonDir ?? true });
       core.event('container', 'extract-to-dir', v.container, { path: abs });
@@ -153,7 +155,7 @@ export interface ExtractOptions {
   rename?: (name: string) => string;
 }
 
-interface Header extends tar.Headers { pax?: Record<string, string> | null }
+type Header = Partial<Omit<tar.Header, 'pax'>> & { name: string; type?: string | null; pax?: Record<string, string> | null };
 
 const ts = (d: Date | undefined): Timespec => {
   const ms = d?.getTime() ?? 0;
@@ -246,7 +248,9 @@ class Extractor {
   private async file(path: string, data: AsyncIterable<Buffer>): Promise<void> {
     const fh = await open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     try {
-      for await (const chunk of data) await fh.write(chunk);
+      for await (const chunk of data) {
+        for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+      }
     } finally {
       await fh.close();
     }
@@ -260,7 +264,8 @@ class Extractor {
     }
     if (type !== 'symlink') chmodSync(path, mode);
     for (const [k, v] of Object.entries(h.pax ?? {})) {
-      if (!k.startsWith('SCHILY.xattr.')) continue;
+      // tar-stream decodes PAX values as UTF-8: a binary value (security.capability…) arrives mangled and is skipped
+      if (!k.startsWith('SCHILY.xattr.') || v.includes('\uFFFD')) continue;
       try { lsetxattr(path, k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'utf8')); } catch { /* best effort, like Docker's untar */ }
     }
     const t = ts(h.mtime);
@@ -290,29 +295,38 @@ export async function extractTar(archive: Readable, root: string, dir: string, o
   const x = new Extractor(root, dir, o);
   const ex = tar.extract();
   let failure: unknown;
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (header, stream, next) => {
-      x.entry(header as Header, stream as unknown as AsyncIterable<Buffer>).then(() => next(), (e: unknown) => {
-        failure ??= e;
-        stream.resume();
-        next(e as Error);
-      });
+  ex.on('entry', (header, stream, next) => {
+    stream.on('error', () => undefined); // reported through `failure`
+    x.entry(header as Header, stream as unknown as AsyncIterable<Buffer>).then(() => next(), (e: unknown) => {
+      failure ??= e;
+      next(e as Error);
     });
+  });
+  const ended = new Promise<void>((resolve, reject) => {
     ex.on('finish', () => resolve());
     ex.on('error', (e: Error) => reject(failure ?? e));
     ex.on('close', () => reject(failure ?? new Error('the archive ended early')));
   });
-  done.catch(() => undefined);
-  archive.on('error', (e: Error) => { failure ??= e; ex.destroy(e); });
-  archive.pipe(ex as unknown as NodeJS.WritableStream);
+  ended.catch(() => undefined);
   try {
-    await done;
+    // the archive is read until its end, or until the extraction fails (which may be sooner)
+    const it = (archive as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    for (;;) {
+      const r = await Promise.race([it.next(), ended.then(() => ({ done: true as const, value: undefined }))]);
+      if (r.done) break;
+      if (!ex.write(r.value)) await Promise.race([new Promise<void>((res) => ex.once('drain', () => res())), ended]);
+    }
+    if (failure) throw failure;
+    ex.end(undefined);
+    await ended;
   } catch (e) {
     archive.destroy();
-    if (e instanceof BerthError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code) throw wrapError(e, 'extract', (e as NodeJS.ErrnoException).path);
-    throw new BerthError({ kind: 'invalid', op: 'extract', message: `extract: ${(e as Error).message ?? e}`, cause: e });
+    ex.destroy();
+    const err = failure ?? e;
+    if (err instanceof BerthError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code) throw wrapError(err, 'extract', (err as NodeJS.ErrnoException).path);
+    throw new BerthError({ kind: 'invalid', op: 'extract', message: `extract: ${(err as Error).message ?? err}`, cause: err });
   }
   x.finish();
 }

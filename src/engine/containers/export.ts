@@ -17,7 +17,7 @@ import * as tar from 'tar-stream';
 import { BerthError, notFound, wrapError } from '../../lib/index.js';
 import { snapshotter } from '../../image/index.js';
 import { unmount } from '../../snapshots/index.js';
-import { MS_BIND, MS_RDONLY, MS_REMOUNT, mount } from '../../sys/index.js';
+import { MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, mount } from '../../sys/index.js';
 import { resolveInRootfs } from '../spec/index.js';
 import type { Container } from '../store/index.js';
 import { settle } from './cleanup.js';
@@ -121,6 +121,8 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
     if (running && existsSync(rootfs)) mount(rootfs, tmp, null, MS_BIND);
     else await snaps.mount(c.snapshotKey, tmp);
     mounted.push(tmp);
+    // private: what is mounted below never propagates to the rootfs mount's peers (or the container)
+    mount(null, tmp, null, MS_PRIVATE);
     const mounts: ViewMount[] = [];
     if (o.volumes) {
       for (const m of overlays(core, c)) {
@@ -168,6 +170,7 @@ export function childName(parent: string, child: string): string {
 }
 
 type Pack = tar.Pack;
+type HeaderArg = Partial<tar.Header> & { name: string };
 
 /** Write one entry's header (and content) for the host path `path` seen as `name`. */
 export async function packEntry(pack: Pack, path: string, name: string, st: Stats, links: Map<string, string>): Promise<boolean> {
@@ -196,12 +199,12 @@ export async function packEntry(pack: Pack, path: string, name: string, st: Stat
   return true;
 }
 
-function entry(pack: Pack, header: tar.Headers): Promise<void> {
+function entry(pack: Pack, header: HeaderArg): Promise<void> {
   return new Promise((resolve, reject) => { pack.entry(header, (err) => (err ? reject(err) : resolve())); });
 }
 
 /** A regular file's content: exactly the size in its header (a file that shrank meanwhile is padded with zeros). */
-async function fileEntry(pack: Pack, path: string, header: tar.Headers): Promise<void> {
+async function fileEntry(pack: Pack, path: string, header: HeaderArg): Promise<void> {
   const size = header.size ?? 0;
   const fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   try {
@@ -214,9 +217,9 @@ async function fileEntry(pack: Pack, path: string, header: tar.Headers): Promise
           const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, left), null);
           const chunk = bytesRead > 0 ? Buffer.from(buf.subarray(0, bytesRead)) : Buffer.alloc(Math.min(left, 65536));
           left -= chunk.length;
-          if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
+          if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r(undefined)));
         }
-        sink.end();
+        sink.end(undefined);
       })().catch((e: unknown) => { sink.destroy(e as Error); reject(e); });
     });
   } finally {
@@ -252,10 +255,10 @@ export function packTree(path: string, name: string): Readable {
  * `export`: a tar of the container's whole filesystem (its rootfs without volumes, like Docker),
  * running or not, written to `out`.
  */
-export async function exportContainer(core: EngineCore, ref: string, out: Writable): Promise<void> {
+export async function exportContainer(core: EngineCore, ref: string, out: Writable, o: { end?: boolean } = {}): Promise<void> {
   const op = `export ${ref}`;
   await withContainerView(core, ref, op, { volumes: false }, async (v) => {
-    await pipeline(packTree(v.root, ''), out);
+    await pipeline(packTree(v.root, ''), out, { end: o.end ?? true });
     core.event('container', 'export', v.container);
   });
 }

@@ -17,3 +17,12 @@ export {
   type StatsJSON, type StatsOptions, type CpuStats, type NetworkStats, type BlkioStatEntry,
 } from './stats.js';
 export { topContainer, parsePsOutput, validatePsArgs, type TopResult } from './top.js';
+export {
+  statContainerPath, archiveFromContainer, extractToContainer, extractTar, goBase, preserveTrailing, containerAbs,
+  S_IFMT, S_IFDIR, S_IFLNK, type PathStat, type ExtractOptions, type ExtractToContainerOptions,
+} from './cp.js';
+export {
+  containerChanges, snapshotChanges, CHANGE_MODIFY, CHANGE_ADD, CHANGE_DELETE, INIT_PATHS, type Change, type ChangeKind, type LayerEntry,
+} from './diff.js';
+export { commitContainer, type CommitOptions } from './commit.js';
+export { exportContainer, withContainerView, packTree, type ContainerView, type ViewOptions } from './export.js';

@@ -1,0 +1,200 @@
+/**
+ * `commit`: a new image from a container's changes. The layer is the container's diff as an OCI
+ * layer (gzip tar; overlay whiteouts become `.wh.<name>` entries, opaque directories a
+ * `.wh..wh..opq` entry), stored in the content store and unpacked as the next snapshot of the
+ * image's chain, so the image runs at once. The parent's layers are reused as they are; the
+ * config is the container's (with `--change` instructions applied) and one more history entry.
+ * A container that changed nothing gives an image with no new layer (an empty-layer history
+ * entry), like Docker. A running container is paused while its changes are read (`--pause`).
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { BerthError, usage } from '../../lib/index.js';
+import { chainIDs } from '../../snapshots/index.js';
+import {
+  applyChanges, contentStore, formatReference, imageStore, MT, parseReference, snapshotter,
+  type Descriptor, type ImageConfig, type ImageRecord, type Reference,
+} from '../../image/index.js';
+import { reconcile } from './cleanup.js';
+import type { EngineCore } from './core.js';
+import { snapshotChanges, type LayerEntry } from './diff.js';
+import { packEntry } from './export.js';
+import { readImageConfig } from './image.js';
+import { pauseContainer, unpauseContainer } from './lifecycle.js';
+
+export interface CommitOptions {
+  /** `REPOSITORY[:TAG]` to tag the image with. */
+  reference?: string;
+  /** `--author` */
+  author?: string;
+  /** `--message`: the history comment. */
+  message?: string;
+  /** `--change`: Dockerfile instructions applied to the config. */
+  changes?: string[];
+  /** `--pause` (default true): pause a running container while its changes are read. */
+  pause?: boolean;
+}
+
+const WH_PREFIX = '.wh.';
+const WH_OPAQUE = '.wh..wh..opq';
+
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? '' : rel.slice(0, i + 1);
+}
+
+/** An empty whiteout file (a zero-size regular file entry). */
+function marker(pack: tar.Pack, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry({ name, type: 'file', size: 0, mode: 0o600, mtime: new Date(0) }, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** The diff layer as a tar stream (Docker's overlay2 Diff, whiteouts in OCI form). */
+function layerTar(entries: LayerEntry[]): tar.Pack {
+  const pack = tar.pack();
+  const links = new Map<string, string>();
+  (async () => {
+    for (const e of entries) {
+      const base = e.rel.slice(e.rel.lastIndexOf('/') + 1);
+      if (e.kind === 'whiteout') {
+        await marker(pack, `${parentOf(e.rel)}${WH_PREFIX}${base}`);
+        continue;
+      }
+      let st = e.st!;
+      try { st = lstatSync(e.host!); } catch { continue; } // removed since it was listed
+      await packEntry(pack, e.host!, e.rel, st, links);
+      if (e.opaque && st.isDirectory()) {
+        await marker(pack, `${e.rel}/${WH_OPAQUE}`);
+      }
+    }
+    pack.finalize();
+  })().catch((err: unknown) => pack.destroy(err as Error));
+  return pack;
+}
+
+interface StoredLayer { desc: Descriptor; diffID: string; size: number }
+
+/** Write the layer blob (gzip) to the content store, hashing the uncompressed tar for its diffID. */
+async function storeLayer(core: EngineCore, entries: LayerEntry[], mediaType: string, onBlob: (digest: string) => Promise<void>): Promise<StoredLayer> {
+  const content = contentStore(core.images);
+  const hash = createHash('sha256');
+  let size = 0;
+  const w = await content.ingest(`commit-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`, { restart: true });
+  try {
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, cb) { hash.update(chunk); size += chunk.length; cb(null, chunk); },
+    });
+    await pipeline(layerTar(entries) as unknown as NodeJS.ReadableStream, count, createGzip(), w.writable());
+    await onBlob(w.digest());
+    const blob = await w.commit();
+    return { desc: { mediaType, digest: blob.digest, size: blob.size }, diffID: `sha256:${hash.digest('hex')}`, size };
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}
+
+/** The image config of the commit: the container's config (see the file comment). */
+function commitConfig(containerCfg: Record<string, unknown>, parent: ImageConfig, changes: string[]): Record<string, unknown> {
+  const cfg: Record<string, unknown> = structuredClone(containerCfg);
+  const p = (parent.config ?? {}) as Record<string, unknown>;
+  for (const k of ['ExposedPorts', 'Healthcheck', 'Shell']) if (cfg[k] === undefined && p[k] !== undefined) cfg[k] = p[k];
+  try {
+    return applyChanges(cfg, changes);
+  } catch (e) {
+    if (e instanceof BerthError) throw usage('commit', e.message.replace(/^import: /, ''));
+    throw e;
+  }
+}
+
+function parseTarget(reference: string | undefined): Reference | undefined {
+  if (!reference) return undefined;
+  const r = parseReference(reference);
+  if (r.digest) throw usage('commit', `invalid reference format: ${reference}: a digest cannot be used as a commit target`);
+  return r;
+}
+
+/** `commit`: returns the new image's id (`sha256:…`). */
+export async function commitContainer(core: EngineCore, ref: string, o: CommitOptions = {}): Promise<string> {
+  const target = parseTarget(o.reference);
+  let c = reconcile(core, core.store.containers.get(ref));
+  const op = `commit ${c.name}`;
+  const images = imageStore(core.images);
+  const content = contentStore(core.images);
+  const parent = await images.get(c.imageId);
+  if (!parent) throw new BerthError({ kind: 'notfound', op, message: `${op}: its image ${c.imageId} is gone` });
+  const parentConfig = await readImageConfig(core.images, parent, op);
+  const config = commitConfig(c.config as Record<string, unknown>, parentConfig, o.changes ?? []);
+  const docker = parent.manifest.mediaType === MT.dockerManifest;
+  const layerMT = docker ? MT.dockerLayerGzip : MT.ociLayerGzip;
+  const snaps = await snapshotter(core.images);
+  const lease = await images.lease({});
+  try {
+    let paused = false;
+    let layer: StoredLayer | undefined;
+    if (o.pause !== false && c.state.status === 'running') {
+      await pauseContainer(core, c.id);
+      paused = true;
+    }
+    try {
+      const { entries } = snapshotChanges(snaps, c.snapshotKey);
+      if (entries.length) layer = await storeLayer(core, entries, layerMT, (d) => lease.add({ digests: [d] }));
+    } finally {
+      if (paused) await unpauseContainer(core, c.id);
+    }
+    let layerSize = 0;
+    if (layer) {
+      const res = await snaps.unpackLayer({
+        parent: chainIDs(parent.diffIDs).at(-1), tarStream: content.createReadStream(layer.desc.digest), mediaType: layerMT, diffID: layer.diffID,
+      });
+      await lease.add({ chains: [res.chainID] });
+      layerSize = res.size;
+    }
+    const created = new Date().toISOString();
+    c = core.store.containers.get(c.id);
+    const cmd = ((c.config as { Cmd?: string[] | null }).Cmd ?? []).join(' ');
+    const diffIDs = [...parent.diffIDs, ...(layer ? [layer.diffID] : [])];
+    const imageConfig: ImageConfig = {
+      architecture: parentConfig.architecture, os: parentConfig.os,
+      ...(parentConfig.variant ? { variant: parentConfig.variant } : {}),
+      ...(parentConfig['os.version'] ? { 'os.version': parentConfig['os.version'] } : {}),
+      ...(parentConfig['os.features'] ? { 'os.features': parentConfig['os.features'] } : {}),
+      created,
+      ...(o.author ? { author: o.author } : {}),
+      ...(o.message ? { comment: o.message } : {}),
+      container: c.id,
+      config: config as ImageConfig['config'],
+      rootfs: { type: 'layers', diff_ids: diffIDs },
+      history: [...(parentConfig.history ?? []), {
+        created, created_by: cmd, ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}),
+        ...(layer ? {} : { empty_layer: true }),
+      }],
+    };
+    const cfgBlob = await content.writeBlob(JSON.stringify(imageConfig));
+    const cfgDesc: Descriptor = { mediaType: docker ? MT.dockerConfig : MT.ociConfig, ...cfgBlob };
+    const layers = [...parent.layers, ...(layer ? [layer.desc] : [])];
+    const manifestType = docker ? MT.dockerManifest : MT.ociManifest;
+    const manBlob = await content.writeBlob(JSON.stringify({ schemaVersion: 2, mediaType: manifestType, config: cfgDesc, layers }));
+    await lease.add({ digests: [cfgBlob.digest, manBlob.digest] });
+    const record: ImageRecord = {
+      id: cfgBlob.digest, manifest: { mediaType: manifestType, ...manBlob }, config: cfgDesc, layers, diffIDs,
+      repoDigests: [], created, size: parent.size + layerSize, platform: parent.platform, added: created, source: 'commit',
+    };
+    await images.put(record);
+    let imageRef = '';
+    if (target) {
+      imageRef = formatReference(target);
+      await images.setTag(imageRef, record.id);
+      core.store.events.append({ type: 'image', action: 'tag', actorId: record.id, attributes: { name: imageRef } });
+    }
+    core.event('container', 'commit', c, { comment: o.message ?? '', imageID: record.id, imageRef });
+    return record.id;
+  } finally {
+    await lease.release();
+  }
+}

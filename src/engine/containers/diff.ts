@@ -1,0 +1,241 @@
+/**
+ * `diff`: what a container changed in its filesystem, and the entries of the layer `commit` makes
+ * of it. With the overlay driver the changes are read from the container's upper directory
+ * (a 0/0 character device is a deletion, `trusted.overlay.opaque=y` a directory whose lower
+ * contents are hidden; added or changed is decided by what the lower layers show, following
+ * overlayfs's rules); with the copy driver the container's tree is compared with its image's.
+ *
+ * Mount points the runtime creates for the container (/etc/hosts, /etc/hostname,
+ * /etc/resolv.conf, /dev, /proc, /sys, …) live in Docker's separate init layer, so Docker
+ * never reports them: they are left out here too while they are empty placeholders, and a
+ * directory that changed only because one was made in it does not count as changed.
+ */
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { join, posix } from 'node:path';
+import { snapshotter } from '../../image/index.js';
+import type { Snapshotter } from '../../snapshots/index.js';
+import { lgetxattr } from '../../sys/index.js';
+import type { EngineCore } from './core.js';
+
+/** Docker's change kinds (the API's `Kind`). */
+export const CHANGE_MODIFY = 0;
+export const CHANGE_ADD = 1;
+export const CHANGE_DELETE = 2;
+export type ChangeKind = typeof CHANGE_MODIFY | typeof CHANGE_ADD | typeof CHANGE_DELETE;
+
+/** One change, in Docker's API shape. */
+export interface Change { Path: string; Kind: ChangeKind }
+
+/** One entry of a diff layer: a file system object to archive, or a deletion. */
+export interface LayerEntry {
+  /** Path relative to the root, without a leading slash. */
+  rel: string;
+  kind: 'entry' | 'whiteout';
+  /** The object to archive (entry only). */
+  host?: string;
+  st?: Stats;
+  /** A directory that hides everything below it in the lower layers (overlay's opaque directory). */
+  opaque?: boolean;
+}
+
+/** Placeholders of the init layer (see the file comment). */
+export const INIT_PATHS = new Set([
+  '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/proc', '/sys', '/sys/fs/cgroup',
+  '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/etc/mtab', '/.dockerenv', '/sbin/docker-init',
+]);
+
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+function lstatMaybe(p: string): Stats | undefined {
+  try { return lstatSync(p); } catch { return undefined; }
+}
+
+function names(dir: string): string[] {
+  try { return readdirSync(dir).sort(); } catch { return []; }
+}
+
+const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
+
+function isOpaque(path: string): boolean {
+  try { return lgetxattr(path, OPAQUE_XATTR)?.toString() === 'y'; } catch { return false; }
+}
+
+/** An empty placeholder the runtime made for one of its mounts. */
+function isStub(rel: string, st: Stats, host: string, inLower: boolean): boolean {
+  if (inLower || !INIT_PATHS.has(`/${rel}`)) return false;
+  if (st.isFile()) return st.size === 0;
+  if (st.isDirectory()) return names(host).length === 0;
+  return false;
+}
+
+interface LowerNode { path: string; st: Stats; layers: string[] }
+
+/** What the lower layers (nearest first) show at a path, by overlayfs's rules. */
+class Lowers {
+  private cache = new Map<string, LowerNode | null>();
+
+  constructor(private readonly layers: string[]) {}
+
+  get(rel: string): LowerNode | null {
+    const hit = this.cache.get(rel);
+    if (hit !== undefined) return hit;
+    let node: LowerNode | null = null;
+    if (rel === '') {
+      node = this.layers.length ? { path: this.layers[0]!, st: lstatSync(this.layers[0]!), layers: this.layers } : null;
+    } else {
+      const parent = this.get(posix.dirname(rel) === '.' ? '' : posix.dirname(rel));
+      if (parent?.st.isDirectory()) {
+        for (const layer of parent.layers) {
+          const path = join(layer, rel);
+          const st = lstatMaybe(path);
+          if (!st) continue;
+          if (isWhiteout(st)) break;
+          if (!node) node = { path, st, layers: [] };
+          if (!st.isDirectory() || !node.st.isDirectory()) break;
+          node.layers.push(layer);
+          if (isOpaque(path)) break;
+        }
+      }
+    }
+    this.cache.set(rel, node);
+    return node;
+  }
+
+  /** Names visible in the lower directory `rel`. */
+  children(rel: string): string[] {
+    const node = this.get(rel);
+    if (!node?.st.isDirectory()) return [];
+    const all = new Set<string>();
+    for (const layer of node.layers) for (const n of names(join(layer, rel))) all.add(n);
+    return [...all].sort().filter((n) => this.get(rel ? `${rel}/${n}` : n) !== null);
+  }
+}
+
+interface UpperNode extends LayerEntry {
+  lower: LowerNode | null;
+  /** A directory whose own attributes are unchanged (it is only a parent of changes). */
+  same?: boolean;
+}
+
+/** The upper directory's entries in walk order, placeholders and untouched parents left out. */
+function walkUpper(upper: string, lowers: Lowers): UpperNode[] {
+  const out: UpperNode[] = [];
+  const walk = (rel: string): boolean => {
+    let stubs = false;
+    for (const name of names(rel ? join(upper, rel) : upper)) {
+      const crel = rel ? `${rel}/${name}` : name;
+      const host = join(upper, crel);
+      const st = lstatMaybe(host);
+      if (!st) continue;
+      const lower = lowers.get(crel);
+      if (isWhiteout(st)) {
+        if (lower) out.push({ rel: crel, kind: 'whiteout', lower });
+        continue;
+      }
+      if (isStub(crel, st, host, !!lower)) { stubs = true; continue; }
+      const node: UpperNode = { rel: crel, kind: 'entry', host, st, lower };
+      out.push(node);
+      if (!st.isDirectory()) continue;
+      const at = out.length;
+      node.opaque = isOpaque(host);
+      const hadStubs = walk(crel);
+      const l = lower?.st;
+      node.same = !!l && l.isDirectory() && !node.opaque && l.mode === st.mode && l.uid === st.uid && l.gid === st.gid
+        && (l.mtimeMs === st.mtimeMs || hadStubs);
+      if (node.same && out.length === at) out.splice(at - 1, 1);
+    }
+    return stubs;
+  };
+  walk('');
+  return out;
+}
+
+/** Docker's statDifferent (naive diff): directories compare only mode and owner. */
+function statDifferent(a: Stats, b: Stats): boolean {
+  if (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.rdev !== b.rdev) return true;
+  return !a.isDirectory() && (a.mtimeMs !== b.mtimeMs || a.size !== b.size);
+}
+
+/** Naive changes of `fresh` (the container's complete tree) against `old` (its image's, if any). */
+function naiveChanges(fresh: string, old: string | undefined): { changes: Change[]; entries: LayerEntry[] } {
+  const changes: Change[] = [];
+  const entries: LayerEntry[] = [];
+  const walk = (rel: string, oldDir: boolean, recorded: boolean): void => {
+    const start = changes.length;
+    const startE = entries.length;
+    const oldNames = new Set(oldDir && old ? names(join(old, rel)) : []);
+    for (const name of names(join(fresh, rel))) {
+      const crel = rel ? `${rel}/${name}` : name;
+      const host = join(fresh, crel);
+      const st = lstatMaybe(host);
+      if (!st) continue;
+      const ost = oldNames.has(name) ? lstatMaybe(join(old!, crel)) : undefined;
+      oldNames.delete(name);
+      if (isStub(crel, st, host, !!ost)) continue;
+      const changed = !ost || statDifferent(ost, st);
+      if (changed) {
+        changes.push({ Path: `/${crel}`, Kind: ost ? CHANGE_MODIFY : CHANGE_ADD });
+        entries.push({ rel: crel, kind: 'entry', host, st });
+      }
+      if (st.isDirectory()) walk(crel, !!ost?.isDirectory(), changed);
+    }
+    for (const name of [...oldNames].sort()) {
+      const crel = rel ? `${rel}/${name}` : name;
+      changes.push({ Path: `/${crel}`, Kind: CHANGE_DELETE });
+      entries.push({ rel: crel, kind: 'whiteout' });
+    }
+    // a directory with changes inside is recorded too (before them), to keep its attributes
+    if (rel && !recorded && changes.length > start) {
+      changes.splice(start, 0, { Path: `/${rel}`, Kind: CHANGE_MODIFY });
+      entries.splice(startE, 0, { rel, kind: 'entry', host: join(fresh, rel), st: lstatSync(join(fresh, rel)) });
+    }
+  };
+  walk('', true, true);
+  return { changes, entries };
+}
+
+/** Docker's overlay changes: walk order, a parent recorded as changed before an added or deleted child. */
+function overlayChanges(nodes: UpperNode[], lowers: Lowers): Change[] {
+  const out: Change[] = [];
+  const changedDirs = new Set<string>();
+  const record = (path: string, kind: ChangeKind) => {
+    if (kind !== CHANGE_MODIFY) {
+      const parent = posix.dirname(path);
+      if (parent !== '/' && !changedDirs.has(parent)) {
+        out.push({ Path: parent, Kind: CHANGE_MODIFY });
+        changedDirs.add(parent);
+      }
+    }
+    out.push({ Path: path, Kind: kind });
+  };
+  for (const n of nodes) {
+    const path = `/${n.rel}`;
+    if (n.kind === 'whiteout') { record(path, CHANGE_DELETE); continue; }
+    if (n.st!.isDirectory()) {
+      if (n.same) continue;
+      changedDirs.add(path);
+    }
+    record(path, n.lower ? CHANGE_MODIFY : CHANGE_ADD);
+    if (n.opaque && n.lower?.st.isDirectory()) {
+      const upperNames = new Set(names(n.host!));
+      for (const child of lowers.children(n.rel)) if (!upperNames.has(child)) record(`${path}/${child}`, CHANGE_DELETE);
+    }
+  }
+  return out;
+}
+
+/** The changes and layer entries of snapshot `key` against its parents. */
+export function snapshotChanges(snaps: Snapshotter, key: string): { changes: Change[]; entries: LayerEntry[] } {
+  const dirs = snaps.layerDirs(key);
+  if (snaps.driver.name === 'copy') return naiveChanges(dirs[0]!, dirs[1]);
+  const lowers = new Lowers(dirs.slice(1));
+  const nodes = walkUpper(dirs[0]!, lowers);
+  return { changes: overlayChanges(nodes, lowers), entries: nodes.map(({ rel, kind, host, st, opaque }) => ({ rel, kind, host, st, opaque })) };
+}
+
+/** `diff`: the container's changes (running or not). */
+export async function containerChanges(core: EngineCore, ref: string): Promise<Change[]> {
+  const c = core.store.containers.get(ref);
+  const snaps = await snapshotter(core.images);
+  return snapshotChanges(snaps, c.snapshotKey).changes;
+}
