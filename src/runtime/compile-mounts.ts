@@ -19,7 +19,13 @@ export interface MountContext {
   rootfs: string;
   userns: boolean;
   cgroup?: CgroupMountInfo;
+  /** Filesystems to mount on the rootfs directory first, in the container's mount namespace only
+   *  (the engine's overlay snapshot: it goes away with the namespace, nothing is left on the host). */
+  rootfsMounts?: RootfsMount[];
 }
+
+/** A mount description as snapshotters give them: type, source, option list. */
+export interface RootfsMount { type: string; source: string; options: string[] }
 
 const DEFAULT_DEVICES = [
   { path: '/dev/null', major: 1, minor: 3 }, { path: '/dev/zero', major: 1, minor: 5 },
@@ -47,6 +53,15 @@ export function mountSteps(c: MountContext): Step[] {
   // bound: make the mount holding the rootfs private (only in the container's mount namespace).
   const parent = mountPointOf(c.rootfs);
   steps.push(step('mount', ['', parent, '', MS.PRIVATE, '', ''], `make the mount ${parent} holding the rootfs private`, parent));
+  for (const m of c.rootfsMounts ?? []) {
+    if (m.type === 'bind') {
+      steps.push(step('mount', [m.source, c.rootfs, '', MS.BIND | MS.REC, '', ''], `bind ${m.source} on the rootfs ${c.rootfs}`, c.rootfs));
+      if (m.options.includes('ro')) steps.push(step('mount', ['', c.rootfs, '', MS.BIND | MS.REMOUNT | MS.RDONLY, '', ''], `make the rootfs ${c.rootfs} read-only`, c.rootfs));
+    } else {
+      const data = m.options.filter((o) => o !== 'rw' && o !== 'ro').join(',');
+      steps.push(step('mount', [m.source, c.rootfs, m.type, m.options.includes('ro') ? MS.RDONLY : 0, data, ''], `mount the ${m.type} snapshot on the rootfs ${c.rootfs}`, c.rootfs));
+    }
+  }
   steps.push(step('mount', [c.rootfs, c.rootfs, '', MS.BIND | MS.REC, '', ''], `bind the rootfs ${c.rootfs} onto itself`, c.rootfs));
   steps.push(step('rootfs', [c.rootfs], `open the rootfs ${c.rootfs}`, c.rootfs));
 

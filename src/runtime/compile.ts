@@ -4,7 +4,7 @@ import type { Process, Spec } from '../oci/index.js';
 import { emptyPlan, step, type Plan, type Step } from '../sys/index.js';
 import { JOIN_ORDER, NAMESPACES } from './flags.js';
 import { hookSteps } from './hooks.js';
-import { finishRootSteps, mountSteps, type CgroupMountInfo } from './compile-mounts.js';
+import { finishRootSteps, mountSteps, type CgroupMountInfo, type RootfsMount } from './compile-mounts.js';
 import { processSteps } from './compile-process.js';
 
 export interface TerminalOptions {
@@ -49,6 +49,8 @@ export interface InitContext extends TerminalOptions {
   monitor?: MonitorOptions;
   /** Bring up `lo` in a new network namespace (the engine's; runc leaves that to the network setup). */
   loopbackUp?: boolean;
+  /** Mounted on the rootfs inside the container's mount namespace before anything else. */
+  rootfsMounts?: RootfsMount[];
 }
 
 function nsList(spec: Spec): Array<{ type: string; path?: string }> {
@@ -136,7 +138,7 @@ export function compileInit(c: InitContext): Plan {
   if (userns) ch.push(step('user', [0, 0, -1], 'become root in the user namespace'));
   if (isNew('cgroup')) ch.push(step('unshare', [NAMESPACES.cgroup!.flag], 'create a cgroup namespace'));
   ch.push(step('setsid', [], 'start a new session'));
-  ch.push(...mountSteps({ spec, bundle: c.bundle, rootfs: c.rootfs, userns, cgroup: c.cgroupMount }));
+  ch.push(...mountSteps({ spec, bundle: c.bundle, rootfs: c.rootfs, userns, cgroup: c.cgroupMount, rootfsMounts: c.rootfsMounts }));
   ch.push(...hookSteps('createContainer', spec.hooks?.createContainer));
   if (!c.noFifo) ch.push(step('fifo_open', [c.fifo], `open the exec fifo ${c.fifo}`, c.fifo));
   ch.push(c.noPivot ? step('chroot', [], `chroot into ${c.rootfs}`, c.rootfs) : step('pivot_root', [], `pivot_root into ${c.rootfs}`, c.rootfs));

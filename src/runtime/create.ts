@@ -7,7 +7,7 @@ import { openCgroup, type CgroupManager } from '../cgroups/index.js';
 import { HelperSession, procStat, joinCgroupFiles, step } from '../sys/index.js';
 import { compileInit, type MonitorOptions } from './compile.js';
 import type { CgroupMountInfo } from './compile-mounts.js';
-import { rootfsPath } from './compile-mounts.js';
+import { rootfsPath, type RootfsMount } from './compile-mounts.js';
 import { Container, type RuntimeOptions } from './container.js';
 import { runHooks } from './hooks.js';
 import { checkId, StateDir, ociState, type StoredState } from './state.js';
@@ -26,6 +26,8 @@ export interface CreateOptions {
   monitor?: MonitorOptions;
   /** Bring up `lo` in a new network namespace. */
   loopbackUp?: boolean;
+  /** Mounted on the rootfs directory inside the container's mount namespace only. */
+  rootfsMounts?: RootfsMount[];
 }
 
 export interface Launched {
@@ -108,7 +110,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       consoleSocket: o.consoleSocket ? resolve(o.consoleSocket) : undefined, relay,
       noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
-      loopbackUp: o.loopbackUp,
+      loopbackUp: o.loopbackUp, rootfsMounts: o.rootfsMounts,
       monitor: o.monitor ? { ...o.monitor, oomFile: o.monitor.oomFile ?? oomFile(cg) } : undefined,
     });
     if (!started) plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));

@@ -4,7 +4,7 @@
  * moves a directory runs inside one IMMEDIATE transaction so the two stay in step.
  */
 import Database from 'better-sqlite3';
-import { BerthError } from '../lib/index.js';
+import { BerthError, sqliteBinding } from '../lib/index.js';
 
 export type SnapshotKind = 'active' | 'view' | 'committed';
 
@@ -55,7 +55,7 @@ export class MetaStore {
 
   constructor(readonly path: string) {
     try {
-      this.db = new Database(path, { timeout: 30_000 });
+      this.db = new Database(path, { timeout: 30_000, nativeBinding: sqliteBinding() });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.exec(SCHEMA);

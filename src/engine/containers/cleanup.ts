@@ -65,11 +65,16 @@ export function reconcile(core: EngineCore, c: Container, observed?: MonitorExit
   }
 }
 
+/** Present while the rootfs is mounted on the host (not only in the container's namespace). */
+export function hostMountMarker(paths: { runDir: string }): string {
+  return `${paths.runDir}/rootfs.mounted`;
+}
+
 /** Undo what start did (safe to repeat): runtime state and cgroup, rootfs mount, run directory. */
 export async function teardown(core: EngineCore, c: Container): Promise<void> {
   const paths = core.paths(c.id);
   await del(core.runtime, c.id, true);
-  if (existsSync(paths.rootfs)) await unmount(paths.rootfs, { detach: true });
+  if (existsSync(hostMountMarker(paths))) await unmount(paths.rootfs, { detach: true });
   rmSync(paths.runDir, { recursive: true, force: true });
 }
 

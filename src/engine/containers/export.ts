@@ -20,7 +20,7 @@ import { unmount } from '../../snapshots/index.js';
 import { MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, mount } from '../../sys/index.js';
 import { resolveInRootfs } from '../spec/index.js';
 import type { Container } from '../store/index.js';
-import { settle } from './cleanup.js';
+import { hostMountMarker, settle } from './cleanup.js';
 import type { EngineCore } from './core.js';
 import { runOptionsOf } from './start.js';
 
@@ -113,12 +113,18 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
   if (!c.snapshotKey) throw new BerthError({ kind: 'conflict', op, message: `${op}: container ${c.id} has no filesystem` });
   const snaps = await snapshotter(core.images);
   mkdirSync(core.options.runRoot, { recursive: true, mode: 0o700 });
+  const running = c.state.status === 'running' || c.state.status === 'paused';
+  if (running && o.volumes && c.state.pid && !existsSync(hostMountMarker(core.paths(c.id)))) {
+    // The rootfs is mounted only in the container's namespace: work through /proc/PID/root,
+    // where its volumes and binds are already in place (paths are resolved inside it).
+    const mounts = overlays(core, c).map((m) => ({ target: m.target, readonly: m.readonly }));
+    return fn({ root: `/proc/${c.state.pid}/root`, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
+  }
   const tmp = mkdtempSync(join(core.options.runRoot, 'view-'));
   const mounted: string[] = [];
   try {
-    const running = c.state.status === 'running' || c.state.status === 'paused';
     const rootfs = core.paths(c.id).rootfs;
-    if (running && existsSync(rootfs)) mount(rootfs, tmp, null, MS_BIND);
+    if (running && existsSync(hostMountMarker(core.paths(c.id)))) mount(rootfs, tmp, null, MS_BIND);
     else await snaps.mount(c.snapshotKey, tmp);
     mounted.push(tmp);
     // private: what is mounted below never propagates to the rootfs mount's peers (or the container)

@@ -4,7 +4,8 @@
  * the monitor's socket is joined before the process runs (the exec fifo holds it), so no output
  * is missed.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { release, hostname as osHostname } from 'node:os';
 import { BerthError, mark } from '../../lib/index.js';
 import { kernelVersion } from '../../oci/index.js';
@@ -12,9 +13,11 @@ import { snapshotter } from '../../image/index.js';
 import { launch, releaseFifo, type MonitorOptions } from '../../runtime/index.js';
 import { attach, type AttachOptions, type MonitorAttach } from '../../sys/index.js';
 import { buildSpecAndConfig, type MountSpec, type RunOptions } from '../spec/index.js';
-import { copyUp, DEFAULT_HOST_FILE_PATHS, writeContainerFiles } from '../files/index.js';
+import { copyUp, DEFAULT_HOST_FILE_PATHS, isEmptyDir, writeContainerFiles } from '../files/index.js';
+import { unmount } from '../../snapshots/index.js';
 import type { Container } from '../store/index.js';
-import { teardown, reconcile } from './cleanup.js';
+import { hostMountMarker, teardown, reconcile } from './cleanup.js';
+import { OPTION_LIMIT } from '../../snapshots/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
 import { readImageConfig } from './image.js';
@@ -51,15 +54,38 @@ function resolveNsModes(core: EngineCore, o: RunOptions, op: string): void {
   }
 }
 
-async function resolveMounts(core: EngineCore, mounts: MountSpec[] | undefined, rootfs: string): Promise<MountSpec[]> {
+/** Volumes become binds of their data directories; a new, empty volume first gets the image's
+ *  content at its path (read through a view of the snapshot when the rootfs is not mounted here). */
+async function resolveMounts(core: EngineCore, mounts: MountSpec[] | undefined, rootfs: string, snapshotKey: string): Promise<MountSpec[]> {
   const out: MountSpec[] = [];
-  for (const m of mounts ?? []) {
-    if (m.type !== 'volume') { out.push(m); continue; }
-    const vol = core.store.volumes.get(m.source!);
-    if (!m.noCopy) await copyUp(rootfs, m.target, vol.mountpoint);
-    out.push({ ...m, type: 'bind', source: vol.mountpoint });
+  let view: { dir: string; release(): Promise<void> } | undefined;
+  try {
+    for (const m of mounts ?? []) {
+      if (m.type !== 'volume') { out.push(m); continue; }
+      const vol = core.store.volumes.get(m.source!);
+      if (!m.noCopy && (await isEmptyDir(vol.mountpoint).catch(() => false))) {
+        if (!rootfs) view ??= await snapshotView(core, snapshotKey);
+        await copyUp(rootfs || view!.dir, m.target, vol.mountpoint);
+      }
+      out.push({ ...m, type: 'bind', source: vol.mountpoint });
+    }
+  } finally {
+    await view?.release();
   }
   return out;
+}
+
+/** The snapshot mounted read-only-in-use on a private temporary directory (for copy-up). */
+async function snapshotView(core: EngineCore, key: string): Promise<{ dir: string; release(): Promise<void> }> {
+  const snaps = await snapshotter(core.images);
+  const dir = mkdtempSync(join(core.options.runRoot, 'copyup-'));
+  try {
+    await snaps.mount(key, dir);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return { dir, release: async () => { await unmount(dir, { detach: true }); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 export async function startContainer(core: EngineCore, ref: string, so: StartOptions = {}): Promise<Started> {
@@ -78,15 +104,23 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
   let mounted = false;
   let monitorPid = 0;
   try {
-    await snaps.mount(c.snapshotKey, paths.rootfs);
-    mounted = true;
-    mark('rootfs mounted');
+    // The snapshot is mounted in the container's own mount namespace (it vanishes with it: no
+    // host mount to leak, no unmount at exit); overlay data too long for mount(2) is mounted
+    // here instead (fsconfig / relative paths), and unmounted at teardown.
+    const snapMounts = snaps.mounts(c.snapshotKey);
+    const inNs = snapMounts.length === 1 && snapMounts[0]!.options.join(',').length < OPTION_LIMIT;
+    if (!inNs) {
+      await snaps.mount(c.snapshotKey, paths.rootfs);
+      writeFileSync(hostMountMarker(paths), '');
+      mounted = true;
+    }
+    mark('rootfs ready');
     const rec = await imageStore(core.images).get(c.imageId);
     if (!rec) throw new BerthError({ kind: 'notfound', op, message: `${op}: its image ${c.imageId} is gone` });
     const imageConfig = await readImageConfig(core.images, rec, op);
     const cfg = c.config as { Hostname?: string; Domainname?: string };
     const files = await writeContainerFiles(paths.dataDir, { hostname: cfg.Hostname ?? c.id.slice(0, 12), domainname: cfg.Domainname, network: o.network ?? 'none' }, DEFAULT_HOST_FILE_PATHS);
-    o.mounts = await resolveMounts(core, o.mounts, paths.rootfs);
+    o.mounts = await resolveMounts(core, o.mounts, inNs ? '' : paths.rootfs, c.snapshotKey);
     kernel ??= kernelVersion(release());
     const { spec } = buildSpecAndConfig(imageConfig, o, {
       rootfs: paths.rootfs, id: c.id, hostsFile: files.hosts, resolvFile: files.resolvConf, hostnameFile: files.hostname,
@@ -104,7 +138,7 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
       exitCommand: core.exitCommand(c.id),
     };
     const attachFirst = !!so.attach;
-    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true }, op, false, false, !attachFirst);
+    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, rootfsMounts: inNs ? snapMounts : undefined }, op, false, false, !attachFirst);
     monitorPid = mp ?? 0;
     let conn: MonitorAttach | undefined;
     if (attachFirst) {

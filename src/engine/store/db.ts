@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, wrapError } from '../../lib/index.js';
+import { BerthError, sqliteBinding, wrapError } from '../../lib/index.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { nowText } from './time.js';
 
@@ -66,7 +66,7 @@ export function openDatabase(root: string, opts: OpenOptions = {}): DB {
   for (let attempt = 0; ; attempt++) {
     let db: DB | undefined;
     try {
-      db = new Database(path, { timeout, readonly: opts.readonly ?? false });
+      db = new Database(path, { timeout, readonly: opts.readonly ?? false, nativeBinding: sqliteBinding() });
       db.pragma(`busy_timeout = ${timeout}`);
       if (!opts.readonly) {
         // Switching to WAL needs a brief exclusive lock; once WAL it is persistent and a no-op.
