@@ -2,8 +2,8 @@
 // Build everything: the native helper (make), the TypeScript (tsc -> build/), and the
 // start-up-optimised CLI bundles (esbuild -> dist/).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,7 +17,9 @@ if (!only || only === 'gen') {
 if (!only || only === 'ts') run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
 if (!only || only === 'bundle') {
   const esbuild = await import('esbuild');
-  const entries = [['src/cli/runtime-main.ts', 'dist/berth-runtime.cjs'], ['src/cli/berth-main.ts', 'dist/berth.cjs']];
+  // dist/<name>.cjs is a small loader (scripts/loader.cjs) that runs dist/<name>-main.cjs through
+  // a V8 code cache.
+  const entries = [['src/cli/runtime-main.ts', 'dist/berth-runtime-main.cjs'], ['src/cli/berth-main.ts', 'dist/berth-main.cjs']];
   for (const [src, out] of entries) {
     if (!existsSync(join(root, src))) continue;
     // CommonJS + minified: Node starts a single CJS file markedly faster than an ESM graph.
@@ -29,5 +31,10 @@ if (!only || only === 'bundle') {
       external: ['better-sqlite3', 'koffi'],
     });
     chmodSync(join(root, out), 0o755);
+    const loader = readFileSync(join(root, 'scripts/loader.cjs'), 'utf8').replaceAll('__BUNDLE__', basename(out));
+    const front = join(root, out.replace(/-main\.cjs$/, '.cjs'));
+    writeFileSync(front, loader);
+    chmodSync(front, 0o755);
+    rmSync(join(root, 'dist/.cache'), { recursive: true, force: true });
   }
 }
