@@ -5,3 +5,5 @@ export * from './containers/index.js';
 export * as spec from './spec/index.js';
 export * as files from './files/index.js';
 export * as store from './store/index.js';
+export * from './volumes.js';
+export * from './system.js';

@@ -21,7 +21,7 @@ function checkFilterKeys(op: string, filters: Filters, allowed: readonly string[
 export interface ContainerPruneReport {
   ContainersDeleted: string[];
   SpaceReclaimed: number;
-  /** Containers that could not be removed (e.g. started meanwhile): `<id>: <cause>`. */
+  /** Containers that could not be removed (e.g. started meanwhile): `failed to prune container <id>: <cause>`. */
   Warnings: string[];
 }
 

@@ -54,7 +54,8 @@ export async function runEngineCommand(spec: CommandSpec, argv: string[], body: 
   const [min, max] = spec.args;
   const n = parsed.args.length;
   if (n < min || (max >= 0 && n > max)) {
-    const want = min === max ? (min === 1 ? 'exactly 1 argument' : `exactly ${min} arguments`) : max < 0 ? (min === 1 ? 'at least 1 argument' : `at least ${min} arguments`) : `at most ${max} argument${max === 1 ? '' : 's'}`;
+    const want = min === max ? (min === 1 ? 'exactly 1 argument' : `exactly ${min} arguments`) : max < 0 ? (min === 1 ? 'at least 1 argument' : `at least ${min} arguments`)
+      : min > 0 ? `at least ${min} and at most ${max} argument${max === 1 ? '' : 's'}` : `at most ${max} argument${max === 1 ? '' : 's'}`;
     printErr(`"${command}" requires ${want}.\nSee '${command} --help'.\n\nUsage:  ${spec.usage}\n\n${spec.description}`);
     return 1;
   }

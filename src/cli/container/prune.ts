@@ -1,5 +1,5 @@
 /** `berth container prune [OPTIONS]`: remove all stopped containers. */
-import { pruneContainers } from '../../engine/system.js';
+import { pruneContainers } from '../../engine/index.js';
 import { bool } from '../flags.js';
 import { confirm, filtersOf, humanSize4 } from '../system/common.js';
 import { print, printErr, runEngineCommand, type CommandSpec } from './common.js';

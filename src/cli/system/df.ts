@@ -1,6 +1,6 @@
 /** `berth system df [OPTIONS]`: disk usage of images, containers, local volumes and build cache. */
 import { usage } from '../../lib/index.js';
-import { diskUsage, type DiskUsage } from '../../engine/system.js';
+import { diskUsage, type DiskUsage } from '../../engine/index.js';
 import { bool, str } from '../flags.js';
 import { io, runEngineCommand, type CommandSpec } from '../container/common.js';
 import { rowOf } from '../container/ps.js';

@@ -3,7 +3,7 @@
  * ones as they happen, until --until passes or Ctrl-C. Docker's line format and time parsing.
  */
 import { usage } from '../../lib/index.js';
-import { watchEvents } from '../../engine/system.js';
+import { watchEvents } from '../../engine/index.js';
 import type { EngineEvent } from '../../engine/store/index.js';
 import { str } from '../flags.js';
 import { io, runEngineCommand, type CommandSpec } from '../container/common.js';

@@ -1,7 +1,7 @@
 /** `berth info [OPTIONS]` (also `system info`): Docker's layout, Client then Server. */
-import { systemInfo } from '../../engine/system.js';
+import { systemInfo } from '../../engine/index.js';
 import { str } from '../flags.js';
-import { io, runEngineCommand, type CommandSpec } from '../container/common.js';
+import { io, printErr, runEngineCommand, type CommandSpec } from '../container/common.js';
 import { bytesSize, formatOne } from './common.js';
 
 export const spec: CommandSpec = {
@@ -23,8 +23,9 @@ export function clientInfo(version: string): Record<string, unknown> {
 }
 
 /** The text of `info` (Docker's prettyPrintInfo, for what berth has). */
-export function prettyInfo(client: Record<string, unknown>, i: Info): string {
+export function prettyInfo(client: Record<string, unknown>, i: Info | null): string {
   const out: string[] = ['Client:', ` Version:    ${client.Version}`, ` Context:    ${client.Context}`, ` Debug Mode: ${client.Debug}`, '', 'Server:'];
+  if (!i) return out.join('\n') + '\n\n';
   const line = (k: string, v: unknown) => out.push(`${k} ${v}`);
   const nonEmpty = (k: string, v: unknown) => { if (v !== '' && v !== undefined && v !== null) line(k, v); };
   line(' Containers:', i.Containers);
@@ -79,8 +80,17 @@ export function run(argv: string[], name = 'info'): Promise<number> {
   return runEngineCommand({ ...spec, name }, argv, async (p, core) => {
     const { VERSION } = await import('../berth-main.js');
     const client = clientInfo(VERSION);
-    const info = await systemInfo(core, VERSION) as Info;
     const f = str(p, 'format');
+    let info: Info;
+    try {
+      info = await systemInfo(core, VERSION) as Info;
+    } catch (e) {
+      if (f) throw e;
+      // Docker's layout when the server part fails: the client section, then the error.
+      io.out.write(prettyInfo(client, null).replace(/\n\n$/, '\n') + `ERROR: ${(e as Error).message}\n`);
+      printErr('errors pretty printing info');
+      return 1;
+    }
     if (f) io.out.write(formatOne(f, { ...info, ClientInfo: client }));
     else io.out.write(prettyInfo(client, info));
   });

@@ -1,7 +1,7 @@
 /** `berth system prune [OPTIONS]`: stopped containers, then (with --volumes) unused anonymous volumes, then images. */
 import { invalid } from '../../lib/index.js';
-import { imagePruneOptions, pruneContainers, pruneImages } from '../../engine/system.js';
-import { pruneVolumes } from '../../engine/volumes.js';
+import { imagePruneOptions, pruneContainers, pruneImages } from '../../engine/index.js';
+import { pruneVolumes } from '../../engine/index.js';
 import type { Filters } from '../../engine/store/index.js';
 import { bool } from '../flags.js';
 import { print, printErr, runEngineCommand, type CommandSpec } from '../container/common.js';

@@ -1,5 +1,5 @@
 /** `berth version [OPTIONS]`: Client and Server sections, `--format {{.Server.Version}}`. */
-import { API_VERSION, goArch, serverVersion } from '../../engine/system.js';
+import { API_VERSION, goArch, serverVersion } from '../../engine/index.js';
 import { str } from '../flags.js';
 import { io, runEngineCommand, type CommandSpec } from '../container/common.js';
 import { formatOne } from './common.js';

@@ -1,6 +1,6 @@
 /** `berth volume create|ls|inspect|rm|prune`: Docker's volume commands on local volumes. */
 import { usage } from '../../lib/index.js';
-import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, volumeJSON } from '../../engine/volumes.js';
+import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, volumeJSON } from '../../engine/index.js';
 import type { Labels, Volume } from '../../engine/store/index.js';
 import { bool, str, strs } from '../flags.js';
 import { eachArg, io, print, printErr, runEngineCommand, type CommandSpec } from '../container/common.js';

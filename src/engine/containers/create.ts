@@ -120,9 +120,11 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     await snaps.prepare(key, chain.at(-1), { labels: { 'berth.container': id } });
     mark('snapshot prepared');
     await mkdir(paths.dataDir, { recursive: true, mode: 0o710 });
-    for (const v of rec.volumes) await createVolumeDir(core.options.root, v.name);
+    const newVolumes: string[] = [];
+    for (const v of rec.volumes) if ((await createVolumeDir(core.options.root, v.name)).created) newVolumes.push(v.name);
     rec = core.store.tx(() => {
-      const r = core.store.containers.update(id, { config, snapshotKey: key, bundleDir: paths.dataDir });
+      const r = core.store.containers.update(id, { config, labels: cfg.labels, snapshotKey: key, bundleDir: paths.dataDir });
+      for (const v of newVolumes) core.store.events.append({ type: 'volume', action: 'create', actorId: v, attributes: { driver: 'local' } });
       core.event('container', 'create', r, { image: req.image, name: r.name });
       return r;
     });
