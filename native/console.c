@@ -43,13 +43,17 @@ int op_console(struct step *s)
 		return fail(errno, "/dev/ptmx", "opening the pty slave");
 	char name[64], sp[64];
 	snprintf(name, sizeof name, "/dev/pts/%d", n);
-	int con = cpath_open("/dev/console", O_PATH, MK_FILE, 0644);
-	if (con < 0)
-		return fail(errno, "/dev/console", NULL);
-	char cp[64];
-	if (mount(fdpath(sl, sp, sizeof sp), fdpath(con, cp, sizeof cp), NULL, MS_BIND, NULL) < 0)
-		return fail(errno, "/dev/console", "binding %s", name);
-	close(con);
+	/* an optional 4th field "noconsole" (exec): the pty is not bound onto /dev/console */
+	if (!(s->nf > 3 && !strcmp(F(s, 3), "noconsole"))) {
+		int con = cpath_open("/dev/console", O_PATH, MK_FILE, 0644);
+		if (con < 0)
+			return fail(errno, "/dev/console", NULL);
+		char cp[64];
+		if (mount(fdpath(sl, sp, sizeof sp), fdpath(con, cp, sizeof cp), NULL, MS_BIND, NULL) < 0)
+			return fail(errno, "/dev/console", "binding %s", name);
+		close(con);
+	}
+	(void)sp;
 	if (rows > 0 && cols > 0) {
 		struct winsize ws = { .ws_row = rows, .ws_col = cols };
 		if (ioctl(m, TIOCSWINSZ, &ws) < 0)

@@ -222,6 +222,9 @@ static int hello(struct client *c, char *line)
 				c->flags |= keys[k].flag;
 	}
 	c->flags |= CF_HELLO;
+	/* stream 7, empty: "attached" — output from now on reaches this client (a client that
+	 * releases the container after this frame misses nothing) */
+	mon_client_put(c, 7, "", 0);
 	if ((c->flags & CF_LOGS) && wants_output(c))
 		replay_start(c);
 	mon_client_flush(c);

@@ -84,13 +84,18 @@ function normDest(d: string): string {
   return p.length > 1 ? p.replace(/\/+$/, '') : p;
 }
 
+const MOUNT_ATTR_RDONLY = 0x1;
+
 function oneMount(c: MountContext, m: Mount, dest: string): Step[] {
   const o = parseMountOptions(m.options ?? []);
   const type = m.type ?? '';
   const isBind = type === 'bind' || (o.flags & MS.BIND) !== 0;
   const steps: Step[] = [];
   if (type === 'cgroup' || type === 'cgroup2') return cgroupMount(c, dest, o.flags);
-  const baseFlags = o.flags & ~PROPAGATION_MASK;
+  let baseFlags = o.flags & ~PROPAGATION_MASK;
+  // The recursive attributes (mount_setattr) are not applied yet; `rro` at least makes the mount
+  // itself read-only (submounts below it stay as they are).
+  if (o.recAttrSet & MOUNT_ATTR_RDONLY) baseFlags |= MS.RDONLY;
   if (isBind) {
     const src = isAbsolute(m.source ?? '') ? m.source! : resolve(c.bundle, m.source ?? '');
     let isDir: boolean;

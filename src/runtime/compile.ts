@@ -51,6 +51,8 @@ export interface InitContext extends TerminalOptions {
   loopbackUp?: boolean;
   /** Mounted on the rootfs inside the container's mount namespace before anything else. */
   rootfsMounts?: RootfsMount[];
+  /** Create a missing working directory (Docker's WorkingDir), before the root is made read-only. */
+  mkdirCwd?: boolean;
 }
 
 function nsList(spec: Spec): Array<{ type: string; path?: string }> {
@@ -75,8 +77,9 @@ function terminalPost(t: TerminalOptions): Step[] {
   return s;
 }
 
-function consoleStep(p: Process): Step {
+function consoleStep(p: Process, exec = false): Step {
   const size = p.consoleSize;
+  if (exec) return step('console', [size?.height ?? 0, size?.width ?? 0, 'noconsole'], 'set up the process pty', '/dev/ptmx');
   return step('console', [size?.height ?? 0, size?.width ?? 0], 'set up the container pty and /dev/console', '/dev/ptmx');
 }
 
@@ -146,6 +149,7 @@ export function compileInit(c: InitContext): Plan {
     const path = '/proc/sys/' + k.replace(/\./g, '/');
     ch.push(step('write', [path, v], `set sysctl ${k}=${v}`, path));
   }
+  if (c.mkdirCwd && proc.cwd && proc.cwd !== '/') ch.push(step('mkdir', [proc.cwd, 0o755], `create the working directory ${proc.cwd}`, proc.cwd));
   ch.push(...finishRootSteps(spec));
   if (proc.terminal) ch.push(consoleStep(proc));
   if (spec.hostname !== undefined && spec.hostname !== '') {
@@ -201,7 +205,7 @@ export function compileExec(c: ExecContext): Plan {
   }
   const ch = plan.child;
   ch.push(step('await_release', [], 'wait for the runtime to release the process'));
-  if (c.process.terminal) ch.push(step('setsid', [], 'start a new session'), consoleStep(c.process));
+  if (c.process.terminal) ch.push(step('setsid', [], 'start a new session'), consoleStep(c.process, true));
   const userns = namespaces.some((n) => n.type === 'user');
   ch.push(...processSteps({
     process: c.process, spec: c.spec, noSetgroups: c.rootless && userns, firstClosedFd: 3 + c.preserveFds,

@@ -28,6 +28,8 @@ export interface CreateOptions {
   loopbackUp?: boolean;
   /** Mounted on the rootfs directory inside the container's mount namespace only. */
   rootfsMounts?: RootfsMount[];
+  /** Create a missing working directory (the engine: Docker does). */
+  mkdirCwd?: boolean;
 }
 
 export interface Launched {
@@ -110,7 +112,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       consoleSocket: o.consoleSocket ? resolve(o.consoleSocket) : undefined, relay,
       noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
-      loopbackUp: o.loopbackUp, rootfsMounts: o.rootfsMounts,
+      loopbackUp: o.loopbackUp, rootfsMounts: o.rootfsMounts, mkdirCwd: o.mkdirCwd,
       monitor: o.monitor ? { ...o.monitor, oomFile: o.monitor.oomFile ?? oomFile(cg) } : undefined,
     });
     if (!started) plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));

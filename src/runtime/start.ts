@@ -6,6 +6,10 @@ import { runHooks } from './hooks.js';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+function readSyncQuiet(fd: number, buf: Buffer): number {
+  try { return readSync(fd, buf, 0, 1, null); } catch { return 0; }
+}
+
 /** Open the fifo for reading and take the init's byte: from then on it execs the user program. */
 export function releaseFifo(c: Container, op: string): void {
   let fd: number;
@@ -21,7 +25,9 @@ export function releaseFifo(c: Container, op: string): void {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw wrapError(e, `${op} ${c.id}: read exec fifo`, c.dir.fifo);
       }
       if (n === 1) break;
-      if (!c.alive()) throw new BerthError({ kind: 'system', op, message: `${op} ${c.id}: the container process exited before it could start` });
+      // the init may have taken the start signal and exited between the read and this check:
+      // its byte is then waiting in the fifo, so read once more before calling it a failure
+      if (!c.alive() && readSyncQuiet(fd, buf) !== 1) throw new BerthError({ kind: 'system', op, message: `${op} ${c.id}: the container process exited before it could start` });
       if (Date.now() > end) throw new BerthError({ kind: 'system', op, message: `${op} ${c.id}: the container process did not take the start signal within 30s` });
       Atomics.wait(sleeper, 0, 0, 1);
     }

@@ -45,7 +45,7 @@ export interface AttachOptions {
 }
 
 /** Frame streams of the attach protocol. */
-export const FRAME = { stdin: 0, stdout: 1, stderr: 2, resize: 3, closeStdin: 4, exit: 5, cleanupDone: 6 } as const;
+export const FRAME = { stdin: 0, stdout: 1, stderr: 2, resize: 3, closeStdin: 4, exit: 5, cleanupDone: 6, attached: 7 } as const;
 
 /** `[stream u8][0 0 0][len u32 BE][data]` */
 export function encodeFrame(stream: number, data: Buffer | string = Buffer.alloc(0)): Buffer {
@@ -69,6 +69,9 @@ export class MonitorAttach {
   readonly stderr = new PassThrough();
   readonly stdin: Writable;
   readonly exit: Promise<MonitorExit | null>;
+  /** Resolves when the monitor has registered this client (its output reaches us from then on). */
+  readonly attached: Promise<void>;
+  private resolveAttached!: () => void;
   private buf: Buffer = Buffer.alloc(0);
   private resolveExit!: (e: MonitorExit | null) => void;
   private gotExit = false;
@@ -76,6 +79,7 @@ export class MonitorAttach {
 
   constructor(private readonly sock: Socket, private readonly socketPath: string, private readonly opts: AttachOptions) {
     this.exit = new Promise((resolve) => { this.resolveExit = resolve; });
+    this.attached = new Promise((resolve) => { this.resolveAttached = resolve; });
     const self = this;
     this.stdin = new Writable({
       write(chunk: Buffer, _enc, cb) {
@@ -112,6 +116,8 @@ export class MonitorAttach {
           this.waiting.add(out);
           this.sock.pause();
         }
+      } else if (stream === FRAME.attached) {
+        this.resolveAttached();
       } else if (stream === FRAME.exit) {
         try {
           const e = checkExit(JSON.parse(data.toString('utf8')), this.socketPath);
@@ -123,6 +129,7 @@ export class MonitorAttach {
   }
 
   private finish(): void {
+    this.resolveAttached();
     this.stdout.end();
     this.stderr.end();
     if (!this.gotExit) this.resolveExit(null);
@@ -172,7 +179,9 @@ export function attach(socketPath: string, opts: AttachOptions = {}): Promise<Mo
       const f = (b: boolean | undefined) => (b ? 1 : 0);
       const cleanup = opts.cleanup ? ' cleanup=1' : '';
       sock.write(`attach stdin=${f(opts.stdin)} stdout=${f(opts.stdout)} stderr=${f(opts.stderr)} logs=${f(opts.logs)}${cleanup}\n`);
-      resolve(new MonitorAttach(sock, socketPath, opts));
+      const a = new MonitorAttach(sock, socketPath, opts);
+      // wait for the monitor's "attached" frame (or the end of the connection)
+      void Promise.race([a.attached, a.exit]).then(() => resolve(a));
     });
   });
 }

@@ -4,7 +4,7 @@
  * the monitor's socket is joined before the process runs (the exec fifo holds it), so no output
  * is missed.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release, hostname as osHostname } from 'node:os';
 import { BerthError, mark } from '../../lib/index.js';
@@ -12,7 +12,7 @@ import { kernelVersion } from '../../oci/index.js';
 import { snapshotter } from '../../image/index.js';
 import { launch, releaseFifo, type MonitorOptions } from '../../runtime/index.js';
 import { attach, type AttachOptions, type MonitorAttach } from '../../sys/index.js';
-import { buildSpecAndConfig, type MountSpec, type RunOptions } from '../spec/index.js';
+import { buildSpecAndConfig, readRootfsFile, resolveInRootfs, type MountSpec, type RunOptions } from '../spec/index.js';
 import { copyUp, DEFAULT_HOST_FILE_PATHS, isEmptyDir, writeContainerFiles } from '../files/index.js';
 import { unmount } from '../../snapshots/index.js';
 import type { Container } from '../store/index.js';
@@ -37,6 +37,22 @@ let kernel: [number, number] | undefined;
 
 export function runOptionsOf(c: Container): RunOptions {
   return structuredClone((c.hostConfig[RUN_OPTIONS_KEY] ?? {}) as RunOptions);
+}
+
+/**
+ * Read a file of an unmounted snapshot through its layer directories, nearest first (what
+ * overlayfs would show, for ordinary files: a whiteout — a 0/0 character device — hides it).
+ */
+function layeredReader(dirs: string[]): (path: string) => string | undefined {
+  return (path) => {
+    for (const d of dirs) {
+      let st;
+      try { st = lstatSync(resolveInRootfs(d, path)); } catch { continue; }
+      if (st.isCharacterDevice()) return undefined;
+      return readRootfsFile(d, path);
+    }
+    return undefined;
+  };
 }
 
 /** `container:<name>` modes point at the other container's init pid (it must be running). */
@@ -125,6 +141,7 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
     const { spec } = buildSpecAndConfig(imageConfig, o, {
       rootfs: paths.rootfs, id: c.id, hostsFile: files.hosts, resolvFile: files.resolvConf, hostnameFile: files.hostname,
       cgroupParent: core.options.cgroupParent, kernel, initPath: core.options.initPath, hostHostname: osHostname(),
+      readFile: inNs ? layeredReader(snaps.layerDirs(c.snapshotKey)) : undefined,
     });
     writeFileSync(paths.bundleConfig, JSON.stringify(spec));
     mark('bundle written');
@@ -138,7 +155,7 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
       exitCommand: core.exitCommand(c.id),
     };
     const attachFirst = !!so.attach;
-    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, rootfsMounts: inNs ? snapMounts : undefined }, op, false, false, !attachFirst);
+    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined }, op, false, false, !attachFirst);
     monitorPid = mp ?? 0;
     let conn: MonitorAttach | undefined;
     if (attachFirst) {

@@ -13,7 +13,7 @@ import { applyNamespaces, applySysctls } from './namespaces.js';
 import { applyResources } from './resources.js';
 import { applyDevices, applySecurity, hostMaskedPaths, parseSecurityOpts } from './security.js';
 import type { EffectiveConfig, RunOptions, SpecContext } from './types.js';
-import { resolveUser } from './user.js';
+import { resolveUserHome } from './user.js';
 
 /** Annotation carrying the stop signal (image-spec conversion.md's key for Config.StopSignal). */
 export const STOP_SIGNAL_ANNOTATION = 'org.opencontainers.image.stopSignal';
@@ -53,7 +53,10 @@ export function buildSpecAndConfig(image: ImageConfig, opts: RunOptions, ctx: Sp
   spec.linux!.cgroupsPath = posix.join(opts.cgroupParent || ctx.cgroupParent, ctx.id);
   applyResources(spec, opts, ctx);
   applyDevices(spec, opts, ctx);
-  proc.user = resolveUser(ctx.rootfs, cfg.user, opts.groupAdd);
+  const who = resolveUserHome(ctx.rootfs, cfg.user, opts.groupAdd, ctx.readFile);
+  proc.user = who.user;
+  // Docker sets HOME from the user's passwd entry (else /) unless the config has one.
+  if (!proc.env.some((e) => e.startsWith('HOME='))) proc.env.push(`HOME=${who.home || '/'}`);
   applyNamespaces(spec, opts, ctx);
   applySysctls(spec, opts, cfg.domainname);
   applySecurity(spec, opts, ctx, sec);

@@ -63,7 +63,13 @@ export function parseSecurityOpts(list: readonly string[] = []): SecurityOptions
 export function allCapabilities(): string[] {
   let last = CAPABILITIES.length - 1;
   try { last = Math.min(last, Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim())); } catch { /* keep all known */ }
-  return CAPABILITIES.slice(0, last + 1);
+  // Like dockerd (caps.GetAllCapabilities), only what this process can grant: its bounding set.
+  let bounding = -1n;
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) bounding = BigInt(`0x${m[1]}`);
+  } catch { /* assume all */ }
+  return CAPABILITIES.slice(0, last + 1).filter((_c, i) => bounding < 0n || ((bounding >> BigInt(i)) & 1n) === 1n);
 }
 
 function normalizeCaps(list: readonly string[]): string[] {

@@ -168,6 +168,9 @@ export interface SpecContext {
   ncpu?: number;
   /** Host /dev for `--privileged` device discovery; default `/dev`. */
   hostDevDir?: string;
+  /** Reads a file of the container's filesystem (for /etc/passwd, /etc/group) when `rootfs` is not
+   *  mounted where this process can see it; default: read inside `rootfs`. */
+  readFile?: (path: string) => string | undefined;
   /** Receives Docker's warnings (e.g. the OOM killer disabled without a memory limit). */
   warn?: (message: string) => void;
 }

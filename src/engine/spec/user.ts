@@ -101,12 +101,19 @@ export function getAdditionalGroups(wanted: readonly string[], group: GroupEntry
 
 /** The OCI process.user of `--user spec` (`''` = the image default: root) plus `--group-add`,
  *  reading /etc/passwd and /etc/group inside the rootfs (never following links out of it). */
-export function resolveUser(rootfs: string, spec: string, groupAdd: readonly string[] = []): User {
-  const passwdText = readRootfsFile(rootfs, '/etc/passwd');
-  const groupText = readRootfsFile(rootfs, '/etc/group');
+export function resolveUser(rootfs: string, spec: string, groupAdd: readonly string[] = [], read?: (path: string) => string | undefined): User {
+  return resolveUserHome(rootfs, spec, groupAdd, read).user;
+}
+
+/** resolveUser plus the user's home directory from /etc/passwd ('' when unknown). `read` reads a
+ *  file of the container (default: inside `rootfs`). */
+export function resolveUserHome(rootfs: string, spec: string, groupAdd: readonly string[] = [], read?: (path: string) => string | undefined): { user: User; home: string } {
+  const rd = read ?? ((p: string) => readRootfsFile(rootfs, p));
+  const passwdText = rd('/etc/passwd');
+  const groupText = rd('/etc/group');
   const passwd = passwdText === undefined ? undefined : parsePasswd(passwdText);
   const group = groupText === undefined ? undefined : parseGroup(groupText);
   const u = getExecUser(spec, passwd, group);
   const extra = groupAdd.length ? getAdditionalGroups(groupAdd, group) : [];
-  return { uid: u.uid, gid: u.gid, additionalGids: [u.gid, ...u.sgids, ...extra] };
+  return { user: { uid: u.uid, gid: u.gid, additionalGids: [u.gid, ...u.sgids, ...extra] }, home: u.home };
 }
