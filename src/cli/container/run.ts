@@ -39,7 +39,8 @@ export async function execute(command: RunCommand, argv: string[]): Promise<numb
     parsed = parseRunArgs(command, argv);
   } catch (e) {
     daemonError(command, e);
-    return 125;
+    // cobra's argument-count checks are not status errors in the docker CLI: exit 1
+    return e instanceof BerthError && /requires at least 1 argument/.test(e.message) ? 1 : 125;
   }
   if (parsed.kind === 'help') { io.out.write(parsed.text); return 0; }
   const { options, cli } = parsed;

@@ -1,7 +1,7 @@
 /** The image a container is created from: resolved locally, pulled by policy, its config read. */
 import { BerthError } from '../../lib/index.js';
 import {
-  contentStore, imageStore, parseConfig, parsePlatform, pull, type ImageConfig, type ImageContext, type ImageRecord,
+  contentStore, imageStore, parseConfig, parseReference, parsePlatform, pull, type ImageConfig, type ImageContext, type ImageRecord,
   type ProgressFn,
 } from '../../image/index.js';
 
@@ -39,6 +39,7 @@ export async function resolveImage(ctx: ImageContext, ref: string, o: ImageReque
     }
   }
   if (!rec) {
+    parseReference(ref); // a bad name is the error, before any "Unable to find image" line
     if (policy === 'never') throw new BerthError({ kind: 'notfound', op, message: `No such image: ${ref}` });
     o.onPull?.(ref);
     const res = await pull(ctx, ref, { platform: o.platform ? parsePlatform(o.platform) : undefined, onProgress: o.onProgress });

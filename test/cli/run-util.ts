@@ -1,0 +1,195 @@
+/**
+ * Shared by the `berth run` CLI tests (test/cli/run*.test.ts, lifecycle.test.ts): a busybox engine
+ * on temp roots (test/helpers/engine.ts) plus the real CLI spawned as a subprocess on those roots,
+ * and probes for what a container may leave behind (mounts, directories, cgroups).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
+import { haveBusybox } from '../helpers/rootfs.js';
+
+/** The compiled CLI entry point (build/src/cli/berth-main.js). */
+export const BERTH_MAIN = fileURLToPath(new URL('../../src/cli/berth-main.js', import.meta.url));
+
+export interface Result {
+  /** exit status, null when killed by a signal (or by our timeout) */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  out: string;
+  err: string;
+}
+
+export interface CallOptions {
+  /** written to the CLI's stdin, then closed (default: empty stdin) */
+  input?: string | Buffer;
+  /** extra environment for this call */
+  env?: NodeJS.ProcessEnv;
+  /** SIGKILL the CLI after this long (default 30 s) */
+  timeoutMs?: number;
+  /** no output is expected: never run again (see callRetrying) */
+  quiet?: boolean;
+}
+
+export interface Cli extends BusyboxEngine {
+  /** Run `berth ARGS…` to completion. */
+  berth(args: string[], o?: CallOptions): Promise<Result>;
+  /** Run `berth ARGS…`, which must exit 0; its stdout without the trailing newline. */
+  ok(args: string[], o?: CallOptions): Promise<string>;
+  /** Start `berth ARGS…` (stdio pipes) and return the child. */
+  spawn(args: string[], env?: NodeJS.ProcessEnv): ChildProcess;
+  /** Full ids of all containers (`ps -a -q --no-trunc`). */
+  ids(): Promise<string[]>;
+  /** What a removed container `id` left behind (empty when nothing). */
+  leftovers(id: string): string[];
+}
+
+/** Why these tests cannot run here, or false. */
+export function cannotRun(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root (mounts, namespaces, cgroups)';
+  if (!haveBusybox()) return 'busybox-static is not installed';
+  if (!existsSync(BERTH_MAIN)) return `the CLI is not built (${BERTH_MAIN})`;
+  return false;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `fn` until it returns a truthy value (returned) or `timeoutMs` passes (the last value). */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, everyMs = 50): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v || Date.now() >= end) return v;
+    await sleep(everyMs);
+  }
+}
+
+/** Mount points at or below `dir` (from /proc/self/mountinfo). */
+export function mountsUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (!mp) continue;
+    const p = mp.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (p === dir || p.startsWith(dir + '/')) out.push(p);
+  }
+  return out;
+}
+
+export const CGROUP_V1 = '/sys/fs/cgroup';
+
+/** The container's cgroup directory for a v1 controller (default parent /berth). */
+export function cgroupDir(controller: string, id: string): string {
+  return `${CGROUP_V1}/${controller}/berth/${id}`;
+}
+
+export function cgroupRead(controller: string, id: string, file: string): string {
+  return readFileSync(`${cgroupDir(controller, id)}/${file}`, 'utf8').trim();
+}
+
+function call(env: NodeJS.ProcessEnv, args: string[], o: CallOptions = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BERTH_MAIN, ...args], { env: { ...env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const timer = setTimeout(() => { err += `\n[test: killed after ${o.timeoutMs ?? 30000} ms]`; child.kill('SIGKILL'); }, o.timeoutMs ?? 30000);
+    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, out, err }); });
+    child.stdin.on('error', () => undefined); // the CLI may exit without reading its stdin
+    child.stdin.end(o.input ?? '');
+  });
+}
+
+/** Known bug (run-races.test.ts): the start fails when the process exits at once. */
+export const FIFO_RACE = /the container process exited before it could start/;
+
+/** The value of `--flag V` / `--flag=V` before the image (good enough for the tests' argv). */
+function flagValue(args: string[], flag: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === flag) return args[i + 1];
+    if (args[i]!.startsWith(`${flag}=`)) return args[i]!.slice(flag.length + 1);
+  }
+  return undefined;
+}
+
+/**
+ * Two known bugs make short-lived containers flaky; until they are fixed the other tests work
+ * around them here so that they test what they mean to (BERTH_TEST_NO_RETRY=1 turns this off;
+ * the bugs themselves are tested, without retries, in run-races.test.ts):
+ * - lost output: attach() resolves on the socket connect and start releases the process before the
+ *   monitor has read the client's attach line, so the first output may reach the log only. An
+ *   attached `run --rm` that exits 0 with no output at all (and was not marked `quiet`) runs again.
+ * - the exec fifo race: releaseFifo (src/runtime/start.ts) reads the fifo, finds nothing yet, then
+ *   finds the init gone — it wrote its byte and exited in between — and fails the start with
+ *   "the container process exited before it could start". Such a `run`/`start` runs again (after
+ *   removing the named container or the cidfile the failed run left).
+ * At most two more attempts.
+ */
+async function callRetrying(env: NodeJS.ProcessEnv, args: string[], o: CallOptions = {}): Promise<Result> {
+  const cmd = args[0];
+  const detached = args.some((a) => a === '-d' || a === '--detach');
+  const cidfile = flagValue(args, '--cidfile');
+  const name = flagValue(args, '--name');
+  for (let attempt = 0; ; attempt++) {
+    const r = await call(env, args, o);
+    if (attempt >= 2 || process.env.BERTH_TEST_NO_RETRY) return r;
+    if ((cmd === 'run' || cmd === 'start') && r.code !== 0 && FIFO_RACE.test(r.err)) {
+      if (cmd === 'run' && cidfile) rmSync(cidfile, { force: true });
+      if (cmd === 'run' && name) await call(env, ['rm', '-f', name]);
+      continue;
+    }
+    const lostOutput = cmd === 'run' && args.includes('--rm') && !detached && !cidfile && !o.quiet
+      && r.code === 0 && r.out === '' && r.err === '';
+    if (!lostOutput) return r;
+  }
+}
+
+/** The CLI on `env` without the retry of callRetrying. */
+export function berthRaw(env: NodeJS.ProcessEnv, args: string[], o?: CallOptions): Promise<Result> {
+  return call(env, args, o);
+}
+
+/** A fresh busybox engine and its CLI; cleaned up (containers, mounts, roots) after `fn`. */
+export async function withCli(fn: (c: Cli) => Promise<void>): Promise<void> {
+  const e = await busyboxEngine();
+  const cli: Cli = {
+    ...e,
+    berth: (args, o) => callRetrying(e.env, args, o),
+    async ok(args, o) {
+      const r = await callRetrying(e.env, args, o);
+      if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: exit ${r.code ?? r.signal}\nstdout: ${r.out}\nstderr: ${r.err}`);
+      return r.out.replace(/\n$/, '');
+    },
+    spawn: (args, env) => spawn(process.execPath, [BERTH_MAIN, ...args], { env: { ...e.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }),
+    async ids() {
+      const out = await cli.ok(['ps', '-a', '-q', '--no-trunc']);
+      return out.split('\n').filter(Boolean);
+    },
+    leftovers(id) {
+      const found: string[] = [];
+      for (const m of [...mountsUnder(e.runRoot), ...mountsUnder(e.root)]) if (m.includes(id)) found.push(`mount ${m}`);
+      for (const d of [`${e.runRoot}/${id}`, `${e.root}/containers/${id}`]) if (existsSync(d)) found.push(`dir ${d}`);
+      for (const ctrl of readdirSync(CGROUP_V1)) {
+        if (existsSync(cgroupDir(ctrl, id))) found.push(`cgroup ${cgroupDir(ctrl, id)}`);
+      }
+      return found;
+    },
+  };
+  try {
+    await fn(cli);
+  } finally {
+    await e.cleanup();
+  }
+}
+
+/** The first line of a CLI error message (Docker adds `See '… --help'.` after it). */
+export function firstLine(s: string): string {
+  return s.split('\n').find((l) => l.trim() !== '') ?? '';
+}
+
+/** The message lines of an error, without the help hint Docker appends. */
+export function messageLines(s: string): string[] {
+  return s.split('\n').filter((l) => l.trim() !== '' && !/^(See '|Run ')berth .*--help/.test(l));
+}
