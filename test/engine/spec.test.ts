@@ -34,7 +34,7 @@ test('run -it --rm -m 256m busybox sh', () => {
   const s = build({ tty: true, openStdin: true, memory: 256 * 1024 * 1024, cmd: ['sh'] });
   assert.deepEqual(s.process!.args, ['sh']);
   assert.equal(s.process!.terminal, true);
-  assert.deepEqual(s.process!.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${ID.slice(0, 12)}`, 'TERM=xterm']);
+  assert.deepEqual(s.process!.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${ID.slice(0, 12)}`, 'TERM=xterm', 'HOME=/root']);
   assert.equal(s.process!.cwd, '/');
   assert.deepEqual(s.process!.user, { uid: 0, gid: 0, additionalGids: [0, 10] });
   assert.equal(s.hostname, ID.slice(0, 12));
@@ -151,7 +151,7 @@ test('--entrypoint, Cmd and Env merge', () => {
     assert.deepEqual(run({ entrypoint: '', cmd: ['echo', 'hi'] }).spec.process!.args, ['echo', 'hi']);
     assert.throws(() => run({ entrypoint: '' }), (e: any) => e.kind === 'invalid' && e.message === 'no command specified');
     const r = run({ env: ['B=3', 'C=4', 'A'], tty: false, hostname: 'box' });
-    assert.deepEqual(r.spec.process!.env, ['PATH=/img/bin', 'HOSTNAME=box', 'B=3', 'C=4']);
+    assert.deepEqual(r.spec.process!.env, ['PATH=/img/bin', 'HOSTNAME=box', 'B=3', 'C=4', 'HOME=/root']);
     assert.deepEqual(r.config.env, ['B=3', 'C=4', 'A', 'PATH=/img/bin']);
     assert.equal(r.spec.process!.cwd, '/work');
     assert.equal(run({ workdir: '/a/b/' }).spec.process!.cwd, '/a/b');

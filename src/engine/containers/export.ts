@@ -118,7 +118,7 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
     // The rootfs is mounted only in the container's namespace: work through /proc/PID/root,
     // where its volumes and binds are already in place (paths are resolved inside it).
     const mounts = overlays(core, c).map((m) => ({ target: m.target, readonly: m.readonly }));
-    return fn({ root: `/proc/${c.state.pid}/root`, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
+    return fn({ root: `/proc/${c.state.pid}/root/.`, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
   }
   const tmp = mkdtempSync(join(core.options.runRoot, 'view-'));
   const mounted: string[] = [];

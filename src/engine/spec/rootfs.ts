@@ -32,7 +32,8 @@ export function resolveInRootfs(rootfs: string, path: string): string {
     if (target.startsWith('/')) done.length = 0;
     pending.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'));
   }
-  return join(rootfs, ...done);
+  // the root itself as given: `/proc/PID/root/.` must stay a directory, not become the magic link
+  return done.length ? join(rootfs, ...done) : rootfs;
 }
 
 /** The content of a regular file inside the rootfs, or undefined when it does not exist. The
