@@ -50,9 +50,9 @@ test('monitor: the exit command runs after the exit file is written (own session
       Buffer.from('attach stdin=1 stdout=1 stderr=1 logs=1\n'), encodeFrame(FRAME.stdin, 'go\n'), encodeFrame(FRAME.closeStdin),
     ]));
     await r.closed; // the monitor closes an old-style client after the exit frame
-    assert.deepEqual(r.frames.map(([k]) => k), [1, 5]);
-    assert.equal(r.frames[0]![1], 'got go\n');
-    assert.equal(JSON.parse(r.frames[1]![1]).exitCode, 3);
+    assert.deepEqual(r.frames.map(([k]) => k), [7, 1, 5], "attached (7), the output, the exit record");
+    assert.equal(r.frames[1]![1], 'got go\n');
+    assert.equal(JSON.parse(r.frames[2]![1]).exitCode, 3);
     const e = await waitExit(m.exitFile);
     assert.ok(await waitGone(pids.monitor), 'the monitor exits without waiting for the command');
     assert.equal((await pids.exited).code, 0);
