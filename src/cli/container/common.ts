@@ -4,7 +4,7 @@
  * argument checks, and error reporting (`Error response from daemon: …`, exit 1).
  */
 import { Engine, type EngineCore } from '../../engine/index.js';
-import { setContextFactory, io, print, printErr, report } from '../image/common.js';
+import { argCountError, setContextFactory, io, print, printErr, report } from '../image/common.js';
 import { helpText, parseFlags, type ParsedFlags } from '../flags.js';
 import type { CommandSpec } from '../image/common.js';
 
@@ -51,14 +51,8 @@ export async function runEngineCommand(spec: CommandSpec, argv: string[], body: 
     io.out.write(helpText(spec.usage, spec.description, spec.flags, spec.extraHelp));
     return 0;
   }
-  const [min, max] = spec.args;
-  const n = parsed.args.length;
-  if (n < min || (max >= 0 && n > max)) {
-    const want = min === max ? (min === 1 ? 'exactly 1 argument' : `exactly ${min} arguments`) : max < 0 ? (min === 1 ? 'at least 1 argument' : `at least ${min} arguments`)
-      : min > 0 ? `at least ${min} and at most ${max} argument${max === 1 ? '' : 's'}` : `at most ${max} argument${max === 1 ? '' : 's'}`;
-    printErr(`"${command}" requires ${want}.\nSee '${command} --help'.\n\nUsage:  ${spec.usage}\n\n${spec.description}`);
-    return 1;
-  }
+  const bad = argCountError(spec, parsed.args.length);
+  if (bad) { printErr(bad); return 1; }
   try {
     return (await body(parsed, core())) ?? 0;
   } catch (err) {

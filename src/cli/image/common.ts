@@ -70,6 +70,17 @@ export interface CommandSpec {
   extraHelp?: string;
 }
 
+/** The docker CLI's message for a wrong number of arguments, or undefined when the count is right. */
+export function argCountError(spec: CommandSpec, n: number): string | undefined {
+  const [min, max] = spec.args;
+  if (n >= min && (max < 0 || n <= max)) return undefined;
+  const s = (k: number) => (k === 1 ? '' : 's');
+  const want = min === max ? `exactly ${min} argument${s(min)}` : max < 0 ? `at least ${min} argument${s(min)}`
+    : min > 0 ? `at least ${min} and at most ${max} argument${s(max)}` : `at most ${max} argument${s(max)}`;
+  const command = `berth ${spec.name}`;
+  return `"${command}" requires ${want}.\nSee '${command} --help'.\n\nUsage:  ${spec.usage}\n\n${spec.description}`;
+}
+
 /** Parse flags (printing help / usage errors) and run `body` with a context; returns the exit status. */
 export async function runCommand(spec: CommandSpec, argv: string[], body: (p: ParsedFlags, ctx: ImageContext) => Promise<number | void>): Promise<number> {
   let parsed: ParsedFlags;
@@ -83,13 +94,8 @@ export async function runCommand(spec: CommandSpec, argv: string[], body: (p: Pa
     io.out.write(helpText(spec.usage, spec.description, spec.flags, spec.extraHelp));
     return 0;
   }
-  const [min, max] = spec.args;
-  const n = parsed.args.length;
-  if (n < min || (max >= 0 && n > max)) {
-    const want = min === max ? (min === 1 ? 'exactly 1 argument' : `exactly ${min} arguments`) : max < 0 ? (min === 1 ? 'at least 1 argument' : `at least ${min} arguments`) : `at most ${max} argument${max === 1 ? '' : 's'}`;
-    printErr(`"${command}" requires ${want}.\nSee '${command} --help'.\n\nUsage:  ${spec.usage}\n\n${spec.description}`);
-    return 1;
-  }
+  const bad = argCountError(spec, parsed.args.length);
+  if (bad) { printErr(bad); return 1; }
   let ctx: ImageContext | undefined;
   try {
     ctx = await getContext();
