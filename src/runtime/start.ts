@@ -27,7 +27,10 @@ export function releaseFifo(c: Container, op: string): void {
       if (n === 1) break;
       // the init may have taken the start signal and exited between the read and this check:
       // its byte is then waiting in the fifo, so read once more before calling it a failure
-      if (!c.alive() && readSyncQuiet(fd, buf) !== 1) throw new BerthError({ kind: 'system', op, message: `${op} ${c.id}: the container process exited before it could start` });
+      if (!c.alive()) {
+        if (readSyncQuiet(fd, buf) === 1) break;
+        throw new BerthError({ kind: 'system', op, message: `${op} ${c.id}: the container process exited before it could start` });
+      }
       if (Date.now() > end) throw new BerthError({ kind: 'system', op, message: `${op} ${c.id}: the container process did not take the start signal within 30s` });
       Atomics.wait(sleeper, 0, 0, 1);
     }

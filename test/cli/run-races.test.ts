@@ -11,7 +11,6 @@ const skip = cannotRun();
 test('a process that exits at once always starts (20 concurrent `run --rm busybox true`)', {
   skip,
   timeout: 120_000,
-  todo: 'bug: now and then the start fails with "the container process exited before it could start" (exit 125): releaseFifo (src/runtime/start.ts) reads the exec fifo, gets nothing yet, then checks alive() — the init has meanwhile written its byte, exec\'d `true` and exited — and throws although the byte is in the fifo. It should read once more after seeing the init gone',
 }, () => withCli(async (c) => {
   const results = await Promise.all(Array.from({ length: 20 }, () => berthRaw(c.env, ['run', '--rm', 'busybox', 'true'], { timeoutMs: 90_000 })));
   const failed = results.filter((r) => r.code !== 0);
