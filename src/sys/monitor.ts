@@ -3,6 +3,7 @@
  * attach over its unix socket, read the exit file it leaves, parse its json-file log lines.
  */
 import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { BerthError, wrapError } from '../lib/index.js';
@@ -200,6 +201,13 @@ function checkExit(v: unknown, path: string): MonitorExit {
     oomKillCount: num('oomKillCount') ? (o.oomKillCount as number) : 0,
     logDroppedBytes: num('logDroppedBytes') ? (o.logDroppedBytes as number) : 0,
   };
+}
+
+/** readExitFile without waiting: null while there is none (or a garbled one: treated as none). */
+export function readExitFileSync(path: string): MonitorExit | null {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch { return null; }
+  try { return checkExit(JSON.parse(text), path); } catch { return null; }
 }
 
 /** The exit file a monitor wrote, or null while there is none (the container still runs). */

@@ -4,8 +4,8 @@
  * argument checks, and error reporting (`Error response from daemon: …`, exit 1).
  */
 import { Engine, type EngineCore } from '../../engine/index.js';
-import { argCountError, setContextFactory, io, print, printErr, report } from '../image/common.js';
-import { helpText, parseFlags, type ParsedFlags } from '../flags.js';
+import { parseCommand, setContextFactory, io, print, printErr, report } from '../image/common.js';
+import type { ParsedFlags } from '../flags.js';
 import type { CommandSpec } from '../image/common.js';
 
 export { io, print, printErr, report, type CommandSpec };
@@ -40,19 +40,8 @@ export async function closeEngine(): Promise<void> {
 
 /** Parse flags, check the argument count, run `body`; errors reported as the docker CLI does. */
 export async function runEngineCommand(spec: CommandSpec, argv: string[], body: (p: ParsedFlags, core: EngineCore) => Promise<number | void>): Promise<number> {
-  let parsed: ParsedFlags;
-  const command = `berth ${spec.name}`;
-  try {
-    parsed = parseFlags(argv, spec.flags, { command, stopAtFirstArg: spec.stopAtFirstArg });
-  } catch (err) {
-    return report(err);
-  }
-  if (parsed.flags.help) {
-    io.out.write(helpText(spec.usage, spec.description, spec.flags, spec.extraHelp));
-    return 0;
-  }
-  const bad = argCountError(spec, parsed.args.length);
-  if (bad) { printErr(bad); return 1; }
+  const parsed = parseCommand(spec, argv);
+  if (typeof parsed === 'number') return parsed;
   try {
     return (await body(parsed, core())) ?? 0;
   } catch (err) {

@@ -5,7 +5,7 @@ import { bool, str, strs } from '../flags.js';
 import { parseEnv, parseEnvFile } from '../../engine/spec/index.js';
 import { readFileSync } from 'node:fs';
 import { makeRaw } from './attach-io.js';
-import { io, printErr, runEngineCommand, type CommandSpec } from './common.js';
+import { printErr, runEngineCommand, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
   name: 'exec',
@@ -60,6 +60,5 @@ export async function run(argv: string[], name = 'exec'): Promise<number> {
     }
     return code;
   });
-  void io;
   return status;
 }

@@ -4,8 +4,7 @@ import { BerthError, mark } from '../../lib/index.js';
 import {
   createContainer, exitCodeForStartError, exitCodeOf, removeContainer, settle, startContainer, type EngineCore,
 } from '../../engine/index.js';
-import { helpText } from '../flags.js';
-import { parseRunArgs, runFlagSpecs, runUsageLine, type RunCliOptions, type RunCommand } from './run-flags.js';
+import { parseRunArgs, type RunCliOptions, type RunCommand } from './run-flags.js';
 import { attachUntilExit, wireTerminal } from './attach-io.js';
 import { closeEngine, core, io, print, printErr } from './common.js';
 import { ProgressPrinter } from '../image/progress.js';
@@ -88,4 +87,3 @@ export async function execute(command: RunCommand, argv: string[]): Promise<numb
 
 export const runCommand = (argv: string[]) => execute('run', argv);
 export const createCommand = (argv: string[]) => execute('create', argv);
-export { helpText, runFlagSpecs, runUsageLine };

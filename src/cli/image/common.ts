@@ -81,12 +81,14 @@ export function argCountError(spec: CommandSpec, n: number): string | undefined 
   return `"${command}" requires ${want}.\nSee '${command} --help'.\n\nUsage:  ${spec.usage}\n\n${spec.description}`;
 }
 
-/** Parse flags (printing help / usage errors) and run `body` with a context; returns the exit status. */
-export async function runCommand(spec: CommandSpec, argv: string[], body: (p: ParsedFlags, ctx: ImageContext) => Promise<number | void>): Promise<number> {
+/**
+ * Parse a command's flags and check its argument count as the docker CLI does: the parsed flags,
+ * or the exit status when the command is done already (help printed: 0; a usage error: 125 / 1).
+ */
+export function parseCommand(spec: CommandSpec, argv: string[]): ParsedFlags | number {
   let parsed: ParsedFlags;
-  const command = `berth ${spec.name}`;
   try {
-    parsed = parseFlags(argv, spec.flags, { command, stopAtFirstArg: spec.stopAtFirstArg });
+    parsed = parseFlags(argv, spec.flags, { command: `berth ${spec.name}`, stopAtFirstArg: spec.stopAtFirstArg });
   } catch (err) {
     return report(err);
   }
@@ -96,6 +98,13 @@ export async function runCommand(spec: CommandSpec, argv: string[], body: (p: Pa
   }
   const bad = argCountError(spec, parsed.args.length);
   if (bad) { printErr(bad); return 1; }
+  return parsed;
+}
+
+/** Parse flags (printing help / usage errors) and run `body` with a context; returns the exit status. */
+export async function runCommand(spec: CommandSpec, argv: string[], body: (p: ParsedFlags, ctx: ImageContext) => Promise<number | void>): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (typeof parsed === 'number') return parsed;
   let ctx: ImageContext | undefined;
   try {
     ctx = await getContext();

@@ -9,20 +9,12 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { BerthError } from '../../lib/index.js';
 import { del } from '../../runtime/index.js';
 import { unmount } from '../../snapshots/index.js';
-import type { MonitorExit } from '../../sys/index.js';
+import { readExitFileSync, type MonitorExit } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 
-/** The exit record, or null while the container runs (a half-written file does not exist: tmp + rename). */
-export function readExitRecord(path: string): MonitorExit | null {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { return null; }
-  try {
-    const o = JSON.parse(text) as MonitorExit;
-    if (typeof o.exitCode !== 'number' || typeof o.signal !== 'number') return null;
-    return o;
-  } catch { return null; }
-}
+/** The exit record, or null while the container runs (the monitor writes it by tmp + rename). */
+export const readExitRecord = readExitFileSync;
 
 export function monitorAlive(pid: number): boolean {
   if (!pid) return false;

@@ -36,10 +36,6 @@ export class EngineCore {
     return { root: runtimeRoot(this.options) };
   }
 
-  get volumesRoot(): string {
-    return join(this.options.root, 'volumes');
-  }
-
   /** Record an event about a container (Docker's attributes: image, name, labels, extras). */
   event(type: EventType, action: string, c: Container, extra: Record<string, string> = {}): void {
     const attributes: Record<string, string> = type === 'container' ? { ...c.labels, image: c.image, name: c.name, ...extra } : extra;

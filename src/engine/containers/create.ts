@@ -69,10 +69,8 @@ export function planMounts(core: EngineCore | null, opts: RunOptions, imageVolum
 export async function createContainer(core: EngineCore, req: CreateRequest): Promise<Container> {
   const op = 'create container';
   const opts: RunOptions = { ...(req.options ?? {}) };
-  if (opts.network?.startsWith('container:') || opts.pid?.startsWith('container:') || opts.ipc?.startsWith('container:')) {
-    for (const mode of [opts.network, opts.pid, opts.ipc]) {
-      if (mode?.startsWith('container:')) core.store.containers.get(mode.slice('container:'.length));
-    }
+  for (const mode of [opts.network, opts.pid, opts.ipc]) {
+    if (mode?.startsWith('container:')) core.store.containers.get(mode.slice('container:'.length)); // must exist
   }
   opts.network ??= 'none';
   if (!['none', 'host'].includes(opts.network) && !opts.network.startsWith('container:')) {

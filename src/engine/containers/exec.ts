@@ -1,7 +1,7 @@
 /** `exec`: a new process in a running container's namespaces and cgroup, as the container's user. */
 import { BerthError, conflict } from '../../lib/index.js';
 import { Container as RtContainer, exec as rtExec } from '../../runtime/index.js';
-import { getAdditionalGroups, getExecUser, parseGroup, parsePasswd, readRootfsFile } from '../spec/index.js';
+import { allCapabilities, getExecUser, parseGroup, parsePasswd, readRootfsFile } from '../spec/index.js';
 import { reconcile } from './cleanup.js';
 import type { EngineCore } from './core.js';
 
@@ -18,8 +18,6 @@ export interface ExecRequest {
   /** receives the helper child when stdio has pipes */
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
 }
-
-const ALL_CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE'];
 
 export async function execInContainer(core: EngineCore, ref: string, r: ExecRequest): Promise<number> {
   const c = reconcile(core, core.store.containers.get(ref));
@@ -44,10 +42,9 @@ export async function execInContainer(core: EngineCore, ref: string, r: ExecRequ
   const code = await rtExec(core.runtime, {
     id: c.id, args: r.cmd, tty: r.tty, detach: r.detach, cwd: r.workdir || cfg.WorkingDir || undefined,
     user: `${u.uid}:${u.gid}`, additionalGids: u.sgids.length ? u.sgids : undefined,
-    caps: r.privileged ? ALL_CAPS : undefined, envReplace: mergedEnv, stdio: r.stdio, onSpawn: r.onSpawn,
+    caps: r.privileged ? allCapabilities() : undefined, envReplace: mergedEnv, stdio: r.stdio, onSpawn: r.onSpawn,
   });
   core.event('container', 'exec_die', c, { exitCode: String(code) });
   return code;
 }
 
-export { getAdditionalGroups };

@@ -52,7 +52,7 @@ export async function killContainer(core: EngineCore, ref: string, signal = 'SIG
   const c = reconcile(core, core.store.containers.get(ref));
   const op = `kill ${c.name}`;
   let sig: number;
-  try { sig = parseSignal(signal); } catch { throw new BerthError({ kind: 'invalid', op, message: `invalid signal: ${signal}` }); }
+  try { sig = parseSignal(signal); } catch { throw new BerthError({ kind: 'invalid', op, message: `${op}: invalid signal: ${signal}` }); }
   if (!running(c)) throw conflict(op, `cannot kill container: ${ref}: container ${c.id} is not running`);
   if (c.state.status === 'paused' && sig === 9) await rtResume(core.runtime, c.id).catch(() => undefined);
   signalInit(c, sig, op);

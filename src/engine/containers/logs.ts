@@ -2,7 +2,7 @@
  * `logs`: the json-file log the monitor writes (rotated files oldest first, then the live file),
  * filtered by time and tail, and followed while the container runs (rotation included).
  */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { parseJsonLog, type JsonLogEntry } from '../../sys/index.js';
 import { parseTimeNs, type Container } from '../store/index.js';
@@ -24,7 +24,7 @@ export interface LogsOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function readAll(path: string): Promise<string> {
-  try { return (await import('node:fs/promises')).readFile(path, 'utf8'); } catch { return ''; }
+  try { return await readFile(path, 'utf8'); } catch { return ''; }
 }
 
 function logFiles(c: Container, maxFiles: number): string[] {

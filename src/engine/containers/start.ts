@@ -4,7 +4,7 @@
  * the monitor's socket is joined before the process runs (the exec fifo holds it), so no output
  * is missed.
  */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release, hostname as osHostname } from 'node:os';
 import { BerthError, mark } from '../../lib/index.js';
@@ -117,7 +117,6 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
   const snaps = await snapshotter(core.images);
   await teardown(core, c); // what a previous run may have left
   mkdirSync(paths.rootfs, { recursive: true, mode: 0o700 });
-  let mounted = false;
   let monitorPid = 0;
   try {
     // The snapshot is mounted in the container's own mount namespace (it vanishes with it: no
@@ -128,7 +127,6 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
     if (!inNs) {
       await snaps.mount(c.snapshotKey, paths.rootfs);
       writeFileSync(hostMountMarker(paths), '');
-      mounted = true;
     }
     mark('rootfs ready');
     const rec = await imageStore(core.images).get(c.imageId);
@@ -172,7 +170,6 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
   } catch (e) {
     if (monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }
     await teardown(core, c).catch(() => undefined);
-    if (!mounted && existsSync(paths.rootfs)) rmSync(paths.runDir, { recursive: true, force: true });
     let err = e instanceof BerthError ? e : new BerthError({ kind: 'system', op, message: `${op}: ${(e as Error).message}`, cause: e });
     if (err.step === 'lookup' && err.path) {
       const why = err.code === 'ENOENT' ? (err.path.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : err.code === 'EACCES' ? 'permission denied' : err.message;
