@@ -151,7 +151,7 @@ test('watchEvents: past window with since/until, filters, following new events u
   await createVolume(core, { name: 'e1' });
   await createVolume(core, { name: 'e2' });
   await removeVolume(core, 'e1');
-  const past = await collect(watchEvents(core, { since: t0, until: BigInt(Date.now()) * 1_000_000n }));
+  const past = await collect(watchEvents(core, { since: t0, until: BigInt(Date.now() + 1) * 1_000_000n }));
   assert.deepEqual(past.map((e) => `${e.action} ${e.actor.id}`), ['create e1', 'create e2', 'destroy e1']);
   const filtered = await collect(watchEvents(core, { since: t0, follow: false, filters: { event: ['destroy'] } }));
   assert.deepEqual(filtered.map((e) => e.actor.id), ['e1']);
