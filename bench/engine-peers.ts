@@ -11,7 +11,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { join } from 'node:path';
 import { cgroupsPresent, comm, killLeftovers, pidsAlive, ppid, removeCgroupsCreated, unmountUnder } from './engine-proc.js';
 
-export type EngineName = 'berth' | 'docker' | 'podman';
+export type EngineName = 'berth' | 'berth-worker' | 'docker' | 'podman';
 
 export interface Result { ms: number; status: number | null; stdout: string; stderr: string }
 
@@ -91,6 +91,45 @@ export async function setupBerth(work: string, tar: string, repo: string, onCrea
   onCreated(e);
   if (!existsSync(cli[1]!)) throw new Error(`berth CLI ${cli[1]} not found (build it: node scripts/build.mjs bundle, or set BENCH_BERTH_CLI)`);
   e.version = `${must(e, ['--version']).stdout.trim()} (${cli[1]})`;
+  must(e, IMPORT(tar));
+  return e;
+}
+
+/**
+ * berth with a warm `berth worker` (started here, like docker's dockerd) and the native front
+ * dist/berth, which hands each command to it; own roots, same image.
+ */
+export async function setupBerthWorker(work: string, tar: string, repo: string, onCreated: (e: Engine) => void): Promise<Engine> {
+  const root = join(work, 'berth-worker');
+  const runRoot = mkdtempSync('/tmp/bbw-');
+  const front = join(repo, 'dist', 'berth');
+  const socket = join(runRoot, 'cli.sock');
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_ROOT: root, BERTH_RUN_ROOT: runRoot, BERTH_WORKER_SOCKET: socket };
+  delete env.BERTH_CONFIG;
+  delete env.BERTH_TRACE;
+  delete env.BERTH_NO_WORKER;
+  const log = join(runRoot, 'worker.log');
+  const fd = openSync(log, 'w');
+  const proc = spawn(process.execPath, [join(repo, 'dist', 'berth.cjs'), 'worker', '--socket', socket], { env, stdio: ['ignore', fd, fd], detached: true });
+  closeSync(fd);
+  const e: Engine = {
+    name: 'berth-worker', argv: (args) => [front, ...args], env, rm: ['rm', '-f'], monitor: 'berth-monitor', ids: new Set(),
+    notes: ['berth-worker: the native front dist/berth handing each command to a warm `berth worker` (started before the benchmark, like dockerd)'],
+    version: '', daemons: () => (proc.exitCode === null && proc.pid ? [proc.pid] : []),
+    async stop() {
+      const report: string[] = [];
+      removeAll(e, report);
+      if (proc.exitCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((r) => { const t = setTimeout(r, 15000); proc.once('exit', () => { clearTimeout(t); r(undefined); }); });
+      }
+      return finish(e, [runRoot, root], report);
+    },
+  };
+  onCreated(e);
+  if (!existsSync(front)) throw new Error(`${front} not found (build it: node scripts/build.mjs)`);
+  await waitFor('berth worker', () => existsSync(socket), proc, log);
+  e.version = `${must(e, ['--version']).stdout.trim()} (${front} → berth worker)`;
   must(e, IMPORT(tar));
   return e;
 }

@@ -1,6 +1,8 @@
 /**
- * Benchmark: the container engine side by side — berth, docker (its own dockerd) and podman, each
- * on temp roots with the same busybox image (from /bin/busybox, imported as busybox:latest, Cmd sh).
+ * Benchmark: the container engine side by side — berth (a Node process per command), berth-worker
+ * (the native front dist/berth handing commands to a warm `berth worker`), docker (its own dockerd)
+ * and podman, each on temp roots with the same busybox image (from /bin/busybox, imported as
+ * busybox:latest, Cmd sh).
  *   1. `run --rm --network none busybox true`, median of N, interleaved      target: berth <= 0.5 x podman
  *   2. BENCH_DETACHED (20) x `run -d --network none busybox sleep 1000`, total  target: berth < 1.5 s
  *      then `rm -f` of them (timed separately)
@@ -8,7 +10,7 @@
  *      containerd-shim-runc-v2 (VmRSS, and PSS from smaps_rollup)
  *   4. BENCH_IDLE (500) idle berth containers: start all, monitors' memory, all Up in `ps`, `ps`
  *      time, `rm -f` of all (BENCH_IDLE_PODMAN=1: podman too, or =COUNT; BENCH_IDLE=0: skip)
- * Run as root:  node build/bench/engine.js [N]     (BENCH_ENGINES=berth,docker,podman to choose;
+ * Run as root:  node build/bench/engine.js [N]     (BENCH_ENGINES=berth,berth-worker,docker,podman to choose;
  * BENCH_BERTH_CLI=path/to/berth.js to run another berth CLI than dist/berth.cjs)
  * Prints a markdown table and writes bench/results/engine-<date>.json.
  */
@@ -18,7 +20,7 @@ import { loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/probe.js';
 import { busyboxRootfs, haveBusybox } from '../test/helpers/rootfs.js';
-import { exec, must, setupBerth, setupDocker, setupPodman, type Engine, type EngineName } from './engine-peers.js';
+import { exec, must, setupBerth, setupBerthWorker, setupDocker, setupPodman, type Engine, type EngineName } from './engine-peers.js';
 import { comm, memAvailableKiB, memOf, ppid, type Mem } from './engine-proc.js';
 
 const N = Number(process.argv[2] ?? 20);
@@ -26,7 +28,7 @@ const DETACHED = Number(process.env.BENCH_DETACHED ?? 20);
 const IDLE = Number(process.env.BENCH_IDLE ?? 500);
 /** BENCH_IDLE_PODMAN=1: podman idle containers too (as many as berth's); a number > 1: that many. */
 const IDLE_PODMAN = ((v) => (v === undefined || v === '' || v === '0' ? 0 : Number(v) > 1 ? Number(v) : IDLE))(process.env.BENCH_IDLE_PODMAN);
-const WANT = (process.env.BENCH_ENGINES ?? 'berth,docker,podman').split(',').map((s) => s.trim()) as EngineName[];
+const WANT = (process.env.BENCH_ENGINES ?? 'berth,berth-worker,docker,podman').split(',').map((s) => s.trim()) as EngineName[];
 const RUN = ['run', '--rm', '--network', 'none', 'busybox', 'true'];
 const DETACH = (secs: number) => ['run', '-d', '--network', 'none', 'busybox', 'sleep', String(secs)];
 
@@ -189,10 +191,10 @@ function ratio(a: number | undefined, b: number | undefined): string {
 function report(res: Record<string, any>, names: string[]): string {
   const cell = (v: number | undefined, unit = '') => (v === undefined || Number.isNaN(v) ? '–' : `${v}${unit}`);
   const row = (label: string, get: (n: string) => number | undefined, target = '') =>
-    `| ${label} | ${names.map((n) => cell(get(n))).join(' | ')} | ${ratio(get('berth'), get('podman'))} | ${ratio(get('berth'), get('docker'))} | ${target} |`;
+    `| ${label} | ${names.map((n) => cell(get(n))).join(' | ')} | ${ratio(get('berth'), get('podman'))} | ${ratio(get('berth'), get('docker'))} | ${ratio(get('berth-worker'), get('podman'))} | ${ratio(get('berth-worker'), get('docker'))} | ${target} |`;
   const lines = [
-    `| benchmark | ${names.join(' | ')} | berth/podman | berth/docker | target |`,
-    `|---|${names.map(() => '---:').join('|')}|---:|---:|---|`,
+    `| benchmark | ${names.join(' | ')} | berth/podman | berth/docker | berth-worker/podman | berth-worker/docker | target |`,
+    `|---|${names.map(() => '---:').join('|')}|---:|---:|---:|---:|---|`,
   ];
   if (res.run) lines.push(row(`\`run --rm --network none busybox true\`, median of ${N} (ms)`, (n) => res.run.medianMs[n], 'berth ≤ 0.5 × podman'));
   if (res.detached) {
@@ -246,6 +248,7 @@ async function main(): Promise<number> {
       try {
         log(`setting up ${name}`);
         const e = name === 'berth' ? await setupBerth(work, tar, repo, created)
+          : name === 'berth-worker' ? await setupBerthWorker(work, tar, repo, created)
           : name === 'docker' ? await setupDocker(work, tar, created)
           : name === 'podman' ? await setupPodman(work, tar, created) : undefined;
         if (!e) throw new Error(`unknown engine ${name}`);

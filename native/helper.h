@@ -184,6 +184,8 @@ int op_stdio_pipes(struct step *s);
 int op_monitor(struct step *s);
 /* seccomp (seccomp.c) */
 int op_seccomp(struct step *s);
+int op_seccomp_bpf(struct step *s);
+int seccomp_export_main(void);
 
 /* main.c */
 void run_list(struct list *l);

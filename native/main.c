@@ -33,7 +33,7 @@ void child_main(void)
 
 static int usage(void)
 {
-	fputs("usage: berth-helper run --ctl FD | berth-helper version\n", stderr);
+	fputs("usage: berth-helper run --ctl FD | berth-helper seccomp-export | berth-helper version\n", stderr);
 	return 2;
 }
 
@@ -44,6 +44,8 @@ int main(int argc, char **argv, char **envp)
 		printf("berth-helper %d\n", HELPER_VERSION);
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "seccomp-export"))
+		return seccomp_export_main();
 	if (argc != 4 || strcmp(argv[1], "run") || strcmp(argv[2], "--ctl"))
 		return usage();
 	char *end;

@@ -65,6 +65,7 @@ static const struct op ops[] = {
 	{ "ambient", L_CHILD, 2, op_ambient },
 	{ "no_new_privs", L_CHILD, 1, op_no_new_privs },
 	{ "seccomp", L_CHILD, 7, op_seccomp },
+	{ "seccomp_bpf", L_CHILD, 3, op_seccomp_bpf },
 	{ "umask", L_CHILD, 2, op_umask },
 	{ "chdir", L_CHILD, 2, op_chdir },
 	{ "close_fds", L_CHILD, 2, op_close_fds },

@@ -3,9 +3,24 @@
 #include "helper.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
 static int set_flag(scmp_filter_ctx ctx, const char *f)
 {
@@ -70,17 +85,21 @@ static int send_listener(scmp_filter_ctx ctx, const char *path, int sock)
 	return w < 0 ? fail(e, path, "sending the seccomp notify fd") : 0;
 }
 
-int op_seccomp(struct step *s)
+/* Build the filter of a seccomp step (fields: default, archs, flags, listener, rules); on failure
+ * the error is recorded and NULL returned. */
+static scmp_filter_ctx build_filter(struct step *s, const char **listener)
 {
 	int i = 1, narch, nflags;
 	uint32_t def = (uint32_t)U(s, i++);
 	char **arch = L(s, &i, &narch);
 	char **flags = L(s, &i, &nflags);
-	const char *listener = F(s, i++);
+	*listener = F(s, i++);
 	uint64_t nrules = U(s, i++);
 	scmp_filter_ctx ctx = seccomp_init(def);
-	if (!ctx)
-		return failm(EINVAL, "", "seccomp_init failed", "default action 0x%x", def);
+	if (!ctx) {
+		failm(EINVAL, "", "seccomp_init failed", "default action 0x%x", def);
+		return NULL;
+	}
 	int r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); /* no_new_privs is a step of its own */
 	if (r < 0)
 		goto err;
@@ -124,20 +143,94 @@ int op_seccomp(struct step *s)
 			if (add_rule(ctx, names[k], act, (int)nargs, args) < 0)
 				goto out;
 	}
-	r = seccomp_load(ctx);
-	if (r < 0)
-		goto err;
-	if (*listener) {
-		int sock = s->fd;
-		s->fd = -1;
-		if (send_listener(ctx, listener, sock) < 0)
-			goto out;
-	}
-	seccomp_release(ctx);
-	return 0;
+	return ctx;
 err:
 	fail(-r, "", NULL);
 out:
 	seccomp_release(ctx);
-	return -1;
+	return NULL;
+}
+
+int op_seccomp(struct step *s)
+{
+	const char *listener;
+	scmp_filter_ctx ctx = build_filter(s, &listener);
+	if (!ctx)
+		return -1;
+	int r = seccomp_load(ctx);
+	if (r < 0) {
+		fail(-r, "", NULL);
+		seccomp_release(ctx);
+		return -1;
+	}
+	if (*listener) {
+		int sock = s->fd;
+		s->fd = -1;
+		if (send_listener(ctx, listener, sock) < 0) {
+			seccomp_release(ctx);
+			return -1;
+		}
+	}
+	seccomp_release(ctx);
+	return 0;
+}
+
+/* seccomp_bpf FLAGS HEX: load a filter compiled before (`berth-helper seccomp-export`) with
+ * seccomp(2) and the SECCOMP_FILTER_FLAG_* bits in FLAGS. */
+int op_seccomp_bpf(struct step *s)
+{
+	uint64_t flags = U(s, 1);
+	const char *hex = F(s, 2);
+	size_t n = strlen(hex);
+	if (n == 0 || n % 16 || n / 16 > BPF_MAXINSNS)
+		return failm(EINVAL, "", "bad plan", "seccomp_bpf: %zu hex digits", n);
+	size_t count = n / 16;
+	struct sock_filter *insns = malloc(count * sizeof *insns);
+	if (!insns)
+		return fail(ENOMEM, "", "seccomp filter");
+	unsigned char *bytes = (unsigned char *)insns;
+	for (size_t k = 0; k < n / 2; k++) {
+		int hi = hexval(hex[2 * k]), lo = hexval(hex[2 * k + 1]);
+		if (hi < 0 || lo < 0) {
+			free(insns);
+			return failm(EINVAL, "", "bad plan", "seccomp_bpf: not hex at %zu", 2 * k);
+		}
+		bytes[k] = (unsigned char)(hi << 4 | lo);
+	}
+	struct sock_fprog prog = { .len = (unsigned short)count, .filter = insns };
+	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)flags, &prog);
+	int e = errno;
+	free(insns);
+	return r < 0 ? fail(e, "", "load the seccomp filter") : 0;
+}
+
+/* `berth-helper seccomp-export`: a plan on stdin whose child list holds one seccomp step; its
+ * filter compiled to BPF on stdout. Errors: a JSON line on stderr, exit 1. */
+int seccomp_export_main(void)
+{
+	S.ctl = -1;
+	if (read_plan(0) < 0)
+		goto die;
+	S.ctl = 2;
+	for (int k = 0; k < S.chld.n; k++) {
+		S.cur = &S.chld.s[k];
+		if (strcmp(S.cur->f[0], "seccomp"))
+			continue;
+		const char *listener;
+		scmp_filter_ctx ctx = build_filter(S.cur, &listener);
+		if (!ctx)
+			goto die;
+		int r = seccomp_export_bpf(ctx, 1);
+		seccomp_release(ctx);
+		if (r < 0) {
+			fail(-r, "", "export the seccomp filter");
+			goto die;
+		}
+		return 0;
+	}
+	failm(EINVAL, "", "bad plan", "%s", "no seccomp step");
+die:
+	S.ctl = 2;
+	die_step();
+	return 1;
 }

@@ -2,7 +2,7 @@
 // Build everything: the native helper (make), the TypeScript (tsc -> build/), and the
 // start-up-optimised CLI bundles (esbuild -> dist/).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,5 +36,10 @@ if (!only || only === 'bundle') {
     writeFileSync(front, loader);
     chmodSync(front, 0o755);
     rmSync(join(root, 'dist/.cache'), { recursive: true, force: true });
+  }
+  // dist/berth: the native front (native/client.c) that hands commands to a running `berth worker`
+  if (existsSync(join(root, 'native/build/berth'))) {
+    copyFileSync(join(root, 'native/build/berth'), join(root, 'dist/berth'));
+    chmodSync(join(root, 'dist/berth'), 0o755);
   }
 }

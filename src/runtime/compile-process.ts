@@ -1,6 +1,6 @@
 /** Compile `process` (user, capabilities, rlimits, seccomp, cwd, exec) into helper child steps. */
 import { invalid } from '../lib/index.js';
-import { capMask, rlimitNumber, seccompStepArgs, type Process, type Spec } from '../oci/index.js';
+import { capMask, rlimitNumber, seccompStepArgs, type LinuxSeccomp, type Process, type Spec } from '../oci/index.js';
 import { step, type Step } from '../sys/index.js';
 
 export interface ProcessContext {
@@ -15,6 +15,8 @@ export interface ProcessContext {
   /** Apply LSM labels only where that LSM is enabled (crun ignores them otherwise). */
   apparmor: boolean;
   selinux: boolean;
+  /** The step loading the seccomp filter (default: libseccomp compiles it in the helper). */
+  seccompStep?: (s: LinuxSeccomp) => Step;
 }
 
 const INFINITY = 0xffffffffffffffffn;
@@ -51,7 +53,8 @@ export function processSteps(c: ProcessContext): Step[] {
   const file = p.args[0]!;
   steps.push(step('lookup', [file, envValue(p.env, 'PATH') ?? ''], `find the executable ${file}`, file));
   const seccomp = c.spec.linux?.seccomp;
-  const seccompStep = seccomp ? step('seccomp', seccompStepArgs(seccomp), 'load the seccomp filter') : undefined;
+  const seccompStep = !seccomp ? undefined
+    : c.seccompStep ? c.seccompStep(seccomp) : step('seccomp', seccompStepArgs(seccomp), 'load the seccomp filter');
   // Without no_new_privs the filter must be loaded while the process still has CAP_SYS_ADMIN.
   if (seccompStep && !p.noNewPrivileges) steps.push(seccompStep);
   const caps = p.capabilities ?? {};

@@ -1,6 +1,6 @@
 /** Compile a container's spec into the helper plan for `create` (init) and `exec`. */
 import { invalid } from '../lib/index.js';
-import type { Process, Spec } from '../oci/index.js';
+import type { LinuxSeccomp, Process, Spec } from '../oci/index.js';
 import { emptyPlan, step, type Plan, type Step } from '../sys/index.js';
 import { JOIN_ORDER, NAMESPACES } from './flags.js';
 import { hookSteps } from './hooks.js';
@@ -8,6 +8,8 @@ import { finishRootSteps, mountSteps, type CgroupMountInfo, type RootfsMount } f
 import { processSteps } from './compile-process.js';
 
 export interface TerminalOptions {
+  /** The step loading the seccomp filter (see seccomp-cache.ts); default: libseccomp's `seccomp`. */
+  seccompStep?: (s: LinuxSeccomp) => Step;
   /** Send the pty master to this unix socket (runc's --console-socket). */
   consoleSocket?: string;
   /** Relay the pty to our own stdio (foreground run/exec without a console socket). */
@@ -163,7 +165,7 @@ export function compileInit(c: InitContext): Plan {
   if (pers) ch.push(step('personality', [pers.domain === 'LINUX32' ? 8 : 0], `set personality ${pers.domain}`));
   ch.push(...processSteps({
     process: proc, spec, noSetgroups: c.rootless && isNew('user'), firstClosedFd: 3 + c.preserveFds,
-    apparmor: c.apparmor, selinux: c.selinux,
+    apparmor: c.apparmor, selinux: c.selinux, seccompStep: c.seccompStep,
     beforeExec: [
       step('ready', [], 'report ready'),
       ...(c.noFifo ? [] : [step('fifo_wait', [], 'wait for start')]),
@@ -209,7 +211,7 @@ export function compileExec(c: ExecContext): Plan {
   const userns = namespaces.some((n) => n.type === 'user');
   ch.push(...processSteps({
     process: c.process, spec: c.spec, noSetgroups: c.rootless && userns, firstClosedFd: 3 + c.preserveFds,
-    apparmor: c.apparmor, selinux: c.selinux, beforeExec: [],
+    apparmor: c.apparmor, selinux: c.selinux, beforeExec: [], seccompStep: c.seccompStep,
   }));
   return plan;
 }

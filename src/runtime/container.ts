@@ -11,6 +11,8 @@ export interface RuntimeOptions {
   systemdCgroup?: boolean;
   /** The cgroup filesystem root (tests use fake roots). */
   cgroupRoot?: string;
+  /** Keep compiled seccomp filters here (see seccomp-cache.ts); otherwise in memory only. */
+  seccompCacheDir?: string;
 }
 
 export class Container {

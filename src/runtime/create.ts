@@ -13,6 +13,7 @@ import { runHooks } from './hooks.js';
 import { checkId, StateDir, ociState, type StoredState } from './state.js';
 import { lsmEnabled } from './lsm.js';
 import { effectiveResources } from './devices.js';
+import { seccompStep } from './seccomp-cache.js';
 
 export interface CreateOptions {
   id: string;
@@ -114,6 +115,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
       loopbackUp: o.loopbackUp, rootfsMounts: o.rootfsMounts, mkdirCwd: o.mkdirCwd,
       monitor: o.monitor ? { ...o.monitor, oomFile: o.monitor.oomFile ?? oomFile(cg) } : undefined,
+      seccompStep: (s) => seccompStep(s, opts.seccompCacheDir, 'create'),
     });
     if (!started) plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));
     const extra = Array.from({ length: o.preserveFds ?? 0 }, (_, i) => 3 + i);

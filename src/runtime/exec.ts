@@ -9,6 +9,7 @@ import { Container, type RuntimeOptions } from './container.js';
 import { joinCgroup, writePidFile } from './create.js';
 import { lsmEnabled } from './lsm.js';
 import { waitForeground } from './run.js';
+import { seccompStep } from './seccomp-cache.js';
 
 export interface ExecOptions {
   id: string;
@@ -78,6 +79,7 @@ export async function exec(opts: RuntimeOptions, o: ExecOptions): Promise<number
     pid: c.st.pid, spec: c.st.config, process: proc, detach,
     consoleSocket: o.consoleSocket ? resolve(o.consoleSocket) : undefined, relay: !detach && !o.consoleSocket,
     preserveFds: o.preserveFds ?? 0, rootless: c.st.rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
+    seccompStep: (s) => seccompStep(s, c.opts.seccompCacheDir, 'exec'),
   });
   const extra = Array.from({ length: o.preserveFds ?? 0 }, (_, i) => 3 + i);
   const session = new HelperSession(plan, { stdio: [...(o.stdio ?? [0, 1, 2]), ...extra] });

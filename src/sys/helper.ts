@@ -1,11 +1,11 @@
 /** Spawning native/berth-helper with a plan and talking to it over its control socket. */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { BerthError, errnoName } from '../lib/index.js';
-import { allSteps, encodeGo, encodePlan, ABORT, type Plan, type Step } from './plan.js';
+import { allSteps, encodeGo, encodePlan, step, ABORT, type Plan, type Step } from './plan.js';
 
 export interface HelperMessage {
   type: 'pid' | 'ready' | 'error' | 'exit' | 'monitor';
@@ -112,17 +112,39 @@ export class HelperSession {
 
   /** Turn a helper error report into a precise BerthError using the step's description. */
   errorFor(m: HelperMessage, what: string): BerthError {
-    const s = m.step !== undefined ? this.steps[m.step] : undefined;
-    const errno = m.errno && m.errno > 0 ? m.errno : undefined;
-    const cause = [m.message, errno ? `(${errnoName(errno)})` : '', m.detail ? `: ${m.detail}` : ''].filter(Boolean).join(' ');
-    const where = s ? s.desc : `${m.op ?? 'step'}${m.path ? ` ${m.path}` : ''}`;
-    return new BerthError({
-      kind: m.op === 'hook' ? 'hook' : 'system',
-      op: what,
-      path: m.path || s?.path,
-      errno,
-      step: s?.op ?? m.op,
-      message: `${what}: ${where}: ${cause}`,
-    });
+    return helperError(this.steps, m, what);
   }
+}
+
+/** A helper error report as a precise BerthError, named by the failed step's description. */
+export function helperError(steps: Step[], m: HelperMessage, what: string): BerthError {
+  const s = m.step !== undefined ? steps[m.step] : undefined;
+  const errno = m.errno && m.errno > 0 ? m.errno : undefined;
+  const cause = [m.message, errno ? `(${errnoName(errno)})` : '', m.detail ? `: ${m.detail}` : ''].filter(Boolean).join(' ');
+  const where = s ? s.desc : `${m.op ?? 'step'}${m.path ? ` ${m.path}` : ''}`;
+  return new BerthError({
+    kind: m.op === 'hook' ? 'hook' : 'system',
+    op: what,
+    path: m.path || s?.path,
+    errno,
+    step: s?.op ?? m.op,
+    message: `${what}: ${where}: ${cause}`,
+  });
+}
+
+/**
+ * Compile a `seccomp` step's filter to classic BPF (`berth-helper seccomp-export`, libseccomp),
+ * for a `seccomp_bpf` step to load without compiling it again.
+ */
+export function exportSeccomp(seccompStep: Step, what: string): Buffer {
+  const plan: Plan = { pre: [step('spawn', [0], 'spawn')], post: [], child: [seccompStep] };
+  const r = spawnSync(helperPath(), ['seccomp-export'], { input: encodePlan(plan), env: {}, maxBuffer: 16 << 20 });
+  if (r.error) throw new BerthError({ kind: 'system', op: what, message: `${what}: run berth-helper seccomp-export: ${r.error.message}`, cause: r.error });
+  if (r.status !== 0) {
+    const line = r.stderr.toString('utf8').trim().split('\n').pop() ?? '';
+    let m: HelperMessage;
+    try { m = JSON.parse(line) as HelperMessage; } catch { m = { type: 'error', message: `berth-helper seccomp-export exited ${r.status}: ${line}` }; }
+    throw helperError([seccompStep], { ...m, step: 0 }, what);
+  }
+  return r.stdout;
 }

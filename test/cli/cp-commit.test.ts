@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import * as tar from 'tar-stream';
 import { createContainer, readImageConfig, removeContainer, startContainer, waitContainer } from '../../src/engine/containers/index.js';
 import { imageStore } from '../../src/image/index.js';
-import { io } from '../../src/cli/image/common.js';
+import { installEnvProxy, runInContext, type CliContext } from '../../src/cli/context.js';
 import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
 import { haveBusybox } from '../helpers/rootfs.js';
 
@@ -202,21 +203,20 @@ test('export writes the whole filesystem to -o FILE or a pipe, and refuses a ter
   const bad = await berth(['export', '-o', local('none/x.tar'), c]);
   assert.equal(bad.err, `failed to export container: invalid output path: directory "${local('none')}" does not exist\n`);
 
-  // a terminal on stdout (in process: the CLI's io streams are swappable)
-  const saved = io.out;
-  const env = { ...process.env };
-  Object.assign(process.env, { BERTH_ROOT: e.root, BERTH_RUN_ROOT: e.runRoot });
+  // a terminal on stdout (in process, in a command context of its own: see src/cli/context.ts)
   const errs: string[] = [];
-  const savedErr = io.err;
-  io.out = Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { isTTY: true });
-  io.err = Object.assign(new Writable({ write: (ch: Buffer, _e, cb) => { errs.push(ch.toString()); cb(); } }), { isTTY: false });
-  try {
-    const { run } = await import('../../src/cli/container/export.js');
-    assert.equal(await run([c]), 1);
-  } finally {
-    io.out = saved;
-    io.err = savedErr;
-    process.env = env;
-  }
+  const ctx: CliContext = {
+    io: {
+      out: Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { isTTY: true }),
+      err: Object.assign(new Writable({ write: (ch: Buffer, _e, cb) => { errs.push(ch.toString()); cb(); } }), { isTTY: false }),
+      in: Readable.from([]),
+    },
+    env: { ...process.env, BERTH_ROOT: e.root, BERTH_RUN_ROOT: e.runRoot },
+    signals: new EventEmitter(),
+    slots: new Map(),
+  };
+  installEnvProxy();
+  const { run } = await import('../../src/cli/container/export.js');
+  assert.equal(await runInContext(ctx, () => run([c])), 1);
   assert.equal(errs.join(''), 'cowardly refusing to save to a terminal. Use the -o flag or redirect\n');
 });

@@ -8,9 +8,21 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
 import { haveBusybox } from '../helpers/rootfs.js';
+import { FRONT, startWorker, type Worker } from '../helpers/worker.js';
 
 /** The compiled CLI entry point (build/src/cli/berth-main.js). */
 export const BERTH_MAIN = fileURLToPath(new URL('../../src/cli/berth-main.js', import.meta.url));
+
+/**
+ * BERTH_TEST_WORKER=1: every command goes through the native front (dist/berth) to a `berth
+ * worker` started for each fixture, so that these tests check the worker behaves as the CLI.
+ */
+const VIA_WORKER = !!process.env.BERTH_TEST_WORKER;
+let worker: Worker | undefined;
+
+function command(args: string[]): [string, string[]] {
+  return worker ? [FRONT, args] : [process.execPath, [BERTH_MAIN, ...args]];
+}
 
 export interface Result {
   /** exit status, null when killed by a signal (or by our timeout) */
@@ -89,7 +101,8 @@ export function cgroupRead(controller: string, id: string, file: string): string
 
 function call(env: NodeJS.ProcessEnv, args: string[], o: CallOptions = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH_MAIN, ...args], { env: { ...env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [file, argv] = command(args);
+    const child = spawn(file, argv, { env: { ...env, ...worker?.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
@@ -162,7 +175,10 @@ export async function withCli(fn: (c: Cli) => Promise<void>): Promise<void> {
       if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: exit ${r.code ?? r.signal}\nstdout: ${r.out}\nstderr: ${r.err}`);
       return r.out.replace(/\n$/, '');
     },
-    spawn: (args, env) => spawn(process.execPath, [BERTH_MAIN, ...args], { env: { ...e.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }),
+    spawn: (args, env) => {
+      const [file, argv] = command(args);
+      return spawn(file, argv, { env: { ...e.env, ...worker?.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    },
     async ids() {
       const out = await cli.ok(['ps', '-a', '-q', '--no-trunc']);
       return out.split('\n').filter(Boolean);
@@ -177,9 +193,12 @@ export async function withCli(fn: (c: Cli) => Promise<void>): Promise<void> {
       return found;
     },
   };
+  if (VIA_WORKER) worker = await startWorker(e.env, `${e.runRoot}/cli.sock`);
   try {
     await fn(cli);
   } finally {
+    await worker?.stop();
+    worker = undefined;
     await e.cleanup();
   }
 }

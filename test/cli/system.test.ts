@@ -11,8 +11,8 @@ import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
 import { haveBusybox } from '../helpers/rootfs.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'berth-main.js');
-// berth-main runs the CLI when imported: read its VERSION from the compiled text.
-const VERSION = /\bVERSION = '([^']+)'/.exec(readFileSync(MAIN, 'utf8'))![1]!;
+// the CLI's VERSION, from the compiled text (berth-main runs the CLI when imported)
+const VERSION = /\bVERSION = '([^']+)'/.exec(readFileSync(join(dirname(MAIN), 'commands.js'), 'utf8'))![1]!;
 const skip = haveBusybox() ? false : 'needs a statically linked /bin/busybox';
 
 interface Result { code: number; out: string; err: string }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../src/lib/index.js';
@@ -167,6 +168,20 @@ test('a registry serving https on localhost is used over https; CAs from certs.d
     mkdirSync(join(certs, reg.host));
     copyFileSync(reg.caCert!, join(certs, reg.host, 'ca.crt'));
     assert.equal((await strict(certs).getManifest('secure', 'latest')).digest, img.manifestDigest);
+    // BERTH_EXTRA_CA_CERTS (where the berth front moves NODE_EXTRA_CA_CERTS) is trusted too
+    const registryModule = new URL('../../src/image/registry/index.js', import.meta.url).href;
+    const probe = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, ['--input-type=module', '-e', `
+      import { RegistryClient, RegistryHosts } from ${JSON.stringify(registryModule)};
+      const hosts = new RegistryHosts({ certsDir: '/nonexistent' });
+      hosts.endpoints = (domain) => [{ host: domain, domain, prefix: '', schemes: ['https'], skipVerify: false, mirror: false }];
+      const c = new RegistryClient(${JSON.stringify(reg.host)}, { hosts, credentials: { get: async () => undefined }, retries: 0 });
+      c.getManifest('secure', 'latest').then((m) => console.log(m.digest), (e) => { console.log('ERR ' + e.message); });
+    `], { encoding: 'utf8', env });
+    const base = { ...process.env };
+    delete base.NODE_EXTRA_CA_CERTS;
+    delete base.BERTH_EXTRA_CA_CERTS;
+    assert.match(probe(base).stdout, /^ERR .*self[- ]signed certificate/);
+    assert.equal(probe({ ...base, BERTH_EXTRA_CA_CERTS: reg.caCert! }).stdout.trim(), img.manifestDigest);
   } finally {
     rmSync(certs, { recursive: true, force: true });
     await reg.stop();

@@ -2,6 +2,7 @@
  * Wiring an attach connection to this terminal: raw mode and resize with a tty, stdin with the
  * detach keys, signal proxying without a tty. Shared by run, start -a and attach.
  */
+import { io, onSignal } from '../context.js';
 import { spawnSync } from 'node:child_process';
 import type { MonitorAttach } from '../../sys/index.js';
 import { BerthError } from '../../lib/index.js';
@@ -31,7 +32,7 @@ export function parseDetachKeys(spec: string): Buffer {
  * termios, OPOST included, when raw mode ends).
  */
 export function makeRaw(): void {
-  process.stdin.setRawMode(true);
+  (io.in as NodeJS.ReadStream).setRawMode(true);
   spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
 }
 
@@ -53,10 +54,11 @@ export interface WireOptions {
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 export function wireTerminal(conn: MonitorAttach, o: WireOptions): TerminalWiring {
-  const stdin = process.stdin;
-  const out = process.stdout;
+  const stdin = io.in as NodeJS.ReadStream;
+  const out = io.out as NodeJS.WriteStream;
+  const err = io.err;
   conn.stdout.pipe(out, { end: false });
-  conn.stderr.pipe(process.stderr, { end: false });
+  conn.stderr.pipe(err, { end: false });
   let resolveDetached!: (b: boolean) => void;
   const detached = new Promise<boolean>((r) => { resolveDetached = r; });
   const cleanups: Array<() => void> = [];
@@ -94,9 +96,7 @@ export function wireTerminal(conn: MonitorAttach, o: WireOptions): TerminalWirin
   if (!o.tty && o.proxyPid) {
     const pid = o.proxyPid;
     const handlers = PROXIED.filter((s) => s !== 'SIGWINCH').map((s) => {
-      const h = () => { try { process.kill(pid, s); } catch { /* gone */ } };
-      process.on(s, h);
-      return () => process.off(s, h);
+      return onSignal(s, () => { try { process.kill(pid, s); } catch { /* gone */ } });
     });
     cleanups.push(...handlers);
   }
@@ -106,7 +106,7 @@ export function wireTerminal(conn: MonitorAttach, o: WireOptions): TerminalWirin
     restore() {
       for (const c of cleanups.reverse()) { try { c(); } catch { /* best effort */ } }
       conn.stdout.unpipe(out);
-      conn.stderr.unpipe(process.stderr);
+      conn.stderr.unpipe(err);
     },
   };
 }

@@ -6,11 +6,12 @@
 import { Engine, type EngineCore } from '../../engine/index.js';
 import { parseCommand, setContextFactory, io, print, printErr, report } from '../image/common.js';
 import type { ParsedFlags } from '../flags.js';
+import { slot } from '../context.js';
 import type { CommandSpec } from '../image/common.js';
 
 export { io, print, printErr, report, type CommandSpec };
 
-let engine: Engine | undefined;
+const engineSlot = slot<Engine>('engine');
 
 /** The argv that runs this CLI again (the monitor's exit command: `berth container cleanup ID`). */
 export function selfCommand(): string[] | undefined {
@@ -19,9 +20,26 @@ export function selfCommand(): string[] | undefined {
   return [process.execPath, script];
 }
 
+/** Keeps engines open across commands (the worker, see worker.ts); absent in a one-command process. */
+export interface EngineCache {
+  /** the open engine for these options, or a new one made by `make` and kept */
+  get(make: () => Engine): Engine;
+  /** the command is done with it */
+  release(engine: Engine): void;
+}
+
+let engineCache: EngineCache | undefined;
+
+export function setEngineCache(c: EngineCache | undefined): void {
+  engineCache = c;
+}
+
 export function getEngine(): Engine {
+  let engine = engineSlot.get();
   if (!engine) {
-    engine = new Engine({ selfCommand: selfCommand() });
+    const make = () => new Engine({ selfCommand: selfCommand() });
+    engine = engineCache ? engineCache.get(make) : make();
+    engineSlot.set(engine);
     const images = engine.core.images;
     setContextFactory(async () => images);
   }
@@ -33,9 +51,11 @@ export function core(): EngineCore {
 }
 
 export async function closeEngine(): Promise<void> {
-  const e = engine;
-  engine = undefined;
-  await e?.close();
+  const e = engineSlot.get();
+  engineSlot.set(undefined);
+  if (!e) return;
+  if (engineCache) engineCache.release(e);
+  else await e.close();
 }
 
 /** Parse flags, check the argument count, run `body`; errors reported as the docker CLI does. */

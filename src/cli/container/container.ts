@@ -1,5 +1,5 @@
 /** `berth container COMMAND`: the container management commands under one name. */
-import { printErr, runEngineCommand, type CommandSpec } from './common.js';
+import { io, printErr, runEngineCommand, type CommandSpec } from './common.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { settle } from '../../engine/index.js';
@@ -60,7 +60,7 @@ function cleanup(argv: string[]): Promise<number> {
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h') { process.stdout.write(HELP); return sub ? 0 : 1; }
+  if (!sub || sub === '--help' || sub === '-h') { io.out.write(HELP); return sub ? 0 : 1; }
   const load = SUBS[sub];
   if (!load) { printErr(`berth container: '${sub}' is not a berth container command.\nSee 'berth container --help'`); return 1; }
   return (await load())(rest, `container ${sub}`);

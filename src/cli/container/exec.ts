@@ -5,7 +5,7 @@ import { bool, str, strs } from '../flags.js';
 import { parseEnv, parseEnvFile } from '../../engine/spec/index.js';
 import { readFileSync } from 'node:fs';
 import { makeRaw } from './attach-io.js';
-import { printErr, runEngineCommand, type CommandSpec } from './common.js';
+import { io, printErr, runEngineCommand, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
   name: 'exec',
@@ -32,7 +32,7 @@ export async function run(argv: string[], name = 'exec'): Promise<number> {
     const [ref, ...cmd] = p.args;
     const tty = bool(p, 'tty');
     const interactive = bool(p, 'interactive');
-    if (tty && interactive && !process.stdin.isTTY) { printErr('the input device is not a TTY'); return 1; }
+    if (tty && interactive && !io.in.isTTY) { printErr('the input device is not a TTY'); return 1; }
     const lookup = (k: string) => process.env[k];
     const env = [
       ...strs(p, 'env-file').flatMap((f) => parseEnvFile(readFileSync(f, 'utf8'), f, lookup)),
@@ -41,7 +41,7 @@ export async function run(argv: string[], name = 'exec'): Promise<number> {
     const wd = str(p, 'workdir');
     if (wd && !wd.startsWith('/')) throw new BerthError({ kind: 'invalid', op: 'exec', message: `the working directory '${wd}' is invalid, it needs to be an absolute path` });
     const detach = bool(p, 'detach');
-    const raw = tty && interactive && process.stdin.isTTY;
+    const raw = tty && interactive && io.in.isTTY;
     if (raw) makeRaw();
     try {
       code = await execInContainer(core, ref!, {
@@ -56,7 +56,7 @@ export async function run(argv: string[], name = 'exec'): Promise<number> {
       }
       throw e;
     } finally {
-      if (raw) process.stdin.setRawMode(false);
+      if (raw) (io.in as NodeJS.ReadStream).setRawMode(false);
     }
     return code;
   });

@@ -1,4 +1,5 @@
 /** `berth logs [-f] [--since] [--until] [--tail N] [-t] CONTAINER` */
+import { onSignal } from '../context.js';
 import { BerthError } from '../../lib/index.js';
 import { readLogs, reconcile } from '../../engine/index.js';
 import { bool, str } from '../flags.js';
@@ -54,8 +55,7 @@ export async function run(argv: string[], name = 'logs'): Promise<number> {
     const ts = bool(p, 'timestamps');
     const ac = new AbortController();
     const stop = () => ac.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGPIPE', stop);
+    const offs = [onSignal('SIGINT', stop, true), onSignal('SIGPIPE', stop, true), onSignal('hangup', stop, true)];
     io.out.on('error', stop);
     try {
       for await (const e of readLogs(core, c, { follow: bool(p, 'follow'), since, until, tail, signal: ac.signal })) {
@@ -64,8 +64,7 @@ export async function run(argv: string[], name = 'logs'): Promise<number> {
         if (ac.signal.aborted) break;
       }
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGPIPE', stop);
+      for (const off of offs) off();
     }
     return 0;
   });

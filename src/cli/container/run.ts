@@ -43,8 +43,8 @@ export async function execute(command: RunCommand, argv: string[]): Promise<numb
   }
   if (parsed.kind === 'help') { io.out.write(parsed.text); return 0; }
   const { options, cli } = parsed;
-  if (cli.tty && process.stdout.isTTY && !options.consoleSize) options.consoleSize = [process.stdout.rows, process.stdout.columns];
-  if (cli.tty && cli.interactive && !process.stdin.isTTY) {
+  if (cli.tty && io.out.isTTY && !options.consoleSize) options.consoleSize = [io.out.rows!, io.out.columns!];
+  if (cli.tty && cli.interactive && !io.in.isTTY) {
     printErr('the input device is not a TTY');
     return 1;
   }

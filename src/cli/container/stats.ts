@@ -4,6 +4,7 @@
  * with the daemon's `precpu_stats`. On a terminal the table is redrawn in place until Ctrl-C;
  * otherwise one table is printed per sample; `--no-stream` prints one table (two samples).
  */
+import { onSignal as onSig } from '../context.js';
 import { BerthError } from '../../lib/index.js';
 import { reconcile, sampleStats, type EngineCore, type StatsJSON } from '../../engine/index.js';
 import type { Container } from '../../engine/store/index.js';
@@ -245,7 +246,7 @@ export async function run(argv: string[], name = 'stats'): Promise<number> {
     let signalled = 0;
     const onSignal = (sig: NodeJS.Signals) => { signalled = sig === 'SIGINT' ? 130 : 143; stop.abort(); };
     const onOutError = () => stop.abort(); // e.g. EPIPE: the reader went away
-    if (!noStream) { process.on('SIGINT', onSignal); process.on('SIGTERM', onSignal); }
+    const offs = noStream ? [] : [onSig('SIGINT', () => onSignal('SIGINT')), onSig('SIGTERM', () => onSignal('SIGTERM')), onSig('hangup', onOutError), onSig('SIGPIPE', onOutError)];
     io.out.on('error', onOutError);
     try {
       sampleAll(core, tracked, !noStream);
@@ -270,8 +271,7 @@ export async function run(argv: string[], name = 'stats'): Promise<number> {
         if (stop.signal.aborted) break;
       }
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const off of offs) off();
       io.out.off('error', onOutError);
     }
     return signalled;

@@ -9,31 +9,28 @@ import { closeContext, readDaemonConfig, type ImageContext } from '../../image/i
 import { closeIdleConnections } from '../../image/registry/index.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
 
-export interface IO {
-  out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  err: NodeJS.WritableStream & { isTTY?: boolean };
-  in: NodeJS.ReadableStream & { isTTY?: boolean };
-}
+import { currentContext, io, slot, type IO } from '../context.js';
 
-export const io: IO = { out: process.stdout, err: process.stderr, in: process.stdin };
+export { io, type IO };
 
 export const DEFAULT_ROOT = '/var/lib/berth';
 
 type ContextFactory = () => Promise<ImageContext>;
 
-let factory: ContextFactory = async () => {
+const defaultFactory: ContextFactory = async () => {
   const root = process.env.BERTH_ROOT || DEFAULT_ROOT;
   const cfg = await readDaemonConfig(process.env.BERTH_CONFIG || join(root, 'daemon.json'));
   return { ...cfg, root };
 };
+const factory = slot<ContextFactory>('image-context');
 
 /** Let the engine provide the context (e.g. with an `inUse` predicate over its containers). */
 export function setContextFactory(f: ContextFactory): void {
-  factory = f;
+  factory.set(f);
 }
 
 export function getContext(): Promise<ImageContext> {
-  return factory();
+  return (factory.get() ?? defaultFactory)();
 }
 
 export function print(s = ''): void {
@@ -113,7 +110,8 @@ export async function runCommand(spec: CommandSpec, argv: string[], body: (p: Pa
     return report(err);
   } finally {
     if (ctx) await closeContext(ctx).catch(() => {});
-    closeIdleConnections();
+    // the worker runs other commands at once: their connections stay
+    if (!currentContext()) closeIdleConnections();
   }
 }
 

@@ -2,6 +2,7 @@
  * `berth events [OPTIONS]` (also `system events`): past events with --since/--until, then new
  * ones as they happen, until --until passes or Ctrl-C. Docker's line format and time parsing.
  */
+import { onSignal as onSig } from '../context.js';
 import { usage } from '../../lib/index.js';
 import { watchEvents } from '../../engine/index.js';
 import type { EngineEvent } from '../../engine/store/index.js';
@@ -124,8 +125,7 @@ export function run(argv: string[], name = 'events'): Promise<number> {
     let interrupted = false;
     const onSignal = () => { interrupted = true; ac.abort(); };
     const onError = () => ac.abort(); // stdout closed (e.g. `| head -1`)
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const offs = [onSig('SIGINT', onSignal), onSig('SIGTERM', onSignal), onSig('hangup', onSignal), onSig('SIGPIPE', onError)];
     io.out.on('error', onError);
     try {
       for await (const e of watchEvents(core, { since, until, filters, signal: ac.signal })) {
@@ -135,8 +135,7 @@ export function run(argv: string[], name = 'events'): Promise<number> {
         io.out.write(text + '\n');
       }
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const off of offs) off();
       io.out.off('error', onError);
     }
     return interrupted ? 130 : 0;

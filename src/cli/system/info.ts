@@ -78,7 +78,7 @@ export function prettyInfo(client: Record<string, unknown>, i: Info | null): str
 
 export function run(argv: string[], name = 'info'): Promise<number> {
   return runEngineCommand({ ...spec, name }, argv, async (p, core) => {
-    const { VERSION } = await import('../berth-main.js');
+    const { VERSION } = await import('../commands.js');
     const client = clientInfo(VERSION);
     const f = str(p, 'format');
     let info: Info;

@@ -51,7 +51,7 @@ export function prettyVersion(client: Record<string, unknown>, server: Record<st
 
 export function run(argv: string[], name = 'version'): Promise<number> {
   return runEngineCommand({ ...spec, name }, argv, async (p) => {
-    const { VERSION } = await import('../berth-main.js');
+    const { VERSION } = await import('../commands.js');
     const v = { Client: clientVersion(VERSION), Server: serverVersion(VERSION) };
     const f = str(p, 'format');
     io.out.write(f ? formatOne(f, v) : prettyVersion(v.Client, v.Server));

@@ -33,7 +33,7 @@ export class EngineCore {
   }
 
   get runtime(): RuntimeOptions {
-    return { root: runtimeRoot(this.options) };
+    return { root: runtimeRoot(this.options), seccompCacheDir: join(this.options.runRoot, 'seccomp') };
   }
 
   /** Record an event about a container (Docker's attributes: image, name, labels, extras). */

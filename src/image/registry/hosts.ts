@@ -103,7 +103,7 @@ export class RegistryHosts {
     return out;
   }
 
-  /** CA certificates (PEM) to trust for `hostport`: Node's roots, the system bundle, certs.d. */
+  /** CA certificates (PEM) to trust for `hostport`: Node's roots, the system bundle, certs.d, the extra CA files. */
   ca(hostport: string): string[] | undefined {
     if (this.caCache.has(hostport)) return this.caCache.get(hostport);
     const extra: string[] = [];
@@ -112,6 +112,11 @@ export class RegistryHosts {
       if (existsSync(dir)) for (const f of readdirSync(dir)) if (f.endsWith('.crt') && !f.endsWith('.cert')) extra.push(readFileSync(join(dir, f), 'utf8'));
     } catch { /* unreadable: ignore */ }
     for (const f of this.config.caFiles ?? []) extra.push(readFileSync(f, 'utf8'));
+    // Node's own extra CAs, which an explicit CA list would leave out; BERTH_EXTRA_CA_CERTS is
+    // where the berth front moves NODE_EXTRA_CA_CERTS (Node reads that file at every start)
+    for (const f of new Set([process.env.BERTH_EXTRA_CA_CERTS, process.env.NODE_EXTRA_CA_CERTS])) {
+      if (f) try { extra.push(readFileSync(f, 'utf8')); } catch { /* unreadable: ignored, as Node does */ }
+    }
     let system: string | undefined;
     for (const f of SYSTEM_CA_FILES) {
       try { system = readFileSync(f, 'utf8'); break; } catch { /* next */ }

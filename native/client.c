@@ -1,0 +1,222 @@
+/*
+ * berth: the command's front end. When a `berth worker` (a warm engine process) listens on its
+ * socket, the command is handed to it: argv, environment, working directory, umask and whether
+ * the standard streams are terminals; the worker's output comes back in frames, and stdin is
+ * forwarded only when the command asks for it. Signals are passed on. The worker may decline a
+ * command (one needing this terminal, say) before doing anything; then, as when no worker
+ * listens, the command runs in a fresh Node process: `node <dir>/berth.cjs ARGS` (with
+ * NODE_EXTRA_CA_CERTS moved to BERTH_EXTRA_CA_CERTS, see fallback()).
+ *
+ * Frames both ways: [type u8][length u32 big-endian][payload]. Protocol in docs/ARCHITECTURE.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define MAGIC "berth-cli/1"
+#define DEFAULT_SOCKET "/run/berth/cli.sock"
+
+extern char **environ;
+
+static int sigpipe_fds[2] = {-1, -1};
+
+static void fallback(char **argv) {
+  char self[PATH_MAX], script[PATH_MAX + 16];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) { perror("berth: readlink /proc/self/exe"); exit(125); }
+  self[n] = 0;
+  char *slash = strrchr(self, '/');
+  if (slash) *slash = 0;
+  snprintf(script, sizeof script, "%s/berth.cjs", self);
+  int argc = 0;
+  while (argv[argc]) argc++;
+  char **args = calloc((size_t)argc + 2, sizeof *args);
+  if (!args) exit(125);
+  /* Node reads NODE_EXTRA_CA_CERTS at every start (~40 ms) though most commands never open a
+   * TLS socket: the registry client adds the certificates of BERTH_EXTRA_CA_CERTS itself. */
+  const char *extra = getenv("NODE_EXTRA_CA_CERTS");
+  if (extra && *extra) {
+    setenv("BERTH_EXTRA_CA_CERTS", extra, 1);
+    unsetenv("NODE_EXTRA_CA_CERTS");
+  }
+  args[0] = "node";
+  args[1] = script;
+  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+  execvp("node", args);
+  fprintf(stderr, "berth: exec node %s: %s\n", script, strerror(errno));
+  exit(125);
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len) {
+    ssize_t r = read(fd, p, len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    len -= (size_t)r;
+  }
+  return 0;
+}
+
+static int send_frame(int fd, char type, const void *data, uint32_t len) {
+  unsigned char head[5] = {(unsigned char)type, len >> 24, len >> 16, len >> 8, len};
+  if (write_all(fd, head, 5) < 0) return -1;
+  return len ? write_all(fd, data, len) : 0;
+}
+
+struct buf { char *p; size_t len, cap; };
+
+static void put(struct buf *b, const char *s, size_t n) {
+  if (b->len + n + 1 > b->cap) {
+    b->cap = (b->len + n + 1) * 2;
+    b->p = realloc(b->p, b->cap);
+    if (!b->p) exit(125);
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len++] = 0;
+}
+
+static void puts0(struct buf *b, const char *s) { put(b, s, strlen(s)); }
+
+static void on_signal(int sig) {
+  int saved = errno;
+  unsigned char c = (unsigned char)sig;
+  if (write(sigpipe_fds[1], &c, 1) < 0) { /* full: dropped */ }
+  errno = saved;
+}
+
+int main(int argc, char **argv) {
+  const char *no = getenv("BERTH_NO_WORKER");
+  if (no && *no && strcmp(no, "0") != 0) fallback(argv);
+  const char *path = getenv("BERTH_WORKER_SOCKET");
+  if (!path || !*path) path = DEFAULT_SOCKET;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof sa.sun_path) fallback(argv);
+  strcpy(sa.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    if (fd >= 0) close(fd);
+    fallback(argv);
+  }
+
+  /* hello: magic, cwd, umask, ttys, rows, cols, argc, argv…, env… */
+  struct buf b = {0};
+  char cwd[PATH_MAX], num[32];
+  if (!getcwd(cwd, sizeof cwd)) { close(fd); fallback(argv); }
+  mode_t um = umask(0);
+  umask(um);
+  struct winsize ws = {0};
+  if (ioctl(1, TIOCGWINSZ, &ws) < 0 && ioctl(2, TIOCGWINSZ, &ws) < 0) memset(&ws, 0, sizeof ws);
+  puts0(&b, MAGIC);
+  puts0(&b, cwd);
+  snprintf(num, sizeof num, "%o", (unsigned)um); puts0(&b, num);
+  for (int i = 0; i < 3; i++) puts0(&b, isatty(i) ? "1" : "0");
+  snprintf(num, sizeof num, "%u", ws.ws_row); puts0(&b, num);
+  snprintf(num, sizeof num, "%u", ws.ws_col); puts0(&b, num);
+  snprintf(num, sizeof num, "%d", argc - 1); puts0(&b, num);
+  for (int i = 1; i < argc; i++) puts0(&b, argv[i]);
+  for (char **e = environ; *e; e++) puts0(&b, *e);
+  if (send_frame(fd, 'H', b.p, (uint32_t)b.len) < 0) { close(fd); fallback(argv); }
+  free(b.p);
+
+  if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) { perror("berth: pipe"); return 125; }
+  static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  struct sigaction act = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&act.sa_mask);
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &act, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  int accepted = 0, stdin_on = 0, out_ok = 1;
+  char *payload = NULL;
+  size_t cap = 0;
+  for (;;) {
+    struct pollfd p[3] = {{.fd = fd, .events = POLLIN}, {.fd = sigpipe_fds[0], .events = POLLIN}, {.fd = stdin_on ? 0 : -1, .events = POLLIN}};
+    if (poll(p, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      perror("berth: poll");
+      return 125;
+    }
+    if (p[1].revents & POLLIN) {
+      unsigned char c;
+      while (read(sigpipe_fds[0], &c, 1) == 1) {
+        if (!accepted) continue;
+        snprintf(num, sizeof num, "%d", c);
+        send_frame(fd, 'S', num, (uint32_t)strlen(num));
+      }
+    }
+    if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char data[65536];
+      ssize_t r = read(0, data, sizeof data);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (r <= 0) { send_frame(fd, 'I', NULL, 0); stdin_on = 0; }
+      else send_frame(fd, 'I', data, (uint32_t)r);
+    }
+    if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    unsigned char head[5];
+    if (read_all(fd, head, 5) < 0) {
+      if (!accepted) { close(fd); fallback(argv); }
+      fprintf(stderr, "berth: the worker closed the connection before the command ended\n");
+      return 125;
+    }
+    uint32_t len = (uint32_t)head[1] << 24 | (uint32_t)head[2] << 16 | (uint32_t)head[3] << 8 | head[4];
+    if (len > cap) {
+      cap = len;
+      payload = realloc(payload, cap);
+      if (!payload) return 125;
+    }
+    if (len && read_all(fd, payload, len) < 0) {
+      fprintf(stderr, "berth: the worker closed the connection before the command ended\n");
+      return 125;
+    }
+    switch (head[0]) {
+    case 'A': accepted = 1; break;
+    case 'D': close(fd); fallback(argv); break;
+    case 'O':
+      if (out_ok && write_all(1, payload, len) < 0) {
+        out_ok = 0;
+        snprintf(num, sizeof num, "%d", SIGPIPE);
+        send_frame(fd, 'S', num, (uint32_t)strlen(num));
+      }
+      break;
+    case 'E': (void)write_all(2, payload, len); break;
+    case 'R': stdin_on = 1; break;
+    case 'X': {
+      char code[16] = {0};
+      memcpy(code, payload, len < 15 ? len : 15);
+      return atoi(code);
+    }
+    default:
+      fprintf(stderr, "berth: unknown frame %d from the worker\n", head[0]);
+      return 125;
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/** berth: Docker's command line. Each command lives in its own module, loaded on demand. */
+import { mark } from '../lib/index.js';
+import { io } from './context.js';
+type Runner = (argv: string[]) => Promise<number>;
+type Loader = () => Promise<{ run: Runner }>;
+
+export const VERSION = '0.1.0';
+
+const img = () => import('./image/index.js');
+const ctr = (m: () => Promise<Record<string, unknown>>, fn: string): Loader => async () => ({ run: (await m())[fn] as Runner });
+const runMod = () => import('./container/run.js');
+const simple = () => import('./container/simple.js');
+const sys = () => import('./system/index.js');
+const COMMANDS: Record<string, Loader> = {
+  run: ctr(runMod, 'runCommand'),
+  create: ctr(runMod, 'createCommand'),
+  start: ctr(() => import('./container/start.js'), 'run'),
+  stop: ctr(simple, 'stop'),
+  kill: ctr(simple, 'kill'),
+  rm: ctr(simple, 'rm'),
+  wait: ctr(simple, 'wait'),
+  restart: ctr(simple, 'restart'),
+  pause: ctr(simple, 'pause'),
+  unpause: ctr(simple, 'unpause'),
+  rename: ctr(simple, 'rename'),
+  ps: ctr(() => import('./container/ps.js'), 'run'),
+  logs: ctr(() => import('./container/logs.js'), 'run'),
+  exec: ctr(() => import('./container/exec.js'), 'run'),
+  attach: ctr(() => import('./container/attach.js'), 'run'),
+  inspect: ctr(() => import('./container/inspect.js'), 'run'),
+  container: ctr(() => import('./container/container.js'), 'run'),
+  stats: ctr(() => import('./container/stats.js'), 'run'),
+  top: ctr(() => import('./container/top.js'), 'run'),
+  cp: ctr(() => import('./container/cp.js'), 'run'),
+  diff: ctr(() => import('./container/diff.js'), 'run'),
+  commit: ctr(() => import('./container/commit.js'), 'run'),
+  export: ctr(() => import('./container/export.js'), 'run'),
+  port: ctr(() => import('./container/port.js'), 'run'),
+  volume: ctr(sys, 'volume'),
+  system: ctr(sys, 'system'),
+  info: ctr(sys, 'info'),
+  version: ctr(sys, 'version'),
+  events: ctr(sys, 'events'),
+  pull: async () => (await img()).pull,
+  push: async () => (await img()).push,
+  images: async () => (await img()).images,
+  image: async () => (await img()).image,
+  tag: async () => (await img()).tag,
+  rmi: async () => (await img()).rmi,
+  save: async () => (await img()).save,
+  load: async () => (await img()).load,
+  login: async () => (await img()).login,
+  logout: async () => (await img()).logout,
+  history: async () => (await img()).history,
+  import: async () => (await img()).import_,
+  worker: ctr(() => import('./worker.js'), 'run'),
+};
+
+const HELP = `Usage:  berth [OPTIONS] COMMAND
+
+A container engine with Docker's command line.
+
+Global options:
+  --data-root string   Data root (default /var/lib/berth; env BERTH_ROOT)
+  --run-root string    Run root (default /run/berth; env BERTH_RUN_ROOT)
+  --config string      Config file (default /etc/berth/config.json; env BERTH_CONFIG)
+
+Commands:
+${Object.keys(COMMANDS).sort().map((c) => `  ${c}`).join('\n')}
+
+Run 'berth COMMAND --help' for more information on a command.
+`;
+
+/** Global options before the command: they set the environment the engine reads. */
+const GLOBAL_FLAGS: Record<string, string> = { '--data-root': 'BERTH_ROOT', '--run-root': 'BERTH_RUN_ROOT', '--config': 'BERTH_CONFIG' };
+
+function takeGlobals(argv: string[]): string[] | number {
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('--') && argv[i] !== '--help' && argv[i] !== '--version') {
+    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const env = GLOBAL_FLAGS[flag];
+    if (!env) {
+      io.err.write(`unknown flag: ${flag}\nSee 'berth --help'.\n`);
+      return 125;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) {
+      io.err.write(`flag needs an argument: ${flag}\nSee 'berth --help'.\n`);
+      return 125;
+    }
+    process.env[env] = value;
+    i++;
+  }
+  return argv.slice(i);
+}
+
+export async function main(all: string[]): Promise<number> {
+  mark('main');
+  const argv = takeGlobals(all);
+  if (typeof argv === 'number') return argv;
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { io.out.write(HELP); return 0; }
+  if (cmd === '--version' || cmd === '-v') { io.out.write(`berth version ${VERSION}\n`); return 0; }
+  const load = COMMANDS[cmd];
+  if (!load) {
+    io.err.write(`berth: '${cmd}' is not a berth command.\nSee 'berth --help'\n`);
+    return 125;
+  }
+  try {
+    return await (await load()).run(rest);
+  } catch (e) {
+    io.err.write(`berth: ${(e as Error)?.message ?? String(e)}\n`);
+    return 125;
+  }
+}
+
