@@ -8,7 +8,7 @@
  *      then `rm -f` of them (timed separately)
  *   3. memory of the per-container monitor with one sleeping container: berth-monitor vs conmon vs
  *      containerd-shim-runc-v2 (VmRSS, and PSS from smaps_rollup)
- *   4. BENCH_IDLE (500) idle berth containers: start all, monitors' memory, all Up in `ps`, `ps`
+ *   4. BENCH_IDLE (500) idle berth containers (through the worker when it runs): start all, monitors' memory, all Up in `ps`, `ps`
  *      time, `rm -f` of all (BENCH_IDLE_PODMAN=1: podman too, or =COUNT; BENCH_IDLE=0: skip)
  * Run as root:  node build/bench/engine.js [N]     (BENCH_ENGINES=berth,berth-worker,docker,podman to choose;
  * BENCH_BERTH_CLI=path/to/berth.js to run another berth CLI than dist/berth.cjs)
@@ -153,7 +153,7 @@ async function benchIdle(e: Engine, count: number) {
   const traces: Record<string, string[]> = {};
   for (let i = 0; i < count; i++) {
     // berth: the first and the last start with BERTH_TRACE=1, to show which phase grows with the count.
-    const trace = e.name === 'berth' && (i === 0 || i === count - 1);
+    const trace = e.name.startsWith('berth') && (i === 0 || i === count - 1);
     const r = must(e, DETACH(100000), trace ? { ...e.env, BERTH_TRACE: '1' } : undefined);
     if (trace) traces[i === 0 ? 'first' : 'last'] = r.stderr.split('\n').filter((l) => l.startsWith('[trace'));
     ids.push(containerId(e, r.stdout));
@@ -269,7 +269,10 @@ async function main(): Promise<number> {
     res.monitor = await benchMonitor(engines);
     res.idle = {};
     if (IDLE > 0) {
-      for (const e of engines.filter((x) => x.name === 'berth' || (x.name === 'podman' && IDLE_PODMAN > 0))) {
+      // berth's idle containers are started through the worker when it is there (faster; the
+      // containers and monitors are the same)
+      const berthIdle = engines.find((x) => x.name === 'berth-worker') ?? engines.find((x) => x.name === 'berth');
+      for (const e of engines.filter((x) => x === berthIdle || (x.name === 'podman' && IDLE_PODMAN > 0))) {
         try { res.idle[e.name] = await benchIdle(e, e.name === 'podman' ? IDLE_PODMAN : IDLE); } catch (err) {
           if (interrupted) throw err;
           res.idle[e.name] = { error: (err as Error).message };

@@ -295,6 +295,10 @@ export async function run(argv: string[]): Promise<number> {
   const stop = () => finish();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // one command's bug must not end the others: a stray rejection is logged; an uncaught
+  // exception is logged and the worker stops taking commands (those running finish)
+  process.on('unhandledRejection', (e) => { process.stderr.write(`berth worker: unhandled rejection: ${(e as Error)?.stack ?? String(e)}\n`); });
+  process.on('uncaughtException', (e) => { process.stderr.write(`berth worker: uncaught exception, stopping: ${e.stack ?? String(e)}\n`); stop(); });
   await done;
   server.close();
   try { unlinkSync(path); } catch { /* gone */ }
