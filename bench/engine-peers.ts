@@ -72,16 +72,18 @@ async function finish(e: Engine, dirs: string[], report: string[]): Promise<stri
   return report;
 }
 
+/** The berth command as installed: the native front (here always running Node: BERTH_NO_WORKER=1). */
 export function berthCli(repo: string): string[] {
-  const cli = process.env.BENCH_BERTH_CLI ?? join(repo, 'dist', 'berth.cjs');
-  return [process.execPath, cli];
+  if (process.env.BENCH_BERTH_CLI) return [process.execPath, process.env.BENCH_BERTH_CLI];
+  const front = join(repo, 'dist', 'berth');
+  return existsSync(front) ? [front] : [process.execPath, join(repo, 'dist', 'berth.cjs')];
 }
 
 export async function setupBerth(work: string, tar: string, repo: string, onCreated: (e: Engine) => void): Promise<Engine> {
   const root = join(work, 'berth');
   const runRoot = mkdtempSync('/tmp/bbe-'); // short: unix socket paths under it must stay < 108 bytes
   const cli = berthCli(repo);
-  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_ROOT: root, BERTH_RUN_ROOT: runRoot };
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_ROOT: root, BERTH_RUN_ROOT: runRoot, BERTH_NO_WORKER: '1' };
   delete env.BERTH_CONFIG;
   delete env.BERTH_TRACE;
   const e: Engine = {
@@ -89,8 +91,8 @@ export async function setupBerth(work: string, tar: string, repo: string, onCrea
     async stop() { const report: string[] = []; removeAll(e, report); return finish(e, [runRoot, root], report); },
   };
   onCreated(e);
-  if (!existsSync(cli[1]!)) throw new Error(`berth CLI ${cli[1]} not found (build it: node scripts/build.mjs bundle, or set BENCH_BERTH_CLI)`);
-  e.version = `${must(e, ['--version']).stdout.trim()} (${cli[1]})`;
+  if (!existsSync(cli.at(-1)!)) throw new Error(`berth CLI ${cli.at(-1)} not found (build it: node scripts/build.mjs, or set BENCH_BERTH_CLI)`);
+  e.version = `${must(e, ['--version']).stdout.trim()} (${cli.join(' ')}${cli.length === 1 ? ', BERTH_NO_WORKER=1: a Node process per command' : ''})`;
   must(e, IMPORT(tar));
   return e;
 }

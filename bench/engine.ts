@@ -11,7 +11,7 @@
  *   4. BENCH_IDLE (500) idle berth containers (through the worker when it runs): start all, monitors' memory, all Up in `ps`, `ps`
  *      time, `rm -f` of all (BENCH_IDLE_PODMAN=1: podman too, or =COUNT; BENCH_IDLE=0: skip)
  * Run as root:  node build/bench/engine.js [N]     (BENCH_ENGINES=berth,berth-worker,docker,podman to choose;
- * BENCH_BERTH_CLI=path/to/berth.js to run another berth CLI than dist/berth.cjs)
+ * BENCH_BERTH_CLI=path/to/berth.js to run another berth CLI with node than the front dist/berth)
  * Prints a markdown table and writes bench/results/engine-<date>.json.
  */
 import { execFileSync } from 'node:child_process';
@@ -302,7 +302,7 @@ async function main(): Promise<number> {
   if (res.markdown) console.log(`\n${res.markdown}`);
   if (res.run?.berthTrace) console.log(`\nberth run --rm with BERTH_TRACE=1 (${res.run.berthTrace.wallMs} ms wall):\n${res.run.berthTrace.marks.map((l: string) => `    ${l}`).join('\n')}`);
   for (const [n, r] of Object.entries(res.idle ?? {}) as Array<[string, any]>) {
-    for (const [k, marks] of Object.entries(r.traces ?? {}) as Array<[string, string[]]>) console.log(`\n${n}: the ${k} of ${r.count} \`run -d\` with BERTH_TRACE=1:\n${marks.map((l) => `    ${l}`).join('\n')}`);
+    for (const [k, marks] of Object.entries(r.traces ?? {}) as Array<[string, string[]]>) if (marks.length) console.log(`\n${n}: the ${k} of ${r.count} \`run -d\` with BERTH_TRACE=1:\n${marks.map((l) => `    ${l}`).join('\n')}`);
   }
   if (res.cleanup?.length) console.log(`\nclean-up had to: ${res.cleanup.join('; ')}`);
   if (res.error) console.log(`\nFAILED: ${res.error}`);
