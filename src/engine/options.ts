@@ -109,6 +109,8 @@ export interface ContainerPaths {
   bundleConfig: string;
   exitFile: string;
   socket: string;
+  /** <runDir>/shm: the /dev/shm tmpfs of a shareable-IPC container, mounted here on the host */
+  shm: string;
 }
 
 export function containerPaths(o: ResolvedOptions, id: string): ContainerPaths {
@@ -120,6 +122,7 @@ export function containerPaths(o: ResolvedOptions, id: string): ContainerPaths {
     bundleConfig: join(runDir, 'config.json'),
     exitFile: join(runDir, 'exit.json'),
     socket: join(runDir, 'attach.sock'),
+    shm: join(runDir, 'shm'),
   };
 }
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { cannotRun, withCli } from './run-util.js';
+import { cannotRun, mountsUnder, withCli } from './run-util.js';
 
 const skip = cannotRun();
 
@@ -67,16 +67,22 @@ test('--ipc host shares the host\'s IPC namespace; the default is private', { sk
   assert.match(shm, /^tmpfs .*size=8192k/);
 }));
 
-test('--ipc container:NAME joins a shareable container\'s IPC namespace and /dev/shm', {
-  skip,
-  todo: 'bug: start fails with "bind mount /proc/<pid>/root/dev/shm on /dev/shm: EINVAL" (a mount of another mount namespace cannot be bind-mounted; Docker keeps the shm tmpfs on the host, containers/<id>/mounts/shm, and binds that)',
-}, () => withCli(async (c) => {
-  await c.ok(['run', '-d', '--name', 'ipcowner', '--ipc', 'shareable', 'busybox', 'sh', '-c', 'echo owner > /dev/shm/mark; exec sleep 60']);
+test('--ipc container:NAME joins a shareable container\'s IPC namespace and /dev/shm (a tmpfs on the host, gone with it); a private one is refused', { skip }, () => withCli(async (c) => {
+  const id = await c.ok(['run', '-d', '--name', 'ipcowner', '--ipc', 'shareable', '--shm-size', '4m', 'busybox', 'sh', '-c', 'echo owner > /dev/shm/mark; exec sleep 60']);
   const owner = await c.ok(['exec', 'ipcowner', 'readlink', '/proc/self/ns/ipc']);
-  const r = await c.berth(['run', '--rm', '--ipc', 'container:ipcowner', 'busybox', 'sh', '-c', 'readlink /proc/self/ns/ipc; cat /dev/shm/mark']);
+  assert.match(await c.ok(['exec', 'ipcowner', 'sh', '-c', 'grep " /dev/shm " /proc/mounts | cut -d" " -f3,4']), /^tmpfs .*size=4096k/);
+  const r = await c.berth(['run', '--rm', '--ipc', 'container:ipcowner', 'busybox', 'sh', '-c', 'readlink /proc/self/ns/ipc; cat /dev/shm/mark; echo joiner > /dev/shm/back']);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, `${owner}\nowner\n`);
-  await c.ok(['rm', '-f', 'ipcowner']);
+  assert.equal(await c.ok(['exec', 'ipcowner', 'cat', '/dev/shm/back']), 'joiner');
+  assert.equal(mountsUnder(c.runRoot).filter((m) => m.endsWith(`${id}/shm`)).length, 1, 'the shm tmpfs is on the host');
+  await c.ok(['run', '-d', '--name', 'ipcprivate', 'busybox', 'sleep', '60']);
+  const bad = await c.berth(['run', '--rm', '--ipc', 'container:ipcprivate', 'busybox', 'true']);
+  assert.equal(bad.code, 125);
+  assert.match(bad.err, /non-shareable IPC/);
+  await c.ok(['rm', '-f', 'ipcowner', 'ipcprivate']);
+  assert.deepEqual(c.leftovers(id), []);
+  assert.deepEqual(mountsUnder(c.runRoot), []);
 }));
 
 test('--uts host: the host\'s hostname; --hostname with it is refused', { skip }, () => withCli(async (c) => {

@@ -67,6 +67,7 @@ export async function teardown(core: EngineCore, c: Container): Promise<void> {
   const paths = core.paths(c.id);
   await del(core.runtime, c.id, true);
   if (existsSync(hostMountMarker(paths))) await unmount(paths.rootfs, { detach: true });
+  if (existsSync(paths.shm)) await unmount(paths.shm, { detach: true });
   rmSync(paths.runDir, { recursive: true, force: true });
 }
 

@@ -11,8 +11,8 @@ import { BerthError, mark } from '../../lib/index.js';
 import { kernelVersion } from '../../oci/index.js';
 import { snapshotter } from '../../image/index.js';
 import { launch, releaseFifo, type MonitorOptions } from '../../runtime/index.js';
-import { attach, type AttachOptions, type MonitorAttach } from '../../sys/index.js';
-import { buildSpecAndConfig, readRootfsFile, resolveInRootfs, type MountSpec, type RunOptions } from '../spec/index.js';
+import { attach, mount, MS_NODEV, MS_NOEXEC, MS_NOSUID, type AttachOptions, type MonitorAttach } from '../../sys/index.js';
+import { buildSpecAndConfig, DEFAULT_SHM_SIZE, readRootfsFile, resolveInRootfs, type MountSpec, type RunOptions } from '../spec/index.js';
 import { copyUp, DEFAULT_HOST_FILE_PATHS, isEmptyDir, writeContainerFiles } from '../files/index.js';
 import { unmount } from '../../snapshots/index.js';
 import type { Container } from '../store/index.js';
@@ -66,8 +66,22 @@ function resolveNsModes(core: EngineCore, o: RunOptions, op: string): void {
     if (other.state.status !== 'running' || !other.state.pid) {
       throw new BerthError({ kind: 'conflict', op, message: `${op}: cannot join the ${k} namespace of container ${ref}: it is not running` });
     }
+    if (k === 'ipc') {
+      // Docker: only a shareable container's IPC can be joined; its /dev/shm is a tmpfs on the
+      // host (a mount inside another mount namespace cannot be bound here)
+      if (runOptionsOf(other).ipc !== 'shareable') {
+        throw new BerthError({ kind: 'conflict', op, message: `${op}: cannot join the IPC namespace of container ${ref}: non-shareable IPC (hint: use --ipc shareable for the donor container)` });
+      }
+      o.shmSource = core.paths(other.id).shm;
+    }
     o[k] = `container:${other.state.pid}`;
   }
+}
+
+/** A shareable container's /dev/shm: a tmpfs on the host, bound into it and into its joiners. */
+function mountShareableShm(dir: string, size: number): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mount('shm', dir, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${size}`);
 }
 
 /** Volumes become binds of their data directories; a new, empty volume first gets the image's
@@ -119,6 +133,10 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
   mkdirSync(paths.rootfs, { recursive: true, mode: 0o700 });
   let monitorPid = 0;
   try {
+    if (o.ipc === 'shareable') {
+      mountShareableShm(paths.shm, o.shmSize || DEFAULT_SHM_SIZE);
+      o.shmSource = paths.shm;
+    }
     // The snapshot is mounted in the container's own mount namespace (it vanishes with it: no
     // host mount to leak, no unmount at exit); overlay data too long for mount(2) is mounted
     // here instead (fsconfig / relative paths), and unmounted at teardown.

@@ -86,6 +86,7 @@ function nsTarget(mode: string): string {
 function shmMount(opts: RunOptions): Mount | BindPlan | undefined {
   const ipc = opts.ipc ?? '';
   if (ipc === 'none') return undefined;
+  if (opts.shmSource) return { destination: '/dev/shm', source: opts.shmSource, writable: true, propagation: 'rprivate', nonRecursive: false, readonlyNonRecursive: false };
   if (ipc === 'host') return { destination: '/dev/shm', source: '/dev/shm', writable: true, propagation: 'rprivate', nonRecursive: false, readonlyNonRecursive: false };
   if (ipc.startsWith('container:')) {
     const t = nsTarget(ipc);

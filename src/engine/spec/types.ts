@@ -90,6 +90,9 @@ export interface RunOptions {
   pid?: string;
   /** '' | private | shareable | none | host | container:<pid|ns path>. */
   ipc?: string;
+  /** A host directory bound on /dev/shm (set at start: a shareable container's tmpfs, or the
+   *  one of the shareable container whose IPC namespace is joined). */
+  shmSource?: string;
   /** '' | host. */
   uts?: string;
   /** '' | host | private. */
