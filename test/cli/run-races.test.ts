@@ -1,10 +1,10 @@
 /**
- * Two races of short-lived containers, run without the retries of run-util.ts (which the other
- * tests need until these are fixed): the exec fifo at start, and attached output lost at start.
+ * Two races of short-lived containers (both fixed; these keep them fixed): the exec fifo at
+ * start, and attached output lost at start.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { berthRaw, cannotRun, FIFO_RACE, messageLines, withCli } from './run-util.js';
+import { berthRaw, cannotRun, messageLines, withCli } from './run-util.js';
 
 const skip = cannotRun();
 
@@ -27,7 +27,6 @@ test('attached output is never lost (30 `run --rm busybox echo`, 5 at a time)', 
     const rs = await Promise.all(Array.from({ length: 5 }, (_, k) =>
       berthRaw(c.env, ['run', '--rm', 'busybox', 'echo', `hi-${round * 5 + k}`], { timeoutMs: 60_000 })));
     rs.forEach((r, k) => {
-      if (r.code !== 0 && FIFO_RACE.test(r.err)) return; // the other bug (test above)
       assert.equal(r.code, 0, r.err);
       if (r.out !== `hi-${round * 5 + k}\n`) lost.push(`${round * 5 + k}: ${JSON.stringify(r.out)}`);
     });

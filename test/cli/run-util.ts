@@ -4,7 +4,7 @@
  * and probes for what a container may leave behind (mounts, directories, cgroups).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
 import { haveBusybox } from '../helpers/rootfs.js';
@@ -39,8 +39,6 @@ export interface CallOptions {
   env?: NodeJS.ProcessEnv;
   /** SIGKILL the CLI after this long (default 30 s) */
   timeoutMs?: number;
-  /** no output is expected: never run again (see callRetrying) */
-  quiet?: boolean;
 }
 
 export interface Cli extends BusyboxEngine {
@@ -115,51 +113,8 @@ function call(env: NodeJS.ProcessEnv, args: string[], o: CallOptions = {}): Prom
   });
 }
 
-/** Known bug (run-races.test.ts): the start fails when the process exits at once. */
-export const FIFO_RACE = /the container process exited before it could start/;
 
-/** The value of `--flag V` / `--flag=V` before the image (good enough for the tests' argv). */
-function flagValue(args: string[], flag: string): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === flag) return args[i + 1];
-    if (args[i]!.startsWith(`${flag}=`)) return args[i]!.slice(flag.length + 1);
-  }
-  return undefined;
-}
-
-/**
- * Two known bugs make short-lived containers flaky; until they are fixed the other tests work
- * around them here so that they test what they mean to (BERTH_TEST_NO_RETRY=1 turns this off;
- * the bugs themselves are tested, without retries, in run-races.test.ts):
- * - lost output: attach() resolves on the socket connect and start releases the process before the
- *   monitor has read the client's attach line, so the first output may reach the log only. An
- *   attached `run --rm` that exits 0 with no output at all (and was not marked `quiet`) runs again.
- * - the exec fifo race: releaseFifo (src/runtime/start.ts) reads the fifo, finds nothing yet, then
- *   finds the init gone — it wrote its byte and exited in between — and fails the start with
- *   "the container process exited before it could start". Such a `run`/`start` runs again (after
- *   removing the named container or the cidfile the failed run left).
- * At most two more attempts.
- */
-async function callRetrying(env: NodeJS.ProcessEnv, args: string[], o: CallOptions = {}): Promise<Result> {
-  const cmd = args[0];
-  const detached = args.some((a) => a === '-d' || a === '--detach');
-  const cidfile = flagValue(args, '--cidfile');
-  const name = flagValue(args, '--name');
-  for (let attempt = 0; ; attempt++) {
-    const r = await call(env, args, o);
-    if (attempt >= 2 || process.env.BERTH_TEST_NO_RETRY) return r;
-    if ((cmd === 'run' || cmd === 'start') && r.code !== 0 && FIFO_RACE.test(r.err)) {
-      if (cmd === 'run' && cidfile) rmSync(cidfile, { force: true });
-      if (cmd === 'run' && name) await call(env, ['rm', '-f', name]);
-      continue;
-    }
-    const lostOutput = cmd === 'run' && args.includes('--rm') && !detached && !cidfile && !o.quiet
-      && r.code === 0 && r.out === '' && r.err === '';
-    if (!lostOutput) return r;
-  }
-}
-
-/** The CLI on `env` without the retry of callRetrying. */
+/** The CLI on `env` (outside a fixture's `berth`). */
 export function berthRaw(env: NodeJS.ProcessEnv, args: string[], o?: CallOptions): Promise<Result> {
   return call(env, args, o);
 }
@@ -169,9 +124,9 @@ export async function withCli(fn: (c: Cli) => Promise<void>): Promise<void> {
   const e = await busyboxEngine();
   const cli: Cli = {
     ...e,
-    berth: (args, o) => callRetrying(e.env, args, o),
+    berth: (args, o) => call(e.env, args, o),
     async ok(args, o) {
-      const r = await callRetrying(e.env, args, o);
+      const r = await call(e.env, args, o);
       if (r.code !== 0) throw new Error(`berth ${args.join(' ')}: exit ${r.code ?? r.signal}\nstdout: ${r.out}\nstderr: ${r.err}`);
       return r.out.replace(/\n$/, '');
     },

@@ -20,7 +20,7 @@ async function mountsOf(c: { ok(a: string[]): Promise<string> }, ref: string): P
 }
 
 test('a named volume persists across containers (and --rm keeps it); image content is copied into it', { skip }, () => withCli(async (c) => {
-  await c.ok(['run', '--rm', '-v', 'data:/data', 'busybox', 'sh', '-c', 'echo persisted > /data/f'], { quiet: true });
+  await c.ok(['run', '--rm', '-v', 'data:/data', 'busybox', 'sh', '-c', 'echo persisted > /data/f']);
   assert.equal(await c.ok(['run', '--rm', '-v', 'data:/data', 'busybox', 'cat', '/data/f']), 'persisted');
   assert.equal(readFileSync(join(c.root, 'volumes/data/_data/f'), 'utf8'), 'persisted\n', 'the data lives in the volume directory');
   // an empty named volume over an image directory gets that directory's content (copy-up)

@@ -61,7 +61,7 @@ test('Entrypoint and Cmd combine as Docker\'s: --entrypoint resets the image Cmd
   // the image's Cmd ["sh"] is not passed to a new entrypoint
   assert.equal(await c.ok(['run', '--rm', '--entrypoint', '/bin/echo', 'busybox']), '');
   // the image's Cmd runs when no command is given (sh reading an empty stdin exits 0)
-  assert.equal((await c.berth(['run', '--rm', 'busybox'], { quiet: true })).code, 0);
+  assert.equal((await c.berth(['run', '--rm', 'busybox'])).code, 0);
   const id = await c.ok(['create', '--entrypoint', 'echo', 'busybox', 'a', 'b']);
   assert.match(id, HEX64);
   assert.equal(await c.ok(['inspect', '-f', '{{json .Config.Entrypoint}} {{json .Config.Cmd}}', id]), '["echo"] ["a","b"]');
@@ -142,7 +142,7 @@ test('-i: piped stdin reaches the container; without -i it does not', { skip }, 
   const big = Buffer.alloc(1 << 20, 'x');
   r = await c.berth(['run', '-i', '--rm', 'busybox', 'wc', '-c'], { input: big });
   assert.equal(r.out.trim(), String(1 << 20), 'a 1 MiB stdin arrives whole');
-  r = await c.berth(['run', '--rm', 'busybox', 'cat'], { input: 'not forwarded\n', quiet: true });
+  r = await c.berth(['run', '--rm', 'busybox', 'cat'], { input: 'not forwarded\n' });
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, '');
   // stdout and stderr stay apart
