@@ -5,13 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
 import { haveBusybox } from '../helpers/rootfs.js';
-import { FRONT, startWorker, type Worker } from '../helpers/worker.js';
+import { BERTH_MAIN, FRONT, startWorker, type Worker } from '../helpers/worker.js';
 
-/** The compiled CLI entry point (build/src/cli/berth-main.js). */
-export const BERTH_MAIN = fileURLToPath(new URL('../../src/cli/berth-main.js', import.meta.url));
+export { BERTH_MAIN };
 
 /**
  * BERTH_TEST_WORKER=1: every command goes through the native front (dist/berth) to a `berth
