@@ -21,6 +21,7 @@ import { chmodSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { usage } from '../lib/index.js';
+import { shareHelperImage } from '../sys/index.js';
 import { installEnvProxy, runInContext, type CliContext } from './context.js';
 import { parseCommand, printErr, type CommandSpec } from './image/common.js';
 import { str } from './flags.js';
@@ -260,6 +261,7 @@ export async function run(argv: string[]): Promise<number> {
     return 125;
   }
   installEnvProxy();
+  shareHelperImage();
   const engines = new WorkerEngines();
   setEngineCache(engines);
   try {

@@ -5,7 +5,7 @@
  * the path and the errno.
  */
 import { createRequire } from 'node:module';
-import { closeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { BerthError, errnoName } from '../lib/index.js';
 
 let libc: ReturnType<typeof bind> | undefined;
@@ -33,6 +33,8 @@ function bind() {
     fsconfig: lib.func('int fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux)'),
     fsmount: lib.func('int fsmount(int fd, unsigned int flags, unsigned int attrs)'),
     moveMount: lib.func('int move_mount(int fromfd, const char *frompath, int tofd, const char *topath, unsigned int flags)'),
+    memfdCreate: lib.func('int memfd_create(const char *name, unsigned int flags)'),
+    fcntlInt: lib.func('int fcntl(int fd, int cmd, ...)'),
   };
 }
 
@@ -204,5 +206,29 @@ export function fsmountAt(fstype: string, source: string, entries: FsConfigEntry
   } finally {
     if (mfd >= 0) closeSync(mfd);
     closeSync(fsfd);
+  }
+}
+
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+const F_ADD_SEALS = 1033;
+/** F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE */
+const ALL_SEALS = 0x1 | 0x2 | 0x4 | 0x8;
+
+/**
+ * A sealed (immutable) anonymous copy of `data`: a close-on-exec memfd whose contents nothing
+ * can change; its fd.
+ */
+export function sealedMemfd(name: string, data: Buffer): number {
+  const fd = c().memfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) as number;
+  if (fd < 0) fail('memfd_create', name);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    if ((c().fcntlInt(fd, F_ADD_SEALS, 'int', ALL_SEALS) as number) < 0) fail('fcntl F_ADD_SEALS', name);
+    return fd;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
   }
 }

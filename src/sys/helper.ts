@@ -1,11 +1,12 @@
 /** Spawning native/berth-helper with a plan and talking to it over its control socket. */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { BerthError, errnoName } from '../lib/index.js';
 import { allSteps, encodeGo, encodePlan, step, ABORT, type Plan, type Step } from './plan.js';
+import { sealedMemfd } from './fsops.js';
 
 export interface HelperMessage {
   type: 'pid' | 'ready' | 'error' | 'exit' | 'monitor';
@@ -36,6 +37,26 @@ export function helperPath(): string {
   throw new BerthError({ kind: 'internal', op: 'find helper', message: 'native/build/berth-helper not found: run `npm run build`' });
 }
 
+let sharedImage: string | undefined;
+
+/**
+ * Run every helper of this process from one sealed memfd copy of the binary (a long-lived
+ * process: the worker). The helper re-executes itself from a sealed copy unless it already runs
+ * from one (CVE-2019-5736 class); with a shared copy that step (~3 ms) is skipped, and the
+ * monitors share their text pages instead of each holding a private ~780 KiB copy. Best effort:
+ * on any failure helpers keep making their own copies.
+ */
+export function shareHelperImage(): boolean {
+  if (sharedImage) return true;
+  try {
+    const fd = sealedMemfd('berth-helper', readFileSync(helperPath()));
+    sharedImage = `/proc/self/fd/${fd}`;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface HelperOptions {
   /** stdio of the helper (and so of the container): entries for fds 0,1,2 and any extra fds to pass on. */
   stdio?: Array<number | 'inherit' | 'ignore' | 'pipe'>;
@@ -58,7 +79,8 @@ export class HelperSession {
     const base = opts.stdio ?? ['inherit', 'inherit', 'inherit'];
     const ctlFd = base.length;
     const stdio = [...base, 'pipe'] as StdioOptions;
-    this.child = spawn(helperPath(), ['run', '--ctl', String(ctlFd)], { stdio, env: opts.env ?? {} });
+    // argv[0] stays the helper's path (the helper's own messages name it)
+    this.child = spawn(sharedImage ?? helperPath(), ['run', '--ctl', String(ctlFd)], { stdio, env: opts.env ?? {}, argv0: helperPath() });
     this.ctl = (this.child.stdio as unknown as Socket[])[ctlFd]!;
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     this.child.once('error', () => this.finish());

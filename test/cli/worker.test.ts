@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needsOwnProcess, parseHello, MAGIC } from '../../src/cli/worker.js';
@@ -111,6 +111,22 @@ test('worker: commands run in the worker with the client\'s streams, exit codes,
     assert.equal(cat.code, 0, cat.err);
     assert.equal(cat.out.length, input.length);
     assert.ok(Buffer.from(cat.out).equals(input));
+
+    // the worker's helpers run from one sealed copy of the binary: its monitors share it
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const d = await front(env, ['run', '-d', 'busybox', 'sleep', '100']);
+      assert.equal(d.code, 0, d.err);
+      ids.push(d.out.trim());
+    }
+    const exes = await Promise.all(ids.map(async (id) => {
+      const pid = Number((await front(env, ['inspect', '-f', '{{.State.Pid}}', id])).out.trim());
+      const monitor = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      return { link: readlinkSync(`/proc/${monitor}/exe`), ino: statSync(`/proc/${monitor}/exe`).ino };
+    }));
+    assert.match(exes[0]!.link, /^\/memfd:berth-helper/);
+    assert.equal(exes[0]!.ino, exes[1]!.ino, 'one image for both monitors');
+    assert.equal((await front(env, ['rm', '-f', ...ids])).code, 0);
 
     // paths relative to the client's working directory
     const cwd = mkdtempSync(join(tmpdir(), 'berth-wcwd-'));
