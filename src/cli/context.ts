@@ -21,6 +21,8 @@ export interface CliContext {
   signals: EventEmitter;
   /** per-command singletons (the engine, the image context factory) */
   slots: Map<string, unknown>;
+  /** performance.now() when the command arrived (trace marks count from it) */
+  startedAt?: number;
 }
 
 const als = new AsyncLocalStorage<CliContext>();

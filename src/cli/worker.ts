@@ -20,9 +20,9 @@ import { Readable, Writable } from 'node:stream';
 import { chmodSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
-import { usage } from '../lib/index.js';
+import { setTraceSink, usage } from '../lib/index.js';
 import { shareHelperImage } from '../sys/index.js';
-import { installEnvProxy, runInContext, type CliContext } from './context.js';
+import { currentContext, installEnvProxy, runInContext, type CliContext } from './context.js';
 import { parseCommand, printErr, type CommandSpec } from './image/common.js';
 import { str } from './flags.js';
 import { parseGoDuration } from './system/events.js';
@@ -224,7 +224,7 @@ function serve(conn: Socket, state: WorkerState): void {
     Object.assign(input, { isTTY: h.ttys[0] });
     const out = clientStream(conn, 'O', h.ttys[1], h.rows, h.cols);
     const err = clientStream(conn, 'E', h.ttys[2], h.rows, h.cols);
-    const c: CliContext = { io: { out, err, in: input }, env: h.env, signals: new EventEmitter(), slots: new Map() };
+    const c: CliContext = { io: { out, err, in: input }, env: h.env, signals: new EventEmitter(), slots: new Map(), startedAt: performance.now() };
     c.signals.on('error', () => { /* never raised */ });
     send('A');
     state.inflight++;
@@ -262,6 +262,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   installEnvProxy();
   shareHelperImage();
+  // BERTH_TRACE=1 of a served command: marks on its stderr, from its start
+  setTraceSink({
+    enabled: () => !!currentContext()?.env.BERTH_TRACE,
+    now: () => performance.now() - (currentContext()?.startedAt ?? 0),
+    write: (line) => { currentContext()?.io.err.write(line); },
+  });
   const engines = new WorkerEngines();
   setEngineCache(engines);
   try {

@@ -140,6 +140,13 @@ test('worker: commands run in the worker with the client\'s streams, exit codes,
       rmSync(cwd, { recursive: true, force: true });
     }
 
+    // BERTH_TRACE=1 of one command: its marks on its stderr, counted from its start
+    const traced = await front({ ...env, BERTH_TRACE: '1' }, ['ps', '-a']);
+    assert.equal(traced.code, 0, traced.err);
+    assert.match(traced.err, /^\[trace \d+\.\dms\] main$/m);
+    assert.ok(Number(/^\[trace (\d+\.\d)ms\] main$/m.exec(traced.err)![1]) < 1000, 'from the command\'s start');
+    assert.equal((await front(env, ['ps', '-a'])).err, '', 'the others do not trace');
+
     // usage errors as from the CLI
     const bad = await front(env, ['run', '--bogus', 'busybox']);
     assert.equal(bad.code, 125);
