@@ -12,6 +12,7 @@ import { unmount } from '../../snapshots/index.js';
 import { readExitFileSync, type MonitorExit } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
+import { lockContainer } from './start-lock.js';
 
 /** The exit record, or null while the container runs (the monitor writes it by tmp + rename). */
 export const readExitRecord = readExitFileSync;
@@ -77,7 +78,12 @@ export async function settle(core: EngineCore, ref: string | Container, observed
   if (!before) return undefined;
   const c = reconcile(core, before, observed);
   if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') return c;
-  if (c.state.status === 'exited') await teardown(core, c);
+  if (c.state.status === 'exited') {
+    // a start of the same container under way (a restart) owns its state from here
+    const release = await lockContainer(core, c.id, false, `clean up ${c.name}`);
+    if (!release) return c;
+    try { await teardown(core, c); } finally { release(); }
+  }
   if (c.hostConfig.AutoRemove === true && c.state.status === 'exited') {
     const { removeContainer } = await import("./lifecycle.js");
     await removeContainer(core, c.id, { force: true, volumes: true }).catch((e) => {

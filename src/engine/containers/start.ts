@@ -17,6 +17,7 @@ import { copyUp, DEFAULT_HOST_FILE_PATHS, isEmptyDir, writeContainerFiles } from
 import { unmount } from '../../snapshots/index.js';
 import type { Container } from '../store/index.js';
 import { hostMountMarker, teardown, reconcile } from './cleanup.js';
+import { lockContainer } from './start-lock.js';
 import { OPTION_LIMIT } from '../../snapshots/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
@@ -119,7 +120,18 @@ async function snapshotView(core: EngineCore, key: string): Promise<{ dir: strin
 }
 
 export async function startContainer(core: EngineCore, ref: string, so: StartOptions = {}): Promise<Started> {
-  let c = reconcile(core, core.store.containers.get(ref));
+  const first = reconcile(core, core.store.containers.get(ref));
+  const release = await lockContainer(core, first.id, true, `start ${first.name}`);
+  try {
+    return await startLocked(core, first.id, so);
+  } finally {
+    release!();
+  }
+}
+
+/** The start itself, holding the container's lock (see start-lock.ts). */
+async function startLocked(core: EngineCore, id: string, so: StartOptions): Promise<Started> {
+  let c = reconcile(core, core.store.containers.get(id));
   const op = `start ${c.name}`;
   if (c.state.status === 'running' || c.state.status === 'paused') return { container: c };
   if (c.state.status !== 'created' && c.state.status !== 'exited') {
