@@ -109,13 +109,16 @@ else:
 
 /** A python3 unix socket server that receives one fd (Node cannot receive fds). */
 async function receiver(sock: string, mode: 'read' | 'close') {
-  const p = spawn('python3', ['-c', RECEIVER, sock, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // its own process group: `python3` may be a wrapper (pyenv's shim) whose child a kill of the
+  // wrapper alone would leave behind
+  const p = spawn('python3', ['-c', RECEIVER, sock, mode], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   let out = '';
   p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const done = new Promise<void>((resolve) => p.once('close', () => resolve()));
   for (let i = 0; i < 200 && !out.includes('listening'); i++) await sleep(20);
   assert.ok(out.includes('listening'), 'python3 receiver started');
-  return { output: async () => { await Promise.race([done, sleep(10000)]); p.kill(); return out.replace(/^listening\n/, ''); } };
+  const killAll = () => { try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ } };
+  return { output: async () => { await Promise.race([done, sleep(10000)]); killAll(); return out.replace(/^listening\n/, ''); } };
 }
 
 function consolePlan(rootfs: string, sock: string, viaParent: boolean, script = 'tty; stty size; ls -l /dev/console | cut -c1') {
