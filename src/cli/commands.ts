@@ -72,7 +72,7 @@ Run 'berth COMMAND --help' for more information on a command.
 `;
 
 /** Global options before the command: they set the environment the engine reads. */
-const GLOBAL_FLAGS: Record<string, string> = { '--data-root': 'BERTH_ROOT', '--run-root': 'BERTH_RUN_ROOT', '--config': 'BERTH_CONFIG' };
+export const GLOBAL_FLAGS: Readonly<Record<string, string>> = { '--data-root': 'BERTH_ROOT', '--run-root': 'BERTH_RUN_ROOT', '--config': 'BERTH_CONFIG' };
 
 function takeGlobals(argv: string[]): string[] | number {
   let i = 0;

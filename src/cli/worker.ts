@@ -26,7 +26,7 @@ import { currentContext, installEnvProxy, runInContext, type CliContext } from '
 import { parseCommand, printErr, type CommandSpec } from './image/common.js';
 import { str } from './flags.js';
 import { parseGoDuration } from './system/events.js';
-import { main } from './commands.js';
+import { GLOBAL_FLAGS, main } from './commands.js';
 import { selfCommand, setEngineCache, type EngineCache } from './container/common.js';
 import { resolveOptions, type Engine } from '../engine/index.js';
 
@@ -71,7 +71,6 @@ export function parseHello(payload: Buffer): Hello {
   };
 }
 
-const GLOBALS_WITH_VALUE = new Set(['--data-root', '--run-root', '--config']);
 const OWN_PROCESS = new Set(['worker', 'attach', 'exec', 'login']);
 
 /**
@@ -81,7 +80,7 @@ const OWN_PROCESS = new Set(['worker', 'attach', 'exec', 'login']);
 export function needsOwnProcess(argv: string[], stdinTTY: boolean): boolean {
   let i = 0;
   while (i < argv.length && argv[i]!.startsWith('--') && argv[i] !== '--help' && argv[i] !== '--version') {
-    i += GLOBALS_WITH_VALUE.has(argv[i]!) ? 2 : 1;
+    i += Object.hasOwn(GLOBAL_FLAGS, argv[i]!) ? 2 : 1; // `--flag value`; `--flag=value` is one
   }
   let cmd = argv[i];
   let rest = argv.slice(i + 1);

@@ -7,9 +7,13 @@ import { hookSteps } from './hooks.js';
 import { finishRootSteps, mountSteps, type CgroupMountInfo, type RootfsMount } from './compile-mounts.js';
 import { processSteps } from './compile-process.js';
 
-export interface TerminalOptions {
+/** What init and exec plans share besides the terminal: how the seccomp filter is loaded. */
+export interface ProcessHooks {
   /** The step loading the seccomp filter (see seccomp-cache.ts); default: libseccomp's `seccomp`. */
   seccompStep?: (s: LinuxSeccomp) => Step;
+}
+
+export interface TerminalOptions {
   /** Send the pty master to this unix socket (runc's --console-socket). */
   consoleSocket?: string;
   /** Relay the pty to our own stdio (foreground run/exec without a console socket). */
@@ -32,7 +36,7 @@ export interface MonitorOptions {
   exitCommand?: string[];
 }
 
-export interface InitContext extends TerminalOptions {
+export interface InitContext extends TerminalOptions, ProcessHooks {
   spec: Spec;
   bundle: string;
   rootfs: string;
@@ -175,7 +179,7 @@ export function compileInit(c: InitContext): Plan {
   return plan;
 }
 
-export interface ExecContext extends TerminalOptions {
+export interface ExecContext extends TerminalOptions, ProcessHooks {
   pid: number;
   spec: Spec;
   process: Process;

@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
+import { busyboxEngine, mountsUnder, type BusyboxEngine } from '../helpers/engine.js';
 import { haveBusybox } from '../helpers/rootfs.js';
 import { BERTH_MAIN, FRONT, startWorker, type Worker } from '../helpers/worker.js';
 
-export { BERTH_MAIN };
+export { BERTH_MAIN, mountsUnder };
 
 /**
  * BERTH_TEST_WORKER=1: every command goes through the native front (dist/berth) to a `berth
@@ -70,18 +70,6 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, eve
     if (v || Date.now() >= end) return v;
     await sleep(everyMs);
   }
-}
-
-/** Mount points at or below `dir` (from /proc/self/mountinfo). */
-export function mountsUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const p = mp.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (p === dir || p.startsWith(dir + '/')) out.push(p);
-  }
-  return out;
 }
 
 export const CGROUP_V1 = '/sys/fs/cgroup';

@@ -85,7 +85,7 @@ function busyboxTarball(): Buffer {
 }
 
 /** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
-function mountsUnder(dir: string): string[] {
+export function mountsUnder(dir: string): string[] {
   const out: string[] = [];
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const mp = line.split(' ')[4];

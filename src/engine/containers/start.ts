@@ -120,7 +120,7 @@ async function snapshotView(core: EngineCore, key: string): Promise<{ dir: strin
 }
 
 export async function startContainer(core: EngineCore, ref: string, so: StartOptions = {}): Promise<Started> {
-  const first = reconcile(core, core.store.containers.get(ref));
+  const first = core.store.containers.get(ref); // its id and name; the state is read under the lock
   const release = await lockContainer(core, first.id, true, `start ${first.name}`);
   try {
     return await startLocked(core, first.id, so);
