@@ -22,6 +22,7 @@ test('the loader writes a code cache, uses it, and replaces one that is unsafe o
     const cache = join(cacheDir, name!);
     const first = readFileSync(cache);
     assert.equal(run(), want, 'the same output from the cache');
+    assert.deepEqual(readFileSync(cache), first, 'a cache V8 accepted is used, not rewritten');
     assert.equal(statSync(cache).mode & 0o777, 0o644);
 
     chmodSync(cache, 0o666); // writable by others: not trusted, written anew (0644)

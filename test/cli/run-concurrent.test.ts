@@ -27,7 +27,7 @@ function disk(c: Cli): { dataDirs: string[]; runDirs: string[]; snapshots: numbe
 
 test('20 concurrent `run --rm`: all exit 0, nothing left', { skip, timeout: 120_000 }, () => withCli(async (c) => {
   const before = disk(c);
-  // each process lives a little (a process that exits at once: the todo test below)
+  // each process lives a little (a process that exits at once: run-races.test.ts)
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
     berthRaw(c.env, ['run', '--rm', '-e', `N=${i}`, 'busybox', 'sh', '-c', 'sleep 0.2; test "$N" -ge 0'], { timeoutMs: 90_000 })));
   for (const [i, r] of results.entries()) assert.equal(r.code, 0, `run ${i}: ${r.err}`);

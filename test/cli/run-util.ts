@@ -144,11 +144,6 @@ export async function withCli(fn: (c: Cli) => Promise<void>): Promise<void> {
   }
 }
 
-/** The first line of a CLI error message (Docker adds `See '… --help'.` after it). */
-export function firstLine(s: string): string {
-  return s.split('\n').find((l) => l.trim() !== '') ?? '';
-}
-
 /** The message lines of an error, without the help hint Docker appends. */
 export function messageLines(s: string): string[] {
   return s.split('\n').filter((l) => l.trim() !== '' && !/^(See '|Run ')berth .*--help/.test(l));

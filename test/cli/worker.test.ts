@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { needsOwnProcess, parseHello, MAGIC } from '../../src/cli/worker.js';
 import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
 import { haveBusybox } from '../helpers/rootfs.js';
-import { FRONT, haveFront, startWorker, type Worker } from '../helpers/worker.js';
+import { BERTH_MAIN, FRONT, haveFront, startWorker, type Worker } from '../helpers/worker.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : !haveBusybox() ? 'busybox-static is not installed'
   : !haveFront() ? 'dist/berth is not built (node scripts/build.mjs)' : false;
@@ -156,8 +156,12 @@ test('worker: commands run in the worker with the client\'s streams, exit codes,
     const many = await Promise.all(Array.from({ length: 6 }, (_, i) => front(env, ['run', '--rm', '--network', 'none', 'busybox', 'echo', `n${i}`])));
     many.forEach((m, i) => assert.deepEqual([m.code, m.out], [0, `n${i}\n`], m.err));
     assert.deepEqual((await front(env, ['ps', '-aq'])).out, '');
-    assert.match(w.log(), /listening on/);
-    assert.ok(existsSync(e.root));
+    // and all of it was the worker's: a streaming command from this client stays the front
+    const ev = spawn(FRONT, ['events'], { env, stdio: 'ignore' });
+    await sleep(300);
+    assert.equal(exe(ev.pid!), FRONT, 'served, not handed to node');
+    ev.kill('SIGINT');
+    assert.notEqual(await exited(ev, 10_000), 'timeout');
   });
 });
 
@@ -217,16 +221,22 @@ test('worker: the front runs node without a worker; one worker per socket; a sta
     const r = await front(env, ['--version']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^berth version /);
-    const off = await front({ ...env, BERTH_NO_WORKER: '1' }, ['--version']);
-    assert.equal(off.code, 0, off.err);
+    const alone = spawn(FRONT, ['events'], { env, stdio: 'ignore' });
+    assert.ok(await becomes(alone, 'node'), 'no worker: node runs the command');
+    alone.kill('SIGKILL');
+    await exited(alone, 5000);
 
     // a socket file nobody listens on (a worker killed with SIGKILL)
     const stale = join(dir, 'stale.sock');
     execFileSync('python3', ['-c', 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)', stale]);
-    assert.ok(existsSync(stale), 'the stale socket file is there');
     const w = await startWorker(process.env, stale);
     try {
-      const second = spawn(process.execPath, [join(import.meta.dirname, '../../src/cli/berth-main.js'), 'worker', '--socket', stale], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // BERTH_NO_WORKER: node even with a worker listening
+      const own = spawn(FRONT, ['events'], { env: { ...w.env, BERTH_NO_WORKER: '1' }, stdio: 'ignore' });
+      assert.ok(await becomes(own, 'node'), 'BERTH_NO_WORKER=1 runs node');
+      own.kill('SIGKILL');
+      await exited(own, 5000);
+      const second = spawn(process.execPath, [BERTH_MAIN, 'worker', '--socket', stale], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       second.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
       assert.equal(await exited(second, 20_000), 1);

@@ -3,7 +3,7 @@
  * (dist/berth) that hands commands to it. `stop()` sends SIGTERM and waits for the worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,9 +44,4 @@ export async function startWorker(env: NodeJS.ProcessEnv, socket: string, args: 
       return exited;
     },
   };
-}
-
-/** Whether `pid` is alive. */
-export function alive(pid: number): boolean {
-  try { return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'); } catch { return false; }
 }
