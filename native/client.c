@@ -4,8 +4,9 @@
  * the standard streams are terminals; the worker's output comes back in frames, and stdin is
  * forwarded only when the command asks for it. Signals are passed on. The worker may decline a
  * command (one needing this terminal, say) before doing anything; then, as when no worker
- * listens, the command runs in a fresh Node process: `node <dir>/berth.cjs ARGS` (with
- * NODE_EXTRA_CA_CERTS moved to BERTH_EXTRA_CA_CERTS, see fallback()).
+ * listens, the command runs in a fresh Node process: `node <dir>/berth.cjs`, its arguments in
+ * the environment (see fallback()). The same binary named berth-runtime always runs
+ * `node <dir>/berth-runtime.cjs` that way (runc's command line has no worker).
  *
  * Frames both ways: [type u8][length u32 big-endian][payload]. Protocol in docs/ARCHITECTURE.md.
  */
@@ -33,18 +34,29 @@ extern char **environ;
 
 static int sigpipe_fds[2] = {-1, -1};
 
-static void fallback(char **argv) {
-  char self[PATH_MAX], script[PATH_MAX + 16];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+/* The CLI this front stands for: berth (worker or Node) or berth-runtime (always Node), by the
+ * name of this binary (dist/berth, dist/berth-runtime). */
+static int is_runtime;
+
+static void self_dir(char *dir, size_t size) {
+  ssize_t n = readlink("/proc/self/exe", dir, size - 1);
   if (n <= 0) { perror("berth: readlink /proc/self/exe"); exit(125); }
-  self[n] = 0;
-  char *slash = strrchr(self, '/');
+  dir[n] = 0;
+  char *slash = strrchr(dir, '/');
   if (slash) *slash = 0;
-  snprintf(script, sizeof script, "%s/berth.cjs", self);
-  int argc = 0;
-  while (argv[argc]) argc++;
-  char **args = calloc((size_t)argc + 2, sizeof *args);
-  if (!args) exit(125);
+}
+
+/*
+ * Run the command in a fresh Node process: `node <dir>/<name>.cjs`, with the command's arguments
+ * in the environment (BERTH_ARGC, BERTH_ARG_0…), never in Node's argv: Node parses some of its
+ * own options anywhere in its command line (Node 20 loads `--env-file FILE` even after the script
+ * name, NODE_OPTIONS included), so no user argument may reach it. The loader (scripts/loader.cjs)
+ * moves them back into process.argv and out of the environment.
+ */
+static void fallback(char **argv) {
+  char dir[PATH_MAX], script[PATH_MAX + 32], name[32];
+  self_dir(dir, sizeof dir);
+  snprintf(script, sizeof script, "%s/%s.cjs", dir, is_runtime ? "berth-runtime" : "berth");
   /* Node reads NODE_EXTRA_CA_CERTS at every start (~40 ms) though most commands never open a
    * TLS socket: the registry client adds the certificates of BERTH_EXTRA_CA_CERTS itself. */
   const char *extra = getenv("NODE_EXTRA_CA_CERTS");
@@ -52,9 +64,16 @@ static void fallback(char **argv) {
     setenv("BERTH_EXTRA_CA_CERTS", extra, 1);
     unsetenv("NODE_EXTRA_CA_CERTS");
   }
-  args[0] = "node";
-  args[1] = script;
-  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+  int argc = 0;
+  while (argv[argc]) argc++;
+  char num[16];
+  snprintf(num, sizeof num, "%d", argc > 0 ? argc - 1 : 0);
+  for (int i = 1; i < argc; i++) {
+    snprintf(name, sizeof name, "BERTH_ARG_%d", i - 1);
+    if (setenv(name, argv[i], 1) < 0) { perror("berth: setenv"); exit(125); }
+  }
+  if (setenv("BERTH_ARGC", num, 1) < 0) { perror("berth: setenv"); exit(125); }
+  char *args[] = {"node", script, NULL};
   execvp("node", args);
   fprintf(stderr, "berth: exec node %s: %s\n", script, strerror(errno));
   exit(125);
@@ -115,6 +134,12 @@ static void on_signal(int sig) {
 }
 
 int main(int argc, char **argv) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = 0;
+  const char *base = strrchr(exe, '/');
+  is_runtime = base && strncmp(base + 1, "berth-runtime", 13) == 0;
+  if (is_runtime) fallback(argv);
   const char *no = getenv("BERTH_NO_WORKER");
   if (no && *no && strcmp(no, "0") != 0) fallback(argv);
   const char *path = getenv("BERTH_WORKER_SOCKET");

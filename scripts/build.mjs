@@ -37,9 +37,13 @@ if (!only || only === 'bundle') {
     chmodSync(front, 0o755);
     rmSync(join(root, 'dist/.cache'), { recursive: true, force: true });
   }
-  // dist/berth: the native front (native/client.c) that hands commands to a running `berth worker`
+  // dist/berth, dist/berth-runtime: the native front (native/client.c, one binary under two names):
+  // berth hands commands to a running `berth worker`; both run Node with the arguments kept out of
+  // Node's own command line. These are the package's bins.
   if (existsSync(join(root, 'native/build/berth'))) {
-    copyFileSync(join(root, 'native/build/berth'), join(root, 'dist/berth'));
-    chmodSync(join(root, 'dist/berth'), 0o755);
+    for (const name of ['berth', 'berth-runtime']) {
+      copyFileSync(join(root, 'native/build/berth'), join(root, 'dist', name));
+      chmodSync(join(root, 'dist', name), 0o755);
+    }
   }
 }

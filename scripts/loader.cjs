@@ -5,6 +5,17 @@
 // compile cache). The cache sits beside the bundle, is written only by the bundle's owner, and
 // is used only if it is owned by that user and writable by nobody else; V8 rejects a cache that
 // does not match the source or this Node (then it is rewritten).
+// The native front (dist/berth, dist/berth-runtime) passes the command's arguments in the
+// environment, never in Node's own argv (Node 20 parses `--env-file` even after the script name):
+// move them back into process.argv, and out of the environment children inherit.
+const env = process.env;
+if (env.BERTH_ARGC !== undefined) {
+  const argc = Number(env.BERTH_ARGC);
+  const args = [];
+  for (let i = 0; Number.isSafeInteger(argc) && i < argc; i++) args.push(env[`BERTH_ARG_${i}`] ?? '');
+  for (const k of Object.keys(env)) if (k === 'BERTH_ARGC' || k.startsWith('BERTH_ARG_')) delete env[k];
+  if (process.argv.length === 2) process.argv.push(...args);
+}
 const fs = require('fs');
 const path = require('path');
 const vm = require('vm');

@@ -1,5 +1,5 @@
 /** berth: Docker's command line. Each command lives in its own module, loaded on demand. */
-import { mark } from '../lib/index.js';
+import { BerthError, debugEnabled, describeError, mark } from '../lib/index.js';
 import { io } from './context.js';
 type Runner = (argv: string[]) => Promise<number>;
 type Loader = () => Promise<{ run: Runner }>;
@@ -64,6 +64,7 @@ Global options:
   --data-root string   Data root (default /var/lib/berth; env BERTH_ROOT)
   --run-root string    Run root (default /run/berth; env BERTH_RUN_ROOT)
   --config string      Config file (default /etc/berth/config.json; env BERTH_CONFIG)
+  -D, --debug          Show the stack of an unexpected error (env BERTH_DEBUG=1)
 
 Commands:
 ${Object.keys(COMMANDS).sort().map((c) => `  ${c}`).join('\n')}
@@ -76,7 +77,8 @@ export const GLOBAL_FLAGS: Readonly<Record<string, string>> = { '--data-root': '
 
 function takeGlobals(argv: string[]): string[] | number {
   let i = 0;
-  while (i < argv.length && argv[i]!.startsWith('--') && argv[i] !== '--help' && argv[i] !== '--version') {
+  while (i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '--help' && argv[i] !== '--version' && argv[i] !== '-h' && argv[i] !== '-v') {
+    if (argv[i] === '-D' || argv[i] === '--debug') { process.env.BERTH_DEBUG = '1'; i++; continue; }
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
     const env = GLOBAL_FLAGS[flag];
     if (!env) {
@@ -94,11 +96,19 @@ function takeGlobals(argv: string[]): string[] | number {
   return argv.slice(i);
 }
 
+let current: string | undefined;
+
+/** The command this process runs (for the top-level guard's message). */
+export function currentCommand(): string | undefined {
+  return current;
+}
+
 export async function main(all: string[]): Promise<number> {
   mark('main');
   const argv = takeGlobals(all);
   if (typeof argv === 'number') return argv;
   const [cmd, ...rest] = argv;
+  current = cmd;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { io.out.write(HELP); return 0; }
   if (cmd === '--version' || cmd === '-v') { io.out.write(`berth version ${VERSION}\n`); return 0; }
   const load = COMMANDS[cmd];
@@ -109,8 +119,19 @@ export async function main(all: string[]): Promise<number> {
   try {
     return await (await load()).run(rest);
   } catch (e) {
-    io.err.write(`berth: ${(e as Error)?.message ?? String(e)}\n`);
+    io.err.write(unexpected(cmd, e));
     return 125;
   }
+}
+
+/**
+ * The message for an error no command caught: `berth: <command>: <cause>` (a BerthError names its
+ * operation and object itself), one line; with --debug / BERTH_DEBUG=1 the stack follows.
+ */
+export function unexpected(cmd: string | undefined, e: unknown): string {
+  const msg = describeError(e);
+  const line = e instanceof BerthError || !cmd ? `berth: ${msg}\n` : `berth: ${cmd}: ${msg}\n`;
+  const stack = debugEnabled() && (e as Error)?.stack ? `${(e as Error).stack}\n` : '';
+  return line + stack;
 }
 

@@ -1,7 +1,7 @@
 /** berth-runtime: an OCI runtime with runc's command line. */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BerthError, mark, usage } from '../lib/index.js';
+import { BerthError, debugEnabled, describeError, mark, usage } from '../lib/index.js';
 import { parseFlags, str, bool, list, int, type FlagSpec, type Parsed } from './runtime-args.js';
 import * as rt from '../runtime/index.js';
 import { exampleSpec, runtimeFeatures, type LinuxResources } from '../oci/index.js';
@@ -184,11 +184,23 @@ export async function main(argv: string[]): Promise<number> {
     if (!fn) throw usage(cmd, `No help topic for '${cmd}'`);
     return await fn({ opts, g }, rest);
   } catch (e) {
-    const msg = e instanceof BerthError ? e.message : (e as Error)?.stack ?? String(e);
+    const msg = describeError(e);
     log('error', msg);
     process.stderr.write(`berth-runtime: ${msg}\n`);
+    if (bool(g, 'debug') && (e as Error)?.stack) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { process.stderr.write(`berth-runtime: ${String(e)}\n`); process.exitCode = 1; });
+// The top-level guard: whatever escapes a verb ends it with one line (and the stack with --debug).
+let failed = false;
+const fatal = (e: unknown) => {
+  if (failed) return;
+  failed = true;
+  process.stderr.write(`berth-runtime: ${describeError(e)}\n`);
+  if ((debugEnabled() || process.argv.includes('--debug')) && (e as Error)?.stack) process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, fatal);

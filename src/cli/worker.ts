@@ -26,7 +26,7 @@ import { currentContext, installEnvProxy, runInContext, type CliContext } from '
 import { parseCommand, printErr, type CommandSpec } from './image/common.js';
 import { str } from './flags.js';
 import { parseGoDuration } from './system/events.js';
-import { GLOBAL_FLAGS, main } from './commands.js';
+import { GLOBAL_FLAGS, main, unexpected } from './commands.js';
 import { selfCommand, setEngineCache, type EngineCache } from './container/common.js';
 import { resolveOptions, type Engine } from '../engine/index.js';
 
@@ -234,7 +234,7 @@ function serve(conn: Socket, state: WorkerState): void {
       try {
         code = await runInContext(c, () => main(h.argv));
       } catch (e) {
-        err.write(`berth: ${(e as Error)?.message ?? String(e)}\n`);
+        err.write(unexpected(h.argv.find((a) => !a.startsWith('-')), e));
       } finally {
         state.inflight--;
         state.contexts.delete(c);
@@ -304,6 +304,9 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', stop);
   // one command's bug must not end the others: a stray rejection is logged; an uncaught
   // exception is logged and the worker stops taking commands (those running finish)
+  // the worker's own handlers replace the one-command process's guard (berth-main.ts)
+  process.removeAllListeners('unhandledRejection');
+  process.removeAllListeners('uncaughtException');
   process.on('unhandledRejection', (e) => { process.stderr.write(`berth worker: unhandled rejection: ${(e as Error)?.stack ?? String(e)}\n`); });
   process.on('uncaughtException', (e) => { process.stderr.write(`berth worker: uncaught exception, stopping: ${e.stack ?? String(e)}\n`); stop(); });
   await done;

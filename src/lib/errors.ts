@@ -94,3 +94,27 @@ export function notFound(op: string, message: string, path?: string): BerthError
 export function conflict(op: string, message: string, path?: string): BerthError {
   return new BerthError({ kind: 'conflict', op, message, path });
 }
+
+/**
+ * One line for an error nothing more specific caught: a Node system error as
+ * `<syscall> <path>: <cause>` (`open /x: no such file or directory`), anything else its message
+ * (first line, without a leading `Error: `). Never a stack.
+ */
+export function describeError(err: unknown): string {
+  if (err instanceof BerthError) return err.message;
+  const e = err as (NodeJS.ErrnoException & { dest?: string }) | undefined;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.syscall === 'string') {
+    const cause = describeCode(e.code, e.message).replace(/ \([A-Z0-9]+\)$/, '');
+    return `${e.syscall}${e.path ? ` ${e.path}` : ''}${e.dest ? ` -> ${e.dest}` : ''}: ${cause}`;
+  }
+  let msg = e && typeof e === 'object' && typeof e.message === 'string' ? e.message : String(err);
+  while (/^(Error|TypeError|RangeError): /.test(msg)) msg = msg.replace(/^[A-Za-z]*Error: /, '');
+  const line = msg.split('\n')[0]!.trim();
+  return line ? line[0]!.toLowerCase() + line.slice(1) : 'unknown error';
+}
+
+/** Whether errors should show their stacks (`berth --debug`, `BERTH_DEBUG=1`). */
+export function debugEnabled(): boolean {
+  const v = process.env.BERTH_DEBUG;
+  return !!v && v !== '0' && v !== 'false';
+}

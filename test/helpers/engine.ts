@@ -57,7 +57,8 @@ function processesUsing(dir: string): number[] {
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').includes(dir)) out.push(Number(e));
+      const words = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (words.includes(dir) || words.some((w) => w.endsWith(`=${dir}`))) out.push(Number(e));
     } catch { /* gone */ }
   }
   return out;

@@ -10,6 +10,18 @@ export function runtimeJs(): string {
   return existsSync(dist) ? dist : join(repoRoot(), 'build', 'src', 'cli', 'runtime-main.js');
 }
 
+/** The executable callers run (containerd's BinaryName, dockerd's runtime path): the native front when built. */
+export function runtimeBinary(): string {
+  const front = join(repoRoot(), 'dist', 'berth-runtime');
+  return existsSync(front) ? front : runtimeJs();
+}
+
+/** [command, args] that run berth-runtime with `args` as its callers do (through the native front when built). */
+export function runtimeCommand(args: string[]): [string, string[]] {
+  const bin = runtimeBinary();
+  return bin.endsWith('.js') || bin.endsWith('.cjs') ? [process.execPath, [bin, ...args]] : [bin, args];
+}
+
 export interface RtResult { status: number; stdout: string; stderr: string }
 
 export class Rt {
@@ -27,7 +39,7 @@ export class Rt {
     const fo = openSync(out, 'w'), fe = openSync(err, 'w');
     let r: SpawnSyncReturns<Buffer>;
     try {
-      r = spawnSync(process.execPath, [runtimeJs(), '--root', this.root, ...args], {
+      r = spawnSync(...runtimeCommand(['--root', this.root, ...args]), {
         stdio: [opts.input === undefined ? 'ignore' : 'pipe', fo, fe], input: opts.input, env: opts.env ?? process.env, timeout: opts.timeout ?? 30000,
       });
     } finally { closeSync(fo); closeSync(fe); }
@@ -48,7 +60,7 @@ export class Rt {
     const fo = openSync(out, 'w'), fe = openSync(err, 'w');
     let r: SpawnSyncReturns<Buffer>;
     try {
-      r = spawnSync(process.execPath, [runtimeJs(), '--root', this.root, 'create', '-b', bundle, ...extra, id], { stdio: ['ignore', fo, fe], timeout: 30000 });
+      r = spawnSync(...runtimeCommand(['--root', this.root, 'create', '-b', bundle, ...extra, id]), { stdio: ['ignore', fo, fe], timeout: 30000 });
     } finally { closeSync(fo); closeSync(fe); }
     return { out, err, result: { status: r.status ?? -1, stdout: '', stderr: readFileSync(err, 'utf8') } };
   }
@@ -65,7 +77,7 @@ export class Rt {
 }
 
 export function spawnRuntime(root: string, args: string[]) {
-  return spawn(process.execPath, [runtimeJs(), '--root', root, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(...runtimeCommand(['--root', root, ...args]), { stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {

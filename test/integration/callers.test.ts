@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxRootfs } from '../helpers/rootfs.js';
-import { runtimeJs } from '../helpers/runtime.js';
+import { runtimeBinary } from '../helpers/runtime.js';
 import { haveBinary, startContainerd, startDockerd } from './daemon.js';
 
 function sh(cmd: string, args: string[], timeout = 60000) {
@@ -28,7 +28,7 @@ test('containerd (ctr with --runc-binary) runs containers through berth-runtime'
   try {
     const rootfs = busyboxRootfs(join(work, 'rootfs'));
     const ctr = (...a: string[]) => sh('ctr', ['--address', d.sock, ...a]);
-    const rb = ['--runc-binary', runtimeJs(), '--rootfs', rootfs];
+    const rb = ['--runc-binary', runtimeBinary(), '--rootfs', rootfs];
     let r = ctr('run', '--rm', ...rb, 'c1', '/bin/sh', '-c', 'echo hello-ctr; cat /proc/1/cmdline');
     assert.equal(r.status, 0, r.stderr + d.log().slice(-2000));
     assert.match(r.stdout, /hello-ctr/);
@@ -44,7 +44,7 @@ test('containerd (ctr with --runc-binary) runs containers through berth-runtime'
     assert.match(ctr('task', 'ls').stdout, /c2\s+\d+\s+STOPPED/);
     assert.equal(ctr('task', 'delete', 'c2').status, 0);
     assert.equal(ctr('container', 'delete', 'c2').status, 0);
-    const tty = inPty(`ctr --address ${d.sock} run -t --rm --runc-binary ${runtimeJs()} --rootfs ${rootfs} c3 /bin/sh -c 'tty; echo tty-ok'`);
+    const tty = inPty(`ctr --address ${d.sock} run -t --rm --runc-binary ${runtimeBinary()} --rootfs ${rootfs} c3 /bin/sh -c 'tty; echo tty-ok'`);
     assert.match(tty.stdout, /\/dev\/pts\/\d+/, tty.stderr);
     assert.match(tty.stdout, /tty-ok/);
   } finally {
@@ -55,7 +55,7 @@ test('containerd (ctr with --runc-binary) runs containers through berth-runtime'
 
 test('dockerd (--add-runtime) runs containers through berth-runtime', async (t) => {
   if (!haveBinary('/usr/sbin/dockerd') || !haveBinary('/usr/bin/docker')) return t.skip('docker.io (dockerd) is not installed');
-  const d = await startDockerd(runtimeJs());
+  const d = await startDockerd(runtimeBinary());
   const work = mkdtempSync(join(tmpdir(), 'berth-dockerd-'));
   try {
     const rootfs = busyboxRootfs(join(work, 'rootfs'));

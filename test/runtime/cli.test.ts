@@ -5,7 +5,7 @@ import { closeSync, openSync, readFileSync, writeFileSync, existsSync } from 'no
 import { join } from 'node:path';
 import { makeBundle, uniqueId } from '../helpers/bundle.js';
 import { parseProbe, capsFromHex, type ProbeInfo } from '../helpers/probe.js';
-import { Rt, runtimeJs, waitFor } from '../helpers/runtime.js';
+import { Rt, runtimeCommand, waitFor } from '../helpers/runtime.js';
 import { validateFeatures } from '../../src/oci/index.js';
 
 let rt: Rt;
@@ -18,7 +18,7 @@ test('--preserve-fds passes extra fds into the container, and only those', () =>
   const out = join(rt.work, 'pfds.out');
   const fo = openSync(out, 'w');
   try {
-    const r = spawnSync(process.execPath, [runtimeJs(), '--root', rt.root, 'run', '--preserve-fds', '1', '-b', b.dir, uniqueId('pfds')], { stdio: ['ignore', fo, 'pipe', extra] });
+    const r = spawnSync(...runtimeCommand(['--root', rt.root, 'run', '--preserve-fds', '1', '-b', b.dir, uniqueId('pfds')]), { stdio: ['ignore', fo, 'pipe', extra] });
     assert.equal(r.status, 0, String(r.stderr));
   } finally { closeSync(fo); closeSync(extra); }
   const p = parseProbe<ProbeInfo>(readFileSync(out, 'utf8'));
@@ -37,7 +37,7 @@ test('exec -d with --pid-file and --cap; kill by number and --all; list formats'
   const out = join(rt.work, 'exec-caps.out');
   const fo = openSync(out, 'w');
   try {
-    const r = spawnSync(process.execPath, [runtimeJs(), '--root', rt.root, 'exec', '-d', '--pid-file', pidFile, '--cap', 'CAP_SYS_ADMIN', id, '/probe'], { stdio: ['ignore', fo, 'pipe'] });
+    const r = spawnSync(...runtimeCommand(['--root', rt.root, 'exec', '-d', '--pid-file', pidFile, '--cap', 'CAP_SYS_ADMIN', id, '/probe']), { stdio: ['ignore', fo, 'pipe'] });
     assert.equal(r.status, 0, String(r.stderr));
   } finally { closeSync(fo); }
   assert.match(readFileSync(pidFile, 'utf8'), /^\d+$/);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeBundle } from '../helpers/bundle.js';
 import { parseProbe, type ProbeInfo } from '../helpers/probe.js';
-import { runtimeJs } from '../helpers/runtime.js';
+import { runtimeCommand } from '../helpers/runtime.js';
 
 const UID = 1777;
 
@@ -22,7 +22,7 @@ test('rootless: a non-root user runs a container from `spec --rootless`', (t) =>
     const b = makeBundle(join(work, 'b'), {}, {});
     rmSync(b.configPath);
     chownTree(work);
-    const as = (args: string[]) => spawnSync('setpriv', ['--reuid', String(UID), '--regid', String(UID), '--clear-groups', process.execPath, runtimeJs(), ...args],
+    const as = (args: string[]) => spawnSync('setpriv', ['--reuid', String(UID), '--regid', String(UID), '--clear-groups', ...runtimeCommand(args).flat()],
       { cwd: b.dir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: work } });
     const s = as(['spec', '--rootless']);
     assert.equal(s.status, 0, s.stderr);

@@ -54,6 +54,12 @@ export async function run(argv: string[], name = 'exec'): Promise<number> {
         code = e.code === 'ENOENT' ? 127 : 126;
         return code;
       }
+      if (e instanceof BerthError && e.step === 'chdir') {
+        // runc's words; Docker exits 126 for a process that could not be started
+        printErr(`OCI runtime exec failed: exec failed: unable to start container process: chdir to cwd (${JSON.stringify(wd)}) set in config.json failed: ${describeCodeText(e.code)}: unknown`);
+        code = 126;
+        return code;
+      }
       throw e;
     } finally {
       if (raw) (io.in as NodeJS.ReadStream).setRawMode(false);
@@ -61,4 +67,8 @@ export async function run(argv: string[], name = 'exec'): Promise<number> {
     return code;
   });
   return status;
+}
+
+function describeCodeText(code: string | undefined): string {
+  return code === 'ENOENT' ? 'no such file or directory' : code === 'ENOTDIR' ? 'not a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unknown error');
 }

@@ -201,6 +201,12 @@ export function parseRunArgs(command: RunCommand, argv: string[], ctx: RunParseC
   };
   // A check of runconfig's parse(): `berth: <msg>.` + See.
   const parseErr = (msg: string) => usage(cmdPath, `${program}: ${msg.replace(/\.$/, '')}.${see}`);
+  // A file the CLI could not read (--env-file, --label-file): Docker's `docker: open F: …` + Run.
+  const readOrFail = (f: string): string => {
+    try { return readFile(f); } catch (e) {
+      throw usage(cmdPath, `${program}: ${usageFs(e, f).message}\n\nRun '${cmdPath} --help' for more information`);
+    }
+  };
   const atParse = <T>(f: () => T): T => {
     try { return f(); } catch (e) {
       if (e instanceof BerthError && e.kind !== 'usage') throw e;
@@ -223,7 +229,7 @@ export function parseRunArgs(command: RunCommand, argv: string[], ctx: RunParseC
   if (has('entrypoint')) o.entrypoint = str('entrypoint');
   const envList: string[] = [];
   for (const f of list('env-file')) {
-    const content = atParse(() => { try { return readFile(f); } catch (e) { throw usageFs(e, f); } });
+    const content = readOrFail(f);
     envList.push(...atParse(() => parseEnvFile(content, f, env)));
   }
   for (const e of list('env')) envList.push(flagVal('env', e, (v) => parseEnv(v, env)));
@@ -234,7 +240,7 @@ export function parseRunArgs(command: RunCommand, argv: string[], ctx: RunParseC
   if (has('domainname')) o.domainname = str('domainname');
   const labels: Record<string, string> = {};
   for (const f of list('label-file')) {
-    const content = atParse(() => { try { return readFile(f); } catch (e) { throw usageFs(e, f); } });
+    const content = readOrFail(f);
     Object.assign(labels, atParse(() => parseLabelFile(content, f)));
   }
   for (const l of list('label')) { const [k, v] = flagVal('label', l, parseLabel); labels[k] = v; }

@@ -1,6 +1,6 @@
 /** `berth run` and `berth create`: Docker's flags, pull policy, attach, exit codes, `--rm`. */
 import { existsSync, writeFileSync } from 'node:fs';
-import { BerthError, mark } from '../../lib/index.js';
+import { BerthError, describeError, mark } from '../../lib/index.js';
 import {
   createContainer, exitCodeForStartError, exitCodeOf, removeContainer, settle, startContainer, type EngineCore,
 } from '../../engine/index.js';
@@ -10,8 +10,9 @@ import { closeEngine, core, io, print, printErr } from './common.js';
 import { ProgressPrinter } from '../image/progress.js';
 
 function daemonError(command: RunCommand, e: unknown): void {
-  const msg = e instanceof BerthError ? e.message : String((e as Error)?.stack ?? e);
-  if (e instanceof BerthError && e.kind === 'usage') printErr(`berth: ${msg}`);
+  const msg = describeError(e);
+  // (a message that names the program already, as runconfig's checks do, is not prefixed again)
+  if (e instanceof BerthError && e.kind === 'usage') printErr(/^berth: /.test(msg) ? msg : `berth: ${msg}`);
   else printErr(`berth: Error response from daemon: ${msg}\n\nRun 'berth ${command} --help' for more information`);
 }
 

@@ -4,7 +4,7 @@
  * codes, human sizes and durations, and a command runner that handles flags and `--help`.
  */
 import { join } from 'node:path';
-import { BerthError } from '../../lib/index.js';
+import { BerthError, debugEnabled, describeError } from '../../lib/index.js';
 import { closeContext, readDaemonConfig, type ImageContext } from '../../image/index.js';
 import { closeIdleConnections } from '../../image/registry/index.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
@@ -52,7 +52,9 @@ export function report(err: unknown): number {
     printErr(`Error response from daemon: ${err.message}`);
     return 1;
   }
-  printErr(`Error: ${(err as Error)?.stack ?? String(err)}`);
+  // anything else: one line naming the cause, never a stack (unless --debug)
+  printErr(`berth: ${describeError(err)}`);
+  if (debugEnabled() && (err as Error)?.stack) printErr((err as Error).stack!);
   return 1;
 }
 

@@ -21,11 +21,13 @@ export class EngineCore {
     return (this.storeCache ??= openStore(this.options.root));
   }
 
-  /** The monitor's exit command for a container: `berth --data-root … --run-root … container cleanup ID`. */
+  /** The monitor's exit command for a container: `berth --data-root=… --run-root=… container cleanup ID`. */
   exitCommand(id: string): string[] | undefined {
     const self = this.options.selfCommand ?? defaultSelfCommand();
     if (!self) return undefined;
-    return [...self, '--data-root', this.options.root, '--run-root', this.options.runRoot, 'container', 'cleanup', id];
+    // `--flag=value` words: no value of the user's stands alone where Node might parse it as an
+    // option of its own (Node 20 reads `--env-file` anywhere in its command line).
+    return [...self, `--data-root=${this.options.root}`, `--run-root=${this.options.runRoot}`, 'container', 'cleanup', id];
   }
 
   paths(id: string): ContainerPaths {

@@ -76,7 +76,8 @@ export function compileContainerFilters(
   const match = (c: Container): boolean => {
     if (statuses && !statuses.has(c.state.status)) return false;
     if (ids.length && !ids.some((p) => c.id.startsWith(p))) return false;
-    if (names.length && !names.some((re) => re.test('/' + c.name))) return false;
+    // as dockerd: the name with and without its leading '/' (so `^x$` and `^/x$` both match)
+    if (names.length && !names.some((re) => re.test('/' + c.name) || re.test(c.name))) return false;
     if (!matchLabels(c.labels, filters.label) || !matchNotLabels(c.labels, filters['label!'])) return false;
     if (exited.length) {
       const stopped = c.state.status === 'exited' || c.state.status === 'dead' || c.state.status === 'created';
