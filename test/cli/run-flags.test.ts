@@ -109,7 +109,7 @@ test('--env-file and --label-file come before -e / -l', () => {
     assert.deepEqual(r.options.env, ['A=file', 'FOO=from-env', 'B=2', 'A=flag']);
     assert.deepEqual(r.options.labels, { x: '1', y: '3' });
     const missing = join(dir, 'nope');
-    assertErr(() => parseRunArgs('run', ['--env-file', missing, 'busybox']), `berth: open ${missing}: no such file or directory.\nSee 'berth run --help'.`, 'usage');
+    assertErr(() => parseRunArgs('run', ['--env-file', missing, 'busybox']), `berth: open ${missing}: no such file or directory\n\nRun 'berth run --help' for more information`, 'usage');
     writeFileSync(join(dir, 'prof.json'), '{ "defaultAction": "SCMP_ACT_ALLOW" }');
     const s = parseRunArgs('run', ['--security-opt', `seccomp=${join(dir, 'prof.json')}`, 'busybox']);
     assert.deepEqual(s.kind === 'run' && s.options.securityOpt, ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}']);

@@ -18,9 +18,16 @@ export { BERTH_MAIN, mountsUnder };
 const VIA_WORKER = !!process.env.BERTH_TEST_WORKER;
 let worker: Worker | undefined;
 
+/**
+ * The CLI as users run it: the native front (its arguments never reach Node's own option
+ * parsing: `--env-file` is berth's), with BERTH_NO_WORKER=1 unless a fixture's worker serves it;
+ * node and the tsc build when the front is not built.
+ */
+const HAVE_FRONT = existsSync(FRONT);
 function command(args: string[]): [string, string[]] {
-  return worker ? [FRONT, args] : [process.execPath, [BERTH_MAIN, ...args]];
+  return worker || HAVE_FRONT ? [FRONT, args] : [process.execPath, [BERTH_MAIN, ...args]];
 }
+const NO_WORKER: NodeJS.ProcessEnv = { BERTH_NO_WORKER: '1' };
 
 export interface Result {
   /** exit status, null when killed by a signal (or by our timeout) */
@@ -86,7 +93,7 @@ export function cgroupRead(controller: string, id: string, file: string): string
 function call(env: NodeJS.ProcessEnv, args: string[], o: CallOptions = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
     const [file, argv] = command(args);
-    const child = spawn(file, argv, { env: { ...env, ...worker?.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { env: { ...env, ...(worker?.env ?? NO_WORKER), ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
@@ -118,7 +125,7 @@ export async function withCli(fn: (c: Cli) => Promise<void>): Promise<void> {
     },
     spawn: (args, env) => {
       const [file, argv] = command(args);
-      return spawn(file, argv, { env: { ...e.env, ...worker?.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+      return spawn(file, argv, { env: { ...e.env, ...(worker?.env ?? NO_WORKER), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     },
     async ids() {
       const out = await cli.ok(['ps', '-a', '-q', '--no-trunc']);
