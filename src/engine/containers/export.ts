@@ -8,7 +8,7 @@
  * it like Docker does; tmpfs mounts, /proc, /sys and /dev are not part of it. Everything mounted is
  * unmounted and the directory removed afterwards, on success or failure.
  */
-import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -19,7 +19,7 @@ import { snapshotter } from '../../image/index.js';
 import { unmount } from '../../snapshots/index.js';
 import {
   closeFd, fdPath, mkdirAllIn, mkdirat, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, mount, O_PATH, openat2, openChild, openDirPath,
-  openInRoot, readdirFd, readlinkat, umount2,
+  openInRoot, procStat, readdirFd, readlinkat, umount2,
 } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import { hostMountMarker, settle } from './cleanup.js';
@@ -146,7 +146,8 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
       closeFd(rootFd);
     }
   }
-  const tmp = mkdtempSync(join(core.options.runRoot, 'view-'));
+  sweepViews(core.options.runRoot);
+  const tmp = mkdtempSync(join(core.options.runRoot, `view-${selfTag()}-`));
   const mounted: string[] = [];
   let rootFd: number | undefined;
   try {
@@ -185,6 +186,30 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
     closeFd(rootFd);
     await release(mounted, tmp, op).catch(() => undefined);
     throw e;
+  }
+}
+
+let tag: string | undefined;
+/** `<pid>.<start time>`: names this process in its views, so that the views of a killed one are found. */
+function selfTag(): string {
+  return (tag ??= `${process.pid}.${procStat(process.pid)?.startTime ?? 0}`);
+}
+
+/**
+ * Views left by a process that died meanwhile (killed during a cp or export): unmounted (the
+ * lazy unmount takes the mounts below along) and removed. Another live process's are kept.
+ */
+function sweepViews(runRoot: string): void {
+  let names: string[];
+  try { names = readdirSync(runRoot); } catch { return; }
+  for (const name of names) {
+    const m = /^view-(\d+)\.(\d+)-/.exec(name);
+    if (!m || procStat(Number(m[1]))?.startTime === Number(m[2])) continue;
+    const path = join(runRoot, name);
+    try {
+      for (let i = 0; i < 16 && umount2(path, MNT_DETACH, true); i++) { /* stacked mounts */ }
+      rmdirSync(path);
+    } catch { /* another process is sweeping it, or it is busy: the next sweep retries */ }
   }
 }
 
