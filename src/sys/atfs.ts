@@ -154,9 +154,9 @@ export function openInRoot(rootfd: number, path: string, flags = O_PATH, nofollo
   return openat2(rootfd, path || '/', flags | (nofollow ? fsc.O_NOFOLLOW : 0), RESOLVE_CONTAINER);
 }
 
-/** One entry of a pinned directory, a symlink never followed (O_PATH unless `flags` say otherwise). */
-export function openChild(dirfd: number, name: string, flags = O_PATH): number {
-  return openat2(dirfd, one(name, 'openat2'), flags | fsc.O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+/** One entry of a pinned directory, a symlink never followed (O_PATH unless `flags` say otherwise; `mode` with O_CREAT). */
+export function openChild(dirfd: number, name: string, flags = O_PATH, mode = 0): number {
+  return openat2(dirfd, one(name, 'openat2'), flags | fsc.O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, mode);
 }
 
 /** Names in a pinned directory (unsorted); the fd may be O_PATH. */

@@ -1,8 +1,10 @@
 /**
  * `cp`, the engine side (Docker's ContainerStatPath, ContainerArchivePath, ContainerExtractToDir)
- * and the tar extraction both sides use. Container paths are resolved inside the container's
- * view like a chroot would (an absolute symlink restarts at the container's `/`, `..` stops
- * there), so nothing outside the container is ever read or written through a link.
+ * and the tar extraction both sides use. Container paths are resolved by the kernel inside the
+ * container's root at the moment they are used (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+ * on the view's root fd: an absolute symlink restarts at the container's `/`, `..` stops there),
+ * and every entry is then read or made by one name relative to a pinned directory fd: a running
+ * container swapping a directory for a link meanwhile cannot lead a read or a write out of it.
  */
 import { chmodSync, constants as fsc, fstatSync, lstatSync, readFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';

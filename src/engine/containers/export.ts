@@ -6,7 +6,9 @@
  * it away), a stopped one's snapshot is mounted there. For `cp` the container's volumes, bind
  * mounts and generated network files (/etc/hosts, /etc/hostname, /etc/resolv.conf) are laid over
  * it like Docker does; tmpfs mounts, /proc, /sys and /dev are not part of it. Everything mounted is
- * unmounted and the directory removed afterwards, on success or failure.
+ * unmounted and the directory removed afterwards, on success or failure (a view whose process was
+ * killed is swept by the next one). A running container's files are reached through an fd of
+ * its root, never a path string, and trees are archived one pinned directory at a time.
  */
 import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -82,7 +84,7 @@ function mountPoint(rootfd: number, target: string, dir: boolean, op: string): n
   const name = posix.basename(target);
   try {
     if (dir) mkdirat(parent, name, 0o755);
-    else closeSync(openChild(parent, name, fsc.O_CREAT | fsc.O_WRONLY | fsc.O_EXCL));
+    else closeSync(openChild(parent, name, fsc.O_CREAT | fsc.O_WRONLY | fsc.O_EXCL, 0o644));
   } catch (e) {
     if ((e as BerthError).code !== 'EEXIST') { closeFd(parent); throw wrapError(e, op, target); }
   }
