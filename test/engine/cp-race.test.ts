@@ -224,3 +224,41 @@ test('export, diff, commit and cp of a stopped container whose links point at th
   assert.equal(committed.get('x/abs'), `-> /${secretName}`);
   assert.ok(!leaked(committed), 'the committed layer has no host content');
 });
+
+test('volume copy-up from an image directory swapped for a link to / never copies host files', { skip: why || false, timeout: 120_000 }, async (t) => {
+  const { copyUp } = await import('../../src/engine/files/index.js');
+  const { spawn } = await import('node:child_process');
+  const { lstatSync, mkdirSync, readdirSync, readFileSync } = await import('node:fs');
+  const rootfs = join(scratch, 'copyup-rootfs');
+  mkdirSync(join(rootfs, 'data', 'sub'), { recursive: true });
+  writeFileSync(join(rootfs, 'data', 'sub', secretName), 'inside');
+  // the rootfs's owner (here a host process) swaps data/sub and a link to / while the copies run
+  const swap = spawn(buildSwapper(), [join(rootfs, 'data', 'sub')], { stdio: 'ignore' });
+  let hits = 0;
+  let copied = 0;
+  try {
+    for (let i = 0; i < TRIES; i++) {
+      const vol = join(scratch, `vol-${i}`);
+      mkdirSync(vol);
+      await copyUp(rootfs, '/data', vol).then((r) => { if (r.copied) copied++; }, () => undefined);
+      const found: string[] = [];
+      const walk = (d: string): void => {
+        for (const n of readdirSync(d, { withFileTypes: true })) {
+          if (n.isDirectory()) walk(join(d, n.name));
+          else if (n.isFile() && readFileSync(join(d, n.name), 'utf8').includes(secret)) found.push(join(d, n.name));
+        }
+      };
+      walk(vol);
+      // a copied directory holds only what the image's has (a host listing would bring more names)
+      const extra = ['sub', 'sub.lnk'].flatMap((d) => {
+        try { return lstatSync(join(vol, d)).isDirectory() ? readdirSync(join(vol, d)).filter((n) => n !== secretName) : []; } catch { return []; }
+      });
+      if (found.length || extra.length) hits++;
+      rmSync(vol, { recursive: true, force: true });
+    }
+  } finally {
+    swap.kill('SIGKILL');
+  }
+  t.diagnostic(`copy-up: ${hits} of ${TRIES} tries copied host files; ${copied} copies made`);
+  assert.equal(hits, 0);
+});
