@@ -8,13 +8,14 @@
  * entry), like Docker. A running container is paused while its changes are read (`--pause`).
  */
 import { createHash } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { constants as fsc, fstatSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { BerthError, usage } from '../../lib/index.js';
 import { chainIDs } from '../../snapshots/index.js';
+import { closeFd, O_PATH, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../sys/index.js';
 import {
   applyChanges, contentStore, formatReference, imageStore, MT, parseReference, snapshotter,
   type Descriptor, type ImageConfig, type ImageRecord, type Reference,
@@ -54,10 +55,18 @@ function marker(pack: tar.Pack, name: string): Promise<void> {
   });
 }
 
+/** An O_PATH fd of `rel` inside `base` (the fd of `base` kept in `bases`), no link on the way or at the end followed. */
+function openBeneath(bases: Map<string, number>, base: string, rel: string): number {
+  let top = bases.get(base);
+  if (top === undefined) bases.set(base, (top = openDirPath(base)));
+  return openat2(top, rel, O_PATH | fsc.O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+}
+
 /** The diff layer as a tar stream (Docker's overlay2 Diff, whiteouts in OCI form). */
 function layerTar(entries: LayerEntry[]): tar.Pack {
   const pack = tar.pack();
   const links = new Map<string, string>();
+  const bases = new Map<string, number>();
   (async () => {
     for (const e of entries) {
       const base = e.rel.slice(e.rel.lastIndexOf('/') + 1);
@@ -65,15 +74,22 @@ function layerTar(entries: LayerEntry[]): tar.Pack {
         await marker(pack, `${parentOf(e.rel)}${WH_PREFIX}${base}`);
         continue;
       }
-      let st = e.st!;
-      try { st = lstatSync(e.host!); } catch { continue; } // removed since it was listed
-      await packEntry(pack, e.host!, e.rel, st, links);
-      if (e.opaque && st.isDirectory()) {
-        await marker(pack, `${e.rel}/${WH_OPAQUE}`);
+      // reopened inside its tree without following any link: a running container may have
+      // swapped a directory on the way for a link out of it since it was listed
+      let fd: number;
+      try { fd = openBeneath(bases, e.base!, e.rel); } catch { continue; } // removed or replaced since it was listed
+      try {
+        const st = fstatSync(fd);
+        await packEntry(pack, fd, e.rel, st, links);
+        if (e.opaque && st.isDirectory()) {
+          await marker(pack, `${e.rel}/${WH_OPAQUE}`);
+        }
+      } finally {
+        closeFd(fd);
       }
     }
     pack.finalize();
-  })().catch((err: unknown) => pack.destroy(err as Error));
+  })().catch((err: unknown) => pack.destroy(err as Error)).finally(() => { for (const fd of bases.values()) closeFd(fd); });
   return pack;
 }
 

@@ -1,19 +1,24 @@
 /**
  * `cp`, the engine side (Docker's ContainerStatPath, ContainerArchivePath, ContainerExtractToDir)
- * and the tar extraction both sides use. Container paths are resolved inside the container's
- * view like a chroot would (an absolute symlink restarts at the container's `/`, `..` stops
- * there), so nothing outside the container is ever read or written through a link.
+ * and the tar extraction both sides use. Container paths are resolved by the kernel inside the
+ * container's root at the moment they are used (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+ * on the view's root fd: an absolute symlink restarts at the container's `/`, `..` stops there),
+ * and every entry is then read or made by one name relative to a pinned directory fd: a running
+ * container swapping a directory for a link meanwhile cannot lead a read or a write out of it.
  */
-import { chmodSync, constants as fsc, linkSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, constants as fsc, fstatSync, lstatSync, readFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join, posix, relative } from 'node:path';
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { BerthError, conflict, invalid, notFound, wrapError } from '../../lib/index.js';
-import { S_IFBLK, S_IFCHR, S_IFIFO, lchown, lsetxattr, lutimens, mknod, type Timespec } from '../../sys/index.js';
-import { resolveInRootfs, resolveUser } from '../spec/index.js';
+import {
+  S_IFBLK, S_IFCHR, S_IFIFO, closeFd, fdPath, lchown, linkat, lsetxattr, lutimensat, makedev, mkdirAllIn, mkdirat, mknodat, O_PATH,
+  openat2, openChild, openInRoot, removeAt, resolvedPathIn, symlinkat, type Timespec,
+} from '../../sys/index.js';
+import { resolveUser } from '../spec/index.js';
 import type { EngineCore } from './core.js';
-import { lstatMaybe, mkdirIn, packTree, withContainerView, type ContainerView } from './export.js';
+import { packTreeFd, withContainerView, type ContainerView } from './export.js';
 
 /** Docker's ContainerPathStat. `mode` is the unix st_mode (type bits included). */
 export interface PathStat {
@@ -53,48 +58,58 @@ function fileNotFound(path: string, ref: string): BerthError {
   return notFound('copy', `Could not find the file ${path} in container ${ref}`);
 }
 
-/**
- * Docker's container.ResolvePath: everything but the last component resolved in the view; a
- * trailing `/` or `/.` keeps the last component followed (it then names the directory itself).
- */
-function resolvePath(root: string, path: string): { resolved: string; abs: string } {
-  const abs = containerAbs(path);
-  const i = abs.lastIndexOf('/');
-  const dir = abs.slice(0, i + 1);
-  const base = abs.slice(i + 1);
-  const resolvedDir = resolveInRootfs(root, dir);
-  return { resolved: base ? join(resolvedDir, base) + (base === '.' ? '/.' : '') : resolvedDir, abs };
+const codeOf = (e: unknown) => (e as { code?: string }).code ?? '';
+
+/** A failure to reach `abs` in the container, in Docker's words where it has some. */
+function pathError(e: unknown, abs: string, ref: string, what: string): BerthError {
+  const code = codeOf(e);
+  if (code === 'ENOENT' || code === 'ENOTDIR') return fileNotFound(abs, ref);
+  if (code === 'ELOOP' || code === 'EXDEV') {
+    return new BerthError({ kind: 'invalid', op: 'copy', path: abs, code, cause: e, message: `${what} ${abs} in container ${ref}: ${code === 'ELOOP' ? 'too many levels of symbolic links or a link out of the container' : 'the path leaves the container'}` });
+  }
+  if (e instanceof BerthError && e.kind !== 'system') return e;
+  return wrapError(e, `${what} ${abs} in container ${ref}`);
 }
 
-function statIn(root: string, resolved: string, abs: string, ref: string): PathStat {
-  let st;
-  try { st = lstatSync(resolved); } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw fileNotFound(abs, ref);
-    throw wrapError(e, `stat ${abs} in container ${ref}`);
+/**
+ * Docker's container.ResolvePath, done by the kernel at the moment of use: an O_PATH fd of what
+ * is at `path` in the container, everything but the last component resolved inside its root (a
+ * trailing `/` or `/.` keeps the last component followed: it then names the directory itself).
+ */
+function openPath(v: ContainerView, path: string, ref: string, what: string): { fd: number; abs: string } {
+  const abs = containerAbs(path);
+  try {
+    return { fd: openInRoot(v.rootFd, abs, O_PATH, true), abs };
+  } catch (e) {
+    throw pathError(e, abs, ref, what);
   }
-  let linkTarget = '';
-  if (st.isSymbolicLink()) linkTarget = posix.join('/', relative(root, resolveInRootfs(root, abs)));
+}
+
+function statOf(v: ContainerView, fd: number, abs: string): PathStat {
+  const st = fstatSync(fd);
+  const linkTarget = st.isSymbolicLink() ? resolvedPathIn(v.rootFd, abs) : '';
   return { name: goBase(abs), size: st.size, mode: st.mode, mtime: st.mtime.toISOString(), linkTarget };
 }
 
 /** `HEAD /containers/{id}/archive`: what is at `path` in the container (the last link not followed). */
 export async function statContainerPath(core: EngineCore, ref: string, path: string): Promise<PathStat> {
   return withContainerView(core, ref, `stat ${path} in container ${ref}`, { volumes: true }, async (v) => {
-    const { resolved, abs } = resolvePath(v.root, path);
-    return statIn(v.root, resolved, abs, ref);
+    const { fd, abs } = openPath(v, path, ref, 'stat');
+    try { return statOf(v, fd, abs); } finally { closeFd(fd); }
   });
 }
 
 /**
  * `GET /containers/{id}/archive`: a tar of `path` (its top entry named like the path's last
  * component: `.` for `dir/.`, `/` for the root) handed to `consume` while the view is mounted.
+ * The tree is read through fds pinned inside the container's root (see packTreeFd).
  */
 export async function archiveFromContainer<T>(core: EngineCore, ref: string, path: string, consume: (stat: PathStat, archive: Readable) => Promise<T>): Promise<T> {
   return withContainerView(core, ref, `copy from container ${ref}`, { volumes: true }, async (v) => {
-    const { resolved, abs } = resolvePath(v.root, path);
-    const stat = statIn(v.root, resolved, abs, ref);
-    const archive = packTree(resolved, goBase(abs));
+    const { fd, abs } = openPath(v, path, ref, 'copy');
+    let stat: PathStat;
+    try { stat = statOf(v, fd, abs); } catch (e) { closeFd(fd); throw e; }
+    const archive = packTreeFd(fd, goBase(abs));
     try {
       const out = await consume(stat, archive);
       core.event('container', 'archive-path', v.container, { path: abs });
@@ -125,24 +140,33 @@ export async function extractToContainer(core: EngineCore, ref: string, path: st
   const op = `copy to container ${ref}`;
   try {
     await withContainerView(core, ref, op, { volumes: true }, async (v) => {
-      const host = resolveInRootfs(v.root, containerAbs(path));
-      const st = lstatMaybe(host);
-      if (!st) throw fileNotFound(path, ref);
-      if (!st.isDirectory()) throw invalid(op, 'extraction point is not a directory');
-      const abs = posix.join('/', relative(v.root, host));
+      const want = containerAbs(path);
+      let fd: number;
+      try { fd = openInRoot(v.rootFd, want); } catch (e) { throw pathError(e, path, ref, 'copy to'); }
+      let isDir: boolean;
+      try { isDir = fstatSync(fd).isDirectory(); } finally { closeFd(fd); }
+      if (!isDir) throw invalid(op, 'extraction point is not a directory');
+      const abs = resolvedPathIn(v.rootFd, want);
       checkWritable(v, abs, op);
       let chown: ExtractOptions['chown'] = true;
       const user = (v.container.config as { User?: string }).User;
       if (o.copyUIDGID && user) {
-        const u = resolveUser(v.root, user);
+        const u = resolveUser(v.root, user, [], (p) => readInRoot(v.rootFd, p));
         chown = { uid: u.uid ?? 0, gid: u.gid ?? 0 };
       }
-      await extractTar(archive, v.root, abs, { chown, noOverwriteDirNonDir: o.noOverwriteDirNonDir ?? true });
+      await extractTarAt(archive, v.rootFd, abs, { chown, noOverwriteDirNonDir: o.noOverwriteDirNonDir ?? true });
       core.event('container', 'extract-to-dir', v.container, { path: abs });
     });
   } finally {
     archive.destroy();
   }
+}
+
+/** A regular file of the container (/etc/passwd…), read through the root fd; undefined when missing. */
+function readInRoot(rootFd: number, path: string): string | undefined {
+  let fd: number;
+  try { fd = openInRoot(rootFd, path, fsc.O_RDONLY); } catch { return undefined; }
+  try { return fstatSync(fd).isFile() ? readFileSync(fd, 'utf8') : undefined; } finally { closeFd(fd); }
 }
 
 // ---- extraction ----
@@ -170,14 +194,40 @@ function entryPath(name: string, what: string): string | null {
   return n === '.' || n === '' ? null : n;
 }
 
+/** lstat of one name in a pinned directory, undefined when it is not there. */
+function lstatAt(dirfd: number, name: string): Stats | undefined {
+  try { return lstatSync(fdPath(dirfd, name)); } catch (e) {
+    const code = codeOf(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Writes the entries of an archive below the directory `dir` of the root `rootFd`. Every entry
+ * is placed through the fd of its parent directory, resolved inside the root when it is used
+ * (openat2 RESOLVE_IN_ROOT), and made there by one name (mkdirat, symlinkat, openat O_EXCL…):
+ * nothing the root's owner changes meanwhile can lead a write outside it.
+ */
 class Extractor {
-  private readonly dirTimes: [string, Timespec][] = [];
+  private readonly dirTimes: [string, string, Timespec][] = [];
 
-  constructor(private readonly root: string, private readonly dir: string, private readonly o: ExtractOptions) {}
+  constructor(private readonly rootFd: number, private readonly dir: string, private readonly o: ExtractOptions) {}
 
-  /** Container (or host, for root '/') path of an entry, for messages. */
+  /** Path of an entry in the root, also for messages. */
   private shown(rel: string): string {
     return posix.join(this.dir, rel);
+  }
+
+  /** The parent directory of an entry (made when missing), pinned. */
+  private parent(abs: string): number {
+    try {
+      return mkdirAllIn(this.rootFd, abs);
+    } catch (e) {
+      const code = codeOf(e);
+      if (code === 'ENOTDIR' || code === 'EEXIST') throw new BerthError({ kind: 'conflict', op: 'extract', path: abs, code: 'ENOTDIR', message: `extract: ${abs}: not a directory` });
+      throw wrapError(e, 'extract', abs);
+    }
   }
 
   async entry(h: Header, data: AsyncIterable<Buffer>): Promise<void> {
@@ -194,10 +244,18 @@ class Extractor {
       return; // other types (sockets, GNU extensions) are skipped like Docker's untar
     }
     const parentRel = posix.dirname(rel);
-    if (parentRel !== '.') mkdirIn(this.root, this.shown(parentRel), 'extract');
-    const hostParent = resolveInRootfs(this.root, this.shown(parentRel === '.' ? '' : parentRel));
-    const path = join(hostParent, posix.basename(rel));
-    const existing = lstatMaybe(path);
+    const parentAbs = this.shown(parentRel === '.' ? '' : parentRel);
+    const name = posix.basename(rel);
+    const pfd = this.parent(parentAbs);
+    try {
+      await this.place(pfd, parentAbs, name, rel, h, type, isDir, data);
+    } finally {
+      closeFd(pfd);
+    }
+  }
+
+  private async place(pfd: number, parentAbs: string, name: string, rel: string, h: Header, type: string, isDir: boolean, data: AsyncIterable<Buffer>): Promise<void> {
+    const existing = lstatAt(pfd, name);
     if (existing) {
       if (this.o.noOverwriteDirNonDir && existing.isDirectory() && !isDir) {
         throw invalid('extract', `cannot overwrite directory "${this.shown(rel)}" with non-directory "${this.dir}"`);
@@ -205,15 +263,12 @@ class Extractor {
       if (this.o.noOverwriteDirNonDir && !existing.isDirectory() && isDir) {
         throw invalid('extract', `cannot overwrite non-directory "${this.shown(rel)}" with directory "${this.dir}"`);
       }
-      if (!(existing.isDirectory() && isDir)) {
-        if (existing.isDirectory()) rmSync(path, { recursive: true, force: true });
-        else unlinkSync(path);
-      }
+      if (!(existing.isDirectory() && isDir)) removeAt(pfd, name);
     }
     const mode = (h.mode ?? (isDir ? 0o755 : 0o644)) & 0o7777;
     switch (type) {
       case 'directory':
-        if (!existing?.isDirectory()) mkdirSync(path, 0o700);
+        if (!existing?.isDirectory()) mkdirat(pfd, name, 0o700);
         break;
       case 'symlink': {
         const target = h.linkname ?? '';
@@ -221,32 +276,33 @@ class Extractor {
         if (!target.startsWith('/') && (joined === '..' || joined.startsWith('../'))) {
           throw invalid('extract', `invalid symlink "${this.shown(rel)}" -> "${target}"`);
         }
-        symlinkSync(target, path);
+        symlinkat(target, pfd, name);
         break;
       }
       case 'link': {
         const raw = h.linkname ?? '';
         const trel = entryPath(this.o.rename ? this.o.rename(raw) : raw, `hardlink ${this.shown(rel)} ->`);
         if (trel === null) throw invalid('extract', `invalid hardlink "${this.shown(rel)}" -> "${raw}"`);
-        const tparent = resolveInRootfs(this.root, posix.dirname(this.shown(trel)));
-        linkSync(join(tparent, posix.basename(trel)), path);
+        const tparent = openInRoot(this.rootFd, posix.dirname(this.shown(trel)), O_PATH | fsc.O_DIRECTORY);
+        try { linkat(tparent, posix.basename(trel), pfd, name); } finally { closeFd(tparent); }
         await drain(data);
         return; // a hard link shares its target's metadata
       }
       case 'character-device': case 'block-device': case 'fifo': {
         const kind = type === 'fifo' ? S_IFIFO : type === 'block-device' ? S_IFBLK : S_IFCHR;
-        mknod(path, kind | (mode & 0o777), h.devmajor ?? 0, h.devminor ?? 0);
+        mknodat(pfd, name, kind | (mode & 0o777), makedev(h.devmajor ?? 0, h.devminor ?? 0));
         break;
       }
       default:
-        await this.file(path, data);
+        await this.file(pfd, name, data);
     }
     await drain(data);
-    this.meta(path, h, type, mode);
+    this.meta(pfd, parentAbs, name, h, type, mode);
   }
 
-  private async file(path: string, data: AsyncIterable<Buffer>): Promise<void> {
-    const fh = await open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  private async file(pfd: number, name: string, data: AsyncIterable<Buffer>): Promise<void> {
+    // one name in the pinned directory, created (never an existing file or link opened)
+    const fh = await open(fdPath(pfd, name), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     try {
       for await (const chunk of data) {
         for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
@@ -256,27 +312,43 @@ class Extractor {
     }
   }
 
-  private meta(path: string, h: Header, type: string, mode: number): void {
+  private meta(pfd: number, parentAbs: string, name: string, h: Header, type: string, mode: number): void {
+    const at = fdPath(pfd, name); // for the l* calls only: they never follow the last link
     const c = this.o.chown;
     if (c) {
       const [uid, gid] = c === true ? [h.uid ?? 0, h.gid ?? 0] : [c.uid, c.gid];
-      lchown(path, uid, gid);
+      lchown(at, uid, gid);
     }
-    if (type !== 'symlink') chmodSync(path, mode);
+    if (type !== 'symlink') {
+      // chmod follows links: it is done on the object pinned by an O_PATH fd, checked not to be one
+      const fd = openChild(pfd, name);
+      try {
+        if (fstatSync(fd).isSymbolicLink()) throw conflict('extract', `${this.shown(name)}: replaced by a symbolic link during the copy`);
+        chmodSync(fdPath(fd), mode);
+      } finally {
+        closeFd(fd);
+      }
+    }
     for (const [k, v] of Object.entries(h.pax ?? {})) {
       // tar-stream decodes PAX values as UTF-8: a binary value (security.capability…) arrives mangled and is skipped
       if (!k.startsWith('SCHILY.xattr.') || v.includes('\uFFFD')) continue;
-      try { lsetxattr(path, k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'utf8')); } catch { /* best effort, like Docker's untar */ }
+      try { lsetxattr(at, k.slice('SCHILY.xattr.'.length), Buffer.from(v, 'utf8')); } catch { /* best effort, like Docker's untar */ }
     }
     const t = ts(h.mtime);
-    if (type === 'directory') this.dirTimes.push([path, t]);
-    else lutimens(path, t, t);
+    if (type === 'directory') this.dirTimes.push([parentAbs, name, t]);
+    else lutimensat(pfd, name, t, t);
   }
 
   /** Directory times last, after their contents are complete (deepest first). */
   finish(): void {
-    for (const [path, t] of this.dirTimes.reverse()) {
-      try { lutimens(path, t, t); } catch { /* removed by a later entry */ }
+    for (const [parentAbs, name, t] of this.dirTimes.reverse()) {
+      let pfd: number | undefined;
+      try {
+        pfd = openInRoot(this.rootFd, parentAbs, O_PATH | fsc.O_DIRECTORY);
+        lutimensat(pfd, name, t, t);
+      } catch { /* removed by a later entry */ } finally {
+        closeFd(pfd);
+      }
     }
   }
 }
@@ -292,7 +364,14 @@ async function drain(data: AsyncIterable<Buffer>): Promise<void> {
  * leave `dir` are refused.
  */
 export async function extractTar(archive: Readable, root: string, dir: string, o: ExtractOptions): Promise<void> {
-  const x = new Extractor(root, dir, o);
+  let rootFd: number;
+  try { rootFd = openat2(-100, root, O_PATH | fsc.O_DIRECTORY, 0); } catch (e) { archive.destroy(); throw wrapError(e, 'extract', root); }
+  try { await extractTarAt(archive, rootFd, dir, o); } finally { closeFd(rootFd); }
+}
+
+/** extractTar below the root pinned by `rootFd` (see Extractor). */
+export async function extractTarAt(archive: Readable, rootFd: number, dir: string, o: ExtractOptions): Promise<void> {
+  const x = new Extractor(rootFd, dir, o);
   const ex = tar.extract();
   let failure: unknown;
   ex.on('entry', (header, stream, next) => {

@@ -10,11 +10,11 @@
  * never reports them: they are left out here too while they are empty placeholders, and a
  * directory that changed only because one was made in it does not count as changed.
  */
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { constants as fsc, fstatSync, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { snapshotter } from '../../image/index.js';
 import type { Snapshotter } from '../../snapshots/index.js';
-import { lgetxattr } from '../../sys/index.js';
+import { closeFd, fdPath, lgetxattr, O_PATH, openat2, openChild, openDirPath, readdirFd, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../sys/index.js';
 import type { EngineCore } from './core.js';
 
 /** Docker's change kinds (the API's `Kind`). */
@@ -31,8 +31,10 @@ export interface LayerEntry {
   /** Path relative to the root, without a leading slash. */
   rel: string;
   kind: 'entry' | 'whiteout';
-  /** The object to archive (entry only). */
+  /** The object to archive (entry only): its host path, for messages; it is archived as `rel` inside `base`. */
   host?: string;
+  /** The directory `rel` is in (the container's upper or complete tree), reopened by fds when archived. */
+  base?: string;
   st?: Stats;
   /** A directory that hides everything below it in the lower layers (overlay's opaque directory). */
   opaque?: boolean;
@@ -58,14 +60,6 @@ const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
 
 function isOpaque(path: string): boolean {
   try { return lgetxattr(path, OPAQUE_XATTR)?.toString() === 'y'; } catch { return false; }
-}
-
-/** An empty placeholder the runtime made for one of its mounts. */
-function isStub(rel: string, st: Stats, host: string, inLower: boolean): boolean {
-  if (inLower || !INIT_PATHS.has(`/${rel}`)) return false;
-  if (st.isFile()) return st.size === 0;
-  if (st.isDirectory()) return names(host).length === 0;
-  return false;
 }
 
 interface LowerNode { path: string; st: Stats; layers: string[] }
@@ -117,28 +111,79 @@ interface UpperNode extends LayerEntry {
   same?: boolean;
 }
 
-/** The upper directory's entries in walk order, placeholders and untouched parents left out. */
+/** The names in directory `rel` of `base` reached without following any link ([] when it is not one). */
+function namesBeneath(base: string, rel: string): string[] {
+  let top: number | undefined;
+  let fd: number | undefined;
+  try {
+    top = openDirPath(base);
+    fd = openat2(top, rel, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+    return namesFd(fd);
+  } catch {
+    return [];
+  } finally {
+    closeFd(fd);
+    closeFd(top);
+  }
+}
+
+/** A pinned directory's names, sorted ([] when it cannot be read). */
+function namesFd(fd: number): string[] {
+  try { return readdirFd(fd).sort(); } catch { return []; }
+}
+
+/** lstat of one name in a pinned directory (the l* call never follows it). */
+function lstatAt(dirfd: number, name: string): Stats | undefined {
+  return lstatMaybe(fdPath(dirfd, name));
+}
+
+/** An O_PATH fd of the directory `name` in `dirfd`, undefined when it is not one (any more). */
+function openDirAt(dirfd: number, name: string): number | undefined {
+  try { return openChild(dirfd, name, O_PATH | fsc.O_DIRECTORY); } catch { return undefined; }
+}
+
+/** An empty placeholder the runtime made for one of its mounts (`dirfd` pins the directory it is in). */
+function isStubAt(rel: string, st: Stats, dirfd: number, name: string, inLower: boolean): boolean {
+  if (inLower || !INIT_PATHS.has(`/${rel}`)) return false;
+  if (st.isFile()) return st.size === 0;
+  if (st.isDirectory()) {
+    const fd = openDirAt(dirfd, name);
+    if (fd === undefined) return false;
+    try { return namesFd(fd).length === 0; } finally { closeFd(fd); }
+  }
+  return false;
+}
+
+/**
+ * The upper directory's entries in walk order, placeholders and untouched parents left out.
+ * The upper directory is the running container's to change: it is walked one pinned directory
+ * at a time, links never followed (a directory swapped for a link to `/` is not descended into).
+ */
 function walkUpper(upper: string, lowers: Lowers): UpperNode[] {
   const out: UpperNode[] = [];
-  const walk = (rel: string): boolean => {
+  const walk = (dirfd: number, rel: string): boolean => {
     let stubs = false;
-    for (const name of names(rel ? join(upper, rel) : upper)) {
+    for (const name of namesFd(dirfd)) {
       const crel = rel ? `${rel}/${name}` : name;
       const host = join(upper, crel);
-      const st = lstatMaybe(host);
+      const st = lstatAt(dirfd, name);
       if (!st) continue;
       const lower = lowers.get(crel);
       if (isWhiteout(st)) {
         if (lower) out.push({ rel: crel, kind: 'whiteout', lower });
         continue;
       }
-      if (isStub(crel, st, host, !!lower)) { stubs = true; continue; }
-      const node: UpperNode = { rel: crel, kind: 'entry', host, st, lower };
+      if (isStubAt(crel, st, dirfd, name, !!lower)) { stubs = true; continue; }
+      const node: UpperNode = { rel: crel, kind: 'entry', host, base: upper, st, lower };
       out.push(node);
       if (!st.isDirectory()) continue;
       const at = out.length;
-      node.opaque = isOpaque(host);
-      const hadStubs = walk(crel);
+      node.opaque = isOpaque(fdPath(dirfd, name));
+      const cfd = openDirAt(dirfd, name);
+      let hadStubs = false;
+      if (cfd !== undefined) {
+        try { hadStubs = walk(cfd, crel); } finally { closeFd(cfd); }
+      }
       const l = lower?.st;
       node.same = !!l && l.isDirectory() && !node.opaque && l.mode === st.mode && l.uid === st.uid && l.gid === st.gid
         && (l.mtimeMs === st.mtimeMs || hadStubs);
@@ -146,7 +191,8 @@ function walkUpper(upper: string, lowers: Lowers): UpperNode[] {
     }
     return stubs;
   };
-  walk('');
+  const top = openDirPath(upper);
+  try { walk(top, ''); } finally { closeFd(top); }
   return out;
 }
 
@@ -156,28 +202,36 @@ function statDifferent(a: Stats, b: Stats): boolean {
   return !a.isDirectory() && (a.mtimeMs !== b.mtimeMs || a.size !== b.size);
 }
 
-/** Naive changes of `fresh` (the container's complete tree) against `old` (its image's, if any). */
+/**
+ * Naive changes of `fresh` (the container's complete tree) against `old` (its image's, if any).
+ * `fresh` is walked one pinned directory at a time, links never followed (see walkUpper).
+ */
 function naiveChanges(fresh: string, old: string | undefined): { changes: Change[]; entries: LayerEntry[] } {
   const changes: Change[] = [];
   const entries: LayerEntry[] = [];
-  const walk = (rel: string, oldDir: boolean, recorded: boolean): void => {
+  const walk = (dirfd: number, rel: string, oldDir: boolean, recorded: boolean): void => {
     const start = changes.length;
     const startE = entries.length;
     const oldNames = new Set(oldDir && old ? names(join(old, rel)) : []);
-    for (const name of names(join(fresh, rel))) {
+    for (const name of namesFd(dirfd)) {
       const crel = rel ? `${rel}/${name}` : name;
       const host = join(fresh, crel);
-      const st = lstatMaybe(host);
+      const st = lstatAt(dirfd, name);
       if (!st) continue;
       const ost = oldNames.has(name) ? lstatMaybe(join(old!, crel)) : undefined;
       oldNames.delete(name);
-      if (isStub(crel, st, host, !!ost)) continue;
+      if (isStubAt(crel, st, dirfd, name, !!ost)) continue;
       const changed = !ost || statDifferent(ost, st);
       if (changed) {
         changes.push({ Path: `/${crel}`, Kind: ost ? CHANGE_MODIFY : CHANGE_ADD });
-        entries.push({ rel: crel, kind: 'entry', host, st });
+        entries.push({ rel: crel, kind: 'entry', host, base: fresh, st });
       }
-      if (st.isDirectory()) walk(crel, !!ost?.isDirectory(), changed);
+      if (st.isDirectory()) {
+        const cfd = openDirAt(dirfd, name);
+        if (cfd !== undefined) {
+          try { walk(cfd, crel, !!ost?.isDirectory(), changed); } finally { closeFd(cfd); }
+        }
+      }
     }
     for (const name of [...oldNames].sort()) {
       const crel = rel ? `${rel}/${name}` : name;
@@ -187,10 +241,11 @@ function naiveChanges(fresh: string, old: string | undefined): { changes: Change
     // a directory with changes inside is recorded too (before them), to keep its attributes
     if (rel && !recorded && changes.length > start) {
       changes.splice(start, 0, { Path: `/${rel}`, Kind: CHANGE_MODIFY });
-      entries.splice(startE, 0, { rel, kind: 'entry', host: join(fresh, rel), st: lstatSync(join(fresh, rel)) });
+      entries.splice(startE, 0, { rel, kind: 'entry', host: join(fresh, rel), base: fresh, st: fstatSync(dirfd) });
     }
   };
-  walk('', true, true);
+  const top = openDirPath(fresh);
+  try { walk(top, '', true, true); } finally { closeFd(top); }
   return { changes, entries };
 }
 
@@ -217,7 +272,7 @@ function overlayChanges(nodes: UpperNode[], lowers: Lowers): Change[] {
     }
     record(path, n.lower ? CHANGE_MODIFY : CHANGE_ADD);
     if (n.opaque && n.lower?.st.isDirectory()) {
-      const upperNames = new Set(names(n.host!));
+      const upperNames = new Set(namesBeneath(n.base!, n.rel));
       for (const child of lowers.children(n.rel)) if (!upperNames.has(child)) record(`${path}/${child}`, CHANGE_DELETE);
     }
   }
@@ -230,7 +285,7 @@ export function snapshotChanges(snaps: Snapshotter, key: string): { changes: Cha
   if (snaps.driver.name === 'copy') return naiveChanges(dirs[0]!, dirs[1]);
   const lowers = new Lowers(dirs.slice(1));
   const nodes = walkUpper(dirs[0]!, lowers);
-  return { changes: overlayChanges(nodes, lowers), entries: nodes.map(({ rel, kind, host, st, opaque }) => ({ rel, kind, host, st, opaque })) };
+  return { changes: overlayChanges(nodes, lowers), entries: nodes.map(({ rel, kind, host, base, st, opaque }) => ({ rel, kind, host, base, st, opaque })) };
 }
 
 /** `diff`: the container's changes (running or not). */

@@ -6,10 +6,12 @@
  * it away), a stopped one's snapshot is mounted there. For `cp` the container's volumes, bind
  * mounts and generated network files (/etc/hosts, /etc/hostname, /etc/resolv.conf) are laid over
  * it like Docker does; tmpfs mounts, /proc, /sys and /dev are not part of it. Everything mounted is
- * unmounted and the directory removed afterwards, on success or failure.
+ * unmounted and the directory removed afterwards, on success or failure (a view whose process was
+ * killed is swept by the next one). A running container's files are reached through an fd of
+ * its root, never a path string, and trees are archived one pinned directory at a time.
  */
-import { closeSync, constants as fsc, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, rmdirSync, statSync, type Stats } from 'node:fs';
-import { open, readdir, readlink } from 'node:fs/promises';
+import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,8 +19,10 @@ import * as tar from 'tar-stream';
 import { BerthError, notFound, wrapError } from '../../lib/index.js';
 import { snapshotter } from '../../image/index.js';
 import { unmount } from '../../snapshots/index.js';
-import { MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, mount } from '../../sys/index.js';
-import { resolveInRootfs } from '../spec/index.js';
+import {
+  closeFd, fdPath, mkdirAllIn, mkdirat, MNT_DETACH, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, mount, O_PATH, openat2, openChild, openDirPath,
+  openInRoot, procStat, readdirFd, readlinkat, umount2,
+} from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import { hostMountMarker, settle } from './cleanup.js';
 import type { EngineCore } from './core.js';
@@ -28,8 +32,10 @@ import { runOptionsOf } from './start.js';
 export interface ViewMount { target: string; readonly: boolean }
 
 export interface ContainerView {
-  /** Host directory that is the container's `/`. */
+  /** Host directory that is the container's `/` (for messages and trusted reads only). */
   root: string;
+  /** An O_PATH fd of the container's `/`: every path of the container is resolved from it (openInRoot). */
+  rootFd: number;
   container: Container;
   /** Volumes, binds and network files laid over the root (only with `volumes`), shallowest first. */
   mounts: ViewMount[];
@@ -64,20 +70,25 @@ function overlays(core: EngineCore, c: Container): Overlay[] {
   return out.sort((a, b) => depth(a.target) - depth(b.target));
 }
 
-/** Create the mount point of `target` inside `root` (as Docker does) unless it exists; its host path. */
-function mountPoint(root: string, target: string, dir: boolean, op: string): string {
-  const host = resolveInRootfs(root, target);
-  if (lstatMaybe(host)) return host;
-  mkdirIn(root, posix.dirname(target), op);
-  const parent = resolveInRootfs(root, posix.dirname(target));
-  const path = join(parent, posix.basename(target));
-  try {
-    if (dir) mkdirSync(path, 0o755);
-    else closeSync(openSync(path, fsc.O_CREAT | fsc.O_WRONLY | fsc.O_NOFOLLOW, 0o644));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapError(e, op, target);
+/**
+ * The mount point of `target` inside the root `rootfd` (made as Docker does unless it exists),
+ * as an O_PATH fd: the mount is made on that pinned object, never on a path string that the
+ * container could meanwhile turn into a link leading out of its root.
+ */
+function mountPoint(rootfd: number, target: string, dir: boolean, op: string): number {
+  try { return openInRoot(rootfd, target); } catch (e) {
+    if ((e as BerthError).code !== 'ENOENT') throw wrapError(e, op, target);
   }
-  return path;
+  let parent: number;
+  try { parent = mkdirAllIn(rootfd, posix.dirname(target)); } catch (e) { throw wrapError(e, op, posix.dirname(target)); }
+  const name = posix.basename(target);
+  try {
+    if (dir) mkdirat(parent, name, 0o755);
+    else closeSync(openChild(parent, name, fsc.O_CREAT | fsc.O_WRONLY | fsc.O_EXCL, 0o644));
+  } catch (e) {
+    if ((e as BerthError).code !== 'EEXIST') { closeFd(parent); throw wrapError(e, op, target); }
+  }
+  try { return openChild(parent, name); } catch (e) { throw wrapError(e, op, target); } finally { closeFd(parent); }
 }
 
 export function lstatMaybe(path: string): Stats | undefined {
@@ -88,19 +99,31 @@ export function lstatMaybe(path: string): Stats | undefined {
   }
 }
 
-/** `mkdir -p` of a container path inside `root`, every component resolved within the root. */
-export function mkdirIn(root: string, path: string, op: string): void {
-  let cur = '/';
-  for (const part of path.split('/').filter((p) => p && p !== '.')) {
-    cur = posix.join(cur, part);
-    const host = resolveInRootfs(root, cur);
-    const st = lstatMaybe(host);
-    if (st?.isDirectory()) continue;
-    if (st) throw new BerthError({ kind: 'conflict', op, path: cur, code: 'ENOTDIR', message: `${op}: ${cur}: not a directory` });
-    try { mkdirSync(host, 0o755); } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapError(e, op, cur);
-    }
+/**
+ * The root fd of a running container: `/proc/PID/root` reached through the pinned `/proc/PID`
+ * directory of the process whose start time is the one the runtime recorded (a pid reused by
+ * another process is never trusted).
+ */
+function runningRootFd(core: EngineCore, c: Container, op: string): number {
+  const pid = c.state.pid;
+  let expected: number | undefined;
+  try { expected = (JSON.parse(readFileSync(join(core.runtime.root, c.id, 'state.json'), 'utf8')) as { startTime?: number }).startTime; } catch { /* checked below */ }
+  let proc: number;
+  try { proc = openDirPath(`/proc/${pid}`); } catch (e) { throw gone(op, c, e); }
+  try {
+    const stat = readFileSync(fdPath(proc, 'stat'), 'latin1');
+    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    if (!expected || start !== expected) throw gone(op, c);
+    return openat2(proc, 'root', O_PATH | fsc.O_DIRECTORY, 0);
+  } catch (e) {
+    throw e instanceof BerthError && e.kind === 'conflict' ? e : gone(op, c, e);
+  } finally {
+    closeFd(proc);
   }
+}
+
+function gone(op: string, c: Container, cause?: unknown): BerthError {
+  return new BerthError({ kind: 'conflict', op, cause, message: `${op}: container ${c.id} is not running (its process is gone)` });
 }
 
 /**
@@ -118,45 +141,94 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
     // The rootfs is mounted only in the container's namespace: work through /proc/PID/root,
     // where its volumes and binds are already in place (paths are resolved inside it).
     const mounts = overlays(core, c).map((m) => ({ target: m.target, readonly: m.readonly }));
-    return fn({ root: `/proc/${c.state.pid}/root/.`, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
+    const rootFd = runningRootFd(core, c, op);
+    try {
+      return await fn({ root: `/proc/${c.state.pid}/root/.`, rootFd, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
+    } finally {
+      closeFd(rootFd);
+    }
   }
-  const tmp = mkdtempSync(join(core.options.runRoot, 'view-'));
+  sweepViews(core.options.runRoot);
+  const tmp = mkdtempSync(join(core.options.runRoot, `view-${selfTag()}-`));
   const mounted: string[] = [];
+  let rootFd: number | undefined;
   try {
     const rootfs = core.paths(c.id).rootfs;
     if (running && existsSync(hostMountMarker(core.paths(c.id)))) mount(rootfs, tmp, null, MS_BIND);
     else await snaps.mount(c.snapshotKey, tmp);
-    mounted.push(tmp);
+    mounted.push('/');
     // private: what is mounted below never propagates to the rootfs mount's peers (or the container)
     mount(null, tmp, null, MS_PRIVATE);
+    rootFd = openDirPath(tmp);
     const mounts: ViewMount[] = [];
     if (o.volumes) {
       for (const m of overlays(core, c)) {
         let dir: boolean;
         try { dir = statSync(m.source).isDirectory(); } catch { continue; } // a source that is gone is skipped
-        const at = mountPoint(tmp, m.target, dir, op);
-        mount(m.source, at, null, MS_BIND);
-        mounted.push(at);
-        if (m.readonly) mount(null, at, null, MS_REMOUNT | MS_BIND | MS_RDONLY);
+        const at = mountPoint(rootFd, m.target, dir, op);
+        try {
+          mount(m.source, fdPath(at), null, MS_BIND);
+          mounted.push(m.target);
+          if (m.readonly) {
+            // the new mount's root, reached again inside the view (it is what the fd's path shows now)
+            const top = openInRoot(rootFd, m.target);
+            try { mount(null, fdPath(top), null, MS_REMOUNT | MS_BIND | MS_RDONLY); } finally { closeFd(top); }
+          }
+        } finally {
+          closeFd(at);
+        }
         mounts.push({ target: m.target, readonly: m.readonly });
       }
     }
-    const result = await fn({ root: tmp, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
+    const result = await fn({ root: tmp, rootFd, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
+    closeFd(rootFd);
     await release(mounted, tmp, op);
     return result;
   } catch (e) {
+    closeFd(rootFd);
     await release(mounted, tmp, op).catch(() => undefined);
     throw e;
   }
 }
 
-/** Unmount what a view mounted (deepest first) and remove its directory. */
+let tag: string | undefined;
+/** `<pid>.<start time>`: names this process in its views, so that the views of a killed one are found. */
+function selfTag(): string {
+  return (tag ??= `${process.pid}.${procStat(process.pid)?.startTime ?? 0}`);
+}
+
+/**
+ * Views left by a process that died meanwhile (killed during a cp or export): unmounted (the
+ * lazy unmount takes the mounts below along) and removed. Another live process's are kept.
+ */
+function sweepViews(runRoot: string): void {
+  let names: string[];
+  try { names = readdirSync(runRoot); } catch { return; }
+  for (const name of names) {
+    const m = /^view-(\d+)\.(\d+)-/.exec(name);
+    if (!m || procStat(Number(m[1]))?.startTime === Number(m[2])) continue;
+    const path = join(runRoot, name);
+    try {
+      for (let i = 0; i < 16 && umount2(path, MNT_DETACH, true); i++) { /* stacked mounts */ }
+      rmdirSync(path);
+    } catch { /* another process is sweeping it, or it is busy: the next sweep retries */ }
+  }
+}
+
+/**
+ * Unmount what a view mounted and remove its directory. The mounts inside the view are never
+ * unmounted by their paths (the container may have changed them): a lazy unmount of the view's
+ * root takes every mount below it along.
+ */
 async function release(mounted: string[], tmp: string, op: string): Promise<void> {
   let failure: unknown;
-  while (mounted.length) {
-    const at = mounted.pop()!;
-    try { await unmount(at, { detach: true }); } catch (e) { failure ??= e; }
+  if (mounted.length > 1) {
+    try { umount2(tmp, MNT_DETACH, true); } catch (e) { failure ??= e; }
   }
+  if (mounted.length) {
+    try { await unmount(tmp, { detach: true }); } catch (e) { failure ??= e; }
+  }
+  mounted.length = 0;
   try { rmdirSync(tmp); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= e; }
   if (failure) throw wrapError(failure, `${op}: clean up`, tmp);
 }
@@ -178,13 +250,13 @@ export function childName(parent: string, child: string): string {
 type Pack = tar.Pack;
 type HeaderArg = Partial<tar.Header> & { name: string };
 
-/** Write one entry's header (and content) for the host path `path` seen as `name`. */
-export async function packEntry(pack: Pack, path: string, name: string, st: Stats, links: Map<string, string>): Promise<boolean> {
+/** Write one entry's header (and content) for the object pinned by the O_PATH fd `fd`, seen as `name`. */
+export async function packEntry(pack: Pack, fd: number, name: string, st: Stats, links: Map<string, string>): Promise<boolean> {
   const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000) };
   if (st.isDirectory()) {
     await entry(pack, { ...base, name: name.endsWith('/') ? name : `${name}/`, type: 'directory' });
   } else if (st.isSymbolicLink()) {
-    await entry(pack, { ...base, type: 'symlink', linkname: await readlink(path) });
+    await entry(pack, { ...base, type: 'symlink', linkname: readlinkat(fd) });
   } else if (st.isFile()) {
     const key = `${st.dev}:${st.ino}`;
     const first = st.nlink > 1 ? links.get(key) : undefined;
@@ -192,7 +264,7 @@ export async function packEntry(pack: Pack, path: string, name: string, st: Stat
       await entry(pack, { ...base, type: 'link', linkname: first });
     } else {
       if (st.nlink > 1) links.set(key, name);
-      await fileEntry(pack, path, { ...base, type: 'file', size: st.size });
+      await fileEntry(pack, fd, { ...base, type: 'file', size: st.size });
     }
   } else if (st.isCharacterDevice() || st.isBlockDevice()) {
     const [devmajor, devminor] = devNumbers(st.rdev);
@@ -210,9 +282,10 @@ function entry(pack: Pack, header: HeaderArg): Promise<void> {
 }
 
 /** A regular file's content: exactly the size in its header (a file that shrank meanwhile is padded with zeros). */
-async function fileEntry(pack: Pack, path: string, header: HeaderArg): Promise<void> {
+async function fileEntry(pack: Pack, fd: number, header: HeaderArg): Promise<void> {
   const size = header.size ?? 0;
-  const fh = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  // the pinned file itself, reopened for reading (its path is never looked up again)
+  const fh = await open(fdPath(fd), fsc.O_RDONLY);
   try {
     await new Promise<void>((resolve, reject) => {
       const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
@@ -233,28 +306,37 @@ async function fileEntry(pack: Pack, path: string, header: HeaderArg): Promise<v
   }
 }
 
-/** Archive a tree: `name` is the top entry ('' = no top entry, children named bare). */
-async function packWalk(pack: Pack, path: string, name: string, links: Map<string, string>, top: boolean): Promise<void> {
-  const st = lstatSync(path);
-  if (!(top && name === '')) await packEntry(pack, path, name, st, links);
+/** Archive the tree pinned by `fd`: `name` is the top entry ('' = no top entry, children named bare). */
+async function packWalk(pack: Pack, fd: number, name: string, links: Map<string, string>, top: boolean): Promise<void> {
+  const st = fstatSync(fd);
+  if (!(top && name === '')) await packEntry(pack, fd, name, st, links);
   if (!st.isDirectory()) return;
-  const names = (await readdir(path)).sort();
-  for (const child of names) {
-    let cst: Stats | undefined;
-    try { cst = lstatSync(join(path, child)); } catch { continue; } // removed meanwhile
-    if (cst.isDirectory()) await packWalk(pack, join(path, child), childName(name, child), links, false);
-    else await packEntry(pack, join(path, child), childName(name, child), cst, links);
+  for (const child of readdirFd(fd).sort()) {
+    let cfd: number;
+    try { cfd = openChild(fd, child); } catch { continue; } // removed meanwhile
+    try {
+      await packWalk(pack, cfd, childName(name, child), links, false);
+    } finally {
+      closeFd(cfd);
+    }
   }
 }
 
 /**
- * An uncompressed tar of the host path `path` (file, directory, symlink itself, device…), its
- * top entry named `name` and the rest below it (Docker's TarWithOptions with a rebased name).
+ * An uncompressed tar of the object pinned by the O_PATH fd `fd` (file, directory, symlink
+ * itself, device…), its top entry named `name` and the rest below it (Docker's TarWithOptions
+ * with a rebased name). The tree is walked one pinned directory at a time, links never followed.
+ * The fd is the archive's: it is closed when the archive ends or fails.
  */
-export function packTree(path: string, name: string): Readable {
+export function packTreeFd(fd: number, name: string): Readable {
   const pack = tar.pack();
-  packWalk(pack, path, name, new Map(), true).then(() => pack.finalize(), (e: unknown) => pack.destroy(e as Error));
+  packWalk(pack, fd, name, new Map(), true).finally(() => closeFd(fd)).then(() => pack.finalize(), (e: unknown) => pack.destroy(e as Error));
   return pack as unknown as Readable;
+}
+
+/** packTreeFd of a host path (its last link not followed). */
+export function packTree(path: string, name: string): Readable {
+  return packTreeFd(openat2(-100, path, O_PATH | fsc.O_NOFOLLOW, 0), name);
 }
 
 /**
@@ -264,7 +346,7 @@ export function packTree(path: string, name: string): Readable {
 export async function exportContainer(core: EngineCore, ref: string, out: Writable, o: { end?: boolean } = {}): Promise<void> {
   const op = `export ${ref}`;
   await withContainerView(core, ref, op, { volumes: false }, async (v) => {
-    await pipeline(packTree(v.root, ''), out, { end: o.end ?? true });
+    await pipeline(packTreeFd(openInRoot(v.rootFd, '/'), ''), out, { end: o.end ?? true });
     core.event('container', 'export', v.container);
   });
 }
