@@ -5,7 +5,7 @@ export * from './platform.js';
 export * from './events.js';
 export { ImageStore, Lease, type ImageRecord, type TagEntry } from './store.js';
 export {
-  contentStore, imageStore, snapshotter, registryClient, registryHosts, closeContext, readDaemonConfig, type ImageContext,
+  contentStore, imageStore, snapshotter, registryClient, registryHosts, closeContext, readDaemonConfig, type ImageContext, type ImageUse,
 } from './context.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
 export { push, type PushOptions, type PushResult } from './push.js';
