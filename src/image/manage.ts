@@ -153,6 +153,21 @@ export interface PruneOptions {
 export interface PruneReport {
   ImagesDeleted: RemoveItem[];
   SpaceReclaimed: number;
+  /** interrupted ingests (partial blobs of killed pulls, commits, loads) removed, and their bytes */
+  IngestsDeleted?: number;
+}
+
+/**
+ * What killed writers left behind: ingests whose writer is gone (all of them, or with `resumable`
+ * keeping a day's pull downloads for a retry to resume), temp files of the image store, leases
+ * of dead processes. Returns the bytes freed.
+ */
+export async function sweepInterrupted(ctx: ImageContext, opts: { keepResumable?: boolean } = {}): Promise<{ ingests: number; bytes: number }> {
+  const images = imageStore(ctx);
+  await images.sweepTemp();
+  await images.leased();
+  const r = await contentStore(ctx).pruneIngestsReport(opts.keepResumable ? { keepResumableMs: 24 * 3600_000 } : {});
+  return { ingests: r.removed, bytes: r.bytes };
 }
 
 /** `image prune`: dangling images (or all unused with `all`), then garbage collection. */
@@ -170,7 +185,9 @@ export async function prune(ctx: ImageContext, opts: PruneOptions = {}): Promise
     if (opts.labels && !opts.labels.every((f) => matchLabel(labels, f) !== !!f.negate)) continue;
     report.ImagesDeleted.push(...await deleteImage(ctx, r, { noPrune: true }));
   }
-  report.SpaceReclaimed = await collectGarbage(ctx);
+  const swept = await sweepInterrupted(ctx);
+  report.SpaceReclaimed = await collectGarbage(ctx) + swept.bytes;
+  if (swept.ingests) report.IngestsDeleted = swept.ingests;
   return report;
 }
 

@@ -173,6 +173,24 @@ export class ImageStore {
     return lease;
   }
 
+  /**
+   * Remove what killed writers left: temp files of atomic writes (`.tmp-<name>-<pid>-<hex>`) in
+   * by-id/, tags/ and leases/, when their process is gone. Returns how many were removed.
+   */
+  async sweepTemp(): Promise<number> {
+    let n = 0;
+    for (const sub of ['by-id', 'tags', 'leases']) {
+      const dir = join(this.dir, sub);
+      for (const f of await readdirOrEmpty(dir)) {
+        const m = /^\.tmp-.*-(\d+)-[0-9a-f]+$/.exec(f);
+        if (!m || pidAlive(Number(m[1]))) continue;
+        await fsp.rm(join(dir, f), { force: true }).catch(() => {});
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Digests and chain ids leased by live processes (dead processes' leases are removed). */
   async leased(): Promise<{ digests: Set<string>; chains: Set<string> }> {
     const digests = new Set<string>();
