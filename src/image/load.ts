@@ -217,7 +217,6 @@ export async function load(ctx: ImageContext, input: Readable | string, opts: Lo
   const progress = opts.onProgress ?? noProgress;
   const images = imageStore(ctx);
   const content = contentStore(ctx);
-  await images.sweepTemp().catch(() => 0); // what killed writers left (their ingests: at the first ingest)
   const lease = await images.lease({});
   try {
     const src = typeof input === 'string' ? await readDir(ctx, lease, input) : await readTar(ctx, lease, input);

@@ -52,7 +52,6 @@ export async function pull(ctx: ImageContext, refStr: string, opts: PullOptions 
   const client = registryClient(ctx, ref.domain);
   const content = contentStore(ctx);
   const images = imageStore(ctx);
-  await images.sweepTemp().catch(() => 0); // what killed writers left (their ingests: at the first ingest)
   const want = normalizePlatform(opts.platform ?? hostPlatform());
   const warnings: string[] = [];
 
