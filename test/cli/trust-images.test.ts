@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cannotRun, withCli } from './run-util.js';
@@ -69,4 +70,23 @@ test('-v creates a missing bind source directory; --mount refuses it at create (
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('system df shows a killed writer\'s ingest in its Build Cache row; image prune removes it', { skip }, async () => {
+  await withCli(async (c) => {
+    // what a commit killed while writing its layer leaves: the ingest and a lock naming a dead pid
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const dir = join(c.root, 'content/ingest/commit-1-2-abcdef');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'ref'), 'commit-1-2-abcdef');
+    writeFileSync(join(dir, 'data'), Buffer.alloc(1_500_000, 7));
+    writeFileSync(`${dir}.lock`, String(dead));
+    const row = async () => (await c.ok(['system', 'df', '--format', '{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}'])).split('\n').at(-1);
+    assert.equal(await row(), 'Build Cache|1|0|1.5MB|1.5MB (100%)');
+    const v = JSON.parse(await c.ok(['system', 'df', '-v', '--format', 'json'])) as { BuildCache: { ID: string; CacheType: string; Size: string }[] };
+    assert.deepEqual(v.BuildCache.map((b) => [b.ID, b.CacheType, b.Size]), [['commit-1-2-abcdef', 'ingest', '1.5MB']]);
+    assert.equal(await c.ok(['image', 'prune', '-f']), 'Total reclaimed space: 1.5MB');
+    assert.deepEqual(readdirSync(join(c.root, 'content/ingest')), []);
+    assert.equal(await row(), 'Build Cache|0|0|0B|0B');
+  });
 });
