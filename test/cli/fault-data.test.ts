@@ -135,7 +135,7 @@ test('a data root that fills up: pull, commit, load and a container\'s writes fa
       for (let i = 0; i < 300 && !existsSync(exitFile); i++) await new Promise((res) => setTimeout(res, 100));
       assert.ok(existsSync(exitFile), 'the container exited');
       t.diagnostic(`container: free ${free(fs.mnt)} bytes left`);
-      for (const args of [['ps', '-a'], ['images'], ['system', 'df']]) {
+      for (const args of [['ps', '-a'], ['images']]) {
         r = await c.berth(args);
         t.diagnostic(`${args.join(' ')} on a full disk: exit ${r.code}: ${r.err.trim()}`);
         assert.ok(r.code === 0 || /no space left on device/.test(r.err), r.err);
