@@ -1,5 +1,5 @@
 /** Small file helpers: atomic writes (temp file + fsync + rename) and a pid lock file. */
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { promises as fsp, constants as fsc, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { conflict, wrapError } from '../lib/index.js';
@@ -61,36 +61,119 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+let bootId: string | undefined;
+function boot(): string {
+  if (bootId === undefined) {
+    try { bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8); } catch { bootId = 'noboot'; }
+  }
+  return bootId;
+}
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+let self: string | undefined;
+/** `<boot>.<pid>.<starttime>`: this process, unique across pid reuse and reboots. */
+export function ownerTag(): string {
+  return (self ??= `${boot()}.${process.pid}.${startTime(process.pid) ?? '0'}`);
+}
+
+/** Whether the writer a lock file names still runs: `<pid>` (older locks) or `<pid> <ownerTag>`. */
+export function lockOwnerAlive(text: string): boolean {
+  const [pidText, tag] = text.trim().split(/\s+/);
+  const pid = Number.parseInt(pidText ?? '', 10);
+  if (!tag) return pidAlive(pid);
+  const [b, p, start] = tag.split('.');
+  if (b !== boot() || p !== String(pid)) return false;
+  return startTime(pid) === start;
+}
+
+/** The pid a lock file names (NaN when unreadable). */
+export function lockOwnerPid(text: string): number {
+  return Number.parseInt(text.trim().split(/\s+/)[0] ?? '', 10);
+}
+
 /** Lock files held by this process, so a second lock of the same path in-process is refused too. */
 const held = new Set<string>();
 
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Create `path` holding `content` in one step (a temp file linked into place); false if it exists. */
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    await fsp.writeFile(tmp, content, { mode: 0o644 });
+    await fsp.link(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    await fsp.rm(tmp, { force: true }).catch(() => {});
+  }
+}
+
 /**
- * Take an exclusive lock file holding our pid. A lock whose owner process is dead is taken over.
- * Returns a release function.
+ * Remove the lock at `path` if it still holds `stale` (a dead owner's content). Takeovers of one
+ * lock are serialised by `<path>.takeover` (held for microseconds), so two processes that both
+ * found the same dead owner cannot remove each other's fresh lock; one left by a process killed
+ * inside that window is itself taken over once its owner is dead.
+ */
+async function removeStale(path: string, stale: string): Promise<void> {
+  const mutex = `${path}.takeover`;
+  const me = `${process.pid} ${ownerTag()}`;
+  if (!(await createExclusive(mutex, me))) {
+    const holder = await readText(mutex);
+    if (holder !== undefined && !lockOwnerAlive(holder)) await fsp.rm(mutex, { force: true });
+    return; // someone is taking it over: try again from the start
+  }
+  try {
+    if ((await readText(path)) === stale) await fsp.rm(path, { force: true });
+  } finally {
+    await fsp.rm(mutex, { force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Take an exclusive lock file holding our pid and owner tag. A lock whose owner process is dead
+ * (pid gone, or reused by another process) is taken over. Returns a release function.
  */
 export async function lockFile(path: string, what: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const content = `${process.pid} ${ownerTag()}`;
+  for (let attempt = 0; attempt < 20; attempt++) {
     if (held.has(path)) throw conflict('lock', `${what} is in use by this process`, path);
-    // Create the lock with its content in one step (write a temp file, then link it into place).
-    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
     try {
-      await fsp.writeFile(tmp, String(process.pid), { mode: 0o644 });
-      await fsp.link(tmp, path);
-      held.add(path);
-      return async () => {
-        held.delete(path);
-        await fsp.rm(path, { force: true }).catch(() => {});
-      };
+      if (await createExclusive(path, content)) {
+        held.add(path);
+        return async () => {
+          held.delete(path);
+          await fsp.rm(path, { force: true }).catch(() => {});
+        };
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw wrapError(err, 'lock', path);
-    } finally {
-      await fsp.rm(tmp, { force: true }).catch(() => {});
+      throw wrapError(err, 'lock', path);
     }
-    const owner = Number.parseInt(await fsp.readFile(path, 'utf8').catch(() => ''), 10);
-    if (pidAlive(owner) && owner !== process.pid) throw conflict('lock', `${what} is in use by process ${owner}`, path);
-    if (owner === process.pid && held.has(path)) throw conflict('lock', `${what} is in use by this process`, path);
-    // Stale (its owner is dead): take it over.
-    await fsp.rm(path, { force: true }).catch(() => {});
+    const text = await readText(path).catch(() => undefined);
+    if (text === undefined) continue; // released meanwhile
+    const owner = lockOwnerPid(text);
+    if (lockOwnerAlive(text)) {
+      throw conflict('lock', owner === process.pid ? `${what} is in use by this process` : `${what} is in use by process ${owner}`, path);
+    }
+    await removeStale(path, text).catch(() => {});
+    if (attempt > 2) await new Promise((r) => setTimeout(r, 2 * attempt));
   }
   throw conflict('lock', `${what}: could not take the lock`, path);
 }

@@ -94,10 +94,21 @@ export class IngestWriter {
     });
   }
 
-  /** A Writable that appends to this ingest (for stream.pipeline). Does not commit on finish. */
+  /**
+   * A Writable that appends to this ingest (for stream.pipeline). Does not commit on finish.
+   * A failed write (a full disk) is reported once, when the stream ends: the producer is not torn
+   * down in the middle of its work (a tar-stream pack destroyed mid-entry emits an 'error' on the
+   * entry stream that its writer may not listen to, and the process dies); the bytes that follow
+   * are dropped.
+   */
   writable(): Writable {
+    let failed: Error | undefined;
     return new Writable({
-      write: (chunk: Buffer, _enc, cb) => { this.write(chunk).then(() => cb(), cb); },
+      write: (chunk: Buffer, _enc, cb) => {
+        if (failed) return cb();
+        this.write(chunk).then(() => cb(), (err: Error) => { failed = err; cb(); });
+      },
+      final: (cb) => cb(failed),
     });
   }
 

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fsp, type ReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, invalid, notFound, readdirOrEmpty, wrapError } from '../lib/index.js';
-import { lockFile, pidAlive } from './atomic.js';
+import { lockFile, lockOwnerAlive, lockOwnerPid, pidAlive } from './atomic.js';
 import { digestHex, sha256 } from './digest.js';
 import { IngestWriter, type BlobInfo } from './ingest.js';
 
@@ -21,6 +21,16 @@ export interface IngestStatus {
 }
 
 const REF_RE = /^[A-Za-z0-9][A-Za-z0-9_:@+=-]*(\.[A-Za-z0-9_:@+=-]+)*$/;
+
+/** Refs of ingests a later writer resumes (pull's downloads); the others are private to their writer. */
+export const RESUMABLE_PREFIX = 'blob-';
+/** How long an abandoned resumable ingest is kept for a retry (a prune removes it at once). */
+const RESUMABLE_KEEP_MS = 24 * 3600_000;
+
+/** The directory name of an ingest ref (refs that are not plain names are hashed). */
+function ingestName(ref: string): string {
+  return REF_RE.test(ref) && ref.length <= 200 && !ref.includes('.lock') ? ref : 'ref-' + createHash('sha256').update(ref).digest('hex');
+}
 
 export class ContentStore {
   readonly root: string;
@@ -116,16 +126,17 @@ export class ContentStore {
   /**
    * Open an ingest for `ref` (a short name such as `layer-sha256:<hex>`), resuming the bytes of an
    * earlier interrupted ingest of the same ref unless `restart`. Refused (conflict) while another
-   * writer holds the ref.
+   * writer holds the ref. Ingests whose writers died are swept first (see sweepIngests).
    */
   async ingest(ref: string, opts: { restart?: boolean } = {}): Promise<IngestWriter> {
-    const name = REF_RE.test(ref) && ref.length <= 200 && !ref.endsWith('.lock') ? ref : 'ref-' + createHash('sha256').update(ref).digest('hex');
+    const name = ingestName(ref);
     const dir = join(this.ingestRoot, name);
     try {
       await fsp.mkdir(this.ingestRoot, { recursive: true });
     } catch (err) {
       throw wrapError(err, `ingest ${ref}`, this.ingestRoot);
     }
+    await this.sweepIngests();
     const release = await lockFile(`${dir}.lock`, `ingest ${ref}`);
     try {
       if (opts.restart) await fsp.rm(dir, { recursive: true, force: true });
@@ -138,36 +149,83 @@ export class ContentStore {
     return IngestWriter.open(ref, dir, { blobPath: (d) => this.path(d) }, release);
   }
 
+  private lastSweep = 0;
+
+  /**
+   * What a killed writer left (at most once a minute per store object, before a new ingest):
+   * ingests of private refs (`commit-…`, `load-…`, `import-…`, `write-…`) whose writer is gone, and
+   * resumable pull downloads (`blob-…`) left untouched for a day; a retried pull resumes younger ones.
+   */
+  private async sweepIngests(): Promise<void> {
+    if (Date.now() - this.lastSweep < 60_000) return;
+    this.lastSweep = Date.now();
+    await this.pruneIngests({ keepResumableMs: RESUMABLE_KEEP_MS }).catch(() => undefined);
+  }
+
   /** Interrupted or running ingests. */
   async ingests(): Promise<IngestStatus[]> {
     const out: IngestStatus[] = [];
     for (const name of await readdirOrEmpty(this.ingestRoot)) {
-      if (name.endsWith('.lock') || name.includes('.lock.')) continue;
+      if (name.includes('.lock')) continue;
       const dir = join(this.ingestRoot, name);
       const ref = await fsp.readFile(join(dir, 'ref'), 'utf8').catch(() => name);
       const st = await fsp.stat(join(dir, 'data')).catch(() => undefined);
-      const pid = Number.parseInt(await fsp.readFile(`${dir}.lock`, 'utf8').catch(() => ''), 10);
-      const s: IngestStatus = { ref, offset: st?.size ?? 0, updatedAt: st?.mtime ?? new Date(0) };
-      if (pidAlive(pid)) s.activePid = pid;
+      const dst = st ? undefined : await fsp.stat(dir).catch(() => undefined);
+      const lock = await fsp.readFile(`${dir}.lock`, 'utf8').catch(() => '');
+      const s: IngestStatus = { ref, offset: st?.size ?? 0, updatedAt: st?.mtime ?? dst?.mtime ?? new Date(0) };
+      if (lock && lockOwnerAlive(lock)) s.activePid = lockOwnerPid(lock);
       out.push(s);
     }
     return out;
   }
 
-  /** Remove ingests nobody is writing that were last touched before `olderThan` (default: all idle). */
-  async pruneIngests(olderThan?: Date): Promise<number> {
-    let n = 0;
+  /**
+   * Remove ingests nobody is writing (no lock, or its owner is dead): all of them, or with
+   * `olderThan` those last touched before it, or with `keepResumableMs` every private one and the
+   * resumable (`blob-…`) ones idle for longer than that. Each is removed under its lock, so a
+   * writer taking it at the same time either gets it first (and it stays) or starts afresh.
+   * Also removes the temp files of lock takeovers that dead processes left.
+   */
+  async pruneIngests(opts: Date | { olderThan?: Date; keepResumableMs?: number } = {}): Promise<number> {
+    return (await this.pruneIngestsReport(opts)).removed;
+  }
+
+  async pruneIngestsReport(opts: Date | { olderThan?: Date; keepResumableMs?: number } = {}): Promise<{ removed: number; bytes: number }> {
+    const o = opts instanceof Date ? { olderThan: opts } : opts;
+    const report = { removed: 0, bytes: 0 };
     for (const s of await this.ingests()) {
-      if (s.activePid !== undefined || (olderThan && s.updatedAt >= olderThan)) continue;
+      if (s.activePid !== undefined || (o.olderThan && s.updatedAt >= o.olderThan)) continue;
+      if (o.keepResumableMs !== undefined && s.ref.startsWith(RESUMABLE_PREFIX) && Date.now() - s.updatedAt.getTime() < o.keepResumableMs) continue;
+      const dir = join(this.ingestRoot, ingestName(s.ref));
+      let release: (() => Promise<void>) | undefined;
       try {
-        const w = await this.ingest(s.ref);
-        await w.abort();
-        n++;
+        release = await lockFile(`${dir}.lock`, `ingest ${s.ref}`);
       } catch (err) {
-        if (!(err instanceof BerthError && err.kind === 'conflict')) throw err;
+        if (err instanceof BerthError && err.kind === 'conflict') continue; // a writer took it meanwhile
+        throw err;
+      }
+      try {
+        const size = (await fsp.stat(join(dir, 'data')).catch(() => undefined))?.size ?? 0;
+        await fsp.rm(dir, { recursive: true, force: true });
+        report.removed++;
+        report.bytes += size;
+      } finally {
+        await release();
       }
     }
-    return n;
+    // `<name>.lock.<pid>.<hex>` and `<name>.lock.takeover[.<pid>.<hex>]` of dead processes
+    for (const name of await readdirOrEmpty(this.ingestRoot)) {
+      const m = /\.lock(?:\.takeover)?\.(\d+)\.[0-9a-f]+$/.exec(name);
+      const p = join(this.ingestRoot, name);
+      if (m && !pidAlive(Number(m[1]))) await fsp.rm(p, { force: true }).catch(() => {});
+      else if (name.endsWith('.lock.takeover')) {
+        const text = await fsp.readFile(p, 'utf8').catch(() => undefined);
+        if (text !== undefined && !lockOwnerAlive(text) && Date.now() - ((await fsp.stat(p).catch(() => undefined))?.mtimeMs ?? Date.now()) > 10_000) {
+          await fsp.rm(p, { force: true }).catch(() => {});
+        }
+      }
+    }
+    return report;
   }
 
   /** Delete a blob; returns whether it existed. */

@@ -8,7 +8,7 @@ import { availableParallelism, hostname, machine, release, totalmem } from 'node
 import { dirname, join } from 'node:path';
 import { detectLayout } from '../cgroups/index.js';
 import { BerthError, invalid } from '../lib/index.js';
-import { imageStore, listImages, prune as pruneImageStore, readDaemonConfig, snapshotter, type PruneOptions, type PruneReport } from '../image/index.js';
+import { contentStore, imageStore, listImages, prune as pruneImageStore, readDaemonConfig, snapshotter, type PruneOptions, type PruneReport } from '../image/index.js';
 import { chainIDs, SIZE_LABEL } from '../snapshots/index.js';
 import { reconcile, removeContainer, type EngineCore } from './containers/index.js';
 import { nowNs, parseUntil, PRUNE_FILTER_KEYS, type Container, type EngineEvent, type Filters, type Volume } from './store/index.js';
@@ -100,16 +100,30 @@ export interface DiskUsageImage {
   Containers: number;
 }
 
+/**
+ * A blob being written, or left half-written by a killed pull, commit or load (`content/ingest/`).
+ * berth has no build cache; `system df` shows ingests in its Build Cache row (Docker shows them
+ * nowhere): active ones are being written, the others are reclaimed by `image prune`/`system prune`.
+ */
+export interface DiskUsageIngest {
+  ID: string;
+  CacheType: 'ingest';
+  Size: number;
+  /** last written */
+  LastUsedAt: string;
+  InUse: boolean;
+}
+
 export interface DiskUsage {
   /** Bytes of all image layers, each counted once. */
   LayersSize: number;
   Images: DiskUsageImage[];
   Containers: { container: Container; SizeRw: number }[];
   Volumes: { volume: Volume; Size: number; RefCount: number }[];
-  BuildCache: never[];
+  BuildCache: DiskUsageIngest[];
 }
 
-/** `system df`: images (shared layers counted once), containers' writable layers, volumes. */
+/** `system df`: images (shared layers counted once), containers' writable layers, volumes, ingests. */
 export async function diskUsage(core: EngineCore): Promise<DiskUsage> {
   const containers = currentContainers(core);
   const usage = core.store.systemUsage();
@@ -140,7 +154,9 @@ export async function diskUsage(core: EngineCore): Promise<DiskUsage> {
     Images: images,
     Containers: ctrs,
     Volumes: usage.volumes.map((u) => ({ volume: u.volume, Size: treeSize(u.volume.mountpoint), RefCount: u.refCount })),
-    BuildCache: [],
+    BuildCache: (await contentStore(core.images).ingests()).map((i) => ({
+      ID: i.ref, CacheType: 'ingest' as const, Size: i.offset, LastUsedAt: i.updatedAt.toISOString(), InUse: i.activePid !== undefined,
+    })),
   };
 }
 

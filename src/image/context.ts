@@ -25,11 +25,17 @@ export interface ImageContext {
   maxDownloadAttempts?: number;
   retryDelayMs?: number;
   snapshotDriver?: DriverName | 'auto';
-  /** is this image used by a container? (`rmi` refuses then, unless forced) */
-  inUse?: (imageId: string) => boolean | Promise<boolean>;
+  /**
+   * Is this image used by a container? `rmi` refuses then (unless forced, which only untags it),
+   * prune skips it. Return the container (its id, whether it runs) for Docker's messages.
+   */
+  inUse?: (imageId: string) => ImageUse | Promise<ImageUse>;
   /** an already opened snapshotter to use (otherwise one is opened on <root>/snapshots) */
   snapshotter?: Snapshotter;
 }
+
+/** What `inUse` answers: no (false/undefined), yes (true), or the container that uses the image. */
+export type ImageUse = boolean | undefined | { id: string; running?: boolean };
 
 interface Cache {
   content?: ContentStore;

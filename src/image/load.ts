@@ -8,10 +8,11 @@ import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { invalid } from '../lib/index.js';
+import { BerthError, invalid } from '../lib/index.js';
 import { isDigest, shortDigest } from '../content/index.js';
 import { chainIDs, decompress } from '../snapshots/index.js';
 import { contentStore, imageStore, snapshotter, type ImageContext } from './context.js';
+import { withOp } from './errors.js';
 import { noProgress, type ProgressFn } from './events.js';
 import { MT, parseConfig, parseManifest, sniffCompression, type Descriptor } from './manifest.js';
 import { hostPlatform, normalizePlatform, selectManifest } from './platform.js';
@@ -240,7 +241,10 @@ export async function load(ctx: ImageContext, input: Readable | string, opts: Lo
         progress({ id: sid, status: 'Loading layer', current: 0, total: l.size });
         const res = await snaps.unpackLayer({
           parent: i ? chains[i - 1] : undefined, tarStream: content.createReadStream(l.digest), mediaType: l.mediaType, diffID: diffIDs[i],
-        }).catch((err) => { throw invalid(OP, `${OP}: layer ${l.digest}: ${(err as Error).message}`); });
+        }).catch((err) => {
+          if (err instanceof BerthError && err.kind !== 'invalid') throw withOp(`${OP}: layer ${l.digest}`, err);
+          throw invalid(OP, `${OP}: layer ${l.digest}: ${(err as Error).message}`);
+        });
         size += res.size;
         progress({ id: sid, status: 'Loading layer', current: l.size, total: l.size });
       }
@@ -262,6 +266,8 @@ export async function load(ctx: ImageContext, input: Readable | string, opts: Lo
       out.push({ id: record.id, names });
     }
     return out;
+  } catch (err) {
+    throw withOp(OP, err);
   } finally {
     await lease.release();
   }

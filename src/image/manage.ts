@@ -32,11 +32,31 @@ function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
-async function inUse(ctx: ImageContext, id: string): Promise<boolean> {
-  return ctx.inUse ? !!(await ctx.inUse(id)) : false;
+/** A container using an image, as the `inUse` hook reports it (`true`: one, unnamed). */
+interface User { id?: string; running: boolean }
+
+async function userOf(ctx: ImageContext, id: string): Promise<User | undefined> {
+  const u = ctx.inUse ? await ctx.inUse(id) : false;
+  if (!u) return undefined;
+  return u === true ? { running: false } : { id: u.id, running: !!u.running };
 }
 
-/** Remove an image reference, and the image itself once nothing names it (like `docker rmi`). */
+function containerName(u: User): string {
+  return u.id ? shortId(u.id) : '(unknown)';
+}
+
+/** Docker's isSingleReference: every name in one repository, and at most one tag. */
+function singleReference(tags: string[], repoDigests: string[]): boolean {
+  const repos = new Set([...tags.map((t) => repositoryName(parseReference(t))), ...repoDigests.map((d) => d.slice(0, d.indexOf('@')))]);
+  return repos.size === 1 && tags.length <= 1;
+}
+
+/**
+ * Remove an image reference, and the image itself once nothing names it (like `docker rmi`).
+ * An image a container uses is never deleted (its container could not start again): by name it is
+ * refused unless forced, and forced it is only untagged (it stays, dangling, as with Docker's
+ * containerd store); by id it is refused ("cannot be forced" when the container runs).
+ */
 export async function remove(ctx: ImageContext, input: string, opts: RemoveOptions = {}): Promise<RemoveItem[]> {
   const images = imageStore(ctx);
   const op = 'remove image';
@@ -51,10 +71,11 @@ export async function remove(ctx: ImageContext, input: string, opts: RemoveOptio
     const refsLeft = tags.filter((t) => t !== name).length + record.repoDigests.filter((d) => d !== rd).length;
     const lastInRepo = !tags.some((t) => t !== name && t.startsWith(repo + ':'));
     const wouldBeLeft = ref.digest ? refsLeft : lastInRepo ? tags.length - 1 + record.repoDigests.filter((d) => !d.startsWith(repo + '@')).length : refsLeft;
-    if (wouldBeLeft === 0 && !opts.force && await inUse(ctx, record.id)) {
-      throw conflict(op, `conflict: unable to remove repository reference "${s}" (must force) - a container is using its referenced image ${shortId(record.id)}`);
+    const user = wouldBeLeft === 0 ? await userOf(ctx, record.id) : undefined;
+    if (user && !opts.force) {
+      throw conflict(op, `conflict: unable to remove repository reference "${s}" (must force) - container ${containerName(user)} is using its referenced image ${shortId(record.id)}`);
     }
-    if (wouldBeLeft > 0) {
+    if (wouldBeLeft > 0 || user) {
       const out: RemoveItem[] = [];
       if (rd) {
         record.repoDigests = record.repoDigests.filter((d) => d !== rd);
@@ -71,19 +92,32 @@ export async function remove(ctx: ImageContext, input: string, opts: RemoveOptio
       return out;
     }
   } else {
-    const repos = new Set([...tags.map((t) => repositoryName(parseReference(t))), ...record.repoDigests.map((d) => d.slice(0, d.indexOf('@')))]);
-    if (repos.size > 1 && !opts.force) {
+    const user = await userOf(ctx, record.id);
+    if (user?.running) {
+      throw conflict(op, `conflict: unable to delete ${shortId(record.id)} (cannot be forced) - image is being used by running container ${containerName(user)}`);
+    }
+    if (!singleReference(tags, record.repoDigests) && tags.length + record.repoDigests.length > 0 && !opts.force) {
       throw conflict(op, `conflict: unable to delete ${shortId(record.id)} (must be forced) - image is referenced in multiple repositories`);
     }
-    if (!opts.force && await inUse(ctx, record.id)) {
-      throw conflict(op, `conflict: unable to delete ${shortId(record.id)} (must be forced) - image is being used by a container`);
+    if (user && !opts.force) {
+      throw conflict(op, `conflict: unable to delete ${shortId(record.id)} (must be forced) - image is being used by stopped container ${containerName(user)}`);
     }
+    // Forced, with a stopped container using it: untag only; the image stays while it is used.
+    if (user) return untagAll(ctx, record);
   }
   return deleteImage(ctx, record, opts);
 }
 
-/** Untag everything naming `record`, delete it, and collect its garbage (unless noPrune). */
-async function deleteImage(ctx: ImageContext, record: ImageRecord, opts: RemoveOptions): Promise<RemoveItem[]> {
+/** Remove every name of `record` but keep the image (dangling). */
+async function untagAll(ctx: ImageContext, record: ImageRecord): Promise<RemoveItem[]> {
+  const images = imageStore(ctx);
+  const out = await untagItems(ctx, record);
+  record.repoDigests = [];
+  await images.put(record);
+  return out;
+}
+
+async function untagItems(ctx: ImageContext, record: ImageRecord): Promise<RemoveItem[]> {
   const images = imageStore(ctx);
   const out: RemoveItem[] = [];
   for (const t of await images.tagsOf(record.id)) {
@@ -94,6 +128,13 @@ async function deleteImage(ctx: ImageContext, record: ImageRecord, opts: RemoveO
     const at = d.indexOf('@');
     out.push({ Untagged: `${familiarName(parseReference(d.slice(0, at)))}@${d.slice(at + 1)}` });
   }
+  return out;
+}
+
+/** Untag everything naming `record`, delete it, and collect its garbage (unless noPrune). */
+async function deleteImage(ctx: ImageContext, record: ImageRecord, opts: RemoveOptions): Promise<RemoveItem[]> {
+  const images = imageStore(ctx);
+  const out = await untagItems(ctx, record);
   await images.delete(record.id);
   out.push({ Deleted: record.id });
   if (!opts.noPrune) await collectGarbage(ctx);
@@ -112,6 +153,21 @@ export interface PruneOptions {
 export interface PruneReport {
   ImagesDeleted: RemoveItem[];
   SpaceReclaimed: number;
+  /** interrupted ingests (partial blobs of killed pulls, commits, loads) removed, and their bytes */
+  IngestsDeleted?: number;
+}
+
+/**
+ * What killed writers left behind: ingests whose writer is gone (all of them, or with `resumable`
+ * keeping a day's pull downloads for a retry to resume), temp files of the image store, leases
+ * of dead processes. Returns the bytes freed.
+ */
+export async function sweepInterrupted(ctx: ImageContext, opts: { keepResumable?: boolean } = {}): Promise<{ ingests: number; bytes: number }> {
+  const images = imageStore(ctx);
+  await images.sweepTemp();
+  await images.leased();
+  const r = await contentStore(ctx).pruneIngestsReport(opts.keepResumable ? { keepResumableMs: 24 * 3600_000 } : {});
+  return { ingests: r.removed, bytes: r.bytes };
 }
 
 /** `image prune`: dangling images (or all unused with `all`), then garbage collection. */
@@ -123,13 +179,15 @@ export async function prune(ctx: ImageContext, opts: PruneOptions = {}): Promise
     const tagged = tags.some((t) => t.id === r.id);
     if (tagged && !opts.all) continue;
     if (!opts.all && r.repoDigests.length) continue; // pulled by digest: not dangling
-    if (await inUse(ctx, r.id)) continue;
+    if (await userOf(ctx, r.id)) continue;
     if (opts.until && new Date(r.created) >= opts.until) continue;
     const labels = await imageLabels(ctx, r);
     if (opts.labels && !opts.labels.every((f) => matchLabel(labels, f) !== !!f.negate)) continue;
     report.ImagesDeleted.push(...await deleteImage(ctx, r, { noPrune: true }));
   }
-  report.SpaceReclaimed = await collectGarbage(ctx);
+  const swept = await sweepInterrupted(ctx);
+  report.SpaceReclaimed = await collectGarbage(ctx) + swept.bytes;
+  if (swept.ingests) report.IngestsDeleted = swept.ingests;
   return report;
 }
 

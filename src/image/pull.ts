@@ -9,6 +9,7 @@ import { BerthError, invalid } from '../lib/index.js';
 import { shortDigest } from '../content/index.js';
 import { chainIDs, SIZE_LABEL } from '../snapshots/index.js';
 import { contentStore, imageStore, registryClient, snapshotter, type ImageContext } from './context.js';
+import { withOp } from './errors.js';
 import { noProgress, type ProgressFn } from './events.js';
 import { parseConfig, type Descriptor, type ImageConfig, type Platform } from './manifest.js';
 import { formatPlatform, hostPlatform, normalizePlatform, platformMatches, selectManifest } from './platform.js';
@@ -106,6 +107,8 @@ export async function pull(ctx: ImageContext, refStr: string, opts: PullOptions 
     if (ref.tag !== undefined && !ref.digest) await images.setTag(formatReference({ domain: ref.domain, path: ref.path, tag: ref.tag }), id);
     progress({ id: '', status: `Digest: ${topDesc.digest}` });
     return { id, reference: full, digest: topDesc.digest, status, record, warnings };
+  } catch (err) {
+    throw withOp(op, err);
   } finally {
     await lease.release();
   }

@@ -49,6 +49,7 @@ const hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export class ImageStore {
   readonly dir: string;
+  private lastSweep = 0;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -167,10 +168,33 @@ export class ImageStore {
 
   /** Protect blobs and snapshots from garbage collection while this process uses them. */
   async lease(items: { digests?: string[]; chains?: string[] }): Promise<Lease> {
+    // a writer starts (pull, load, import, commit): first sweep what killed writers left
+    if (Date.now() - this.lastSweep > 60_000) {
+      this.lastSweep = Date.now();
+      await this.sweepTemp().catch(() => 0);
+    }
     const path = join(this.leaseDir(), `${process.pid}-${randomBytes(6).toString('hex')}.json`);
     const lease = new Lease(path, { pid: process.pid, digests: [...(items.digests ?? [])], chains: [...(items.chains ?? [])] });
     await lease.save();
     return lease;
+  }
+
+  /**
+   * Remove what killed writers left: temp files of atomic writes (`.tmp-<name>-<pid>-<hex>`) in
+   * by-id/, tags/ and leases/, and leases, when their process is gone. Returns how many were removed.
+   */
+  async sweepTemp(): Promise<number> {
+    let n = 0;
+    for (const sub of ['by-id', 'tags', 'leases']) {
+      const dir = join(this.dir, sub);
+      for (const f of await readdirOrEmpty(dir)) {
+        const m = /^\.tmp-.*-(\d+)-[0-9a-f]+$/.exec(f) ?? (sub === 'leases' ? /^(\d+)-[0-9a-f]+\.json$/.exec(f) : null);
+        if (!m || pidAlive(Number(m[1]))) continue;
+        await fsp.rm(join(dir, f), { force: true }).catch(() => {});
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Digests and chain ids leased by live processes (dead processes' leases are removed). */

@@ -131,7 +131,10 @@ export class BlobDownload {
           ev.status?.('Verifying Checksum');
           await w.commit(desc.digest, desc.size);
         } catch (err) {
-          await w.close().catch(() => {}); // keeps the partial data for the next attempt (no-op after a failed commit)
+          // keeps the partial data for the next attempt (no-op after a failed commit), unless the
+          // disk is full: then holding on to it would keep it full
+          if (isDiskFull(err)) await w.abort().catch(() => {});
+          else await w.close().catch(() => {});
           throw err;
         }
         ev.status?.('Download complete');
@@ -196,4 +199,12 @@ export class BlobDownload {
     }
     return Readable.from(gen(), { objectMode: false, highWaterMark: 1 << 20 });
   }
+}
+
+/** ENOSPC or EDQUOT, wherever in a wrapped error it sits. */
+export function isDiskFull(err: unknown): boolean {
+  for (let e = err as { code?: string; cause?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true;
+  }
+  return false;
 }

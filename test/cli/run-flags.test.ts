@@ -39,9 +39,9 @@ const cases: Array<[string, Record<string, unknown>, Record<string, unknown>?]> 
   ['--log-opt max-size=10m --log-opt max-file=3 busybox', {}, { logOpts: { maxSize: 10_000_000, maxFile: 3 } }],
   ['-v data:/data -v /host:/ro:ro,z -v /anon --volume ./rel:/rel busybox', { mounts: [
     { type: 'volume', source: 'data', target: '/data', readonly: false },
-    { type: 'bind', source: '/host', target: '/ro', readonly: true, selinuxLabel: 'z' },
+    { type: 'bind', source: '/host', target: '/ro', readonly: true, createMountpoint: true, selinuxLabel: 'z' },
     { type: 'volume', target: '/anon', readonly: false },
-    { type: 'bind', source: '/work/rel', target: '/rel', readonly: false },
+    { type: 'bind', source: '/work/rel', target: '/rel', readonly: false, createMountpoint: true },
   ] }],
   ['--mount type=bind,src=/a,dst=/b,readonly --mount type=tmpfs,dst=/t,tmpfs-size=1m --mount target=/v busybox', { mounts: [
     { type: 'bind', source: '/a', target: '/b', readonly: true },

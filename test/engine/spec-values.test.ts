@@ -82,7 +82,7 @@ test('--mount', () => {
 
 test('-v', () => {
   assert.deepEqual(parseVolume('/data'), { type: 'volume', target: '/data', readonly: false });
-  assert.deepEqual(parseVolume('/src:/dst:ro,z'), { type: 'bind', source: '/src', target: '/dst', readonly: true, selinuxLabel: 'z' });
+  assert.deepEqual(parseVolume('/src:/dst:ro,z'), { type: 'bind', source: '/src', target: '/dst', readonly: true, createMountpoint: true, selinuxLabel: 'z' });
   assert.deepEqual(parseVolume('vol:/dst:nocopy,rshared'), { type: 'volume', source: 'vol', target: '/dst', readonly: false, propagation: 'rshared', noCopy: true });
   assert.equal(parseVolume('./rel:/dst', '/cwd').source, '/cwd/rel');
   fails(() => parseVolume('/dst:ro'), "invalid volume specification: '/dst:ro'", 'invalid');

@@ -84,7 +84,7 @@ test('rmi: untag vs delete, multi-repository and in-use conflicts, garbage colle
   const reg = await startRegistry();
   try {
     const { a, b } = await fixture(reg);
-    let used = new Set<string>();
+    let used = new Map<string, { id: string; running: boolean }>();
     await withRoot(async (root, ctx) => {
       await pull(ctx, `${reg.host}/a`);
       await pull(ctx, `${reg.host}/b`);
@@ -93,27 +93,33 @@ test('rmi: untag vs delete, multi-repository and in-use conflicts, garbage colle
       await assert.rejects(remove(ctx, a.configDigest.slice(7, 19)), /unable to delete [a-f0-9]{12} \(must be forced\) - image is referenced in multiple repositories/);
       // by name with another name left: only an untag
       assert.deepEqual(await remove(ctx, 'other/a:1'), [{ Untagged: 'other/a:1' }]);
-      // last name, image used by a container: refused unless forced
-      used = new Set([a.configDigest]);
-      await assert.rejects(remove(ctx, `${reg.host}/a`), (e: BerthError) => e.kind === 'conflict' && /must force/.test(e.message));
+      // last name, image used by a container: refused unless forced (Docker's wording, with the ids)
+      const cid = 'c0ffee'.repeat(10) + 'abcd';
+      used = new Map([[a.configDigest, { id: cid, running: false }]]);
+      await assert.rejects(remove(ctx, `${reg.host}/a`), (e: BerthError) => e.kind === 'conflict'
+        && e.message === `conflict: unable to remove repository reference "${reg.host}/a" (must force) - container ${cid.slice(0, 12)} is using its referenced image ${a.configDigest.slice(7, 19)}`);
+      // by id: a stopped container's image must be forced, a running one's cannot be
+      await assert.rejects(remove(ctx, a.configDigest.slice(7, 19)), new RegExp(`unable to delete ${a.configDigest.slice(7, 19)} \\(must be forced\\) - image is being used by stopped container ${cid.slice(0, 12)}$`));
+      used = new Map([[a.configDigest, { id: cid, running: true }]]);
+      await assert.rejects(remove(ctx, a.configDigest.slice(7, 19), { force: true }), new RegExp(`unable to delete ${a.configDigest.slice(7, 19)} \\(cannot be forced\\) - image is being used by running container ${cid.slice(0, 12)}$`));
       const snaps = await snapshotter(ctx);
       const before = snaps.list().length;
       assert.equal(before, 2, 'busybox layer + the extra layer of b');
-      const out = await remove(ctx, `${reg.host}/a`, { force: true });
-      assert.deepEqual(out, [{ Untagged: `${reg.host}/a:latest` }, { Untagged: `${reg.host}/a@${a.manifestDigest}` }, { Deleted: a.configDigest }]);
-      // the shared base layer stays (b uses it), a's config and manifest blobs are gone
-      const s = rootState(root);
-      assert.ok(!s.blobs.includes(a.configDigest.slice(7)) && !s.blobs.includes(a.manifestDigest.slice(7)));
-      assert.ok(s.blobs.includes(b.layers[0]!.digest.slice(7)));
-      assert.equal(snaps.list().length, 2);
+      // forced: only untagged; the image stays (dangling) while the container uses it, prune keeps it
+      const untagged = await remove(ctx, `${reg.host}/a`, { force: true });
+      assert.deepEqual(untagged, [{ Untagged: `${reg.host}/a:latest` }, { Untagged: `${reg.host}/a@${a.manifestDigest}` }]);
+      assert.deepEqual((await listImages(ctx, { dangling: true })).map((r) => r.id), [a.configDigest]);
+      assert.equal((await prune(ctx)).ImagesDeleted.length, 0, 'a dangling image in use is not pruned');
+      used = new Map();
+      const out = await remove(ctx, a.configDigest.slice(7, 19));
+      assert.deepEqual(out, [{ Deleted: a.configDigest }]);
       await assert.rejects(remove(ctx, 'nothing:here'), (e: BerthError) => e.kind === 'notfound' && /No such image: nothing:here/.test(e.message));
-      used = new Set();
       const del = await remove(ctx, b.configDigest);
       assert.deepEqual(del.at(-1), { Deleted: b.configDigest });
       const after = rootState(root);
       assert.deepEqual([after.images, after.tags, after.blobs], [[], [], []]);
       assert.deepEqual(snaps.list(), [], 'all layer snapshots collected');
-    }, undefined, { inUse: (id) => used.has(id) });
+    }, undefined, { inUse: (id) => used.get(id) });
   } finally {
     await reg.stop();
   }

@@ -3,9 +3,10 @@
  * `<root>/daemon.json` or BERTH_CONFIG), output streams, error reporting with Docker's exit
  * codes, human sizes and durations, and a command runner that handles flags and `--help`.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, debugEnabled, describeError } from '../../lib/index.js';
-import { closeContext, readDaemonConfig, type ImageContext } from '../../image/index.js';
+import { closeContext, readDaemonConfig, type ImageContext, type ImageUse } from '../../image/index.js';
 import { closeIdleConnections } from '../../image/registry/index.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
 
@@ -20,8 +21,24 @@ type ContextFactory = () => Promise<ImageContext>;
 const defaultFactory: ContextFactory = async () => {
   const root = process.env.BERTH_ROOT || DEFAULT_ROOT;
   const cfg = await readDaemonConfig(process.env.BERTH_CONFIG || join(root, 'daemon.json'));
-  return { ...cfg, root };
+  return { ...cfg, root, inUse: (id) => engineImageUse(root, id) };
 };
+
+/**
+ * The engine's answer to "does a container use this image?" for image commands that run without
+ * an engine (`rmi`, `image prune`): its metadata store is opened only when asked, and only if the
+ * data root has one.
+ */
+async function engineImageUse(root: string, id: string): Promise<ImageUse> {
+  if (!existsSync(join(root, 'engine.db'))) return false;
+  const { EngineCore } = await import('../../engine/index.js');
+  const core = new EngineCore({ root });
+  try {
+    return await core.images.inUse?.(id);
+  } finally {
+    await core.close();
+  }
+}
 const factory = slot<ContextFactory>('image-context');
 
 /** Let the engine provide the context (e.g. with an `inUse` predicate over its containers). */

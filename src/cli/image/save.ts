@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { save, type ArchiveFormat } from '../../image/index.js';
 import { usage } from '../../lib/index.js';
+import { pidAlive } from '../../content/index.js';
 import { str } from '../flags.js';
 import { io, runCommand, type CommandSpec } from './common.js';
 
@@ -29,8 +30,10 @@ export async function run(argv: string[], name = 'save'): Promise<number> {
       await save(ctx, p.args, io.out as NodeJS.WritableStream as import('node:stream').Writable, { format });
       return 0;
     }
-    // write next to the target and rename, so a failed save leaves no partial archive
-    const tmp = join(dirname(output), `.${basename(output)}.${randomBytes(4).toString('hex')}.tmp`);
+    // write next to the target and rename, so a failed save leaves no partial archive; the temp
+    // files of saves to the same target that were killed (their pid is gone) are removed first
+    await sweepTemps(output);
+    const tmp = join(dirname(output), `.${basename(output)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
     try {
       await save(ctx, p.args, createWriteStream(tmp, { mode: 0o644 }), { format });
       await fsp.rename(tmp, output);
@@ -40,4 +43,15 @@ export async function run(argv: string[], name = 'save'): Promise<number> {
     }
     return 0;
   });
+}
+
+async function sweepTemps(output: string): Promise<void> {
+  const dir = dirname(output);
+  const prefix = `.${basename(output)}.`;
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{8}\.tmp$/.exec(n.slice(prefix.length));
+    if (m && !pidAlive(Number(m[1]))) await fsp.rm(join(dir, n), { force: true }).catch(() => {});
+  }
 }

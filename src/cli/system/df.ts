@@ -46,13 +46,16 @@ export function summaryRows(du: DiskUsage): Record<string, string>[] {
   const ctrFree = du.Containers.filter((c) => !ACTIVE.includes(c.container.state.status)).reduce((t, c) => t + c.SizeRw, 0);
   const volTotal = du.Volumes.reduce((t, v) => t + v.Size, 0);
   const volFree = du.Volumes.filter((v) => v.RefCount === 0).reduce((t, v) => t + v.Size, 0);
+  // berth's "build cache": ingests (blobs being written or left by killed pulls, commits, loads)
+  const cacheTotal = du.BuildCache.reduce((t, b) => t + b.Size, 0);
+  const cacheFree = du.BuildCache.filter((b) => !b.InUse).reduce((t, b) => t + b.Size, 0);
   const row = (Type: string, total: number, active: number, size: number, recl: string) =>
     sortedKeys({ Type, TotalCount: String(total), Active: String(active), Size: humanSize4(size), Reclaimable: recl });
   return [
     row('Images', du.Images.length, du.Images.filter((i) => i.Containers > 0).length, du.LayersSize, reclaimable(du.LayersSize - usedImages, du.LayersSize)),
     row('Containers', du.Containers.length, du.Containers.filter((c) => ACTIVE.includes(c.container.state.status)).length, ctrTotal, reclaimable(ctrFree, ctrTotal)),
     row('Local Volumes', du.Volumes.length, du.Volumes.filter((v) => v.RefCount > 0).length, volTotal, reclaimable(volFree, volTotal)),
-    row('Build Cache', 0, 0, 0, humanSize4(0)),
+    row('Build Cache', du.BuildCache.length, du.BuildCache.filter((b) => b.InUse).length, cacheTotal, reclaimable(cacheFree, cacheTotal)),
   ];
 }
 
@@ -67,7 +70,10 @@ function verboseItems(du: DiskUsage) {
     Volumes: du.Volumes.map((v) => sortedKeys({
       Driver: v.volume.driver, Links: String(v.RefCount), Mountpoint: v.volume.mountpoint, Name: v.volume.name, Scope: 'local', Size: humanSize4(v.Size),
     })),
-    BuildCache: [] as Record<string, unknown>[],
+    BuildCache: du.BuildCache.map((b) => sortedKeys({
+      CacheType: b.CacheType, CreatedSince: since(b.LastUsedAt), Description: 'interrupted or running blob write', ID: b.ID,
+      InUse: String(b.InUse), LastUsedSince: since(b.LastUsedAt), Shared: 'false', Size: humanSize(b.Size), UsageCount: '0',
+    })) as Record<string, unknown>[],
   };
 }
 
@@ -93,7 +99,7 @@ export function run(argv: string[], name = 'system df'): Promise<number> {
       'Images space usage:\n\n', table(IMAGES, items.Images),
       '\nContainers space usage:\n\n', table(CONTAINERS, items.Containers, 'CONTAINER ID'),
       '\nLocal Volumes space usage:\n\n', table(VOLUMES, items.Volumes),
-      `\nBuild cache usage: ${humanSize4(0)}\n\n`, table(BUILD_CACHE, items.BuildCache, 'CACHE ID'),
+      `\nBuild cache usage: ${humanSize4(du.BuildCache.reduce((t, b) => t + b.Size, 0))}\n\n`, table(BUILD_CACHE, items.BuildCache, 'CACHE ID'),
     ].join(''));
   });
 }

@@ -14,7 +14,7 @@ export class EngineCore {
 
   constructor(o: EngineOptions = {}) {
     this.options = resolveOptions(o);
-    this.images = { root: this.options.root, inUse: (id) => this.store.containers.imageUsage().has(id) };
+    this.images = { root: this.options.root, inUse: (id) => imageUser(this.store, id) };
   }
 
   get store(): Store {
@@ -49,6 +49,15 @@ export class EngineCore {
     this.storeCache = undefined;
     await closeContext(this.images);
   }
+}
+
+/** A container using the image (a running one first), for `rmi`'s conflicts and prune. */
+function imageUser(store: Store, imageId: string): { id: string; running: boolean } | undefined {
+  if (!store.containers.imageUsage().has(imageId)) return undefined;
+  const users = store.containers.list({ all: true }).filter((c) => c.imageId === imageId);
+  const running = users.find((c) => ['running', 'paused', 'restarting'].includes(c.state.status));
+  const c = running ?? users[0];
+  return c && { id: c.id, running: !!running };
 }
 
 let found: string[] | null | undefined;

@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import { BerthError, invalid, mark } from '../../lib/index.js';
 import { chainIDs } from '../../snapshots/index.js';
 import { snapshotter } from '../../image/index.js';
-import { effectiveConfig, type MountSpec, type RunOptions } from '../spec/index.js';
+import { checkBindSources, effectiveConfig, type MountSpec, type RunOptions } from '../spec/index.js';
 import { createVolumeDir } from '../files/index.js';
 import { randomId, type Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
@@ -82,6 +82,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
   // Docker's config errors (no command, bad workdir, bad stop signal) before anything is made.
   const probeCfg = effectiveConfig(image.config, opts, { id: '0'.repeat(64) });
   const mounts = planMounts(core, opts, probeCfg.volumes, req.volumesFrom);
+  checkBindSources(mounts);
   opts.mounts = mounts;
   const volumes = mounts.filter((m) => m.type === 'volume').map((m) => ({
     name: m.source, destination: m.target, rw: !m.readonly,

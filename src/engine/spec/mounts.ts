@@ -4,9 +4,9 @@
  * mount replaces, then the user mounts, tmpfs mounts, /dev/shm and the network files
  * (/etc/resolv.conf, /etc/hostname, /etc/hosts) sorted by depth of their destination.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { posix } from 'node:path';
-import { BerthError } from '../../lib/index.js';
+import { BerthError, wrapError } from '../../lib/index.js';
 import type { Mount, Spec } from '../../oci/index.js';
 import type { MountSpec, RunOptions, SpecContext } from './types.js';
 import { validateMountSpec } from './values-mount.js';
@@ -58,6 +58,20 @@ export function convertTmpfsOptions(m: MountSpec): string {
   }
   raw.push(...(m.tmpfsOptions ?? []));
   return raw.join(',');
+}
+
+/**
+ * A missing `-v` bind source becomes a directory (0755), as the daemon's MountPoint.Setup does at
+ * start; an existing one (a file too) is left as it is.
+ */
+function createBindSource(source: string): void {
+  try {
+    mkdirSync(source, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOTDIR' || err.code === 'EEXIST') return;
+    throw wrapError(err, `error while creating mount source path '${source}': mkdir`, err.path ?? source);
+  }
 }
 
 /** Number of path components (moby sortMounts orders parents before children). */
@@ -123,6 +137,7 @@ export function applyMounts(spec: Spec, opts: RunOptions, ctx: SpecContext): voi
     }
     if (tmpfsDest.has(dest)) continue;
     if (!m.source || !m.source.startsWith('/')) throw invalid(`mount ${dest}: the source must be resolved to a host path (got ${JSON.stringify(m.source ?? '')})`);
+    if (m.type === 'bind' && m.createMountpoint) createBindSource(m.source);
     if (NETWORK_FILES.some(([d]) => d === dest)) { netSource.set(dest, { source: m.source, writable: !m.readonly }); continue; }
     planned.push({
       destination: dest, source: m.source, writable: !m.readonly,

@@ -14,6 +14,9 @@ export interface MountSpec {
   nonRecursive?: boolean;
   /** bind: `bind-recursive=writable` (readonly applies to the top mount only). */
   readonlyNonRecursive?: boolean;
+  /** bind: create a missing source directory at start (`-v`; Docker's BindOptions.CreateMountpoint).
+   *  A `--mount` bind source must exist when the container is created. */
+  createMountpoint?: boolean;
   /** `-v ...:z` / `:Z` (accepted; no SELinux relabel here). */
   selinuxLabel?: 'z' | 'Z';
   /** volume: `nocopy` / `volume-nocopy`. */

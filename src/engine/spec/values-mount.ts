@@ -2,6 +2,7 @@
  * `--mount` (docker/cli opts/mount.go), `-v` (moby volume/mounts linux_parser ParseMountRaw) and
  * `--tmpfs` values, with the validation and wording of the CLI and the daemon's mount parser.
  */
+import { existsSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { BerthError } from '../../lib/index.js';
 import { parseSize } from './size.js';
@@ -63,6 +64,17 @@ export function validateMountSpec(m: MountSpec): void {
   if (m.type === 'tmpfs' && m.source) throw mountConfigError(m.type, 'field Source must not be specified');
   if (m.type === 'volume' && m.source && !m.source.startsWith('/') && !VOLUME_NAME.test(m.source)) {
     throw invalid(`create ${m.source}: ${JSON.stringify(m.source)} includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+  }
+}
+
+/**
+ * The daemon's check at create (validateMountConfig): a bind source must exist unless it is to be
+ * created (`-v`): `invalid mount config for type "bind": bind source path does not exist: /missing`.
+ */
+export function checkBindSources(mounts: readonly MountSpec[] | undefined): void {
+  for (const m of mounts ?? []) {
+    if (m.type !== 'bind' || m.createMountpoint || !m.source) continue;
+    if (!existsSync(m.source)) throw mountConfigError('bind', `bind source path does not exist: ${m.source}`);
   }
 }
 
@@ -177,6 +189,7 @@ export function parseVolume(text: string, cwd = process.cwd()): MountSpec {
   const modes = mode ? mode.split(',') : [];
   const m: MountSpec = { type: source?.startsWith('/') ? 'bind' : 'volume', target, readonly: modes.includes('ro') };
   if (source !== undefined) m.source = source;
+  if (m.type === 'bind') m.createMountpoint = true; // the daemon creates a missing -v source (as a directory)
   const prop = modes.find((o) => PROPAGATIONS.includes(o));
   if (prop) m.propagation = prop;
   if (modes.includes('nocopy')) m.noCopy = true;

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { BerthError } from '../../lib/index.js';
 import type { DeviceMapping, ThrottleDevice, Ulimit, WeightDevice } from './types.js';
 
-export { parseMount, parseVolume, parseTmpfs, validateMountSpec } from './values-mount.js';
+export { parseMount, parseVolume, parseTmpfs, validateMountSpec, checkBindSources } from './values-mount.js';
 export { parseSize } from './size.js';
 import { parseSize } from './size.js';
 

@@ -25,6 +25,10 @@ export function dbError(err: unknown, op: string, object: string): BerthError {
   const e = err as { code?: string; message?: string };
   const code = typeof e?.code === 'string' ? e.code : undefined;
   if (code?.startsWith('SQLITE_')) {
+    // a full disk: SQLITE_FULL, or the WAL index (-shm) that cannot grow
+    if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE') {
+      return new BerthError({ kind: 'system', op, code, message: `${op} ${object}: no space left on device (${code})`, cause: err });
+    }
     const kind = code.startsWith('SQLITE_CONSTRAINT') ? 'conflict' : code === 'SQLITE_BUSY' ? 'system' : 'internal';
     return new BerthError({ kind, op, code, message: `${op} ${object}: ${e.message ?? code} (${code})`, cause: err });
   }

@@ -35,7 +35,11 @@ export class Store implements StoreContext {
 
   /** Run `fn` in one BEGIN IMMEDIATE transaction (nested calls become savepoints); a throw rolls back. */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      throw dbError(err, 'update engine store', this.path); // BerthErrors of `fn` pass as they are
+    }
   }
 
   /** Alias of tx for callers combining several changes (e.g. rename + its event). */
