@@ -13,6 +13,7 @@ import { isDigest, shortDigest } from '../content/index.js';
 import { chainIDs, decompress } from '../snapshots/index.js';
 import { contentStore, imageStore, snapshotter, type ImageContext } from './context.js';
 import { withOp } from './errors.js';
+import { collectGarbage } from './manage.js';
 import { noProgress, type ProgressFn } from './events.js';
 import { MT, parseConfig, parseManifest, sniffCompression, type Descriptor } from './manifest.js';
 import { hostPlatform, normalizePlatform, selectManifest } from './platform.js';
@@ -79,8 +80,24 @@ async function readTar(ctx: ImageContext, lease: Lease, input: Readable): Promis
   const src: Source = { files: new Map(), blobs: new Map(), links: new Map() };
   const extract = tar.extract();
   const stream = decompress(input);
-  stream.on('error', (e) => extract.destroy(e));
+  // the archive's own error (a truncated or garbled tar) is the cause, not the entry's "destroyed"
+  let failure: Error | undefined;
+  extract.on('error', (e: Error) => { failure ??= e; });
+  stream.on('error', (e) => { failure ??= e; extract.destroy(e); });
   stream.pipe(extract);
+  try {
+    await readEntries(ctx, lease, extract, src);
+  } catch (err) {
+    await new Promise((r) => setImmediate(r));
+    const cause = failure ?? err;
+    if (cause instanceof BerthError) throw cause;
+    const msg = (cause as Error)?.message ?? String(cause);
+    throw invalid(OP, `${OP}: ${/unexpected end of data|premature close|stream was destroyed/i.test(msg) ? 'unexpected EOF' : msg}`);
+  }
+  return src;
+}
+
+async function readEntries(ctx: ImageContext, lease: Lease, extract: tar.Extract, src: Source): Promise<void> {
   for await (const entry of extract) {
     const h = entry.header;
     const name = clean(h.name);
@@ -103,7 +120,6 @@ async function readTar(ctx: ImageContext, lease: Lease, input: Readable): Promis
       src.blobs.set(name, await ingestFile(ctx, lease, name, entry as AsyncIterable<Buffer>));
     }
   }
-  return src;
 }
 
 async function readDir(ctx: ImageContext, lease: Lease, dir: string): Promise<Source> {
@@ -267,6 +283,9 @@ export async function load(ctx: ImageContext, input: Readable | string, opts: Lo
     }
     return out;
   } catch (err) {
+    // nothing half-made stays: the blobs and layers this load stored go with its lease
+    await lease.release().catch(() => undefined);
+    await collectGarbage(ctx).catch(() => undefined);
     throw withOp(OP, err);
   } finally {
     await lease.release();

@@ -169,7 +169,7 @@ test('nothing ends in a stack trace: save to a missing directory, load of a trun
     assert.notEqual(r.code, 0);
     noStack('save -o /nonexistent-dir/x.tar', r);
     assert.equal(messageLines(r.err).length, 1, r.err);
-    assert.match(r.err, /\/nonexistent-dir/);
+    assert.match(r.err, /invalid output path: directory "\/nonexistent-dir" does not exist/);
     const full = join(dir, 'bb.tar');
     await c.ok(['save', '-o', full, 'busybox']);
     const trunc = join(dir, 'trunc.tar');
@@ -178,7 +178,7 @@ test('nothing ends in a stack trace: save to a missing directory, load of a trun
     assert.notEqual(r.code, 0);
     noStack('load of a truncated archive', r);
     assert.equal(messageLines(r.err).length, 1, r.err);
-    assert.match(r.err, /^berth: /);
+    assert.match(r.err, /^(berth: |Error response from daemon: )load.*: unexpected EOF$/m);
     r = await c.berth(['--debug', 'load', '-i', trunc]);
     assert.notEqual(r.code, 0);
     assert.match(r.err, /^\s+at /m, '--debug shows the stack');

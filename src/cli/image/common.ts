@@ -60,6 +60,13 @@ export function printErr(s: string): void {
 
 /** Report an error the way the docker CLI does; returns the exit status (125 for usage errors). */
 export function report(err: unknown): number {
+  const code = reportLine(err);
+  // --debug: the stacks, down the chain of causes
+  for (let e = err as Error | undefined, depth = 0; debugEnabled() && e?.stack && depth < 4; e = e.cause as Error | undefined, depth++) printErr(e.stack);
+  return code;
+}
+
+function reportLine(err: unknown): number {
   if (err instanceof BerthError) {
     if (err.kind === 'usage') {
       // client-side errors: flag errors exit 125 like the docker CLI, the others 1
@@ -71,7 +78,6 @@ export function report(err: unknown): number {
   }
   // anything else: one line naming the cause, never a stack (unless --debug)
   printErr(`berth: ${describeError(err)}`);
-  if (debugEnabled() && (err as Error)?.stack) printErr((err as Error).stack!);
   return 1;
 }
 

@@ -1,9 +1,9 @@
 /** `berth save [OPTIONS] IMAGE [IMAGE...]` */
-import { createWriteStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { save, type ArchiveFormat } from '../../image/index.js';
-import { usage } from '../../lib/index.js';
+import { usage, wrapError } from '../../lib/index.js';
 import { pidAlive } from '../../content/index.js';
 import { str } from '../flags.js';
 import { io, runCommand, type CommandSpec } from './common.js';
@@ -32,10 +32,15 @@ export async function run(argv: string[], name = 'save'): Promise<number> {
     }
     // write next to the target and rename, so a failed save leaves no partial archive; the temp
     // files of saves to the same target that were killed (their pid is gone) are removed first
+    const dir = dirname(output);
+    const st = await fsp.stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw usage(name, `failed to save image: invalid output path: directory ${JSON.stringify(dir)} does not exist`);
     await sweepTemps(output);
-    const tmp = join(dirname(output), `.${basename(output)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = join(dir, `.${basename(output)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    // opened first, so that a directory we may not write to is an error of its own, not a crash
+    const fh = await fsp.open(tmp, 'wx', 0o644).catch((e: unknown) => { throw wrapError(e, `${name}: open`, output); });
     try {
-      await save(ctx, p.args, createWriteStream(tmp, { mode: 0o644 }), { format });
+      await save(ctx, p.args, fh.createWriteStream(), { format });
       await fsp.rename(tmp, output);
     } catch (err) {
       await fsp.rm(tmp, { force: true });

@@ -13,7 +13,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { BerthError, usage } from '../../lib/index.js';
+import { BerthError, usage, wrapError } from '../../lib/index.js';
 import { chainIDs } from '../../snapshots/index.js';
 import { closeFd, O_PATH, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../sys/index.js';
 import {
@@ -159,7 +159,15 @@ export async function commitContainer(core: EngineCore, ref: string, o: CommitOp
     }
     try {
       const { entries } = snapshotChanges(snaps, c.snapshotKey);
-      if (entries.length) layer = await storeLayer(core, entries, layerMT, (d) => lease.add({ digests: [d] }));
+      if (entries.length) {
+        try {
+          layer = await storeLayer(core, entries, layerMT, (d) => lease.add({ digests: [d] }));
+        } catch (e) {
+          // name the commit (a full disk says so from deep inside the content store)
+          const cause = e instanceof BerthError ? e : wrapError(e, 'write layer');
+          throw new BerthError({ kind: cause.kind, op, path: cause.path, errno: cause.errno, code: cause.code, message: `${op}: ${cause.message}`, cause: e });
+        }
+      }
     } finally {
       if (paused) await unpauseContainer(core, c.id);
     }

@@ -289,6 +289,9 @@ async function fileEntry(pack: Pack, fd: number, header: HeaderArg): Promise<voi
   try {
     await new Promise<void>((resolve, reject) => {
       const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      // the archive's consumer failed (a full disk, a closed pipe): the entry errors, and so does this
+      let failed: Error | undefined;
+      sink.on('error', (e: Error) => { failed ??= e; reject(e); sink.emit('drain'); });
       (async () => {
         const buf = Buffer.allocUnsafe(Math.min(size, 1 << 20) || 1);
         let left = size;
@@ -296,9 +299,10 @@ async function fileEntry(pack: Pack, fd: number, header: HeaderArg): Promise<voi
           const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, left), null);
           const chunk = bytesRead > 0 ? Buffer.from(buf.subarray(0, bytesRead)) : Buffer.alloc(Math.min(left, 65536));
           left -= chunk.length;
+          if (failed) return;
           if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r(undefined)));
         }
-        sink.end(undefined);
+        if (!failed) sink.end(undefined);
       })().catch((e: unknown) => { sink.destroy(e as Error); reject(e); });
     });
   } finally {
