@@ -1,4 +1,5 @@
 /** stop, kill, restart, pause, unpause, wait, remove, rename. */
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BerthError, conflict } from '../../lib/index.js';
@@ -9,6 +10,7 @@ import { attach, type MonitorExit } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import { monitorAlive, readExitRecord, reconcile, settle, teardown } from './cleanup.js';
 import type { EngineCore } from './core.js';
+import { lockContainer, startLockPath } from './start-lock.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,9 +125,26 @@ export async function waitContainer(core: EngineCore, ref: string, condition: 'n
 
 export interface RemoveOptions { force?: boolean; volumes?: boolean; link?: boolean }
 
-/** `rm`: refused while running unless forced (then killed); the snapshot and data go with it. */
+/**
+ * `rm`: refused while running unless forced (then killed); the snapshot and data go with it. It
+ * holds the container's lock (no start of it under way; a stale one, its owner killed, is taken
+ * over) and removes it last: nothing of the container stays, whatever its record said.
+ */
 export async function removeContainer(core: EngineCore, ref: string, o: RemoveOptions = {}): Promise<Container> {
-  let c = reconcile(core, core.store.containers.get(ref));
+  const first = core.store.containers.get(ref);
+  const release = await lockContainer(core, first.id, true, `remove container ${first.name}`, o.force ? 15_000 : 60_000).catch((e) => {
+    if (!o.force) throw e;
+    return () => rmSync(startLockPath(core, first.id), { force: true }); // forced: a holder that never lets go
+  });
+  try {
+    return await removeLocked(core, first.id, o);
+  } finally {
+    release!();
+  }
+}
+
+async function removeLocked(core: EngineCore, id: string, o: RemoveOptions): Promise<Container> {
+  let c = reconcile(core, core.store.containers.get(id), undefined, { ownLock: true });
   const op = `remove container ${c.name}`;
   if (running(c)) {
     if (!o.force) {
@@ -136,7 +155,7 @@ export async function removeContainer(core: EngineCore, ref: string, o: RemoveOp
     if (c.state.status === 'paused') await rtResume(core.runtime, c.id).catch(() => undefined);
     signalInit(c, 9, op);
     const e = await waitExit(core, c, 10000);
-    c = reconcile(core, c, e);
+    c = reconcile(core, c, e, { ownLock: true });
   }
   await teardown(core, c);
   const snaps = await snapshotter(core.images);
