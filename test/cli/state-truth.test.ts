@@ -63,6 +63,21 @@ test('a killed monitor of a container without its own pid namespace: all its pro
   assert.deepEqual(leaks(c, id), []);
 }));
 
+test('a killed monitor of a paused container: its frozen processes are killed too', { skip, timeout: 60_000 }, () => withCli(async (c) => {
+  const id = await c.ok(['run', '-d', 'busybox', 'sh', '-c', 'sleep 1001 & sleep 1002']);
+  await waitFor(() => cgroupPids(id).length >= 2);
+  await c.ok(['pause', id]);
+  const { monitorPid } = state(c, id);
+  process.kill(monitorPid, 'SIGKILL');
+  await waitFor(() => !alive(monitorPid));
+  const s = await inspectState(c, id);
+  assert.equal(s.Status, 'exited');
+  assert.equal(s.ExitCode, 137);
+  assert.deepEqual(cgroupPids(id).filter(alive), [], 'no process of the container stays (frozen)');
+  await c.ok(['rm', '-f', id]);
+  assert.deepEqual(leaks(c, id), []);
+}));
+
 test('a start whose CLI was killed before recording it: the running container is adopted (stop, exec, rm work)', { skip, timeout: 60_000 }, () => withCli(async (c) => {
   const id = await c.ok(['run', '-d', 'busybox', 'sleep', '1000']);
   const { pid, monitorPid } = state(c, id);
