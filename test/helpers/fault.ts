@@ -2,15 +2,18 @@
  * Fault injection for the container lifecycle: `kill -9` of a berth process at a random moment
  * (seeded, so that a failure can be replayed with the same seed), then the checks that every
  * container's record tells the truth (record running ⇔ its init or a process of its cgroup is
- * alive), that `rm -f` removes it, and that nothing of it stays (mounts under the roots, cgroup
- * directories of every hierarchy, lock, run directory, runtime state, data directory).
+ * alive, and running only under a live monitor), that `rm -f` removes it, and that nothing of it
+ * stays (mounts under the roots, cgroup directories of every hierarchy, lock, run directory,
+ * runtime state, data directory, writable snapshot).
  * Used by test/cli/fault-kill.test.ts (a few kills per victim) and bench/soak.ts (hundreds).
  *
  * Victims: the CLI during `run` (attached), `run -d`, `start`, `stop`, `rm -f`; a container's
- * monitor; a `berth worker` serving a `run -d` (through the native front).
+ * monitor (of a detached or attached container, or the helper while it becomes one during
+ * `run -d`); a `berth worker` serving a `run -d` (through the native front).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { snapshotter } from '../../src/image/index.js';
 import type { Cli } from '../cli/run-util.js';
 import { alive, cgroupPids, leaks } from './leaks.js';
 import { FRONT, startWorker } from './worker.js';
@@ -74,6 +77,19 @@ async function killAfter(p: ChildProcess, ms: number, victim: ChildProcess = p):
   return live;
 }
 
+/** Child processes of `pid` (the helper a CLI spawned). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const s = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 /** The init of the container per the runtime's state (pid + start time), alive. */
 function initAlive(runRoot: string, id: string): boolean {
   let st: { pid: number; startTime: number };
@@ -102,6 +118,7 @@ function strays(c: Cli): string[] {
 
 export class FaultRun {
   readonly counts = newCounts();
+  /** ids of the current trial's containers */
   private seen = new Set<string>();
   private reported = new Set<string>();
 
@@ -141,7 +158,9 @@ export class FaultRun {
   private async setup(args: string[]): Promise<string> {
     const r = await this.c.berth(args);
     if (r.code !== 0) throw new Error(`setup: berth ${args.join(' ')}: exit ${r.code}: ${r.err}`);
-    return r.out.trim();
+    const out = r.out.trim();
+    if (/^[0-9a-f]{64}$/.test(out)) this.seen.add(out);
+    return out;
   }
 
   private monitorPid(id: string): number {
@@ -151,31 +170,55 @@ export class FaultRun {
   /** One kill of `victim` at a random moment, then the checks. */
   async trial(victim: Victim, n: number): Promise<void> {
     const name = `fk-${victim}-${n}`;
+    this.seen.clear(); // the containers of this trial (strays of any are found under the roots)
     const sleeper = ['busybox', 'sleep', '1000'];
     let d = 0;
     let killed = false;
     const [lo, hi] = victim === 'monitor' ? [0, 300] : await this.window(victim);
+    // kill `p` (or `other`) at a random moment; one that finished first teaches how long it takes now
+    const killAt = async (p: ChildProcess, other?: ChildProcess): Promise<boolean> => {
+      const t0 = Date.now();
+      const k = await killAfter(p, d = this.ms(lo, hi), other);
+      if (!k) this.durations.set(victim, Math.round(0.5 * this.durations.get(victim)! + 0.5 * (Date.now() - t0)));
+      return k;
+    };
     switch (victim) {
-      case 'run': killed = await killAfter(this.c.spawn(['run', '--name', name, ...sleeper]), d = this.ms(lo, hi)); break;
-      case 'run-d': killed = await killAfter(this.c.spawn(['run', '-d', '--name', name, ...sleeper]), d = this.ms(lo, hi)); break;
+      case 'run': killed = await killAt(this.c.spawn(['run', '--name', name, ...sleeper])); break;
+      case 'run-d': killed = await killAt(this.c.spawn(['run', '-d', '--name', name, ...sleeper])); break;
       case 'start': {
         const id = await this.setup(['create', '--name', name, ...sleeper]);
-        killed = await killAfter(this.c.spawn(['start', id]), d = this.ms(lo, hi));
+        killed = await killAt(this.c.spawn(['start', id]));
         break;
       }
       case 'stop': {
         const id = await this.setup(['run', '-d', '--name', name, ...sleeper]);
-        killed = await killAfter(this.c.spawn(['stop', '-t', '1', id]), d = this.ms(lo, hi));
+        killed = await killAt(this.c.spawn(['stop', '-t', '1', id]));
         break;
       }
       case 'rm': {
         const id = await this.setup(['run', '-d', '--name', name, ...sleeper]);
-        killed = await killAfter(this.c.spawn(['rm', '-f', id]), d = this.ms(lo, hi));
+        killed = await killAt(this.c.spawn(['rm', '-f', id]));
         break;
       }
       case 'monitor': {
         // a detached container, or an attached run (its CLI must then end by itself)
-        const attached = this.rand() < 0.5;
+        // the helper becoming the monitor of a `run -d` under way, at a random moment of the start
+        const mode = this.rand();
+        if (mode < 1 / 3) {
+          const [a, b] = await this.window('run-d');
+          this.log(`${name}: its helper during run -d`);
+          const cli = this.c.spawn(['run', '-d', '--name', name, ...sleeper]);
+          cli.stdout!.resume(); cli.stderr!.resume();
+          await sleep(d = this.ms(a, b));
+          for (const pid of childrenOf(cli.pid!)) { try { process.kill(pid, 'SIGKILL'); killed = true; } catch { /* gone */ } }
+          const t = setTimeout(() => { this.counts.failures.push(`${name}: run -d did not end after its helper was killed`); cli.kill('SIGKILL'); }, 20_000);
+          await closed(cli);
+          clearTimeout(t);
+          const id = this.c.core.store.containers.find(name)?.id;
+          if (id) this.seen.add(id);
+          break;
+        }
+        const attached = mode < 2 / 3;
         this.log(`${name}: ${attached ? 'attached run' : 'run -d'}`);
         let cli: ChildProcess | undefined;
         let id: string;
@@ -185,6 +228,7 @@ export class FaultRun {
           const end = Date.now() + 20_000;
           while (!this.monitorPid(name) && Date.now() < end) await sleep(10);
           id = this.c.core.store.containers.find(name)?.id ?? '';
+          if (id) this.seen.add(id);
         } else {
           id = await this.setup(['run', '-d', '--name', name, ...sleeper]);
         }
@@ -201,7 +245,7 @@ export class FaultRun {
       case 'worker': {
         const w = await startWorker(this.c.env, `${this.c.runRoot}/fk-${n}.sock`);
         const front = spawn(FRONT, ['run', '-d', '--name', name, ...sleeper], { env: w.env, stdio: ['pipe', 'pipe', 'pipe'] });
-        killed = await killAfter(front, d = this.ms(lo, hi), w.proc);
+        killed = await killAt(front, w.proc);
         await w.stop();
         break;
       }
@@ -244,6 +288,8 @@ export class FaultRun {
     }
     await sleep(50);
     const found = [...[...this.seen].flatMap((id) => leaks(this.c, id)), ...strays(this.c)];
+    const snaps = await snapshotter(this.c.core.images);
+    for (const id of this.seen) if (snaps.stat(`container-${id}`)) found.push(`snapshot container-${id}`);
     for (const l of new Set(found)) {
       if (this.reported.has(l)) continue; // reported by an earlier trial
       this.reported.add(l);

@@ -54,8 +54,10 @@ export function reconcile(core: EngineCore, c: Container, observed?: MonitorExit
   const s = c.state.status;
   if (s === 'created' || s === 'exited') return reconcileStart(core, c, !!o.ownLock);
   if (s !== 'running' && s !== 'paused' && s !== 'restarting') return c;
-  const exit = observed ?? readExitRecord(core.paths(c.id).exitFile);
-  if (!exit && monitorAlive(c.state.monitorPid)) return c;
+  const first = observed ?? readExitRecord(core.paths(c.id).exitFile);
+  if (!first && monitorAlive(c.state.monitorPid)) return c;
+  // a monitor that wrote its record and exited between the two looks
+  const exit = first ?? readExitRecord(core.paths(c.id).exitFile);
   let killed = false;
   if (!exit) {
     const rt = runtimeContainer(core, c.id);

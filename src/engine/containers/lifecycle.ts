@@ -136,14 +136,16 @@ export async function removeContainer(core: EngineCore, ref: string, o: RemoveOp
     if (!o.force) throw e;
     return () => rmSync(startLockPath(core, first.id), { force: true }); // forced: a holder that never lets go
   });
+  let held = true;
+  const unlock = () => { if (held) { held = false; release!(); } };
   try {
-    return await removeLocked(core, first.id, o);
+    return await removeLocked(core, first.id, o, unlock);
   } finally {
-    release!();
+    unlock();
   }
 }
 
-async function removeLocked(core: EngineCore, id: string, o: RemoveOptions): Promise<Container> {
+async function removeLocked(core: EngineCore, id: string, o: RemoveOptions, unlock: () => void): Promise<Container> {
   let c = reconcile(core, core.store.containers.get(id), undefined, { ownLock: true });
   const op = `remove container ${c.name}`;
   if (running(c)) {
@@ -158,15 +160,21 @@ async function removeLocked(core: EngineCore, id: string, o: RemoveOptions): Pro
     c = reconcile(core, c, e, { ownLock: true });
   }
   await teardown(core, c);
+  // everything before the record goes (as dockerd does): a removal killed half-way is finished
+  // by the next `rm -f`; the snapshot by its key even when a create killed before recording it
   const snaps = await snapshotter(core.images);
-  if (c.snapshotKey && snaps.stat(c.snapshotKey)) await snaps.remove(c.snapshotKey);
+  const key = c.snapshotKey || `container-${c.id}`;
+  if (snaps.stat(key)) await snaps.remove(key);
+  await rm(core.paths(c.id).dataDir, { recursive: true, force: true });
+  // the lock too: killed after the record went, the lock file would have no container left to
+  // remove it (a start that slips in now finds no snapshot and fails, leaving nothing)
+  unlock();
   const { container, removedVolumes } = core.store.tx(() => {
     const r = core.store.containers.remove(c.id, { force: true, volumes: o.volumes });
     core.event('container', 'destroy', c);
     for (const v of r.removedVolumes) core.store.events.append({ type: 'volume', action: 'destroy', actorId: v.name, attributes: { driver: v.driver } });
     return r;
   });
-  await rm(core.paths(c.id).dataDir, { recursive: true, force: true });
   for (const v of removedVolumes) await rm(dirname(v.mountpoint), { recursive: true, force: true });
   return container;
 }
