@@ -1,6 +1,6 @@
 /**
- * Wiring an attach connection to this terminal: raw mode and resize with a tty, stdin with the
- * detach keys, signal proxying without a tty. Shared by run, start -a and attach.
+ * Wiring an attach connection to this terminal: raw mode, resize and the detach keys with a tty,
+ * signal proxying without one. Shared by run, start -a and attach.
  */
 import { io, onSignal } from '../context.js';
 import { spawnSync } from 'node:child_process';
@@ -71,9 +71,13 @@ export function wireTerminal(conn: MonitorAttach, o: WireOptions): TerminalWirin
     cleanups.push(() => out.off('resize', resize));
   }
   if (o.stdin) {
-    const keys = parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS);
+    // Docker and podman apply the detach keys only with a tty: without one stdin is data, and a
+    // ctrl-p ctrl-q in piped input must reach the container (not detach and leave it running)
+    const keys = o.tty ? parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS) : undefined;
+    if (!keys && o.detachKeys) parseDetachKeys(o.detachKeys); // still refused when malformed
     let matched = 0;
     const onData = (d: Buffer) => {
+      if (!keys) { conn.write(d); return; }
       const pass: number[] = [];
       for (const b of d) {
         if (b === keys[matched]) {

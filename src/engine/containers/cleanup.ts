@@ -5,57 +5,129 @@
  * down: runtime state and cgroup, the rootfs mount, the run directory. `--rm` containers are
  * removed then. Every step is idempotent, so a crash half-way is finished by the next caller.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { posix } from 'node:path';
 import { BerthError } from '../../lib/index.js';
+import { openCgroup } from '../../cgroups/index.js';
 import { del } from '../../runtime/index.js';
 import { unmount } from '../../snapshots/index.js';
 import { readExitFileSync, type MonitorExit } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
-import { lockContainer } from './start-lock.js';
+import { lockContainer, lockHeld } from './start-lock.js';
+import { killNow, monitorAlive, monitorOf, runtimeContainer, wasReleased } from './orphans.js';
+import { RUN_OPTIONS_KEY } from './create.js';
+
+export { monitorAlive };
 
 /** The exit record, or null while the container runs (the monitor writes it by tmp + rename). */
 export const readExitRecord = readExitFileSync;
-
-export function monitorAlive(pid: number): boolean {
-  if (!pid) return false;
-  try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'berth-monitor'; } catch { return false; }
-}
 
 /** 128+n for a signal death, else the exit status. */
 export function exitCodeOf(e: MonitorExit): number {
   return e.signal ? 128 + e.signal : e.exitCode;
 }
 
-/**
- * Bring the record up to date with the monitor: a running or paused container whose exit record
- * exists (or whose monitor is gone without one) becomes `exited`. Returns the current record.
- */
-export function reconcile(core: EngineCore, c: Container, observed?: MonitorExit | null): Container {
-  const s = c.state.status;
-  if (s !== 'running' && s !== 'paused' && s !== 'restarting') return c;
-  const exit = observed ?? readExitRecord(core.paths(c.id).exitFile);
-  if (!exit && monitorAlive(c.state.monitorPid)) return c;
+/** A record change that lost the race to another process: the record as it is now. */
+function lostRace<T>(core: EngineCore, c: Container, fn: () => T): T | Container {
   try {
-    return core.store.tx(() => {
-      const r = core.store.containers.setState(c.id, 'exited', {
-        expect: ['running', 'paused', 'restarting'],
-        exitCode: exit ? exitCodeOf(exit) : 255,
-        oomKilled: exit?.oomKilled ?? false,
-        finishedAt: exit?.finishedAt,
-        error: exit ? '' : 'the container monitor exited without an exit record',
-        monitorPid: 0,
-      });
-      if (exit?.oomKilled) core.event('container', 'oom', r);
-      core.event('container', 'die', r, { exitCode: String(r.state.exitCode) });
-      return r;
-    });
+    return fn();
   } catch (e) {
     if (e instanceof BerthError && (e.kind === 'conflict' || e.kind === 'notfound')) {
       return core.store.containers.find(c.id) ?? c; // someone else got there first
     }
     throw e;
   }
+}
+
+/**
+ * Bring the record up to date with the kernel and the monitor:
+ * - a running or paused container whose exit record exists becomes `exited` with its code;
+ * - one whose monitor died without a record is killed (all its processes: as containerd does
+ *   when a shim dies) and becomes `exited` (137), or (255) when it had already ended unseen;
+ * - a `created` or `exited` one whose start was interrupted (its CLI killed after the launch,
+ *   before it recorded `running`; no start holds its lock) is adopted as `running` when it runs
+ *   under its monitor, as podman syncs its records with the runtime (see reconcileStart).
+ * Returns the current record.
+ */
+export function reconcile(core: EngineCore, c: Container, observed?: MonitorExit | null, o: { ownLock?: boolean } = {}): Container {
+  const s = c.state.status;
+  if (s === 'created' || s === 'exited') return reconcileStart(core, c, !!o.ownLock);
+  if (s !== 'running' && s !== 'paused' && s !== 'restarting') return c;
+  const first = observed ?? readExitRecord(core.paths(c.id).exitFile);
+  if (!first && monitorAlive(c.state.monitorPid)) return c;
+  // a monitor that wrote its record and exited between the two looks
+  const exit = first ?? readExitRecord(core.paths(c.id).exitFile);
+  let killed = false;
+  if (!exit) {
+    const rt = runtimeContainer(core, c.id);
+    if (rt) killed = killNow(rt);
+  }
+  return lostRace(core, c, () => core.store.tx(() => {
+    const r = core.store.containers.setState(c.id, 'exited', {
+      expect: ['running', 'paused', 'restarting'],
+      exitCode: exit ? exitCodeOf(exit) : killed ? 137 : 255,
+      oomKilled: exit?.oomKilled ?? false,
+      finishedAt: exit?.finishedAt,
+      error: exit ? '' : killed ? 'the container monitor died: the container was killed' : 'the container monitor exited without an exit record',
+      monitorPid: 0,
+    });
+    if (exit?.oomKilled) core.event('container', 'oom', r);
+    core.event('container', 'die', r, { exitCode: String(r.state.exitCode) });
+    return r;
+  }));
+}
+
+/**
+ * A `created` or `exited` record with runtime state and no start under way (its lock free): a
+ * start whose CLI was killed between the launch and recording `running`. Docker users expect a
+ * `run -d` that got as far as starting the process to have started it (dockerd would have), and
+ * podman adopts what its runtime runs: a released init under a live monitor becomes `running`
+ * (pid, monitor); one that ran and exited becomes `exited` with its code. An init still held at
+ * the exec fifo, or running with no monitor, is killed: the record stays (or becomes) the truth.
+ * `ownLock`: the caller holds the container's lock (start, rm), so no one else is starting it.
+ */
+function reconcileStart(core: EngineCore, c: Container, ownLock: boolean): Container {
+  if (!existsSync(`${core.runtime.root}/${c.id}`)) return c; // the common case: one stat
+  if (!ownLock && lockHeld(core, c.id)) return c; // a start (or teardown) under way owns it
+  const rt = runtimeContainer(core, c.id);
+  if (!rt) return c;
+  const from = c.state.status;
+  const exitFile = core.paths(c.id).exitFile;
+  const released = wasReleased(rt);
+  if (rt.alive()) {
+    const monitorPid = monitorOf(rt);
+    if (released && monitorPid && !readExitRecord(exitFile)) {
+      return lostRace(core, c, () => core.store.tx(() => {
+        const r = core.store.containers.setState(c.id, 'running', { expect: [from], pid: rt.st.pid, monitorPid, resetRestartCount: true });
+        core.event('container', 'start', r);
+        return r;
+      }));
+    }
+    // the monitor first: with the init still at the fifo, no exit record for a process that never ran
+    if (!released && monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }
+    killNow(rt);
+    if (!released || from !== 'created') return c;
+    return ranAndExited(core, c, rt.st.pid, null, 137, 'the container monitor died: the container was killed');
+  }
+  if (from !== 'created' || !released) return c;
+  // it ran (released, its launch complete) and ended before anyone recorded it
+  const exit = readExitRecord(exitFile);
+  return ranAndExited(core, c, rt.st.pid, exit, 255, exit ? '' : 'the container monitor exited without an exit record');
+}
+
+/** created → running → exited in one transaction: a start nobody recorded, and its end. */
+function ranAndExited(core: EngineCore, c: Container, pid: number, exit: MonitorExit | null, code: number, error: string): Container {
+  return lostRace(core, c, () => core.store.tx(() => {
+    const r0 = core.store.containers.setState(c.id, 'running', { expect: ['created'], pid, monitorPid: 0, resetRestartCount: true });
+    core.event('container', 'start', r0);
+    const r = core.store.containers.setState(c.id, 'exited', {
+      exitCode: exit ? exitCodeOf(exit) : code,
+      oomKilled: exit?.oomKilled ?? false, finishedAt: exit?.finishedAt, error, monitorPid: 0,
+    });
+    core.event('container', 'die', r, { exitCode: String(r.state.exitCode) });
+    return r;
+  }));
 }
 
 /** Present while the rootfs is mounted on the host (not only in the container's namespace). */
@@ -67,9 +139,23 @@ export function hostMountMarker(paths: { runDir: string }): string {
 export async function teardown(core: EngineCore, c: Container): Promise<void> {
   const paths = core.paths(c.id);
   await del(core.runtime, c.id, true);
+  await destroyCgroup(core, c);
   if (existsSync(hostMountMarker(paths))) await unmount(paths.rootfs, { detach: true });
   if (existsSync(paths.shm)) await unmount(paths.shm, { detach: true });
   rmSync(paths.runDir, { recursive: true, force: true });
+}
+
+/**
+ * The container's cgroup (every hierarchy), even when the runtime has no state for it: a start
+ * killed between creating the cgroup and saving its state leaves one that `del` cannot know of.
+ */
+async function destroyCgroup(core: EngineCore, c: Container): Promise<void> {
+  const parent = (c.hostConfig[RUN_OPTIONS_KEY] as { cgroupParent?: string } | undefined)?.cgroupParent || core.options.cgroupParent;
+  let cg;
+  try { cg = openCgroup({ path: posix.join(parent, c.id) }); } catch { return; } // no cgroup filesystem
+  if (!cg.exists()) return;
+  await cg.killAll(9);
+  await cg.destroy();
 }
 
 /** reconcile + teardown + `--rm`: returns the record, or undefined when it was removed. */

@@ -1,4 +1,5 @@
 /** stop, kill, restart, pause, unpause, wait, remove, rename. */
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BerthError, conflict } from '../../lib/index.js';
@@ -9,6 +10,7 @@ import { attach, type MonitorExit } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import { monitorAlive, readExitRecord, reconcile, settle, teardown } from './cleanup.js';
 import type { EngineCore } from './core.js';
+import { lockContainer, startLockPath } from './start-lock.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,9 +125,28 @@ export async function waitContainer(core: EngineCore, ref: string, condition: 'n
 
 export interface RemoveOptions { force?: boolean; volumes?: boolean; link?: boolean }
 
-/** `rm`: refused while running unless forced (then killed); the snapshot and data go with it. */
+/**
+ * `rm`: refused while running unless forced (then killed); the snapshot and data go with it. It
+ * holds the container's lock (no start of it under way; a stale one, its owner killed, is taken
+ * over) and removes it last: nothing of the container stays, whatever its record said.
+ */
 export async function removeContainer(core: EngineCore, ref: string, o: RemoveOptions = {}): Promise<Container> {
-  let c = reconcile(core, core.store.containers.get(ref));
+  const first = core.store.containers.get(ref);
+  const release = await lockContainer(core, first.id, true, `remove container ${first.name}`, o.force ? 15_000 : 60_000).catch((e) => {
+    if (!o.force) throw e;
+    return () => rmSync(startLockPath(core, first.id), { force: true }); // forced: a holder that never lets go
+  });
+  let held = true;
+  const unlock = () => { if (held) { held = false; release!(); } };
+  try {
+    return await removeLocked(core, first.id, o, unlock);
+  } finally {
+    unlock();
+  }
+}
+
+async function removeLocked(core: EngineCore, id: string, o: RemoveOptions, unlock: () => void): Promise<Container> {
+  let c = reconcile(core, core.store.containers.get(id), undefined, { ownLock: true });
   const op = `remove container ${c.name}`;
   if (running(c)) {
     if (!o.force) {
@@ -136,18 +157,24 @@ export async function removeContainer(core: EngineCore, ref: string, o: RemoveOp
     if (c.state.status === 'paused') await rtResume(core.runtime, c.id).catch(() => undefined);
     signalInit(c, 9, op);
     const e = await waitExit(core, c, 10000);
-    c = reconcile(core, c, e);
+    c = reconcile(core, c, e, { ownLock: true });
   }
   await teardown(core, c);
+  // everything before the record goes (as dockerd does): a removal killed half-way is finished
+  // by the next `rm -f`; the snapshot by its key even when a create killed before recording it
   const snaps = await snapshotter(core.images);
-  if (c.snapshotKey && snaps.stat(c.snapshotKey)) await snaps.remove(c.snapshotKey);
+  const key = c.snapshotKey || `container-${c.id}`;
+  if (snaps.stat(key)) await snaps.remove(key);
+  await rm(core.paths(c.id).dataDir, { recursive: true, force: true });
+  // the lock too: killed after the record went, the lock file would have no container left to
+  // remove it (a start that slips in now finds no snapshot and fails, leaving nothing)
+  unlock();
   const { container, removedVolumes } = core.store.tx(() => {
     const r = core.store.containers.remove(c.id, { force: true, volumes: o.volumes });
     core.event('container', 'destroy', c);
     for (const v of r.removedVolumes) core.store.events.append({ type: 'volume', action: 'destroy', actorId: v.name, attributes: { driver: v.driver } });
     return r;
   });
-  await rm(core.paths(c.id).dataDir, { recursive: true, force: true });
   for (const v of removedVolumes) await rm(dirname(v.mountpoint), { recursive: true, force: true });
   return container;
 }

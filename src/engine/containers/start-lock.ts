@@ -5,7 +5,7 @@
  * `<run-root>/<id>.lock`, made with O_EXCL and holding the owner's pid; one whose owner is gone
  * (or that stayed empty) is stale and taken over.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BerthError } from '../../lib/index.js';
 import type { EngineCore } from './core.js';
@@ -26,6 +26,12 @@ function ownerGone(path: string): boolean {
 
 export function startLockPath(core: EngineCore, id: string): string {
   return join(core.options.runRoot, `${id}.lock`);
+}
+
+/** Another start or teardown holds the lock now (this process included). */
+export function lockHeld(core: EngineCore, id: string): boolean {
+  const path = startLockPath(core, id);
+  return existsSync(path) && !ownerGone(path);
 }
 
 /**

@@ -131,7 +131,7 @@ export async function startContainer(core: EngineCore, ref: string, so: StartOpt
 
 /** The start itself, holding the container's lock (see start-lock.ts). */
 async function startLocked(core: EngineCore, id: string, so: StartOptions): Promise<Started> {
-  let c = reconcile(core, core.store.containers.get(id));
+  let c = reconcile(core, core.store.containers.get(id), undefined, { ownLock: true });
   const op = `start ${c.name}`;
   if (c.state.status === 'running' || c.state.status === 'paused') return { container: c };
   if (c.state.status !== 'created' && c.state.status !== 'exited') {
