@@ -87,6 +87,17 @@ test('kill -9 of a berth cp in the middle of a large copy leaves nothing behind;
       assert.equal(await c.ok(['start', '-a', stopped]), 'after');
       await c.ok(['rm', '-f', running, stopped]);
       assert.deepEqual(viewLeftovers(c), []);
+      // a stopped container whose copy was killed is removed at once (rm sweeps the dead copy's view)
+      const gone = `cpkill${process.pid}g`;
+      const id = await c.ok(['create', '--name', gone, c.image]);
+      const child = c.spawn(['cp', big, `${gone}:/big`]);
+      const exited = new Promise<void>((r) => child.on('close', () => r()));
+      assert.ok(await waitFor(() => viewLeftovers(c).some((v) => v.startsWith('mount')), 60_000, 5), 'the copy started');
+      child.kill('SIGKILL');
+      await exited;
+      await c.ok(['rm', '-f', gone]);
+      assert.deepEqual(viewLeftovers(c), []);
+      assert.deepEqual(c.leftovers(id), []);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }

@@ -201,7 +201,7 @@ function selfTag(): string {
  * Views left by a process that died meanwhile (killed during a cp or export): unmounted (the
  * lazy unmount takes the mounts below along) and removed. Another live process's are kept.
  */
-function sweepViews(runRoot: string): void {
+export function sweepViews(runRoot: string): void {
   let names: string[];
   try { names = readdirSync(runRoot); } catch { return; }
   for (const name of names) {

@@ -1,4 +1,5 @@
 /** stop, kill, restart, pause, unpause, wait, remove, rename. */
+import { sweepViews } from './export.js';
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -163,6 +164,8 @@ async function removeLocked(core: EngineCore, id: string, o: RemoveOptions, unlo
   // everything before the record goes (as dockerd does): a removal killed half-way is finished
   // by the next `rm -f`; the snapshot by its key even when a create killed before recording it
   const snaps = await snapshotter(core.images);
+  // a cp or export killed mid-copy may still hold a view of the snapshot mounted
+  sweepViews(core.options.runRoot);
   const key = c.snapshotKey || `container-${c.id}`;
   if (snaps.stat(key)) await snaps.remove(key);
   await rm(core.paths(c.id).dataDir, { recursive: true, force: true });
