@@ -73,7 +73,14 @@ export async function execute(command: RunCommand, argv: string[]): Promise<numb
       wiring.restore();
     }
     if (res.detached) return 0;
-    const after = await settle(c, rec.id, res.exit);
+    let after;
+    try {
+      after = await settle(c, rec.id, res.exit);
+    } catch (e) {
+      // we could not record the exit (a full disk, say): the monitor's exit command will
+      conn.detach();
+      throw e;
+    }
     conn.cleanupDone();
     mark('settled');
     return after?.state.exitCode ?? (res.exit ? exitCodeOf(res.exit) : 125);
