@@ -31,7 +31,7 @@ export async function run(argv: string[], name = 'start'): Promise<number> {
     try { res = await attachUntilExit(s.attach, w); } finally { w.restore(); }
     if (res.detached) return 0;
     // an exit we could not record (a full disk) is left to the monitor's exit command
-    const after = await settle(core, rec.id, res.exit).catch((e: unknown) => { s.attach.detach(); throw e; });
+    const after = await settle(core, rec.id, res.exit).catch((e: unknown) => { s.attach!.detach(); throw e; });
     s.attach.cleanupDone();
     return after?.state.exitCode ?? (res.exit ? exitCodeOf(res.exit) : 0);
   });
