@@ -1,8 +1,10 @@
 /** Small file helpers: atomic writes (temp file + fsync + rename) and a pid lock file. */
-import { promises as fsp, constants as fsc, readFileSync } from 'node:fs';
+import { promises as fsp, constants as fsc } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { conflict, wrapError } from '../lib/index.js';
+import { conflict, ownerAlive, ownerTag, wrapError } from '../lib/index.js';
+
+export { ownerTag };
 
 /** Write `data` to `path` so that readers see either the old or the new content, never a mix. */
 export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o644): Promise<void> {
@@ -61,37 +63,12 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-let bootId: string | undefined;
-function boot(): string {
-  if (bootId === undefined) {
-    try { bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8); } catch { bootId = 'noboot'; }
-  }
-  return bootId;
-}
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-let self: string | undefined;
-/** `<boot>.<pid>.<starttime>`: this process, unique across pid reuse and reboots. */
-export function ownerTag(): string {
-  return (self ??= `${boot()}.${process.pid}.${startTime(process.pid) ?? '0'}`);
-}
-
 /** Whether the writer a lock file names still runs: `<pid>` (older locks) or `<pid> <ownerTag>`. */
 export function lockOwnerAlive(text: string): boolean {
   const [pidText, tag] = text.trim().split(/\s+/);
   const pid = Number.parseInt(pidText ?? '', 10);
   if (!tag) return pidAlive(pid);
-  const [b, p, start] = tag.split('.');
-  if (b !== boot() || p !== String(pid)) return false;
-  return startTime(pid) === start;
+  return ownerAlive(tag, pid);
 }
 
 /** The pid a lock file names (NaN when unreadable). */

@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './trace.js';
 export * from './fs.js';
 export { sqliteBinding } from './sqlite.js';
+export * from './owner.js';

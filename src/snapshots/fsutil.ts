@@ -2,6 +2,8 @@
 import { lstatSync, readFileSync, readdirSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
 import { BerthError, wrapError } from '../lib/index.js';
 
+export { ownerAlive, ownerTag } from '../lib/index.js';
+
 export function lstatMaybe(path: string): Stats | undefined {
   try {
     return lstatSync(path);
@@ -98,32 +100,3 @@ export function removeTree(path: string): void {
   }
 }
 
-let bootId: string | undefined;
-function boot(): string {
-  if (bootId === undefined) {
-    try { bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim().slice(0, 8); } catch { bootId = 'noboot'; }
-  }
-  return bootId;
-}
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-let self: string | undefined;
-/** `<boot>.<pid>.<starttime>`: names this process uniquely across pid reuse and reboots. */
-export function ownerTag(): string {
-  return (self ??= `${boot()}.${process.pid}.${startTime(process.pid) ?? '0'}`);
-}
-
-/** Whether the process named by an ownerTag() is still running. */
-export function ownerAlive(tag: string): boolean {
-  const [b, pid, start] = tag.split('.');
-  if (b !== boot() || !pid || !/^\d+$/.test(pid)) return false;
-  return startTime(Number(pid)) === start;
-}

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { buildImage, busyboxLayer, haveRegistry, layerFromTar, pushImageRaw, startRegistry } from '../helpers/registry.js';
 import { cannotRun, withCli, type Cli, type Result } from './run-util.js';
-import { leftovers, verifyImages } from '../image/fault-util.js';
+import { leftovers, randomFileTar, verifyImages } from '../image/fault-util.js';
 
 function loopUnavailable(): string | false {
   if (process.getuid?.() !== 0) return 'needs root (loop mounts)';
@@ -81,7 +81,7 @@ test('a data root that fills up: pull, commit, load and a container\'s writes fa
   const out = mkdtempSync(join(tmpdir(), 'berth-full-out-'));
   let checks = 0;
   try {
-    const img = buildImage([busyboxLayer(), layerFromTar(randomBytesTar(8 << 20), 'none')]);
+    const img = buildImage([busyboxLayer(), layerFromTar(randomFileTar('payload', 8 << 20), 'none')]);
     await pushImageRaw(reg, 'big', 'latest', img);
     const name = `${reg.host}/big:latest`;
     const saved = process.env.TMPDIR;
@@ -167,16 +167,3 @@ test('a data root that fills up: pull, commit, load and a container\'s writes fa
   }
 });
 
-function randomBytesTar(size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write('payload', 0);
-  h.write('0000644\0', 100); h.write('0000000\0', 108); h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write('14000000000\0', 136); h.write('        ', 148); h.write('0', 156); h.write('ustar\0', 257); h.write('00', 263);
-  let sum = 0;
-  for (const x of h) sum += x;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  const body = Buffer.alloc(Math.ceil(size / 512) * 512);
-  randomBytes(size).copy(body);
-  return Buffer.concat([h, body, Buffer.alloc(1024)]);
-}

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FRONT } from '../helpers/worker.js';
 import { repoRoot } from '../helpers/probe.js';
+import { prng } from '../helpers/fault.js';
 import { cannotRun, messageLines, withCli, type Cli, type Result } from './run-util.js';
 
 const RUNTIME_FRONT = join(repoRoot(), 'dist', 'berth-runtime');
@@ -111,18 +112,6 @@ const RUN_FLAGS = [
   '--stop-signal', '--stop-timeout', '--shm-size', '--sysctl', '--add-host', '--dns', '--init', '--rm', '-d', '-i', '-t',
   '--privileged', '--read-only', '--detach-keys', '--health-cmd', '-p', '--expose', '--oom-score-adj', '--memory-swap',
 ];
-
-/** A small seeded PRNG (mulberry32): a failure prints its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('fuzzed run/create command lines: nothing reaches Node, no stack, Docker\'s statuses', { skip }, (t) => withCli(async (c: Cli) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-argfuzz-'));

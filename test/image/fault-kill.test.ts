@@ -7,7 +7,6 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,25 +14,11 @@ import { buildImage, busyboxLayer, haveRegistry, layerFromTar, pushImageRaw, sta
 import { cannotRun, withCli, type Cli } from '../cli/run-util.js';
 import { BerthError } from '../../src/lib/index.js';
 import { closeContext, remove, type ImageContext } from '../../src/image/index.js';
-import { faultSeed, leftovers, orphans, seeded, verifyImages } from './fault-util.js';
+import { faultSeed, leftovers, orphans, randomFileTar, seeded, verifyImages } from './fault-util.js';
 
 const skip = cannotRun() || (haveRegistry() ? false : 'docker-registry is not installed');
 const KILLS = Number(process.env.BERTH_FAULT_KILLS ?? 2);
 
-/** A tar holding one file of `size` random bytes (a layer that does not compress). */
-function randomFileTar(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0);
-  h.write('0000644\0', 100); h.write('0000000\0', 108); h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write('14000000000\0', 136); h.write('        ', 148); h.write('0', 156); h.write('ustar\0', 257); h.write('00', 263);
-  let sum = 0;
-  for (const x of h) sum += x;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  const body = Buffer.alloc(Math.ceil(size / 512) * 512);
-  randomBytes(size).copy(body);
-  return Buffer.concat([h, body, Buffer.alloc(1024)]);
-}
 
 /** `rmi -f` without a CLI start (the store is the same): quicker set-up between kills. */
 async function rmiInProcess(root: string, ref: string): Promise<void> {

@@ -3,22 +3,28 @@
  * every image a data root lists is complete (blobs present and matching their digests, layer
  * snapshots committed, tags pointing at records), and what interrupted writers left behind.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeContext, contentStore, imageStore, snapshotter, type ImageContext } from '../../src/image/index.js';
 import { chainIDs, DIFFID_LABEL } from '../../src/snapshots/index.js';
 
-/** mulberry32: a small seeded generator in [0, 1). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** mulberry32, seeded (test/helpers/fault.ts). */
+export { prng as seeded } from '../helpers/fault.js';
+
+/** A one-file tar (`name`, `size` random bytes), written by hand so it is fast for big sizes. */
+export function randomFileTar(name: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0);
+  h.write('0000644\0', 100); h.write('0000000\0', 108); h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('14000000000\0', 136); h.write('        ', 148); h.write('0', 156); h.write('ustar\0', 257); h.write('00', 263);
+  let sum = 0;
+  for (const x of h) sum += x;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  const body = Buffer.alloc(Math.ceil(size / 512) * 512);
+  randomBytes(size).copy(body);
+  return Buffer.concat([h, body, Buffer.alloc(1024)]);
 }
 
 /** BERTH_FAULT_SEED or a fresh one (printed by the tests so a failure can be replayed). */
