@@ -241,8 +241,23 @@ int op_pivot_root(struct step *s)
 	if (enter_root("pivot_root") < 0)
 		return -1;
 	const char *rp = S.rootpath;
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return fail(errno, rp, "pivot_root");
+	/* After pivot_root(".", ".") the old root is stacked on the new one and which of the two "."
+	 * names is up to the kernel: go to the old root explicitly (as runc does), so that making it
+	 * rslave before detaching it cannot touch the container's own mounts (an rshared volume
+	 * would become a slave of the host and stop propagating back to it). */
+	int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (old < 0)
+		return fail(errno, "/", "opening the old root");
+	if (syscall(SYS_pivot_root, ".", ".") < 0) {
+		int e = errno;
+		close(old);
+		return fail(e, rp, "pivot_root");
+	}
+	int r = fchdir(old);
+	int e = errno;
+	close(old);
+	if (r < 0)
+		return fail(e, rp, "fchdir to the old root");
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		return fail(errno, rp, "making the old root a slave");
 	if (umount2(".", MNT_DETACH) < 0)

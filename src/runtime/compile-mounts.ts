@@ -46,9 +46,13 @@ export function mountSteps(c: MountContext): Step[] {
   if (prop) {
     const p = PROPAGATIONS[prop];
     if (p === undefined) throw invalid('create', `linux.rootfsPropagation: unknown value ${JSON.stringify(prop)}`);
-    rootProp = p;
+    // As runc, the namespace gets the requested propagation first (so a shared mount stays a peer
+    // of the host's for rshared), except [r]unbindable: an unbindable source cannot be bind-mounted,
+    // so the mounts are made rslave here and the root unbindable at the end (finishRootSteps).
+    if (!(p & MS.UNBINDABLE)) rootProp = p;
   }
-  steps.push(step('mount', ['', '/', '', rootProp, '', ''], `make / ${prop ?? 'rslave'} in the container's mount namespace`, '/'));
+  const shown = rootProp === (MS.SLAVE | MS.REC) ? 'rslave' : prop;
+  steps.push(step('mount', ['', '/', '', rootProp, '', ''], `make / ${shown} in the container's mount namespace`, '/'));
   // pivot_root refuses a new root whose parent mount is shared, and an unbindable parent cannot be
   // bound: make the mount holding the rootfs private (only in the container's mount namespace).
   const parent = mountPointOf(c.rootfs);
@@ -166,11 +170,12 @@ function deviceSteps(c: MountContext): Step[] {
 /** Steps after pivot_root: masked and read-only paths, a read-only root. */
 export function finishRootSteps(spec: Spec): Step[] {
   const steps: Step[] = [];
-  // The requested propagation applies to the new root itself (after pivot_root, as runc does).
-  const prop = spec.linux?.rootfsPropagation;
-  if (prop) steps.push(step('mount', ['', '/', '', PROPAGATIONS[prop]!, '', ''], `make the root ${prop}`, '/'));
   for (const p of spec.linux?.readonlyPaths ?? []) steps.push(step('readonly', [p], `make ${p} read-only`, p));
   for (const p of spec.linux?.maskedPaths ?? []) steps.push(step('mask', [p], `mask ${p}`, p));
+  // The requested propagation applies to the new root itself (after pivot_root, as runc does), and
+  // after the read-only and masked paths: those are bind mounts, which an [r]unbindable root refuses.
+  const prop = spec.linux?.rootfsPropagation;
+  if (prop) steps.push(step('mount', ['', '/', '', PROPAGATIONS[prop]!, '', ''], `make the root ${prop}`, '/'));
   if (spec.root?.readonly) steps.push(step('mount', ['', '/', '', MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC, '', 'keep_locked'], 'remount the root read-only', '/'));
   return steps;
 }

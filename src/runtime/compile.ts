@@ -100,6 +100,8 @@ export function compileInit(c: InitContext): Plan {
     if (set) throw invalid('create', `config.json: ${field} is not supported by berth-runtime`);
   }
   if (!namespaces.some((n) => n.type === 'mount')) throw invalid('create', 'linux.namespaces: a mount namespace is required');
+  // runc's rule (specconv): a [r]private root is refused with --no-pivot.
+  if (c.noPivot && /private$/.test(spec.linux?.rootfsPropagation ?? '')) throw invalid('create', `linux.rootfsPropagation ${spec.linux!.rootfsPropagation} is not safe without pivot_root (--no-pivot)`);
   if (proc.terminal && !c.consoleSocket && !c.relay && !c.monitor) throw invalid('create', 'process.terminal is true but no --console-socket was given: the pty would have no reader');
   const isNew = (t: string) => namespaces.some((n) => n.type === t && !n.path);
 
