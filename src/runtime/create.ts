@@ -25,7 +25,7 @@ export interface CreateOptions {
   preserveFds?: number;
   /** Keep the helper as the container's monitor (the engine); its stdio is then /dev/null. */
   monitor?: MonitorOptions;
-  /** Bring up `lo` in a new network namespace. */
+  /** Bring up `lo` in a new network namespace (default true, as runc). */
   loopbackUp?: boolean;
   /** Mounted on the rootfs directory inside the container's mount namespace only. */
   rootfsMounts?: RootfsMount[];

@@ -172,3 +172,10 @@ test('exec -t --console-socket: the socket exists only on the host (kubectl exec
     rt.run(['delete', '-f', id]);
   }
 });
+
+test('a new network namespace has lo up, as runc brings it up (a pod without CNI, ctr run)', () => {
+  const b = makeBundle(join(rt.work, 'lo'), { process: { args: ['/bin/ip', 'link', 'show', 'lo'] } });
+  const r = rt.run(['run', '-b', b.dir, uniqueId('lo')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+});
