@@ -41,6 +41,7 @@ static const struct op ops[] = {
 	{ "symlink", L_CHILD, 3, op_symlink },
 	{ "mask", L_CHILD, 2, op_mask },
 	{ "readonly", L_CHILD, 2, op_readonly },
+	{ "mount_setattr", L_CHILD, 4, op_mount_setattr },
 	{ "hook", L_CHILD, 5, op_hook },
 	{ "fifo_open", L_CHILD, 2, op_fifo_open },
 	{ "console_connect", L_CHILD, 2, op_console_connect },

@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { invalid } from '../lib/index.js';
-import { parseMountOptions, type Spec, type Mount } from '../oci/index.js';
+import { parseMountOptions, RECURSIVE_ATTR_OPTIONS, type Spec, type Mount } from '../oci/index.js';
 import { mountPointOf, step, type Step } from '../sys/index.js';
 import { MS, PROPAGATION_MASK } from './flags.js';
 
@@ -97,8 +97,7 @@ function oneMount(c: MountContext, m: Mount, dest: string): Step[] {
   const steps: Step[] = [];
   if (type === 'cgroup' || type === 'cgroup2') return cgroupMount(c, dest, o.flags);
   let baseFlags = o.flags & ~PROPAGATION_MASK;
-  // The recursive attributes (mount_setattr) are not applied yet; `rro` at least makes the mount
-  // itself read-only (submounts below it stay as they are).
+  // `rro` makes the mount itself read-only at once; mount_setattr (below) does the whole tree.
   if (o.recAttrSet & MOUNT_ATTR_RDONLY) baseFlags |= MS.RDONLY;
   if (isBind) {
     const src = isAbsolute(m.source ?? '') ? m.source! : resolve(c.bundle, m.source ?? '');
@@ -113,6 +112,11 @@ function oneMount(c: MountContext, m: Mount, dest: string): Step[] {
   } else {
     const src = m.source ?? type;
     steps.push(step('mount', [src, dest, type, baseFlags, o.data, 'mkdir'], `mount ${type || src} on ${dest}`, dest));
+  }
+  // The recursive options (rro, rnosuid, …; runc applies them the same way, after the mount).
+  if (o.recAttrSet || o.recAttrClr) {
+    const rec = (m.options ?? []).filter((x) => Object.hasOwn(RECURSIVE_ATTR_OPTIONS, x)).join(',');
+    steps.push(step('mount_setattr', [dest, o.recAttrSet >>> 0, o.recAttrClr >>> 0], `apply ${rec} to ${dest} and the mounts below it`, dest));
   }
   for (const p of o.propagation) steps.push(step('mount', ['', dest, '', p, '', ''], `set propagation of ${dest}`, dest));
   return steps;

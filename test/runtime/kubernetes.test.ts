@@ -179,3 +179,21 @@ test('a new network namespace has lo up, as runc brings it up (a pod without CNI
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^1: lo: <LOOPBACK,UP,LOWER_UP>/);
 });
+
+test('rro makes the whole mount tree read-only (Kubernetes recursiveReadOnly; berth-runtime features lists rro)', () => {
+  const host = join(rt.work, 'rro-src');
+  mkdirSync(join(host, 'sub'), { recursive: true });
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(host, 'sub')]);
+  hostMounts.push(join(host, 'sub'));
+  const b = makeBundle(join(rt.work, 'rro'), {
+    process: { args: ['/bin/sh', '-c', 'touch /data/a 2>/dev/null && echo top-rw || echo top-ro; touch /data/sub/b 2>/dev/null && echo sub-rw || echo sub-ro; touch /rw/sub/c && echo rrw-ok'] },
+    mounts: [...defaultMounts(),
+      { destination: '/data', type: 'bind', source: host, options: ['rbind', 'rro'] },
+      { destination: '/rw', type: 'bind', source: host, options: ['rbind', 'rrw'] }],
+  });
+  const r = rt.run(['run', '-b', b.dir, uniqueId('rro')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['top-ro', 'sub-ro', 'rrw-ok']);
+  assert.ok(existsSync(join(host, 'sub', 'c')));
+  assert.ok(!existsSync(join(host, 'sub', 'b')) && !existsSync(join(host, 'a')));
+});
