@@ -130,8 +130,10 @@ int op_console_send(struct step *s)
 	const char *p = F(s, 1);
 	if (S.master < 0)
 		return failm(EBADF, p, "bad plan", "console_send without console_recv");
-	int fd = unix_connect(p);
-	if (fd < 0)
+	/* connected when the plan was read (before any setns) */
+	int fd = s->fd;
+	s->fd = -1;
+	if (fd < 0 && (fd = unix_connect(p)) < 0)
 		return fail(errno, p, "connecting to the console socket");
 	ssize_t r = send_fd(fd, S.master, S.ptyname, strlen(S.ptyname));
 	int e = errno;

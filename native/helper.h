@@ -144,6 +144,7 @@ int op_mknod(struct step *s);
 int op_symlink(struct step *s);
 int op_mask(struct step *s);
 int op_readonly(struct step *s);
+int op_mount_setattr(struct step *s);
 int op_pivot_root(struct step *s);
 int op_chroot(struct step *s);
 /* process attributes (steps_proc.c) */

@@ -41,6 +41,7 @@ static const struct op ops[] = {
 	{ "symlink", L_CHILD, 3, op_symlink },
 	{ "mask", L_CHILD, 2, op_mask },
 	{ "readonly", L_CHILD, 2, op_readonly },
+	{ "mount_setattr", L_CHILD, 4, op_mount_setattr },
 	{ "hook", L_CHILD, 5, op_hook },
 	{ "fifo_open", L_CHILD, 2, op_fifo_open },
 	{ "console_connect", L_CHILD, 2, op_console_connect },
@@ -256,6 +257,14 @@ int read_plan(int fd)
 		const char *l = F(s, i);
 		if (*l && (s->fd = unix_connect(l)) < 0)
 			return fail(errno, l, "connecting to the seccomp listener");
+	}
+	/* console sockets are host paths too (exec joins the container's mount namespace, where the
+	 * caller's socket does not exist): connect now, as runc does before it enters the container */
+	for (int k = 0; k < S.post.n; k++) {
+		struct step *s = &S.post.s[k];
+		S.cur = s;
+		if (!strcmp(s->f[0], "console_send") && (s->fd = unix_connect(s->f[1])) < 0)
+			return fail(errno, s->f[1], "connecting to the console socket");
 	}
 	if (S.post.n + S.chld.n > 0 && (S.pre.n == 0 || strcmp(S.pre.s[S.pre.n - 1].f[0], "spawn"))) {
 		S.cur = &none;

@@ -225,6 +225,35 @@ int op_readonly(struct step *s)
 	return r < 0 ? fail(e, path, "remount read-only") : 0;
 }
 
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* struct mount_attr of mount_setattr(2) (linux/mount.h, 5.12) */
+struct mattr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* mount_setattr CPATH SET CLR: change the attributes of the mount at CPATH and of every mount
+ * below it (the recursive mount options rro, rnosuid, …); the kernel needs 5.12. */
+int op_mount_setattr(struct step *s)
+{
+	const char *path = F(s, 1);
+	struct mattr a = { .attr_set = U(s, 2), .attr_clr = U(s, 3) };
+	int fd = cpath_open(path, O_PATH, MK_NONE, 0);
+	if (fd < 0)
+		return fail(errno, path, NULL);
+	long r = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
+	int e = errno;
+	close(fd);
+	if (r < 0)
+		return fail(e, path, e == ENOSYS ? "mount_setattr (recursive mount options need Linux 5.12)" : "mount_setattr");
+	return 0;
+}
+
 /* pivot_root and chroot start the same way: a rootfs step must have opened the root; go into it. */
 static int enter_root(const char *op)
 {
@@ -241,8 +270,23 @@ int op_pivot_root(struct step *s)
 	if (enter_root("pivot_root") < 0)
 		return -1;
 	const char *rp = S.rootpath;
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return fail(errno, rp, "pivot_root");
+	/* After pivot_root(".", ".") the old root is stacked on the new one and which of the two "."
+	 * names is up to the kernel: go to the old root explicitly (as runc does), so that making it
+	 * rslave before detaching it cannot touch the container's own mounts (an rshared volume
+	 * would become a slave of the host and stop propagating back to it). */
+	int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (old < 0)
+		return fail(errno, "/", "opening the old root");
+	if (syscall(SYS_pivot_root, ".", ".") < 0) {
+		int e = errno;
+		close(old);
+		return fail(e, rp, "pivot_root");
+	}
+	int r = fchdir(old);
+	int e = errno;
+	close(old);
+	if (r < 0)
+		return fail(e, rp, "fchdir to the old root");
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		return fail(errno, rp, "making the old root a slave");
 	if (umount2(".", MNT_DETACH) < 0)

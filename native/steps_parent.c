@@ -86,6 +86,9 @@ int op_spawn(struct step *s)
 		for (int k = 0; k < S.pre.n; k++)
 			if (S.pre.s[k].fd >= 0)
 				close(S.pre.s[k].fd);
+		for (int k = 0; k < S.post.n; k++) /* the parent's pre-connected console sockets */
+			if (S.post.s[k].fd >= 0)
+				close(S.post.s[k].fd);
 		child_main();
 	}
 	close(sv[1]);

@@ -307,7 +307,8 @@ export interface LinuxPersonality {
   flags?: string[];
 }
 
-export type RootfsPropagation = 'private' | 'shared' | 'slave' | 'unbindable';
+/** runtime-spec lists the first four; runc and crun also accept the recursive forms (containerd's CRI writes them). */
+export type RootfsPropagation = 'private' | 'shared' | 'slave' | 'unbindable' | 'rprivate' | 'rshared' | 'rslave' | 'runbindable' | '';
 
 export interface Linux {
   uidMappings?: LinuxIDMapping[];

@@ -98,6 +98,10 @@ export function configSemanticProblems(spec: unknown): SchemaProblem[] {
     arr(linux.devices).forEach((d, i) => {
       if (isObj(d) && typeof d.path === 'string' && !isAbs(d.path)) add(['linux', 'devices', i, 'path'], 'must be an absolute path');
     });
+    const prop = linux.rootfsPropagation;
+    if (typeof prop === 'string' && prop !== '' && !ROOTFS_PROPAGATIONS.includes(prop)) {
+      add(['linux', 'rootfsPropagation'], `must be one of ${ROOTFS_PROPAGATIONS.map((v) => JSON.stringify(v)).join(', ')}`);
+    }
     for (const list of ['maskedPaths', 'readonlyPaths']) {
       arr(linux[list]).forEach((p, i) => {
         if (typeof p === 'string' && !isAbs(p)) add(['linux', list, i], 'must be an absolute path');
@@ -107,9 +111,21 @@ export function configSemanticProblems(spec: unknown): SchemaProblem[] {
   return out;
 }
 
+/**
+ * `linux.rootfsPropagation` values runc and crun accept, with runc's meaning: the schema lists only
+ * the first four, but containerd's CRI writes `rshared` (bidirectional mount propagation) and
+ * `rslave` (host-to-container). `""` means unset, as in runc.
+ */
+export const ROOTFS_PROPAGATIONS: readonly string[] = ['private', 'shared', 'slave', 'unbindable', 'rprivate', 'rshared', 'rslave', 'runbindable'];
+
+/** The schema's enum for rootfsPropagation is narrower than what runtimes accept (checked in configSemanticProblems). */
+function isRootfsPropagationEnum(p: SchemaProblem): boolean {
+  return p.path === 'linux.rootfsPropagation' && p.message.startsWith('must be one of');
+}
+
 /** Every problem of a config.json (schema, then semantic); empty when valid. */
 export function configProblems(spec: unknown): SchemaProblem[] {
-  const schema = checkSchema(runtimeSchemas(), 'config', spec);
+  const schema = checkSchema(runtimeSchemas(), 'config', spec).filter((p) => !isRootfsPropagationEnum(p));
   const seen = new Set(schema.map(problemText));
   return [...schema, ...configSemanticProblems(spec).filter((p) => !seen.has(problemText(p)))];
 }

@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { invalid } from '../lib/index.js';
-import { parseMountOptions, type Spec, type Mount } from '../oci/index.js';
+import { parseMountOptions, RECURSIVE_ATTR_OPTIONS, type Spec, type Mount } from '../oci/index.js';
 import { mountPointOf, step, type Step } from '../sys/index.js';
 import { MS, PROPAGATION_MASK } from './flags.js';
 
@@ -46,9 +46,13 @@ export function mountSteps(c: MountContext): Step[] {
   if (prop) {
     const p = PROPAGATIONS[prop];
     if (p === undefined) throw invalid('create', `linux.rootfsPropagation: unknown value ${JSON.stringify(prop)}`);
-    rootProp = p;
+    // As runc, the namespace gets the requested propagation first (so a shared mount stays a peer
+    // of the host's for rshared), except [r]unbindable: an unbindable source cannot be bind-mounted,
+    // so the mounts are made rslave here and the root unbindable at the end (finishRootSteps).
+    if (!(p & MS.UNBINDABLE)) rootProp = p;
   }
-  steps.push(step('mount', ['', '/', '', rootProp, '', ''], `make / ${prop ?? 'rslave'} in the container's mount namespace`, '/'));
+  const shown = rootProp === (MS.SLAVE | MS.REC) ? 'rslave' : prop;
+  steps.push(step('mount', ['', '/', '', rootProp, '', ''], `make / ${shown} in the container's mount namespace`, '/'));
   // pivot_root refuses a new root whose parent mount is shared, and an unbindable parent cannot be
   // bound: make the mount holding the rootfs private (only in the container's mount namespace).
   const parent = mountPointOf(c.rootfs);
@@ -93,8 +97,7 @@ function oneMount(c: MountContext, m: Mount, dest: string): Step[] {
   const steps: Step[] = [];
   if (type === 'cgroup' || type === 'cgroup2') return cgroupMount(c, dest, o.flags);
   let baseFlags = o.flags & ~PROPAGATION_MASK;
-  // The recursive attributes (mount_setattr) are not applied yet; `rro` at least makes the mount
-  // itself read-only (submounts below it stay as they are).
+  // `rro` makes the mount itself read-only at once; mount_setattr (below) does the whole tree.
   if (o.recAttrSet & MOUNT_ATTR_RDONLY) baseFlags |= MS.RDONLY;
   if (isBind) {
     const src = isAbsolute(m.source ?? '') ? m.source! : resolve(c.bundle, m.source ?? '');
@@ -109,6 +112,11 @@ function oneMount(c: MountContext, m: Mount, dest: string): Step[] {
   } else {
     const src = m.source ?? type;
     steps.push(step('mount', [src, dest, type, baseFlags, o.data, 'mkdir'], `mount ${type || src} on ${dest}`, dest));
+  }
+  // The recursive options (rro, rnosuid, …; runc applies them the same way, after the mount).
+  if (o.recAttrSet || o.recAttrClr) {
+    const rec = (m.options ?? []).filter((x) => Object.hasOwn(RECURSIVE_ATTR_OPTIONS, x)).join(',');
+    steps.push(step('mount_setattr', [dest, o.recAttrSet >>> 0, o.recAttrClr >>> 0], `apply ${rec} to ${dest} and the mounts below it`, dest));
   }
   for (const p of o.propagation) steps.push(step('mount', ['', dest, '', p, '', ''], `set propagation of ${dest}`, dest));
   return steps;
@@ -166,11 +174,12 @@ function deviceSteps(c: MountContext): Step[] {
 /** Steps after pivot_root: masked and read-only paths, a read-only root. */
 export function finishRootSteps(spec: Spec): Step[] {
   const steps: Step[] = [];
-  // The requested propagation applies to the new root itself (after pivot_root, as runc does).
-  const prop = spec.linux?.rootfsPropagation;
-  if (prop) steps.push(step('mount', ['', '/', '', PROPAGATIONS[prop]!, '', ''], `make the root ${prop}`, '/'));
   for (const p of spec.linux?.readonlyPaths ?? []) steps.push(step('readonly', [p], `make ${p} read-only`, p));
   for (const p of spec.linux?.maskedPaths ?? []) steps.push(step('mask', [p], `mask ${p}`, p));
+  // The requested propagation applies to the new root itself (after pivot_root, as runc does), and
+  // after the read-only and masked paths: those are bind mounts, which an [r]unbindable root refuses.
+  const prop = spec.linux?.rootfsPropagation;
+  if (prop) steps.push(step('mount', ['', '/', '', PROPAGATIONS[prop]!, '', ''], `make the root ${prop}`, '/'));
   if (spec.root?.readonly) steps.push(step('mount', ['', '/', '', MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC, '', 'keep_locked'], 'remount the root read-only', '/'));
   return steps;
 }

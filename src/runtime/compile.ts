@@ -53,7 +53,7 @@ export interface InitContext extends TerminalOptions, ProcessHooks {
   selinux: boolean;
   id: string;
   monitor?: MonitorOptions;
-  /** Bring up `lo` in a new network namespace (the engine's; runc leaves that to the network setup). */
+  /** Bring up `lo` in a new network namespace (default true: runc does it too). */
   loopbackUp?: boolean;
   /** Mounted on the rootfs inside the container's mount namespace before anything else. */
   rootfsMounts?: RootfsMount[];
@@ -100,6 +100,8 @@ export function compileInit(c: InitContext): Plan {
     if (set) throw invalid('create', `config.json: ${field} is not supported by berth-runtime`);
   }
   if (!namespaces.some((n) => n.type === 'mount')) throw invalid('create', 'linux.namespaces: a mount namespace is required');
+  // runc's rule (specconv): a [r]private root is refused with --no-pivot.
+  if (c.noPivot && /private$/.test(spec.linux?.rootfsPropagation ?? '')) throw invalid('create', `linux.rootfsPropagation ${spec.linux!.rootfsPropagation} is not safe without pivot_root (--no-pivot)`);
   if (proc.terminal && !c.consoleSocket && !c.relay && !c.monitor) throw invalid('create', 'process.terminal is true but no --console-socket was given: the pty would have no reader');
   const isNew = (t: string) => namespaces.some((n) => n.type === t && !n.path);
 
@@ -163,7 +165,7 @@ export function compileInit(c: InitContext): Plan {
     ch.push(step('sethostname', [spec.hostname], `set the hostname ${spec.hostname}`));
   }
   if (spec.domainname) ch.push(step('setdomainname', [spec.domainname], `set the domain name ${spec.domainname}`));
-  if (c.loopbackUp && isNew('network')) ch.push(step('ifup', ['lo'], 'bring up the loopback interface'));
+  if ((c.loopbackUp ?? true) && isNew('network')) ch.push(step('ifup', ['lo'], 'bring up the loopback interface'));
   if (!c.noNewKeyring) ch.push(step('keyring', [`_ses.${c.id}`], 'join a new session keyring'));
   const pers = spec.linux?.personality;
   if (pers) ch.push(step('personality', [pers.domain === 'LINUX32' ? 8 : 0], `set personality ${pers.domain}`));

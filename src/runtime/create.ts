@@ -25,7 +25,7 @@ export interface CreateOptions {
   preserveFds?: number;
   /** Keep the helper as the container's monitor (the engine); its stdio is then /dev/null. */
   monitor?: MonitorOptions;
-  /** Bring up `lo` in a new network namespace. */
+  /** Bring up `lo` in a new network namespace (default true, as runc). */
   loopbackUp?: boolean;
   /** Mounted on the rootfs directory inside the container's mount namespace only. */
   rootfsMounts?: RootfsMount[];
@@ -61,7 +61,12 @@ function loadSpec(bundle: string, op: string): Spec {
 function cgroupPathFor(spec: Spec, id: string, opts: RuntimeOptions, op: string): string {
   const p = spec.linux?.cgroupsPath;
   if (opts.systemdCgroup || (p && /^[^/]*:[^/]*:[^/]*$/.test(p))) {
-    throw new BerthError({ kind: 'usage', op, message: `${op}: systemd cgroup paths (${p ?? '--systemd-cgroup'}) cannot be honoured: berth-runtime manages cgroupfs directly; give linux.cgroupsPath as a path` });
+    const what = [opts.systemdCgroup ? '--systemd-cgroup' : '', p ? `cgroupsPath ${JSON.stringify(p)}` : ''].filter(Boolean).join(', ');
+    throw new BerthError({
+      kind: 'usage', op,
+      message: `${op}: the systemd cgroup driver is not supported (${what}): berth-runtime manages cgroupfs directly; `
+        + 'give linux.cgroupsPath as a path (containerd: SystemdCgroup = false; kubelet: cgroupDriver: cgroupfs)',
+    });
   }
   return p || `/berth/${id}`;
 }

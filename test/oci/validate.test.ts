@@ -120,3 +120,12 @@ test('process.json on its own', () => {
   assert.equal(thrown(() => validateProcess('x')).message, 'validate process.json: must be object');
   assert.equal(thrown(() => validateProcess({ args: ['sh'] })).message, 'validate process.json: cwd: is required');
 });
+
+test('linux.rootfsPropagation: every keyword runc and crun accept (containerd writes rshared/rslave), and "" as unset', () => {
+  for (const v of ['private', 'shared', 'slave', 'unbindable', 'rprivate', 'rshared', 'rslave', 'runbindable', '']) {
+    assert.deepEqual(messages(broken((s) => { s.linux.rootfsPropagation = v; })), [], v);
+  }
+  assert.deepEqual(messages(broken((s) => { s.linux.rootfsPropagation = 'recursive'; })),
+    ['linux.rootfsPropagation: must be one of "private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"']);
+  assert.deepEqual(messages(broken((s) => { s.linux.rootfsPropagation = 1; })), ['linux.rootfsPropagation: must be string']);
+});
