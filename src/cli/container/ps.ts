@@ -103,9 +103,14 @@ export async function run(argv: string[], name = 'ps'): Promise<number> {
     }
     const withSize = bool(p, 'size');
     const rows: Record<string, unknown>[] = [];
-    for (const c of list) rows.push(rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined));
+    for (const c of list) {
+      const row = rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined);
+      // Docker's ContainerContext method: {{.Label "key"}} is that label's value or ''
+      Object.defineProperty(row, 'Label', { value: (key: string) => c.labels[key] ?? '' });
+      rows.push(row);
+    }
     const table = `{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${withSize ? '\t{{.Size}}' : ''}`;
-    io.out.write(formatItems(str(p, 'format'), rows, table, HEADERS));
+    io.out.write(formatItems(str(p, 'format'), rows, table, HEADERS, '*formatter.ContainerContext'));
     return 0;
   });
 }

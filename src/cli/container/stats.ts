@@ -9,7 +9,7 @@ import { BerthError } from '../../lib/index.js';
 import { reconcile, sampleStats, type EngineCore, type StatsJSON } from '../../engine/index.js';
 import type { Container } from '../../engine/store/index.js';
 import { bool, str } from '../flags.js';
-import { formatItems, renderTemplate } from '../image/format.js';
+import { formatItems, parseFormat, renderHeader, renderTemplate, tableTemplate } from '../image/format.js';
 import { io, printErr, runEngineCommand, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
@@ -174,9 +174,10 @@ export function renderStats(format: string, entries: StatsEntry[], trunc: boolea
   const f = format.trim() || 'table';
   const items = entries.map((e) => fieldsOf(e, trunc));
   if (f !== 'table' && !f.startsWith('table ')) return formatItems(f, items, DEFAULT_STATS_TABLE, HEADERS);
-  const tpl = f === 'table' ? DEFAULT_STATS_TABLE : f.slice(6);
-  const header = renderTemplate(tpl.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_m, k: string) => HEADERS[k] ?? k.toUpperCase()), {});
+  const tpl = tableTemplate(f, DEFAULT_STATS_TABLE)!;
+  const t = parseFormat(tpl);
   const body = items.map((i) => renderTemplate(tpl, i) + '\n').join('');
+  const header = renderHeader(t, tpl, HEADERS);
   return tabwrite(`${header}\n${body}`, 10, 3);
 }
 

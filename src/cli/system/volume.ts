@@ -78,7 +78,7 @@ export function ls(argv: string[], name = 'volume ls'): Promise<number> {
       io.out.write(vols.map((v) => v.name + '\n').join(''));
       return;
     }
-    io.out.write(formatItems(str(p, 'format'), vols.map(volumeFields), '{{.Driver}}\t{{.Name}}', HEADERS));
+    io.out.write(formatItems(str(p, 'format'), vols.map((v) => Object.defineProperty(volumeFields(v), 'Label', { value: (k: string) => (volumeJSON(v).Labels as Labels)[k] ?? '' })), '{{.Driver}}\t{{.Name}}', HEADERS, '*formatter.volumeContext'));
   });
 }
 
