@@ -3,7 +3,7 @@ import { TemplateError } from './errors.js';
 import { formatValue, quote } from './fmt.js';
 import type { Param, TemplateFunc } from './funcs.js';
 import { nodeString, type Arg, type BranchNode, type ChainNode, type FieldNode, type ListNode, type Node, type PipeNode, type TemplateNode, type VariableNode } from './nodes.js';
-import { isTrue, kindOf, mapEntries, typeName } from './values.js';
+import { Float64, isTrue, kindOf, mapEntries, typeName } from './values.js';
 
 const MISSING = Symbol('missing');
 const BREAK = Symbol('break');
@@ -170,7 +170,7 @@ export class State {
       case 'bool': return first.value;
       case 'dot': return dot;
       case 'nil': return this.errorf('nil is not a command');
-      case 'number': return first.value;
+      case 'number': return first.float ? new Float64(first.value) : first.value;
       case 'string': return first.value;
     }
   }
@@ -185,7 +185,8 @@ export class State {
       case 'pipe': return this.evalPipeline(dot, n);
       case 'identifier': return this.evalFunction(dot, n.name, n, n, [n], MISSING);
       case 'chain': return this.evalChainNode(dot, n, [], MISSING);
-      case 'bool': case 'number': case 'string': return n.value;
+      case 'number': return n.float ? new Float64(n.value) : n.value;
+      case 'bool': case 'string': return n.value;
     }
   }
 
@@ -246,6 +247,7 @@ export class State {
   private check(v: Val, p: Param): Val {
     const want = p === 'strings' ? '[]string' : p;
     if (p === 'any') return v === undefined ? null : v;
+    if (p === 'int' && v instanceof Float64 && Number.isInteger(v.value)) return v.value;
     if (v === undefined || (v === null && p !== 'strings')) this.errorf(`invalid value; expected ${want}`);
     const ok = p === 'string' ? typeof v === 'string' : p === 'int' ? typeof v === 'number' && Number.isInteger(v)
       : v === null || Array.isArray(v);

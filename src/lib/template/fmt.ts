@@ -18,24 +18,52 @@ export function quote(s: string, ascii = false, q = '"'): string {
   return out + q;
 }
 
-/** Digits and decimal exponent of |v| (v = d.ddd × 10^exp), shortest or to `sig` significant digits. */
-function digitsOf(v: number, sig?: number): { d: string; exp: number } {
-  const [m, e] = (sig === undefined ? Math.abs(v).toExponential() : Math.abs(v).toExponential(Math.max(0, sig - 1))).split('e');
+/** Shortest digits of |v| that read back as v (Go's and JS's shortest form): v = d[0].d[1:] × 10^exp. */
+function shortestDigits(v: number): { d: string; exp: number } {
+  const [m, e] = Math.abs(v).toExponential().split('e');
   return { d: m!.replace('.', ''), exp: Number(e) };
 }
 
-function fixedFrom(d: string, exp: number): string {
-  if (exp >= 0) {
-    const int = d.slice(0, exp + 1).padEnd(exp + 1, '0');
-    const frac = d.slice(exp + 1);
-    return frac ? `${int}.${frac}` : int;
-  }
-  return `0.${'0'.repeat(-exp - 1)}${d}`;
+/** The exact decimal expansion of a finite a ≥ 0: a = 0.d × 10^point. */
+function exactDigits(a: number): { d: string; point: number } {
+  if (a === 0) return { d: '0', point: 1 };
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, a);
+  const bits = view.getBigUint64(0);
+  let e = Number((bits >> 52n) & 0x7ffn);
+  let m = bits & ((1n << 52n) - 1n);
+  if (e === 0) e = 1; else m |= 1n << 52n;
+  e -= 1075; // a = m × 2^e
+  if (e >= 0) { const s = (m << BigInt(e)).toString(); return { d: s, point: s.length }; }
+  const s = (m * 5n ** BigInt(-e)).toString(); // a = s × 10^e
+  return { d: s, point: s.length + e };
 }
 
-function expForm(d: string, exp: number, upper: boolean): string {
-  const m = d.length > 1 ? `${d[0]}.${d.slice(1)}` : d;
-  return `${m}${upper ? 'E' : 'e'}${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+/** Keep n significant digits of 0.d × 10^point, rounding half to even on the exact value, as Go does. */
+function roundDigits(a: number, n: number): { d: string; point: number } {
+  const { d, point } = exactDigits(a);
+  if (n < 0) return { d: '', point };
+  if (d.length <= n) return { d, point };
+  const keep = d.slice(0, n);
+  const first = d[n]!;
+  const up = first > '5' || (first === '5' && (/[1-9]/.test(d.slice(n + 1)) || (n > 0 && Number(keep[n - 1]) % 2 === 1)));
+  if (!up) return { d: keep, point };
+  const inc = (BigInt(keep || '0') + 1n).toString();
+  return inc.length > n ? { d: inc.slice(0, Math.max(n, 1)), point: point + 1 } : { d: inc.padStart(n, '0'), point };
+}
+
+function fixedFrom(d: string, exp: number, prec = -1): string {
+  // d[0] is the 10^exp digit; prec < 0: as many fraction digits as d has
+  const point = exp + 1;
+  const int = point > 0 ? d.slice(0, point).padEnd(point, '0') : '0';
+  let frac = point > 0 ? d.slice(point) : '0'.repeat(-point) + d;
+  if (prec >= 0) frac = frac.padEnd(prec, '0').slice(0, prec); else frac = frac.replace(/0+$/, '');
+  return frac ? `${int}.${frac}` : int;
+}
+
+function expForm(d: string, exp: number, upper: boolean, prec = -1): string {
+  const frac = prec >= 0 ? d.slice(1).padEnd(prec, '0').slice(0, prec) : d.slice(1);
+  return `${d[0] ?? '0'}${frac ? '.' + frac : ''}${upper ? 'E' : 'e'}${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }
 
 /** Go's %e/%f/%g of a float (no sign handling: |v|); prec -1 is the shortest representation. */
@@ -45,26 +73,29 @@ export function formatFloat(v: number, verb: string, prec: number, sharp = false
   const upper = verb === 'E' || verb === 'G';
   switch (verb.toLowerCase()) {
     case 'e': {
-      if (prec < 0) { const { d, exp } = digitsOf(a); return expForm(d, exp, upper); }
-      const [m, e] = a.toExponential(Math.min(prec, 100)).split('e');
-      const x = Number(e);
-      return `${m}${upper ? 'E' : 'e'}${x < 0 ? '-' : '+'}${String(Math.abs(x)).padStart(2, '0')}`;
+      if (prec < 0) { const { d, exp } = shortestDigits(a); return expForm(d, a === 0 ? 0 : exp, upper); }
+      const r = a === 0 ? { d: '0', point: 1 } : roundDigits(a, prec + 1);
+      return expForm(r.d, r.point - 1, upper, prec);
     }
     case 'f': {
-      if (prec < 0) { const { d, exp } = digitsOf(a); return fixedFrom(d, exp); }
-      return a >= 1e21 ? fixedFrom(digitsOf(a).d, digitsOf(a).exp) + (prec ? '.' + '0'.repeat(prec) : '') : a.toFixed(Math.min(prec, 100));
+      if (prec < 0) { const { d, exp } = shortestDigits(a); return fixedFrom(d, exp); }
+      const { point } = exactDigits(a);
+      const r = a === 0 ? { d: '0', point: 1 } : roundDigits(a, point + prec);
+      return fixedFrom(r.d || '0', r.d ? r.point - 1 : 0, prec);
     }
     default: { // g
       const shortest = prec < 0;
       if (prec === 0) prec = 1;
-      let { d, exp } = shortest ? digitsOf(a) : digitsOf(a, prec);
-      if (a === 0) { d = '0'; exp = 0; }
-      if (!sharp) d = d.replace(/(?<=.)0+$/, '');
+      let d: string, exp: number;
+      if (a === 0) { d = '0'; exp = 0; } else if (shortest) ({ d, exp } = shortestDigits(a));
+      else { const r = roundDigits(a, prec); d = r.d; exp = r.point - 1; }
+      d = d.replace(/(?<=.)0+$/, '');
       let eprec = prec;
       if (eprec > d.length && d.length >= exp + 1) eprec = d.length;
       if (shortest) eprec = 6;
-      if (sharp && d.length < (shortest ? 6 : prec)) d = d.padEnd(shortest ? 6 : prec, '0');
-      return exp < -4 || exp >= eprec ? expForm(d, exp, upper) : fixedFrom(d, exp);
+      if (sharp) d = d.padEnd(shortest ? 6 : prec, '0');
+      if (exp < -4 || exp >= eprec) return expForm(d, exp, upper);
+      return fixedFrom(d, exp, sharp ? Math.max(d.length - exp - 1, 0) : -1);
     }
   }
 }
@@ -78,7 +109,7 @@ export function formatValue(v: unknown, plus = false, sharp = false, depth = 0):
     case 'bool': return String(v);
     case 'int': return String(v);
     case 'float': {
-      const n = v as number;
+      const n = Number(v);
       return (n < 0 || Object.is(n, -0) ? '-' : '') + formatFloat(n, 'g', -1);
     }
     case 'string': return sharp ? quote(v as string) : (v as string);
@@ -152,7 +183,7 @@ function fmtInt(v: number, verb: string, f: Spec): string {
 }
 
 function fmtFloatVerb(v: number, verb: string, f: Spec): string {
-  const body = formatFloat(v, verb === 'v' ? 'g' : verb, verb === 'v' ? -1 : f.prec < 0 && verb !== 'g' && verb !== 'G' ? 6 : f.prec, f.sharp);
+  const body = formatFloat(v, verb === 'v' ? 'g' : verb, verb === 'v' ? -1 : f.prec < 0 && verb !== 'g' && verb !== 'G' ? 6 : f.prec, f.sharp && verb !== 'v');
   const sign = v < 0 || Object.is(v, -0) ? '-' : f.plus ? '+' : f.space ? ' ' : '';
   return pad(sign + body, f, Number.isFinite(v));
 }
@@ -186,7 +217,7 @@ function fmtOne(v: unknown, verb: string, f: Spec): string {
       return bad(verb, v);
     }
     case 'float': {
-      const n = v as number;
+      const n = Number(v);
       if ('veEfFgG'.includes(verb)) return fmtFloatVerb(n, verb, f);
       return bad(verb, v);
     }

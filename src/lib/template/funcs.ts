@@ -89,7 +89,7 @@ function eq(a: unknown, ...bs: unknown[]): boolean {
       const k = kindOf(a);
       if (k !== 'struct' || kindOf(b) !== 'struct') throw new Error(`non-comparable type ${formatValue(a)}: ${typeName(a)}`);
     }
-    if (a === b) return true;
+    if (ka === 'num' ? Number(a) === Number(b) : a === b) return true;
   }
   return false;
 }
@@ -101,7 +101,7 @@ function lt(a: unknown, b: unknown): boolean {
     throw new Error('invalid type for comparison');
   }
   if (ka !== kb) throw new Error('incompatible types for comparison');
-  return (a as number | string) < (b as number | string);
+  return ka === 'num' ? Number(a) < Number(b) : (a as string) < (b as string);
 }
 
 const evalArgs = (args: unknown[]): string => (args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args));

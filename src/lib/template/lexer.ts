@@ -6,7 +6,7 @@ import { TemplateError } from './errors.js';
 
 export type TokenType =
   | 'text' | 'left' | 'right' | 'space' | 'ident' | 'field' | 'var' | 'string' | 'raw' | 'char' | 'number'
-  | 'bool' | 'nil' | 'dot' | 'pipe' | 'lparen' | 'rparen' | 'declare' | 'assign' | 'comma' | 'keyword' | 'eof';
+  | 'bool' | 'nil' | 'dot' | 'other' | 'pipe' | 'lparen' | 'rparen' | 'declare' | 'assign' | 'comma' | 'keyword' | 'eof';
 
 export interface Token { type: TokenType; val: string; pos: number; line: number }
 
@@ -79,8 +79,7 @@ export function lex(name: string, input: string): Token[] {
         pos++; depth--;
         if (depth < 0) fail(`unexpected right paren`, s);
         emit('rparen', s, pos);
-      } else if (c === ':') {
-        if (input[pos + 1] !== '=') fail('expected :=', s);
+      } else if (c === ':' && input[pos + 1] === '=') {
         pos += 2; emit('declare', s, pos);
       } else if (c === '=') { pos++; emit('assign', s, pos); }
       else if (c === '"') {
@@ -119,13 +118,15 @@ export function lex(name: string, input: string): Token[] {
         emit('field', s, pos);
       } else if (c === '.' || c === '+' || c === '-' || /[0-9]/.test(c)) {
         pos = scanNumber(input, pos);
-        if (isAlnum(input[pos]) || input[pos] === '.') { pos++; fail(`bad number syntax: "${input.slice(s, pos)}"`, s); }
+        if (isAlnum(input[pos])) { pos++; fail(`bad number syntax: "${input.slice(s, pos)}"`, s); }
         emit('number', s, pos);
       } else if (isAlnum(c)) {
         while (isAlnum(input[pos])) pos++;
         atTerminator(pos);
         const w = input.slice(s, pos);
         emit(w === 'true' || w === 'false' ? 'bool' : w === 'nil' ? 'nil' : KEYWORDS.has(w) ? 'keyword' : 'ident', s, pos);
+      } else if (c >= '!' && c <= '~') {
+        pos++; emit('other', s, pos);
       } else {
         fail(`unrecognized character in action: ${goRune(String.fromCodePoint(input.codePointAt(pos)!))}`, s);
       }

@@ -9,7 +9,7 @@ export interface IdentifierNode extends Base { type: 'identifier'; name: string 
 export interface DotNode extends Base { type: 'dot' }
 export interface NilNode extends Base { type: 'nil' }
 export interface BoolNode extends Base { type: 'bool'; value: boolean }
-export interface NumberNode extends Base { type: 'number'; value: number; isInt: boolean; isFloat: boolean; text: string }
+export interface NumberNode extends Base { type: 'number'; value: number; isInt: boolean; isFloat: boolean; text: string; /** a float constant in Go (`1.0`, `1e3`) */ float: boolean }
 export interface StringNode extends Base { type: 'string'; value: string; quoted: string }
 export interface ChainNode extends Base { type: 'chain'; node: Arg; fields: string[] }
 export interface PipeNode extends Base { type: 'pipe'; line: number; isAssign: boolean; decl: VariableNode[]; cmds: CommandNode[] }

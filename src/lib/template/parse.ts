@@ -40,10 +40,11 @@ export function unquote(q: string): string | undefined {
 }
 
 export function parseNumber(text: string, isChar: boolean): NumberNode | undefined {
-  const node = (value: number, isInt: boolean, isFloat: boolean): NumberNode => ({ type: 'number', pos: 0, value, isInt, isFloat, text });
+  const node = (value: number, isInt: boolean, isFloat: boolean): NumberNode => ({ type: 'number', pos: 0, value, isInt, isFloat, text, float: false });
   if (isChar) {
     const s = unquote(text);
-    return s === undefined ? undefined : node(s.codePointAt(0)!, true, true);
+    if (s === undefined) throw new Error([...text].length > 3 && text[1] !== '\\' ? `malformed character constant: ${text}` : 'invalid syntax');
+    return node(s.codePointAt(0)!, true, true);
   }
   const t = text.replace(/_/g, '');
   if (/^[+-]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.test(t)) {
@@ -55,9 +56,14 @@ export function parseNumber(text: string, isChar: boolean): NumberNode | undefin
   if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) {
     const v = Number(t);
     if (!Number.isFinite(v)) return undefined;
-    return node(v, Number.isInteger(v), true);
+    return { ...node(v, Number.isInteger(v), true), float: true };
   }
   return undefined;
+}
+
+/** Go's IsEmptyTree: only whitespace text (and nothing else). */
+export function isEmpty(list: ListNode): boolean {
+  return list.nodes.every((n) => n.type === 'text' && !n.text.trim());
 }
 
 export class Parser {
@@ -99,10 +105,11 @@ export class Parser {
   private describe(t: Token): string {
     switch (t.type) {
       case 'eof': return 'EOF';
-      case 'right': return '"}}"';
-      case 'keyword': return `<${t.val}>`;
-      case 'space': return 'space';
-      default: return JSON.stringify(t.val);
+      case 'keyword': case 'dot': case 'nil': return `<${t.val}>`;
+      default: {
+        const r = [...t.val];
+        return r.length > 10 ? JSON.stringify(r.slice(0, 10).join('')) + '...' : JSON.stringify(t.val);
+      }
     }
   }
   private unexpected(t: Token, context: string): never { this.fail(`unexpected ${this.describe(t)} in ${context}`, t); }
@@ -125,8 +132,11 @@ export class Parser {
 
   private add(name: string, list: ListNode): void {
     const old = this.trees.get(name);
-    // Go: an empty (whitespace-only) redefinition does not replace a real one
-    if (old && list.nodes.every((n) => n.type === 'text' && !n.text.trim())) return;
+    if (old && !isEmpty(old)) {
+      // Go: an empty redefinition leaves a real one alone; two real ones are an error
+      if (isEmpty(list)) return;
+      this.fail(`template: multiple definition of template ${JSON.stringify(name)}`);
+    }
     this.trees.set(name, list);
   }
 
@@ -153,8 +163,8 @@ export class Parser {
       switch (t.val) {
         case 'block': return this.blockControl(t);
         case 'break': case 'continue': {
+          this.expect('right', `{{${t.val}}}`);
           if (this.rangeDepth === 0) this.fail(`{{${t.val}}} outside {{range}}`, t);
-          this.expect('right', t.val);
           return { type: t.val, pos: t.pos };
         }
         case 'else': {
@@ -239,7 +249,7 @@ export class Parser {
         this.nextNonSpace();
         pipe.isAssign = nx.type === 'assign';
         pipe.decl.push({ type: 'variable', pos: v.pos, idents: [v.val] });
-        if (!pipe.isAssign) this.vars.push(v.val); else this.useVar(v);
+        this.vars.push(v.val);
         break;
       }
       if (nx.type === 'comma') {
@@ -278,10 +288,7 @@ export class Parser {
       const t = this.next();
       if (t.type === 'space') continue;
       if (t.type === 'right' || t.type === 'rparen') { this.i--; break; }
-      if (t.type === 'pipe') {
-        if (['right', 'rparen', 'eof'].includes(this.peekNonSpace().type)) this.fail('missing command');
-        break;
-      }
+      if (t.type === 'pipe') break;
       this.unexpected(t, 'operand');
     }
     if (cmd.args.length === 0) this.fail('empty command');
@@ -324,7 +331,8 @@ export class Parser {
       case 'field': return { type: 'field', pos: t.pos, idents: [t.val.slice(1)] };
       case 'bool': return { type: 'bool', pos: t.pos, value: t.val === 'true' };
       case 'char': case 'number': {
-        const n = parseNumber(t.val, t.type === 'char');
+        let n: NumberNode | undefined;
+        try { n = parseNumber(t.val, t.type === 'char'); } catch (e) { this.fail((e as Error).message, t); }
         if (!n) this.fail(`illegal number syntax: ${JSON.stringify(t.val)}`, t);
         n.pos = t.pos;
         return n;

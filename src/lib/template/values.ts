@@ -13,6 +13,13 @@ export function goStruct<T extends object>(obj: T, typeName: string): T {
   return obj;
 }
 
+/** A float64 that holds an integral value (a template's `1.0`, `1e6`): printed as Go prints floats. */
+export class Float64 {
+  constructor(readonly value: number) {}
+  valueOf(): number { return this.value; }
+  toJSON(): number { return this.value; }
+}
+
 export type Kind = 'invalid' | 'nil' | 'bool' | 'int' | 'float' | 'string' | 'slice' | 'map' | 'struct' | 'func';
 
 export function kindOf(v: unknown): Kind {
@@ -25,6 +32,7 @@ export function kindOf(v: unknown): Kind {
     case 'string': return 'string';
     case 'function': return 'func';
     case 'object': {
+      if (v instanceof Float64) return 'float';
       if (Array.isArray(v) || ArrayBuffer.isView(v)) return 'slice';
       if (v instanceof Map) return 'map';
       if (GO_TYPE in v) return 'struct';
@@ -79,7 +87,7 @@ export function isTrue(v: unknown): boolean {
   switch (kindOf(v)) {
     case 'invalid': case 'nil': return false;
     case 'bool': return v as boolean;
-    case 'int': case 'float': return v !== 0 && v !== 0n && !Number.isNaN(v);
+    case 'int': case 'float': return Number(v) !== 0 && !Number.isNaN(Number(v));
     case 'string': return (v as string).length > 0;
     case 'slice': return (v as unknown[]).length > 0;
     case 'map': return v instanceof Map ? v.size > 0 : Object.keys(v as object).length > 0;
