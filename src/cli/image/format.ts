@@ -48,8 +48,9 @@ export function renderHeader(t: Template, tplText: string, headers: Record<strin
   const ctx: Record<string, unknown> = {};
   for (const m of tplText.matchAll(/\.([A-Za-z_]\w*)/g)) ctx[m[1]!] = headers[m[1]!] ?? HEADERS[m[1]!] ?? m[1]!.toUpperCase();
   for (const [k, v] of Object.entries(headers)) ctx[k] = v;
-  ctx.Label = (name: string) => String(name).split('.').pop()!.replace(/[-_]/g, ' ');
-  return t.executePartial(ctx, { funcs: headerFuncs }).output;
+  // Docker's SubHeaderContext.Label: the header of {{.Label "com.example.some-key"}} is "some key"
+  Object.defineProperty(ctx, 'Label', { value: (name: string) => String(name).split('.').pop()!.replace(/[-_]/g, ' ') });
+  return t.executePartial(goStruct(ctx, 'formatter.SubHeaderContext'), { funcs: headerFuncs }).output;
 }
 
 /** Split a `table` format: the template text (escapes expanded) or undefined when not a table. */

@@ -220,7 +220,7 @@ export class State {
     const o = recv as Record<string, unknown>;
     const own = (k === 'map' && !(recv instanceof Map) && Object.prototype.hasOwnProperty.call(o, name))
       || (k === 'struct' && name in o && !(name in Object.prototype));
-    if (own && typeof o[name] === 'function') {
+    if (k === 'struct' && own && typeof o[name] === 'function') {
       const m = o[name] as (...a: unknown[]) => unknown;
       const def: TemplateFunc = { params: Array<Param>(m.length).fill('any'), fn: (...a: unknown[]) => m.apply(recv, a) };
       return this.evalCall(dot, def, false, node, name, args, final);

@@ -204,7 +204,8 @@ export class Parser {
       }
     }
     this.vars.length = mark;
-    return { type: kind, pos: t.pos, line: t.line, pipe, list, elseList };
+    // Go: a branch is at its pipeline (errors point there)
+    return { type: kind, pos: pipe.pos, line: pipe.line, pipe, list, elseList };
   }
 
   private templateName(t: Token, context: string): string {
@@ -217,14 +218,16 @@ export class Parser {
   }
 
   private templateControl(t: Token): TemplateNode {
-    const name = this.templateName(this.nextNonSpace(), 'template clause');
+    const tok = this.nextNonSpace();
+    const name = this.templateName(tok, 'template clause');
     let pipe: PipeNode | null = null;
     if (this.nextNonSpace().type !== 'right') { this.i--; pipe = this.pipeline('template clause', 'right'); }
-    return { type: 'template', pos: t.pos, line: t.line, name, pipe };
+    return { type: 'template', pos: tok.pos, line: tok.line, name, pipe };
   }
 
   private blockControl(t: Token): TemplateNode {
-    const name = this.templateName(this.nextNonSpace(), 'block clause');
+    const tok = this.nextNonSpace();
+    const name = this.templateName(tok, 'block clause');
     const pipe = this.pipeline('block clause', 'right');
     const saved = this.vars; const depth = this.rangeDepth;
     this.vars = ['$']; this.rangeDepth = 0;
@@ -232,7 +235,7 @@ export class Parser {
     this.vars = saved; this.rangeDepth = depth;
     if (end.type !== 'end') this.fail(`unexpected ${nodeString(end)} in block clause`);
     this.add(name, list);
-    return { type: 'template', pos: t.pos, line: t.line, name, pipe };
+    return { type: 'template', pos: tok.pos, line: tok.line, name, pipe };
   }
 
   private pipeline(context: string, end: 'right' | 'rparen'): PipeNode {

@@ -2,7 +2,8 @@
  * How JS values stand for Go values in templates: undefined is Go's invalid value (a missing map
  * key, printed `<no value>`), null is nil, integral numbers are ints and others float64, arrays are
  * slices, plain objects and Maps are maps (a missing key is no error), and objects tagged with
- * `goStruct` (or class instances) are structs: a missing field is an error, as in Go.
+ * `goStruct` (or class instances) are structs: a missing field is an error, as in Go, and a
+ * function property is a method (called, with arguments: `{{.Label "k"}}`).
  */
 
 export const GO_TYPE = Symbol.for('berth.template.goType');
