@@ -1,7 +1,8 @@
 /**
  * lib/template: Go's text/template semantics (as documented for text/template and fmt), the docker
- * CLI's functions, and Go's error texts. Outputs marked (docker 28) were checked against
- * `docker version --format` of the docker 28.2.2 CLI, which runs Go's own text/template.
+ * CLI's functions, and Go's error texts. Outputs marked (docker 28), and every error text here,
+ * were checked against the docker 28.2.2 CLI (`docker version --format`, `docker ps --format`),
+ * which runs Go's own text/template.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,16 +128,23 @@ test('template: Go text/template semantics on maps, slices and values', () => {
 
 /** [template, data, Go's error text]. */
 const execErrors: [string, unknown, string][] = [
-  ['{{.Name.X}}', data, 'template: :1:2: executing "" at <.Name.X>: can\'t evaluate field X in type string'],
-  ['{{.Nil.X}}', data, 'template: :1:2: executing "" at <.Nil.X>: nil pointer evaluating interface {}.X'],
+  ['{{.Name.X}}', data, 'template: :1:7: executing "" at <.Name.X>: can\'t evaluate field X in type string'],
+  ['{{.Nil.X}}', data, 'template: :1:6: executing "" at <.Nil.X>: nil pointer evaluating interface {}.X'],
   ['{{index .List 5}}', data, 'template: :1:2: executing "" at <index .List 5>: error calling index: index out of range: 5'],
   ['{{index .List "a"}}', data, 'template: :1:2: executing "" at <index .List "a">: error calling index: cannot index slice/array with type string'],
   ['{{index nil 1}}', data, 'template: :1:2: executing "" at <index nil 1>: error calling index: index of untyped nil'],
   ['{{slice "abc" 2 1}}', data, 'template: :1:2: executing "" at <slice "abc" 2 1>: error calling slice: invalid slice index: 2 > 1'],
   ['{{len 3}}', data, 'template: :1:2: executing "" at <len 3>: error calling len: len of type int'],
   ['{{len .Nil}}', data, 'template: :1:2: executing "" at <len .Nil>: error calling len: len of nil pointer'],
-  ['{{upper 3}}', data, 'template: :1:8: executing "" at <3>: wrong type for value; expected string; got int'],
-  ['{{pad "a" "b" 1}}', data, 'template: :1:10: executing "" at <"b">: wrong type for value; expected int; got string'],
+  ['{{upper 3}}', data, 'template: :1:8: executing "" at <3>: expected string; found 3'],
+  ['{{upper .N}}', data, 'template: :1:8: executing "" at <.N>: wrong type for value; expected string; got int'],
+  ['{{upper nil}}', data, 'template: :1:8: executing "" at <nil>: cannot assign nil to string'],
+  ['{{pad "a" "b" 1}}', data, 'template: :1:10: executing "" at <"b">: expected integer; found "b"'],
+  ['{{pad "a" 1.5 1}}', data, 'template: :1:10: executing "" at <1.5>: expected integer; found 1.5'],
+  ['{{call .Name}}', data, 'template: :1:2: executing "" at <call .Name>: error calling call: non-function .Name of type string'],
+  ['{{.Map | len 1}}', data, 'template: :1:9: executing "" at <len>: wrong number of args for len: want 1 got 2'],
+  ['{{$x = 1}}', data, 'template: :1:7: executing "" at <1>: undefined variable: $x'],
+  ['{{index 1 1}}', data, 'template: :1:2: executing "" at <index 1 1>: error calling index: can\'t index item of type int'],
   ['{{printf}}', data, 'template: :1:2: executing "" at <printf>: wrong number of args for printf: want at least 1 got 0'],
   ['{{upper "a" "b"}}', data, 'template: :1:2: executing "" at <upper>: wrong number of args for upper: want 1 got 2'],
   ['{{eq "a" 1}}', data, 'template: :1:2: executing "" at <eq "a" 1>: error calling eq: incompatible types for comparison'],
@@ -144,11 +152,11 @@ const execErrors: [string, unknown, string][] = [
   ['{{eq .List .List}}', data, 'template: :1:2: executing "" at <eq .List .List>: error calling eq: non-comparable type [a b c]: []string'],
   ['{{nil}}', data, 'template: :1:2: executing "" at <nil>: nil is not a command'],
   ['{{1 2}}', data, 'template: :1:2: executing "" at <1>: can\'t give argument to non-function 1'],
-  ['{{range "abc"}}{{end}}', data, 'template: :1:8: executing "" at <{{range "abc"}}{{end...>: range can\'t iterate over abc'],
-  ['{{range $i, $v := 3}}{{end}}', data, 'template: :1:8: executing "" at <{{range $i, $v := 3}...>: can\'t use 3 to iterate over more than one variable'],
+  ['{{range "abc"}}{{end}}', data, 'template: :1:8: executing "" at <"abc">: range can\'t iterate over abc'],
+  ['{{range $i, $v := 3}}{{end}}', data, 'template: :1:18: executing "" at <3>: can\'t use 3 to iterate over more than one variable'],
   ['{{template "nope"}}', data, 'template: :1:11: executing "" at <{{template "nope"}}>: template "nope" not defined'],
-  ['{{define "d"}}{{.X.Y}}{{end}}\n  {{template "d" .Name}}', data, 'template: :1:16: executing "d" at <.X.Y>: can\'t evaluate field X in type string'],
-  ['line1\nline2 {{.N.Z}}', data, 'template: :2:8: executing "" at <.N.Z>: can\'t evaluate field Z in type int'],
+  ['{{define "d"}}{{.X.Y}}{{end}}\n  {{template "d" .Name}}', data, 'template: :1:18: executing "d" at <.X.Y>: can\'t evaluate field X in type string'],
+  ['line1\nline2 {{.N.Z}}', data, 'template: :2:10: executing "" at <.N.Z>: can\'t evaluate field Z in type int'],
   ['{{.Name "x"}}', data, 'template: :1:2: executing "" at <.Name>: Name is not a method but has arguments'],
   ['{{define "r"}}{{template "r" .}}{{end}}{{template "r" 1}}', data, 'template: :1:25: executing "r" at <{{template "r" .}}>: exceeded maximum template depth (1000)'],
 ];
@@ -231,7 +239,7 @@ test('template: structs (goStruct, classes) error on missing fields; methods tak
   assert.throws(() => render('{{.Boom}}', bad), { message: 'template: :1:2: executing "" at <.Boom>: error calling Boom: kaboom' });
   // call
   assert.equal(render('{{call .F 2 3}}', { F: (a: number, b: number) => a * b }), '6');
-  assert.throws(() => render('{{call .F}}', { F: 1 }), /error calling call: non-function of type int/);
+  assert.throws(() => render('{{call .F}}', { F: 1 }), /error calling call: non-function .F of type int/);
   assert.throws(() => render('{{.F}}', { F: () => 1 }), /at <\{\{\.F\}\}>: can't print \{\{\.F\}\} of type func$/, 'a function in a map is a value, not a method');
   assert.throws(() => render('{{.F 1}}', { F: () => 1 }), /F is not a method but has arguments/);
 });

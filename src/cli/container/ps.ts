@@ -3,7 +3,7 @@ import { imageStore } from '../../image/index.js';
 import { reconcile, type EngineCore } from '../../engine/index.js';
 import { parseFilters, type Container } from '../../engine/store/index.js';
 import { bool, int, str, strs } from '../flags.js';
-import { formatItems } from '../image/format.js';
+import { PS_ERRORS, formatItems } from '../image/format.js';
 import { createdAt, humanDuration, humanSize } from '../image/common.js';
 import { io, runEngineCommand, type CommandSpec } from './common.js';
 
@@ -106,11 +106,11 @@ export async function run(argv: string[], name = 'ps'): Promise<number> {
     for (const c of list) {
       const row = rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined);
       // Docker's ContainerContext method: {{.Label "key"}} is that label's value or ''
-      Object.defineProperty(row, 'Label', { value: (key: string) => c.labels[key] ?? '' });
+      Object.defineProperty(row, 'Label', { value: Object.assign((key: string) => c.labels[key] ?? '', { params: ['string'] }) });
       rows.push(row);
     }
     const table = `{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${withSize ? '\t{{.Size}}' : ''}`;
-    io.out.write(formatItems(str(p, 'format'), rows, table, HEADERS, '*formatter.ContainerContext'));
+    io.out.write(formatItems(str(p, 'format'), rows, table, HEADERS, '*formatter.ContainerContext', PS_ERRORS));
     return 0;
   });
 }

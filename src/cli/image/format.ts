@@ -2,9 +2,12 @@
  * Output formatting like the docker CLI's `--format`: `table` (aligned columns, header rendered
  * from the same template), `json` (one object per line), or any Go template (src/lib/template,
  * with the docker CLI's functions). `\t` and `\n` escapes are turned into tabs and newlines, as
- * Docker does. Template errors are `template parsing error: template: …` usage errors (exit 1).
+ * Docker does. Template errors are usage errors with the docker CLI's text for the command
+ * (`template parsing error: template: :1:2: executing "" at <.Foo>: …`), exit 1; inspect, info
+ * and version print a parse error and exit 64 before doing anything, as Docker does.
  */
 import { usage } from '../../lib/index.js';
+import { printErr } from './common.js';
 import { Template, TemplateError, dockerFuncs, formatValue, goStruct, headerFuncs } from '../../lib/template/index.js';
 
 /** Header names Docker prints for a field. */
@@ -21,23 +24,53 @@ export function goString(v: unknown): string {
 
 const unescape = (f: string) => f.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
 
-const templateError = (e: unknown): never => {
-  if (e instanceof TemplateError) throw usage('format', `template parsing error: ${e.message}`);
+/** How a command words template errors (the docker CLI differs by command). */
+export interface TemplateErrorText { parse: string; exec: string }
+/** Most list commands (images, history, volume ls, stats, system df) and inspect. */
+export const DOCKER_ERRORS: TemplateErrorText = { parse: 'template parsing error: ', exec: 'template parsing error: ' };
+/** `docker ps` (docker 28). */
+export const PS_ERRORS: TemplateErrorText = { parse: 'failed to parse template: ', exec: 'failed to execute template: ' };
+
+const templateError = (e: unknown, prefix: string, code: string): never => {
+  if (e instanceof TemplateError) throw Object.assign(usage('format', prefix + e.message), { code });
   throw e;
 };
 
 /** Parse a `--format` template (escapes already expanded) with the docker CLI's functions. */
-export function parseFormat(text: string): Template {
-  try { return Template.parse(text, { funcs: dockerFuncs }); } catch (e) { return templateError(e); }
+export function parseFormat(text: string, errors = DOCKER_ERRORS, name = ''): Template {
+  try { return Template.parse(text, { funcs: dockerFuncs, name }); } catch (e) { return templateError(e, errors.parse, 'TEMPLATE_PARSE'); }
 }
 
-function run(t: Template, obj: unknown): string {
-  try { return t.execute(obj); } catch (e) { return templateError(e); }
+/** Run a parsed template; an error is a usage error worded as `errors.exec`. */
+export function runFormat(t: Template, obj: unknown, errors = DOCKER_ERRORS, missingKey?: 'error'): string {
+  try { return t.execute(obj, { missingKey }); } catch (e) { return templateError(e, errors.exec, 'TEMPLATE_EXEC'); }
 }
 
 /** Render a Go template against `obj` (`\t`/`\n` escapes expanded). */
-export function renderTemplate(tpl: string, obj: unknown): string {
-  return run(parseFormat(unescape(tpl)), obj);
+export function renderTemplate(tpl: string, obj: unknown, errors = DOCKER_ERRORS): string {
+  return runFormat(parseFormat(unescape(tpl), errors), obj, errors);
+}
+
+/**
+ * Parse the template of inspect, info, version, events: on a bad one, print Docker's message
+ * (`template parsing error: …`) and return the exit status, 64, to return before doing anything.
+ */
+export function parseOrStatus(text: string, name = '', prefix = 'template parsing error: '): Template | number {
+  try {
+    return Template.parse(text, { funcs: dockerFuncs, name });
+  } catch (e) {
+    if (!(e instanceof TemplateError)) throw e;
+    printErr(prefix + e.message);
+    return 64;
+  }
+}
+
+/**
+ * `inspect -f`: each object on its own line. Docker runs the template on the raw JSON when the
+ * typed object fails, with missingkey=error: a missing key is `map has no entry for key "Foo"`.
+ */
+export function renderInspect(t: Template, items: unknown[]): string {
+  return items.map((i) => runFormat(t, i, DOCKER_ERRORS, 'error') + '\n').join('');
 }
 
 /**
@@ -73,17 +106,17 @@ export function alignColumns(rows: string[][]): string {
  * 'table TEMPLATE' → header + aligned rows; otherwise one rendered template per item.
  * With `typeName`, items are Go structs of that type: a field they lack is an error, as in Docker.
  */
-export function formatItems(format: string, items: Record<string, unknown>[], defaultTable: string, headers: Record<string, string> = HEADERS, typeName?: string): string {
+export function formatItems(format: string, items: Record<string, unknown>[], defaultTable: string, headers: Record<string, string> = HEADERS, typeName?: string, errors = DOCKER_ERRORS): string {
   const f = format.trim();
   if (f === 'json') return items.map((i) => JSON.stringify(i)).join('\n') + (items.length ? '\n' : '');
   const rows = typeName ? items.map((i) => goStruct(i, typeName)) : items;
   const table = tableTemplate(format, defaultTable);
   if (table !== undefined) {
-    const t = parseFormat(table);
-    const body = rows.map((i) => run(t, i) + '\n').join('');
+    const t = parseFormat(table, errors);
+    const body = rows.map((i) => runFormat(t, i, errors) + '\n').join('');
     const text = renderHeader(t, table, headers) + '\n' + body;
     return alignColumns(text.slice(0, -1).split('\n').map((l) => l.split('\t')));
   }
-  const t = parseFormat(unescape(f));
-  return rows.map((i) => run(t, i) + '\n').join('');
+  const t = parseFormat(unescape(f), errors);
+  return rows.map((i) => runFormat(t, i, errors) + '\n').join('');
 }

@@ -20,6 +20,8 @@ export interface ExecEnv {
   trees: Map<string, ListNode>;
   funcs: Map<string, TemplateFunc>;
   builtins: Set<string>;
+  /** Go's Option("missingkey=error"): a missing map key is an error instead of <no value> */
+  missingKeyError?: boolean;
 }
 
 export class State {
@@ -41,8 +43,7 @@ export class State {
     const nl = before.lastIndexOf('\n');
     const line = 1 + (before.match(/\n/g)?.length ?? 0);
     const col = nl < 0 ? pos : pos - nl - 1;
-    let ctx = nodeString(this.node);
-    if (ctx.length > 20) ctx = ctx.slice(0, 20) + '...';
+    const ctx = nodeString(this.node);
     throw new TemplateError(`template: ${this.env.parseName}:${line}:${col}: executing ${quote(this.name)} at <${ctx}>: ${msg}`);
   }
 
@@ -104,7 +105,6 @@ export class State {
         return true;
       };
       let n = 0;
-      this.at(r);
       switch (kindOf(val)) {
         case 'slice': for (const [i, x] of [...(val as unknown[])].entries()) { n++; if (!one(i, x)) break; } break;
         case 'map': for (const [k, x] of mapEntries(val as object)) { n++; if (!one(k, x)) break; } break;
@@ -214,7 +214,10 @@ export class State {
   }
 
   private evalField(dot: Val, name: string, node: Node, args: Arg[], final: Final, recv: Val): Val {
-    if (recv === undefined) return undefined;
+    if (recv === undefined) {
+      if (this.env.missingKeyError) this.errorf(`nil data; no entry for key ${quote(name)}`);
+      return undefined;
+    }
     if (recv === null) this.errorf(`nil pointer evaluating interface {}.${name}`);
     const k = kindOf(recv);
     const o = recv as Record<string, unknown>;
@@ -222,7 +225,9 @@ export class State {
       || (k === 'struct' && name in o && !(name in Object.prototype));
     if (k === 'struct' && own && typeof o[name] === 'function') {
       const m = o[name] as (...a: unknown[]) => unknown;
-      const def: TemplateFunc = { params: Array<Param>(m.length).fill('any'), fn: (...a: unknown[]) => m.apply(recv, a) };
+      // a method may declare Go parameter types: Object.assign(fn, { params: ['string'] })
+      const declared = (m as { params?: Param[] }).params;
+      const def: TemplateFunc = { params: declared ?? Array<Param>(m.length).fill('any'), fn: (...a: unknown[]) => m.apply(recv, a) };
       return this.evalCall(dot, def, false, node, name, args, final);
     }
     const hasArgs = args.length > 1 || final !== MISSING;
@@ -232,6 +237,8 @@ export class State {
     }
     if (k === 'map') {
       if (hasArgs) this.errorf(`${name} is not a method but has arguments`);
+      const has = recv instanceof Map ? recv.has(name) : own;
+      if (!has && this.env.missingKeyError) this.errorf(`map has no entry for key ${quote(name)}`);
       return recv instanceof Map ? recv.get(name) : own ? o[name] : undefined;
     }
     this.errorf(`can't evaluate field ${name} in type ${typeName(recv)}`);
@@ -272,7 +279,24 @@ export class State {
       }
       return final !== MISSING ? final : v;
     }
-    const values = argNodes.map((a, i) => this.check(this.evalArg(dot, a), type(i)));
+    if (builtin && name === 'call' && argNodes[0]) {
+      const fn = this.evalArg(dot, argNodes[0]);
+      if (fn !== null && fn !== undefined && typeof fn !== 'function') {
+        this.at(node);
+        this.errorf(`error calling call: non-function ${nodeString(argNodes[0])} of type ${typeName(fn)}`);
+      }
+    }
+    const values = argNodes.map((a, i) => {
+      const p = type(i);
+      if ((p === 'string' || p === 'int') && ['number', 'string', 'bool', 'nil'].includes(a.type)) {
+        this.at(a);
+        const lit = a as Extract<Arg, { type: 'number' | 'string' | 'bool' | 'nil' }>;
+        if (lit.type === 'nil') this.errorf(`cannot assign nil to ${p}`);
+        if (p === 'string' && lit.type !== 'string') this.errorf(`expected string; found ${nodeString(a)}`);
+        if (p === 'int' && !(lit.type === 'number' && lit.isInt)) this.errorf(`expected integer; found ${nodeString(a)}`);
+      }
+      return this.check(this.evalArg(dot, a), p);
+    });
     if (final !== MISSING) { this.at(node); values.push(this.check(final, type(values.length))); }
     try {
       return def.fn(...values);

@@ -104,7 +104,9 @@ function lt(a: unknown, b: unknown): boolean {
   return ka === 'num' ? Number(a) < Number(b) : (a as string) < (b as string);
 }
 
-const evalArgs = (args: unknown[]): string => (args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args));
+/** Go's evalArgs for html, js, urlquery: one string as is, else Sprint with nil printed as <no value>. */
+const evalArgs = (args: unknown[]): string => (args.length === 1 && typeof args[0] === 'string' ? args[0]
+  : sprint(args.map((a) => (a === null || a === undefined ? '<no value>' : a))));
 
 export function htmlEscape(s: string): string {
   return s.replace(/[<>&'"\0]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&#39;', '"': '&#34;', '\0': '\uFFFD' })[c]!);

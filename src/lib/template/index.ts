@@ -36,6 +36,8 @@ export interface ExecOptions {
   funcs?: FuncMap;
   /** run this `define`d template instead of the root one */
   template?: string;
+  /** Go's Option("missingkey=…"): 'error' makes a missing map key an error (docker inspect's fallback) */
+  missingKey?: 'default' | 'error';
 }
 
 export class Template {
@@ -68,7 +70,7 @@ export class Template {
   executePartial(data: unknown, opts: ExecOptions = {}): { output: string; error?: TemplateError } {
     const name = opts.template ?? this.name;
     const funcs = opts.funcs ? new Map([...this.funcs, ...Object.entries(opts.funcs)]) : this.funcs;
-    const env: ExecEnv = { parseName: this.name, text: this.text, trees: this.trees, funcs, builtins: new Set(Object.keys(builtins).filter((k) => funcs.get(k) === builtins[k])) };
+    const env: ExecEnv = { parseName: this.name, text: this.text, trees: this.trees, funcs, builtins: new Set(Object.keys(builtins).filter((k) => funcs.get(k) === builtins[k])), missingKeyError: opts.missingKey === 'error' };
     const tree = this.trees.get(name);
     if (!tree) return { output: '', error: new TemplateError(`template: no template ${JSON.stringify(name)} associated with template ${JSON.stringify(this.name)}`) };
     const st = new State(env, name, data);

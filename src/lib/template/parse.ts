@@ -306,8 +306,9 @@ export class Parser {
       const pos = this.peek().pos;
       while (this.peek().type === 'field') fields.push(this.next().val.slice(1));
       switch (node.type) {
-        case 'field': node = { type: 'field', pos: node.pos, idents: [...node.idents, ...fields] }; break;
-        case 'variable': node = { type: 'variable', pos: node.pos, idents: [...node.idents, ...fields] }; break;
+        // Go: a chained field or variable is at its second element
+        case 'field': node = { type: 'field', pos, idents: [...node.idents, ...fields] }; break;
+        case 'variable': node = { type: 'variable', pos, idents: [...node.idents, ...fields] }; break;
         case 'bool': case 'string': case 'number': case 'nil': case 'dot':
           this.fail(`unexpected . after term ${JSON.stringify(nodeString(node))}`);
         default: node = { type: 'chain', pos, node, fields };
