@@ -46,7 +46,7 @@ test('format: a bad template is one line of Docker\'s text and Docker\'s exit st
     [['ps', '-a', '--format', '{{.Foo}}'], 1, 'failed to execute template: template: :1:2: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.ContainerContext'],
     [['ps', '-a', '--format', '{{.Names'], 1, 'failed to parse template: template: :1: unclosed action'],
     [['ps', '-a', '--format', 'table {{.Names}}\\t{{nope .ID}}'], 1, 'failed to parse template: template: :1: function "nope" not defined'],
-    [['images', '--format', '{{.Foo}}'], 1, 'template parsing error: template: :1:2: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.ImageContext'],
+    [['images', '--format', '{{.Foo}}'], 1, 'template parsing error: template: :1:2: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.imageContext'],
     [['inspect', '-f', '{{foo}}', 'fmt2'], 64, 'template parsing error: template: :1: function "foo" not defined'],
     [['inspect', '-f', '{{foo}}', 'no-such-thing'], 64, 'template parsing error: template: :1: function "foo" not defined'],
     [['inspect', '-f', '{{.Foo}}', 'fmt2'], 1, 'template parsing error: template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo"'],

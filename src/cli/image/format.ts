@@ -8,7 +8,7 @@
  */
 import { usage } from '../../lib/index.js';
 import { printErr } from './common.js';
-import { Template, TemplateError, dockerFuncs, formatValue, goStruct, headerFuncs } from '../../lib/template/index.js';
+import { Template, TemplateError, dockerFuncs, goStruct, headerFuncs } from '../../lib/template/index.js';
 
 /** Header names Docker prints for a field. */
 const HEADERS: Record<string, string> = {
@@ -16,11 +16,6 @@ const HEADERS: Record<string, string> = {
   CreatedAt: 'CREATED AT', Size: 'SIZE', VirtualSize: 'VIRTUAL SIZE', CreatedBy: 'CREATED BY', Comment: 'COMMENT',
   SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS',
 };
-
-/** Go's default printing of a value (`[a b]`, `map[k:v]`, `<no value>`). */
-export function goString(v: unknown): string {
-  return v === undefined ? '<no value>' : formatValue(v);
-}
 
 const unescape = (f: string) => f.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
 

@@ -25,8 +25,11 @@ export function lex(name: string, input: string): Token[] {
   const out: Token[] = [];
   let pos = 0;
   const lineAt = (p: number) => { let n = 1; for (let i = 0; i < p && i < input.length; i++) if (input[i] === '\n') n++; return n; };
+  // tokens come in order: count lines as we go
+  let line = 1, counted = 0;
+  const lineOf = (p: number) => { for (; counted < p; counted++) if (input[counted] === '\n') line++; return line; };
   const fail = (msg: string, at = pos): never => { throw new TemplateError(`template: ${name}:${lineAt(at)}: ${msg}`); };
-  const emit = (type: TokenType, start: number, end: number, val = input.slice(start, end)) => out.push({ type, val, pos: start, line: lineAt(start) });
+  const emit = (type: TokenType, start: number, end: number, val = input.slice(start, end)) => out.push({ type, val, pos: start, line: lineOf(start) });
   /** A right delimiter at `p`, with its trim marker: returns [length, trims] or undefined. */
   const rightAt = (p: number): [number, boolean] | undefined => {
     if (isSpace(input[p]) && input.startsWith('-}}', p + 1)) return [4, true];
@@ -137,7 +140,7 @@ export function lex(name: string, input: string): Token[] {
       fail(`bad character ${goRune(String.fromCodePoint(input.codePointAt(p)!))}`, p);
     }
   }
-  out.push({ type: 'eof', val: '', pos: input.length, line: lineAt(input.length) });
+  out.push({ type: 'eof', val: '', pos: input.length, line: lineOf(input.length) });
   return out;
 }
 
