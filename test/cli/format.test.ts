@@ -44,6 +44,9 @@ test('format: a bad template is one line of Docker\'s text and Docker\'s exit st
   await c.ok(['create', '--name', 'fmt2', 'busybox', 'true']);
   const cases: [string[], number, string][] = [
     [['ps', '-a', '--format', '{{.Foo}}'], 1, 'failed to execute template: template: :1:2: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.ContainerContext'],
+    // checked before listing (nothing runs here), on the raw format: positions count "table "
+    [['ps', '--format', '{{.Foo}}'], 1, 'failed to execute template: template: :1:2: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.ContainerContext'],
+    [['ps', '--format', 'table {{.Names}}\\t{{.Foo}}'], 1, 'failed to execute template: template: :1:20: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.ContainerContext'],
     [['ps', '-a', '--format', '{{.Names'], 1, 'failed to parse template: template: :1: unclosed action'],
     [['ps', '-a', '--format', 'table {{.Names}}\\t{{nope .ID}}'], 1, 'failed to parse template: template: :1: function "nope" not defined'],
     [['images', '--format', '{{.Foo}}'], 1, 'template parsing error: template: :1:2: executing "" at <.Foo>: can\'t evaluate field Foo in type *formatter.imageContext'],

@@ -85,7 +85,17 @@ export function renderHeader(t: Template, tplText: string, headers: Record<strin
 export function tableTemplate(format: string, defaultTable: string): string | undefined {
   const f = format.trim();
   if (f === '' || f === 'table') return unescape(defaultTable);
-  return f.startsWith('table') ? unescape(f.slice(5).trim()) : undefined;
+  // Docker: a table is a format that starts with "table" (not after spaces)
+  return format.startsWith('table') ? unescape(f.slice(5).trim()) : undefined;
+}
+
+/**
+ * docker ps's check before listing: the raw `--format` (a `table` prefix is text then) is run on
+ * an empty row, so a bad template fails even when nothing is listed.
+ */
+export function preflight(format: string, blank: object, typeName: string, errors: TemplateErrorText): void {
+  if (!format) return;
+  runFormat(parseFormat(format, errors), goStruct(blank, typeName), errors);
 }
 
 /** Align tab-separated rows into columns separated by three spaces (like Go's tabwriter). */
