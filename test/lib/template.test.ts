@@ -113,6 +113,10 @@ const ok: [string, string][] = [
   ['{{printf "%6.2f%%" 12.3456}}', ' 12.35%'],
   ['{{printf "%v|%+v|%s|%d" .Map .Map .List .List}}', 'map[a:1 b:2 c:3]|map[a:1 b:2 c:3]|[a b c]|[%!d(string=a) %!d(string=b) %!d(string=c)]'],
   ['{{printf "%-10s|%10s|" "héllo" "héllo"}}', 'héllo     |     héllo|'],
+  ['{{printf "|%#05.0d|%+0Xx%+0.3T" 0 0 false}}', '|     |+0xboo'],
+  ['{{printf "%+.4s|%+0v|%#v" 1e6 12345.678 "q"}}', '%!s(float64=+1e+06)|12345.678|"q"'],
+  ['{{printf "x%+07s|%3F% s" 1 12345.678 255}}', 'x%!s(int=+000001)|12345.678000%!s(int= 255)'],
+  ['{{printf "%.2x|%-3c|%q" "héllo" -255 300}}', '68c3|\uFFFD  |\'Ĭ\''],
   // docker CLI functions
   ['{{json .Map}} {{json .List}} {{json .Name}} {{json nil}} {{json "a<b>&"}}', '{"b":2,"a":1,"c":3} ["a","b","c"] "web" null "a<b>&"'],
   ['{{join .List ", "}} {{split "a,b,,c" ","}} {{split "abc" ""}}', 'a, b, c [a b  c] [a b c]'],

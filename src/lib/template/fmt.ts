@@ -145,7 +145,8 @@ export function sprintln(args: unknown[]): string {
   return args.map((a) => formatValue(a)).join(' ') + '\n';
 }
 
-interface Spec { minus: boolean; plus: boolean; sharp: boolean; space: boolean; zero: boolean; width: number; prec: number }
+/** Flags of one verb; for %v, Go turns `+` and `#` into plusV (field names) and sharpV (Go syntax). */
+interface Spec { minus: boolean; plus: boolean; sharp: boolean; space: boolean; zero: boolean; width: number; prec: number; plusV?: boolean; sharpV?: boolean }
 
 function pad(s: string, f: Spec, numeric = false): string {
   const n = [...s].length;
@@ -159,8 +160,10 @@ function pad(s: string, f: Spec, numeric = false): string {
   return (f.zero && !numeric ? '0' : ' ').repeat(fill) + s;
 }
 
-function bad(verb: string, v: unknown): string {
-  return v === null || v === undefined ? `%!${verb}(<nil>)` : `%!${verb}(${typeName(v)}=${formatValue(v)})`;
+/** Go's bad-verb form: `%!d(string=abc)`, the value printed with %v and the verb's flags. */
+function bad(verb: string, v: unknown, f?: Spec): string {
+  if (v === null || v === undefined) return `%!${verb}(<nil>)`;
+  return `%!${verb}(${typeName(v)}=${f ? fmtOne(v, 'v', f) : formatValue(v)})`;
 }
 
 function fmtInt(v: number, verb: string, f: Spec): string {
@@ -172,24 +175,27 @@ function fmtInt(v: number, verb: string, f: Spec): string {
     case 'o': case 'O': s = a.toString(8); if (verb === 'O') s = '0o' + s; else if (f.sharp) s = '0' + s; break;
     case 'x': s = a.toString(16); if (f.sharp) s = '0x' + s; break;
     case 'X': s = a.toString(16).toUpperCase(); if (f.sharp) s = '0X' + s; break;
-    case 'c': return pad(String.fromCodePoint(a), f);
-    case 'q': return pad(quote(String.fromCodePoint(a), f.plus, "'"), f);
-    case 'U': s = 'U+' + a.toString(16).toUpperCase().padStart(4, '0'); break;
+    case 'c': return pad(neg || a > 0x10ffff ? '\uFFFD' : String.fromCodePoint(a), f);
+    case 'q': return pad(quote(neg || a > 0x10ffff ? '\uFFFD' : String.fromCodePoint(a), f.plus, "'"), f);
+    case 'U': return pad('U+' + (neg ? (2n ** 64n - BigInt(a)).toString(16) : a.toString(16)).toUpperCase().padStart(f.prec > 4 ? f.prec : 4, '0'), f);
     default: s = a.toString(10);
   }
+  if (f.prec === 0 && v === 0) s = ''; // Go: %.0d of 0 prints nothing
   if (f.prec >= 0) s = s.padStart(f.prec, '0');
   s = (neg ? '-' : f.plus ? '+' : f.space ? ' ' : '') + s;
-  return pad(s, f, f.prec < 0);
+  // a precision turns zero padding off (Go)
+  return pad(s, f.prec >= 0 ? { ...f, zero: false } : f, true);
 }
 
 function fmtFloatVerb(v: number, verb: string, f: Spec): string {
-  const body = formatFloat(v, verb === 'v' ? 'g' : verb, verb === 'v' ? -1 : f.prec < 0 && verb !== 'g' && verb !== 'G' ? 6 : f.prec, f.sharp && verb !== 'v');
+  const prec = verb === 'v' || verb === 'g' || verb === 'G' ? f.prec : f.prec < 0 ? 6 : f.prec;
+  const body = formatFloat(v, verb === 'v' ? 'g' : verb, prec, f.sharp && verb !== 'v');
   const sign = v < 0 || Object.is(v, -0) ? '-' : f.plus ? '+' : f.space ? ' ' : '';
   return pad(sign + body, f, Number.isFinite(v));
 }
 
 function hexString(s: string, upper: boolean, f: Spec): string {
-  const bytes = [...Buffer.from(s, 'utf8')];
+  const bytes = [...Buffer.from(s, 'utf8')].slice(0, f.prec >= 0 ? f.prec : undefined);
   const h = bytes.map((b) => b.toString(16).padStart(2, '0'));
   const out = f.space ? h.map((x) => (f.sharp ? '0x' : '') + x).join(' ') : (f.sharp ? '0x' : '') + h.join('');
   return upper ? out.toUpperCase() : out;
@@ -198,47 +204,47 @@ function hexString(s: string, upper: boolean, f: Spec): string {
 /** One verb applied to one argument. */
 function fmtOne(v: unknown, verb: string, f: Spec): string {
   const k = kindOf(v);
-  if (verb === 'T') return pad(v === null || v === undefined ? '<nil>' : typeName(v), f);
+  if (verb === 'T') return fmtOne(v === null || v === undefined ? '<nil>' : typeName(v), 's', f);
   if (verb === 'v' && (k === 'slice' || k === 'map' || k === 'struct')) {
-    if (f.sharp || k !== 'slice') return pad(formatValue(v, f.plus, f.sharp), f);
+    if (f.sharpV || k !== 'slice') return pad(formatValue(v, f.plusV, f.sharpV), f);
   }
   if (k === 'slice') return `[${[...(v as unknown[])].map((x) => fmtOne(x, verb, f)).join(' ')}]`;
   if (k === 'map' || k === 'struct') {
     if (k === 'map') return `map[${mapEntries(v as object).map(([a, b]) => `${fmtOne(a, verb, f)}:${fmtOne(b, verb, f)}`).join(' ')}]`;
-    return `{${structFields(v as object).map(([a, b]) => (f.plus ? `${a}:` : '') + fmtOne(b, verb, f)).join(' ')}}`;
+    return `{${structFields(v as object).map(([a, b]) => (f.plusV ? `${a}:` : '') + fmtOne(b, verb, f)).join(' ')}}`;
   }
   switch (k) {
-    case 'invalid': case 'nil': return verb === 'v' ? pad('<nil>', f) : bad(verb, v);
-    case 'bool': return verb === 'v' || verb === 't' ? pad(String(v), f) : bad(verb, v);
+    case 'invalid': case 'nil': return verb === 'v' ? pad('<nil>', f) : bad(verb, v, f);
+    case 'bool': return verb === 'v' || verb === 't' ? pad(String(v), f) : bad(verb, v, f);
     case 'int': {
       const n = Number(v);
       if ('bdoOxXcqUv'.includes(verb)) return fmtInt(n, verb === 'v' ? 'd' : verb, f);
       if ('eEfFgG'.includes(verb)) return fmtFloatVerb(n, verb, f);
-      return bad(verb, v);
+      return bad(verb, v, f);
     }
     case 'float': {
       const n = Number(v);
       if ('veEfFgG'.includes(verb)) return fmtFloatVerb(n, verb, f);
-      return bad(verb, v);
+      return bad(verb, v, f);
     }
     case 'string': {
       let s = v as string;
       switch (verb) {
         case 'v': case 's':
-          if (f.sharp && verb === 'v') return pad(quote(s), f);
+          if (f.sharpV && verb === 'v') return pad(quote(s), f);
           if (f.prec >= 0) s = [...s].slice(0, f.prec).join('');
           return pad(s, f);
         case 'q':
           if (f.prec >= 0) s = [...s].slice(0, f.prec).join('');
           if (f.sharp && !/[`\x00-\x08\x0a-\x1f\x7f]/.test(s)) return pad('`' + s + '`', f);
           return pad(quote(s, f.plus), f);
-        case 'x': case 'X': return pad(hexString(f.prec >= 0 ? s.slice(0, f.prec) : s, verb === 'X', f), f);
-        default: return bad(verb, v);
+        case 'x': case 'X': return pad(hexString(s, verb === 'X', f), f);
+        default: return bad(verb, v, f);
       }
     }
-    case 'func': return verb === 'v' || verb === 'p' ? pad('0x0', f) : bad(verb, v);
+    case 'func': return verb === 'v' || verb === 'p' ? pad('0x0', f) : bad(verb, v, f);
   }
-  return bad(verb, v);
+  return bad(verb, v, f);
 }
 
 /** fmt.Sprintf with Go's verbs, flags, width, precision, `*`, `%[n]` indexes and error forms. */
@@ -294,6 +300,10 @@ export function sprintf(format: string, args: unknown[]): string {
     i += verb.length;
     if (verb === '%') { out += '%'; continue; }
     if (argi >= args.length || argi < 0) { out += `%!${verb}(MISSING)`; continue; }
+    if (verb === 'v') {
+      if (f.sharp) { f.sharpV = true; f.sharp = false; }
+      if (f.plus) { f.plusV = true; f.plus = false; }
+    }
     out += fmtOne(args[argi++], verb, f);
   }
   if (!reordered && argi < args.length) {
