@@ -3,7 +3,7 @@ import { BerthError } from '../../lib/index.js';
 import { inspect as inspectImage } from '../../image/index.js';
 import { inspectContainer, reconcile } from '../../engine/index.js';
 import { bool, str } from '../flags.js';
-import { formatItems } from '../image/format.js';
+import { parseOrStatus, renderInspect } from '../image/format.js';
 import { io, printErr, runEngineCommand, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
@@ -22,6 +22,9 @@ export async function run(argv: string[], name = 'inspect', only?: 'container'):
   return runEngineCommand({ ...spec, name }, argv, async (p, core) => {
     const type = only ?? str(p, 'type');
     if (type && type !== 'container' && type !== 'image') throw new BerthError({ kind: 'usage', op: 'inspect', message: `"${type}" is not a valid value for --type` });
+    const f = str(p, 'format');
+    const tpl = f && f !== 'json' ? parseOrStatus(f) : undefined;
+    if (typeof tpl === 'number') return tpl;
     const found: Record<string, unknown>[] = [];
     let status = 0;
     for (const a of p.args) {
@@ -45,9 +48,8 @@ export async function run(argv: string[], name = 'inspect', only?: 'container'):
         status = 1;
       }
     }
-    const f = str(p, 'format');
-    if (!f || f === 'json') io.out.write(JSON.stringify(found, null, 4) + '\n');
-    else io.out.write(formatItems(f, found, ''));
+    if (!tpl) io.out.write(JSON.stringify(found, null, 4) + '\n');
+    else io.out.write(renderInspect(tpl, found));
     return status;
   });
 }

@@ -3,7 +3,7 @@ import { imageStore } from '../../image/index.js';
 import { reconcile, type EngineCore } from '../../engine/index.js';
 import { parseFilters, type Container } from '../../engine/store/index.js';
 import { bool, int, str, strs } from '../flags.js';
-import { formatItems } from '../image/format.js';
+import { PS_ERRORS, formatItems, preflight } from '../image/format.js';
 import { createdAt, humanDuration, humanSize } from '../image/common.js';
 import { io, runEngineCommand, type CommandSpec } from './common.js';
 
@@ -85,6 +85,9 @@ async function sizes(core: EngineCore, c: Container): Promise<{ rw: number; root
 
 export async function run(argv: string[], name = 'ps'): Promise<number> {
   return runEngineCommand({ ...spec, name }, argv, async (p, core) => {
+    const format = str(p, 'format');
+    const blank = Object.fromEntries(Object.keys(HEADERS).map((k) => [k, '']));
+    preflight(format, Object.defineProperty(blank, 'Label', { value: Object.assign(() => '', { params: ['string'] }) }), '*formatter.ContainerContext', PS_ERRORS);
     const filters = parseFilters(strs(p, 'filter'), 'list containers');
     const last = int(p, 'last');
     const limit = bool(p, 'latest') ? 1 : last > 0 ? last : undefined;
@@ -101,11 +104,17 @@ export async function run(argv: string[], name = 'ps'): Promise<number> {
       io.out.write(list.map((c) => (bool(p, 'no-trunc') ? c.id : c.id.slice(0, 12)) + '\n').join(''));
       return 0;
     }
-    const withSize = bool(p, 'size');
+    // Docker asks for sizes when the template uses .Size
+    const withSize = bool(p, 'size') || /\.Size\b/.test(format);
     const rows: Record<string, unknown>[] = [];
-    for (const c of list) rows.push(rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined));
+    for (const c of list) {
+      const row = rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined);
+      // Docker's ContainerContext method: {{.Label "key"}} is that label's value or ''
+      Object.defineProperty(row, 'Label', { value: Object.assign((key: string) => c.labels[key] ?? '', { params: ['string'] }) });
+      rows.push(row);
+    }
     const table = `{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${withSize ? '\t{{.Size}}' : ''}`;
-    io.out.write(formatItems(str(p, 'format'), rows, table, HEADERS));
+    io.out.write(formatItems(format, rows, table, HEADERS, '*formatter.ContainerContext', PS_ERRORS));
     return 0;
   });
 }

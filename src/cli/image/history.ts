@@ -41,7 +41,7 @@ export async function run(argv: string[], name = 'history'): Promise<number> {
       return 0;
     }
     const items = rows.map((r) => fields(r, bool(p, 'human'), noTrunc));
-    io.out.write(formatItems(str(p, 'format'), items, '{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}').replace(/^IMAGE ID/, 'IMAGE   '));
+    io.out.write(formatItems(str(p, 'format'), items, '{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', undefined, '*image.historyContext').replace(/^IMAGE ID/, 'IMAGE   '));
     return 0;
   });
 }

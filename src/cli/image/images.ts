@@ -57,7 +57,7 @@ export async function run(argv: string[], name = 'images'): Promise<number> {
     const def = bool(p, 'digests')
       ? '{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}'
       : '{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
-    io.out.write(formatItems(str(p, 'format'), rows.map((r) => rowFields(r, noTrunc)), def));
+    io.out.write(formatItems(str(p, 'format'), rows.map((r) => rowFields(r, noTrunc)), def, undefined, '*formatter.imageContext'));
     return 0;
   });
 }

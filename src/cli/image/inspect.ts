@@ -2,7 +2,7 @@
 import { inspect } from '../../image/index.js';
 import { str } from '../flags.js';
 import { io, printErr, runCommand, type CommandSpec } from './common.js';
-import { formatItems } from './format.js';
+import { parseOrStatus, renderInspect } from './format.js';
 
 export const spec: CommandSpec = {
   name: 'image inspect',
@@ -18,6 +18,9 @@ export const spec: CommandSpec = {
 /** Docker indents inspect JSON with 4 spaces. */
 export async function run(argv: string[], name = 'image inspect'): Promise<number> {
   return runCommand({ ...spec, name }, argv, async (p, ctx) => {
+    const f = str(p, 'format');
+    const tpl = f && f !== 'json' ? parseOrStatus(f) : undefined;
+    if (typeof tpl === 'number') return tpl;
     const found: Record<string, unknown>[] = [];
     let status = 0;
     for (const a of p.args) {
@@ -28,9 +31,8 @@ export async function run(argv: string[], name = 'image inspect'): Promise<numbe
         status = 1;
       }
     }
-    const f = str(p, 'format');
-    if (!f || f === 'json') io.out.write(JSON.stringify(found, null, 4) + '\n');
-    else io.out.write(formatItems(f, found, ''));
+    if (!tpl) io.out.write(JSON.stringify(found, null, 4) + '\n');
+    else io.out.write(renderInspect(tpl, found));
     return status;
   });
 }

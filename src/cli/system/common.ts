@@ -5,7 +5,7 @@
 import { parseFilters, type Filters } from '../../engine/store/index.js';
 import { strs, type ParsedFlags } from '../flags.js';
 import { humanSize, io, print, printErr } from '../image/common.js';
-import { renderTemplate } from '../image/format.js';
+import { parseOrStatus, runFormat } from '../image/format.js';
 
 /** Docker's `units.HumanSize` (decimal, 4 significant digits): prune totals, `system df`. */
 export function humanSize4(bytes: number): string {
@@ -58,10 +58,15 @@ export async function confirm(message: string): Promise<boolean> {
   return line.trim().toLowerCase() === 'y';
 }
 
-/** `--format` for one object (`info`, `version`): `json` is `{{json .}}`; a newline follows, as Docker's. */
-export function formatOne(format: string, obj: unknown): string {
-  const f = format.trim() === 'json' ? '{{json .}}' : format;
-  return renderTemplate(f, obj) + '\n';
+/**
+ * `--format` for one object (`info`, `version`): `json` is `{{json .}}`; a newline follows, as
+ * Docker's. A template that does not parse: Docker's message printed, and the status (64) returned.
+ * An execution error is Docker's bare `template: …` (exit 1).
+ */
+export function formatOne(format: string, obj: unknown, name = ''): string | number {
+  const f = format.trim() === 'json' ? '{{json .}}' : format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  const t = parseOrStatus(f, name);
+  return typeof t === 'number' ? t : runFormat(t, obj, { parse: '', exec: '' }) + '\n';
 }
 
 /** Keys in sorted order (Go's encoding/json sorts map keys; Docker's `--format json` rows are maps). */

@@ -86,7 +86,7 @@ export function run(argv: string[], name = 'system df'): Promise<number> {
     }
     const du = await diskUsage(core);
     if (!verbose) {
-      io.out.write(formatItems(format, summaryRows(du), SUMMARY, HEADERS));
+      io.out.write(formatItems(format, summaryRows(du), SUMMARY, HEADERS, '*formatter.diskUsageImagesContext'));
       return;
     }
     const items = verboseItems(du);

@@ -8,7 +8,9 @@ import { watchEvents } from '../../engine/index.js';
 import type { EngineEvent } from '../../engine/store/index.js';
 import { str } from '../flags.js';
 import { io, runEngineCommand, type CommandSpec } from '../container/common.js';
-import { renderTemplate } from '../image/format.js';
+import { parseOrStatus } from '../image/format.js';
+import { TemplateError } from '../../lib/template/index.js';
+import { printErr } from '../container/common.js';
 import { filtersOf } from './common.js';
 
 export const spec: CommandSpec = {
@@ -121,6 +123,10 @@ export function run(argv: string[], name = 'events'): Promise<number> {
     const until = str(p, 'until') ? parseTimestamp(str(p, 'until'), now) : undefined;
     const filters = filtersOf(p, 'events');
     const format = str(p, 'format').trim();
+    const asJSON = format === 'json' || /^\{\{\s*json\s+\.\s*\}\}$/.test(format);
+    // Docker: "Error parsing format: …" and exit 64, for a template that does not parse or run
+    const tpl = format && !asJSON ? parseOrStatus(format.replace(/\\t/g, '\t').replace(/\\n/g, '\n'), '', 'Error parsing format: ') : undefined;
+    if (typeof tpl === 'number') return tpl;
     const ac = new AbortController();
     let interrupted = false;
     const onSignal = () => { interrupted = true; ac.abort(); };
@@ -130,8 +136,14 @@ export function run(argv: string[], name = 'events'): Promise<number> {
     try {
       for await (const e of watchEvents(core, { since, until, filters, signal: ac.signal })) {
         if (ac.signal.aborted) break;
-        const text = format === 'json' || /^\{\{\s*json\s+\.\s*\}\}$/.test(format) ? eventJSON(e)
-          : format ? renderTemplate(format, eventFields(e)) : eventLine(e);
+        let text: string;
+        try {
+          text = asJSON ? eventJSON(e) : tpl ? tpl.execute(eventFields(e)) : eventLine(e);
+        } catch (err) {
+          if (!(err instanceof TemplateError)) throw err;
+          printErr(`Error parsing format: ${err.message}`);
+          return 64;
+        }
         io.out.write(text + '\n');
       }
     } finally {

@@ -91,7 +91,10 @@ export function run(argv: string[], name = 'info'): Promise<number> {
       printErr('errors pretty printing info');
       return 1;
     }
-    if (f) io.out.write(formatOne(f, { ...info, ClientInfo: client }));
-    else io.out.write(prettyInfo(client, info));
+    if (f) {
+      const out = formatOne(f, { ...info, ClientInfo: client });
+      if (typeof out === 'number') return out;
+      io.out.write(out);
+    } else io.out.write(prettyInfo(client, info));
   });
 }

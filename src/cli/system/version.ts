@@ -54,6 +54,8 @@ export function run(argv: string[], name = 'version'): Promise<number> {
     const { VERSION } = await import('../commands.js');
     const v = { Client: clientVersion(VERSION), Server: serverVersion(VERSION) };
     const f = str(p, 'format');
-    io.out.write(f ? formatOne(f, v) : prettyVersion(v.Client, v.Server));
+    const out = f ? formatOne(f, v, 'version') : prettyVersion(v.Client, v.Server);
+    if (typeof out === 'number') return out;
+    io.out.write(out);
   });
 }

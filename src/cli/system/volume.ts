@@ -4,7 +4,7 @@ import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, v
 import type { Labels, Volume } from '../../engine/store/index.js';
 import { bool, str, strs } from '../flags.js';
 import { eachArg, io, print, printErr, runEngineCommand, type CommandSpec } from '../container/common.js';
-import { formatItems } from '../image/format.js';
+import { formatItems, parseOrStatus, renderInspect } from '../image/format.js';
 import { confirm, dispatch, filtersOf, humanSize4, sortedKeys, type Sub } from './common.js';
 
 const FORMAT_HELP = "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template";
@@ -78,7 +78,7 @@ export function ls(argv: string[], name = 'volume ls'): Promise<number> {
       io.out.write(vols.map((v) => v.name + '\n').join(''));
       return;
     }
-    io.out.write(formatItems(str(p, 'format'), vols.map(volumeFields), '{{.Driver}}\t{{.Name}}', HEADERS));
+    io.out.write(formatItems(str(p, 'format'), vols.map((v) => Object.defineProperty(volumeFields(v), 'Label', { value: Object.assign((k: string) => (volumeJSON(v).Labels as Labels)[k] ?? '', { params: ['string'] }) })), '{{.Driver}}\t{{.Name}}', HEADERS, '*formatter.volumeContext'));
   });
 }
 
@@ -90,14 +90,16 @@ const inspectSpec: CommandSpec = {
 /** Docker indents inspect JSON with 4 spaces; errors follow the objects that were found. */
 export function inspect(argv: string[], name = 'volume inspect'): Promise<number> {
   return runEngineCommand({ ...inspectSpec, name }, argv, async (p, core) => {
+    const f = str(p, 'format');
+    const tpl = f && f !== 'json' ? parseOrStatus(f) : undefined;
+    if (typeof tpl === 'number') return tpl;
     const found: Record<string, unknown>[] = [];
     const errors: string[] = [];
     for (const a of p.args) {
       try { found.push(inspectVolume(core, a)); } catch (e) { errors.push(`Error response from daemon: ${(e as Error).message}`); }
     }
-    const f = str(p, 'format');
-    if (!f || f === 'json') io.out.write(JSON.stringify(found, null, 4) + '\n');
-    else io.out.write(formatItems(f, found, ''));
+    if (!tpl) io.out.write(JSON.stringify(found, null, 4) + '\n');
+    else io.out.write(renderInspect(tpl, found));
     for (const e of errors) printErr(e);
     return errors.length ? 1 : 0;
   });
