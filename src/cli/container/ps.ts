@@ -54,7 +54,7 @@ function command(c: Container, noTrunc: boolean): string {
 }
 
 export function rowOf(c: Container, noTrunc: boolean, size?: { rw: number; root: number }): Record<string, unknown> {
-  const labels = Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(',');
+  const labels = Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).sort().join(','); // sorted, as docker 28 prints them
   const image = c.image;
   return {
     Command: command(c, noTrunc),
