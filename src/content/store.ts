@@ -149,6 +149,27 @@ export class ContentStore {
     return IngestWriter.open(ref, dir, { blobPath: (d) => this.path(d) }, release);
   }
 
+  /**
+   * A download whose blob is in the store already, left by a writer killed between its commit and
+   * its clean-up: removed, unless someone writes it now.
+   */
+  async dropFinishedIngest(ref: string): Promise<void> {
+    const dir = join(this.ingestRoot, ingestName(ref));
+    if (!(await fsp.stat(dir).catch(() => undefined))) return;
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await lockFile(`${dir}.lock`, `ingest ${ref}`);
+    } catch (err) {
+      if (err instanceof BerthError && err.kind === 'conflict') return; // a live writer has it
+      throw err;
+    }
+    try {
+      await fsp.rm(dir, { recursive: true, force: true });
+    } finally {
+      await release();
+    }
+  }
+
   private lastSweep = 0;
 
   /**
@@ -195,7 +216,8 @@ export class ContentStore {
     const report = { removed: 0, bytes: 0 };
     for (const s of await this.ingests()) {
       if (s.activePid !== undefined || (o.olderThan && s.updatedAt >= o.olderThan)) continue;
-      if (o.keepResumableMs !== undefined && s.ref.startsWith(RESUMABLE_PREFIX) && Date.now() - s.updatedAt.getTime() < o.keepResumableMs) continue;
+      if (o.keepResumableMs !== undefined && s.ref.startsWith(RESUMABLE_PREFIX) && Date.now() - s.updatedAt.getTime() < o.keepResumableMs &&
+        !(await this.has(s.ref.slice(RESUMABLE_PREFIX.length).replace('-', ':')).catch(() => false))) continue; // (a finished one goes)
       const dir = join(this.ingestRoot, ingestName(s.ref));
       let release: (() => Promise<void>) | undefined;
       try {

@@ -96,6 +96,7 @@ export class BlobDownload {
       for (;;) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
         if (await content.has(desc.digest)) {
+          await content.dropFinishedIngest(`blob-${desc.digest.replace(':', '-')}`).catch(() => undefined);
           ev.status?.(waited ? 'Download complete' : 'Already exists');
           this.succeed();
           return;
