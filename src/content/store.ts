@@ -240,7 +240,11 @@ export class ContentStore {
       const m = /\.lock(?:\.takeover)?\.(\d+)\.[0-9a-f]+$/.exec(name);
       const p = join(this.ingestRoot, name);
       if (m && !pidAlive(Number(m[1]))) await fsp.rm(p, { force: true }).catch(() => {});
-      else if (name.endsWith('.lock.takeover')) {
+      else if (name.endsWith('.lock') && !(await fsp.stat(p.slice(0, -'.lock'.length)).catch(() => undefined))) {
+        // a lock without its ingest: its writer was killed between taking it and making the directory
+        const text = await fsp.readFile(p, 'utf8').catch(() => undefined);
+        if (text !== undefined && !lockOwnerAlive(text)) await fsp.rm(p, { force: true }).catch(() => {});
+      } else if (name.endsWith('.lock.takeover')) {
         const text = await fsp.readFile(p, 'utf8').catch(() => undefined);
         if (text !== undefined && !lockOwnerAlive(text) && Date.now() - ((await fsp.stat(p).catch(() => undefined))?.mtimeMs ?? Date.now()) > 10_000) {
           await fsp.rm(p, { force: true }).catch(() => {});
