@@ -11,7 +11,7 @@ cp /bin/busybox "$dir/rootfs/bin/busybox"
 for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$dir/rootfs/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$dir/rootfs/etc/passwd"
 echo 'root:x:0:' > "$dir/rootfs/etc/group"
-rt="$PWD/dist/berth-runtime.cjs"
+rt="$PWD/dist/berth-runtime"
 (cd "$dir" && "$rt" spec)
 if [ "$#" -eq 0 ]; then set -- sh -c 'echo "hello from a berth container: $(hostname), pid $$, $(id)"; ls /'; fi
 node -e '
