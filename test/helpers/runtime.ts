@@ -87,3 +87,30 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'con
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** A console socket receiver (as containerd's shim): prints "listening", then what the pty master gives. */
+export async function consoleReceiver(sock: string): Promise<{ out: () => string; done: Promise<unknown> }> {
+  const py = `
+import socket, os, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+msg, fds, flags, addr = socket.recv_fds(c, 1024, 1)
+print("name=" + msg.decode(), flush=True)
+m = fds[0]; out = b""
+while True:
+    try: d = os.read(m, 4096)
+    except OSError: break
+    if not d: break
+    out += d
+print(out.decode(errors="replace"), flush=True)
+`;
+  const recv = spawn('python3', ['-c', py, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let got = '';
+  recv.stdout.on('data', (d) => { got += d; });
+  const exited = new Promise((r) => recv.on('exit', r));
+  // never wait forever for a pty nobody sent
+  const done = Promise.race([exited, new Promise((r) => setTimeout(r, 10000).unref())]).finally(() => recv.kill('SIGKILL'));
+  await waitFor(() => got.includes('listening'), 5000, 'console receiver');
+  return { out: () => got, done };
+}

@@ -1,11 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { makeBundle, uniqueId } from '../helpers/bundle.js';
 import { parseProbe, capsFromHex, type ProbeInfo, type ProbeSyscall } from '../helpers/probe.js';
-import { Rt, waitFor } from '../helpers/runtime.js';
+import { consoleReceiver, Rt } from '../helpers/runtime.js';
 
 let rt: Rt;
 before(() => { rt = new Rt('cfg'); });
@@ -126,32 +125,15 @@ test('hooks run in order with the state on stdin; a failing hook fails create an
 
 test('terminal: the pty master goes to --console-socket', async () => {
   const sock = join(rt.work, 'console.sock');
-  const py = `
-import socket, os, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
-print("listening", flush=True)
-c, _ = s.accept()
-msg, fds, flags, addr = socket.recv_fds(c, 1024, 1)
-m = fds[0]; out = b""
-while True:
-    try: d = os.read(m, 4096)
-    except OSError: break
-    if not d: break
-    out += d
-print(out.decode(errors="replace"), flush=True)
-`;
-  const recv = spawn('python3', ['-c', py, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let got = '';
-  recv.stdout.on('data', (d) => { got += d; });
-  await waitFor(() => got.includes('listening'), 5000, 'receiver');
+  const recv = await consoleReceiver(sock);
   const id = uniqueId('tty');
   const b = makeBundle(join(rt.work, 'tty'), { process: { terminal: true, args: ['/bin/sh', '-c', 'tty; echo hello-tty'] } });
   const c = rt.createTo(id, b.dir, ['--console-socket', sock]);
   assert.equal(c.result.status, 0, c.result.stderr);
   rt.ok(['start', id]);
-  await new Promise((r) => recv.on('exit', r));
-  assert.match(got, /\/dev\/pts\/\d+/);
-  assert.match(got, /hello-tty/);
+  await recv.done;
+  assert.match(recv.out(), /\/dev\/pts\/\d+/);
+  assert.match(recv.out(), /hello-tty/);
   rt.ok(['delete', '-f', id]);
 });
 

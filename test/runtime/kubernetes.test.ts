@@ -6,11 +6,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBundle, uniqueId, defaultMounts, DEFAULT_CAPS } from '../helpers/bundle.js';
-import { Rt, waitFor } from '../helpers/runtime.js';
+import { consoleReceiver, Rt, waitFor } from '../helpers/runtime.js';
 
 let rt: Rt;
 const hostMounts: string[] = [];
@@ -74,6 +74,15 @@ test('every rootfsPropagation keyword runc accepts is accepted and applied to th
   assert.match(r.stderr, /linux\.rootfsPropagation: must be one of "private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"/);
 });
 
+/** A tmpfs mounted on the host under `host` (the container's /data) shows in the container. */
+function hostMountReaches(host: string, id: string): void {
+  mkdirSync(join(host, 'from-host'));
+  sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(host, 'from-host')]);
+  hostMounts.push(join(host, 'from-host'));
+  writeFileSync(join(host, 'from-host', 'f'), 'made-on-host');
+  assert.equal(rt.ok(['exec', id, '/bin/cat', '/data/from-host/f']).stdout, 'made-on-host', 'a host mount reaches the container');
+}
+
 test('rshared rootfs + rshared hostPath: mounts propagate host -> container and container -> host', async () => {
   const host = sharedHostDir('bidir');
   const id = startSleeper('bidir', {
@@ -81,12 +90,7 @@ test('rshared rootfs + rshared hostPath: mounts propagate host -> container and 
     linux: { rootfsPropagation: 'rshared' },
   });
   try {
-    // host -> container
-    mkdirSync(join(host, 'from-host'));
-    sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(host, 'from-host')]);
-    hostMounts.push(join(host, 'from-host'));
-    writeFileSync(join(host, 'from-host', 'f'), 'made-on-host');
-    assert.equal(rt.ok(['exec', id, '/bin/cat', '/data/from-host/f']).stdout, 'made-on-host');
+    hostMountReaches(host, id);
     // container -> host
     rt.ok(['exec', id, '/bin/sh', '-c', 'mkdir /data/from-ctr && mount -t tmpfs -o size=1m tmpfs /data/from-ctr && echo made-in-ctr > /data/from-ctr/f']);
     hostMounts.push(join(host, 'from-ctr'));
@@ -104,11 +108,7 @@ test('rslave rootfs + rslave hostPath: host mounts reach the container, containe
     linux: { rootfsPropagation: 'rslave' },
   });
   try {
-    mkdirSync(join(host, 'from-host'));
-    sh('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(host, 'from-host')]);
-    hostMounts.push(join(host, 'from-host'));
-    writeFileSync(join(host, 'from-host', 'f'), 'made-on-host');
-    assert.equal(rt.ok(['exec', id, '/bin/cat', '/data/from-host/f']).stdout, 'made-on-host');
+    hostMountReaches(host, id);
     rt.ok(['exec', id, '/bin/sh', '-c', 'mkdir /data/from-ctr && mount -t tmpfs -o size=1m tmpfs /data/from-ctr && echo x > /data/from-ctr/f && grep -q " /data/from-ctr " /proc/self/mountinfo']);
     assert.ok(existsSync(join(host, 'from-ctr')), 'the directory is shared (same filesystem)');
     assert.ok(!isMountPoint(join(host, 'from-ctr')), 'the mount made in the container did not reach the host');
@@ -118,32 +118,6 @@ test('rslave rootfs + rslave hostPath: host mounts reach the container, containe
   }
 });
 
-/** A console socket receiver (as containerd's shim): prints "listening", then what the pty master gives. */
-async function consoleReceiver(sock: string): Promise<{ out: () => string; done: Promise<unknown> }> {
-  const py = `
-import socket, os, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
-print("listening", flush=True)
-c, _ = s.accept()
-msg, fds, flags, addr = socket.recv_fds(c, 1024, 1)
-print("name=" + msg.decode(), flush=True)
-m = fds[0]; out = b""
-while True:
-    try: d = os.read(m, 4096)
-    except OSError: break
-    if not d: break
-    out += d
-print(out.decode(errors="replace"), flush=True)
-`;
-  const recv = spawn('python3', ['-c', py, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let got = '';
-  recv.stdout.on('data', (d) => { got += d; });
-  const exited = new Promise((r) => recv.on('exit', r));
-  // never wait forever for a pty nobody sent
-  const done = Promise.race([exited, new Promise((r) => setTimeout(r, 10000).unref())]).finally(() => recv.kill('SIGKILL'));
-  await waitFor(() => got.includes('listening'), 5000, 'console receiver');
-  return { out: () => got, done };
-}
 
 test('exec -t --console-socket: the socket exists only on the host (kubectl exec -it, ctr task exec -t)', async () => {
   const id = startSleeper('exectty', {});
