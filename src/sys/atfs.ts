@@ -6,21 +6,14 @@
  * the other calls act on one name in a pinned directory. All synchronous; every failure throws
  * a BerthError naming the call, the path and the errno.
  */
-import { createRequire } from 'node:module';
 import { closeSync, constants as fsc, readdirSync } from 'node:fs';
 import { BerthError, errnoName } from '../lib/index.js';
-import type { Timespec } from './fsops.js';
+import { koffi, libcLibrary, type Timespec } from './fsops.js';
 
-let koffiMod: typeof import('koffi') | undefined;
 let libc: ReturnType<typeof bind> | undefined;
 
-function k(): typeof import('koffi') {
-  // loaded on first use only (see fsops.ts)
-  return (koffiMod ??= createRequire(import.meta.url)('koffi') as typeof import('koffi'));
-}
-
 function bind() {
-  const lib = k().load('libc.so.6');
+  const lib = libcLibrary();
   return {
     syscall: lib.func('long syscall(long nr, ...)'),
     mkdirat: lib.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
@@ -53,7 +46,7 @@ export const AT_REMOVEDIR = 0x200;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
 function fail(call: string, path: string | undefined): never {
-  const errno = k().errno();
+  const errno = koffi().errno();
   const code = errnoName(errno);
   throw new BerthError({ kind: 'system', op: call, path, errno, code, message: `${call}${path ? ` ${path}` : ''}: ${code}` });
 }
@@ -76,7 +69,7 @@ export function openat2(dirfd: number, path: string, flags: number, resolve: num
     const fd = Number(c().syscall(SYS_openat2, 'int', dirfd, 'const char *', cstr(path, 'openat2'), 'void *', how, 'size_t', 24));
     if (fd >= 0) return fd;
     // EAGAIN: a rename or mount raced the RESOLVE_IN_ROOT walk; the kernel asks to retry
-    if (k().errno() !== 11) fail('openat2', path);
+    if (koffi().errno() !== 11) fail('openat2', path);
   }
 }
 

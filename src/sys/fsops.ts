@@ -11,13 +11,19 @@ import { BerthError, errnoName } from '../lib/index.js';
 let libc: ReturnType<typeof bind> | undefined;
 let koffiMod: typeof import('koffi') | undefined;
 
-function k(): typeof import('koffi') {
-  // koffi is loaded on first use only: commands that never call these pay nothing at start-up.
+/** koffi, loaded on first use only: commands that never call these pay nothing at start-up. */
+export function koffi(): typeof import('koffi') {
   return (koffiMod ??= createRequire(import.meta.url)('koffi') as typeof import('koffi'));
 }
 
+let libcLib: ReturnType<typeof import('koffi')['load']> | undefined;
+/** libc through koffi, loaded once (fsops.ts and atfs.ts bind their functions on it). */
+export function libcLibrary(): ReturnType<typeof import('koffi')['load']> {
+  return (libcLib ??= koffi().load('libc.so.6'));
+}
+
 function bind() {
-  const lib = k().load('libc.so.6');
+  const lib = libcLibrary();
   return {
     mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
     lchown: lib.func('int lchown(const char *path, uint32_t uid, uint32_t gid)'),
@@ -73,7 +79,7 @@ const ENODATA = 61;
 const ERANGE = 34;
 
 function fail(call: string, path: string | undefined, extra?: string): never {
-  const errno = k().errno();
+  const errno = koffi().errno();
   const code = errnoName(errno);
   throw new BerthError({
     kind: 'system', op: call, path, errno, code,
@@ -116,7 +122,7 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
     const buf = Buffer.alloc(size);
     const n = Number(c().lgetxattr(cstr(path, 'lgetxattr'), cstr(name, 'lgetxattr'), buf, size));
     if (n >= 0) return buf.subarray(0, n);
-    const e = k().errno();
+    const e = koffi().errno();
     if (e === ENODATA) return undefined;
     if (e !== ERANGE || size > 1 << 20) fail('lgetxattr', path, name);
   }
@@ -127,12 +133,12 @@ export function llistxattr(path: string): string[] {
     const buf = Buffer.alloc(size);
     const n = Number(c().llistxattr(cstr(path, 'llistxattr'), buf, size));
     if (n >= 0) return buf.subarray(0, n).toString('latin1').split('\0').filter(Boolean).map((s) => Buffer.from(s, 'latin1').toString());
-    if (k().errno() !== ERANGE || size > 1 << 22) fail('llistxattr', path);
+    if (koffi().errno() !== ERANGE || size > 1 << 22) fail('llistxattr', path);
   }
 }
 
 export function lremovexattr(path: string, name: string): void {
-  if (c().lremovexattr(cstr(path, 'lremovexattr'), name) !== 0 && k().errno() !== ENODATA) fail('lremovexattr', path, name);
+  if (c().lremovexattr(cstr(path, 'lremovexattr'), name) !== 0 && koffi().errno() !== ENODATA) fail('lremovexattr', path, name);
 }
 
 /** All xattrs of a file (symlinks not followed), as name → value. */
@@ -176,7 +182,7 @@ export function mount(source: string | null, target: string, fstype: string | nu
 /** umount2(2); returns false (instead of throwing) when `target` is not a mount point (EINVAL) and `ignoreNotMounted`. */
 export function umount2(target: string, flags = 0, ignoreNotMounted = false): boolean {
   if (c().umount2(cstr(target, 'umount2'), flags) === 0) return true;
-  if (ignoreNotMounted && k().errno() === 22) return false;
+  if (ignoreNotMounted && koffi().errno() === 22) return false;
   fail('umount', target);
 }
 
