@@ -1,5 +1,5 @@
 /** berth: Docker's command line. Each command lives in its own module, loaded on demand. */
-import { BerthError, debugEnabled, describeError, mark } from '../lib/index.js';
+import { BerthError, debugStacks, describeError, mark } from '../lib/index.js';
 import { io } from './context.js';
 type Runner = (argv: string[]) => Promise<number>;
 type Loader = () => Promise<{ run: Runner }>;
@@ -126,12 +126,11 @@ export async function main(all: string[]): Promise<number> {
 
 /**
  * The message for an error no command caught: `berth: <command>: <cause>` (a BerthError names its
- * operation and object itself), one line; with --debug / BERTH_DEBUG=1 the stack follows.
+ * operation and object itself), one line; with --debug / BERTH_DEBUG=1 the stacks follow.
  */
 export function unexpected(cmd: string | undefined, e: unknown): string {
   const msg = describeError(e);
   const line = e instanceof BerthError || !cmd ? `berth: ${msg}\n` : `berth: ${cmd}: ${msg}\n`;
-  const stack = debugEnabled() && (e as Error)?.stack ? `${(e as Error).stack}\n` : '';
-  return line + stack;
+  return line + debugStacks(e);
 }
 

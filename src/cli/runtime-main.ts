@@ -1,7 +1,7 @@
 /** berth-runtime: an OCI runtime with runc's command line. */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BerthError, debugEnabled, describeError, mark, usage } from '../lib/index.js';
+import { BerthError, debugStacks, describeError, mark, usage } from '../lib/index.js';
 import { parseFlags, str, bool, list, int, type FlagSpec, type Parsed } from './runtime-args.js';
 import * as rt from '../runtime/index.js';
 import { exampleSpec, runtimeFeatures, type LinuxResources } from '../oci/index.js';
@@ -187,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
     const msg = describeError(e);
     log('error', msg);
     process.stderr.write(`berth-runtime: ${msg}\n`);
-    if (bool(g, 'debug') && (e as Error)?.stack) process.stderr.write(`${(e as Error).stack}\n`);
+    process.stderr.write(debugStacks(e, bool(g, 'debug')));
     return 1;
   }
 }
@@ -198,7 +198,7 @@ const fatal = (e: unknown) => {
   if (failed) return;
   failed = true;
   process.stderr.write(`berth-runtime: ${describeError(e)}\n`);
-  if ((debugEnabled() || process.argv.includes('--debug')) && (e as Error)?.stack) process.stderr.write(`${(e as Error).stack}\n`);
+  process.stderr.write(debugStacks(e, process.argv.includes('--debug')));
   process.exit(1);
 };
 process.on('uncaughtException', fatal);

@@ -234,7 +234,7 @@ function serve(conn: Socket, state: WorkerState): void {
       try {
         code = await runInContext(c, () => main(h.argv));
       } catch (e) {
-        err.write(unexpected(h.argv.find((a) => !a.startsWith('-')), e));
+        err.write(unexpected(undefined, e)); // (main reports its commands' errors itself)
       } finally {
         state.inflight--;
         state.contexts.delete(c);

@@ -118,3 +118,11 @@ export function debugEnabled(): boolean {
   const v = process.env.BERTH_DEBUG;
   return !!v && v !== '0' && v !== 'false';
 }
+
+/** With --debug (or `force`): the stacks of `err` and its causes, one after the other; else ''. */
+export function debugStacks(err: unknown, force = false): string {
+  if (!force && !debugEnabled()) return '';
+  let out = '';
+  for (let e = err as Error | undefined, depth = 0; e?.stack && depth < 4; e = e.cause as Error | undefined, depth++) out += `${e.stack}\n`;
+  return out;
+}

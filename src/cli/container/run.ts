@@ -1,6 +1,6 @@
 /** `berth run` and `berth create`: Docker's flags, pull policy, attach, exit codes, `--rm`. */
 import { existsSync, writeFileSync } from 'node:fs';
-import { BerthError, describeError, mark } from '../../lib/index.js';
+import { BerthError, debugStacks, describeError, mark } from '../../lib/index.js';
 import {
   createContainer, exitCodeForStartError, exitCodeOf, removeContainer, settle, startContainer, type EngineCore,
 } from '../../engine/index.js';
@@ -14,6 +14,7 @@ function daemonError(command: RunCommand, e: unknown): void {
   // (a message that names the program already, as runconfig's checks do, is not prefixed again)
   if (e instanceof BerthError && e.kind === 'usage') printErr(/^berth: /.test(msg) ? msg : `berth: ${msg}`);
   else printErr(`berth: Error response from daemon: ${msg}\n\nRun 'berth ${command} --help' for more information`);
+  io.err.write(debugStacks(e));
 }
 
 async function create(c: EngineCore, command: RunCommand, cli: RunCliOptions, options: Parameters<typeof createContainer>[1]['options']) {

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, debugEnabled, describeError } from '../../lib/index.js';
+import { BerthError, debugStacks, describeError } from '../../lib/index.js';
 import { closeContext, readDaemonConfig, type ImageContext, type ImageUse } from '../../image/index.js';
 import { closeIdleConnections } from '../../image/registry/index.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
@@ -61,8 +61,7 @@ export function printErr(s: string): void {
 /** Report an error the way the docker CLI does; returns the exit status (125 for usage errors). */
 export function report(err: unknown): number {
   const code = reportLine(err);
-  // --debug: the stacks, down the chain of causes
-  for (let e = err as Error | undefined, depth = 0; debugEnabled() && e?.stack && depth < 4; e = e.cause as Error | undefined, depth++) printErr(e.stack);
+  io.err.write(debugStacks(err));
   return code;
 }
 
