@@ -283,11 +283,11 @@ export async function load(ctx: ImageContext, input: Readable | string, opts: Lo
     }
     return out;
   } catch (err) {
-    // nothing half-made stays: the blobs and layers this load stored go with its lease
-    await lease.release().catch(() => undefined);
-    await collectGarbage(ctx).catch(() => undefined);
-    throw withOp(OP, err);
-  } finally {
+    // nothing half-made stays: the blobs and layers this load stored go with its lease (those
+    // another image or writer holds stay)
     await lease.release();
+    await collectGarbage(ctx, lease.items).catch(() => undefined);
+    throw withOp(OP, err);
   }
+  await lease.release();
 }

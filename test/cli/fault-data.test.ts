@@ -102,7 +102,7 @@ test('a data root that fills up: pull, commit, load and a container\'s writes fa
       let filler = fill(fs.mnt, 3 << 20);
       let r = await c.berth(['pull', '-q', name]);
       t.diagnostic(`pull: exit ${r.code}: ${r.err.trim()}`);
-      clearError(r, /pull/);
+      clearError(r, /^Error response from daemon: pull \S+\/big:latest: /m);
       await check('pull');
       rmSync(filler);
       await c.ok(['pull', '-q', name]);
@@ -111,7 +111,7 @@ test('a data root that fills up: pull, commit, load and a container\'s writes fa
       filler = fill(fs.mnt, 3 << 20);
       r = await c.berth(['commit', 'writer', 'snap:1']);
       t.diagnostic(`commit: exit ${r.code}: ${r.err.trim()}`);
-      clearError(r, /commit/);
+      clearError(r, /^Error response from daemon: commit writer: /m);
       await check('commit');
       rmSync(filler);
       await c.ok(['commit', 'writer', 'snap:1']);
@@ -123,7 +123,7 @@ test('a data root that fills up: pull, commit, load and a container\'s writes fa
       filler = fill(fs.mnt, 3 << 20);
       r = await c.berth(['load', '-q', '-i', tar]);
       t.diagnostic(`load: exit ${r.code}: ${r.err.trim()}`);
-      clearError(r, /load/);
+      clearError(r, /^Error response from daemon: load: /m);
       await check('load');
       rmSync(filler);
       await c.ok(['load', '-q', '-i', tar]);

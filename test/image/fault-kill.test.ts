@@ -133,4 +133,5 @@ test('kill -9 of pull, commit, load and save at random points', { skip, timeout:
     for (const l of stats.leaks) t.diagnostic(`leak: ${l}`);
   }
   assert.deepEqual(stats.leaks, []);
+  assert.ok(stats.landed > 0, 'no kill landed while its command ran: nothing was tested');
 });

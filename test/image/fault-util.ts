@@ -1,5 +1,5 @@
 /**
- * Shared by the fault tests (fault-kill, fault-enospc): a seeded random source, a check that
+ * Shared by the fault tests (test/image/fault-kill, test/cli/fault-data): a seeded random source, a check that
  * every image a data root lists is complete (blobs present and matching their digests, layer
  * snapshots committed, tags pointing at records), and what interrupted writers left behind.
  */
