@@ -65,13 +65,15 @@ export function openat2(dirfd: number, path: string, flags: number, resolve: num
   how.writeBigUInt64LE(BigInt((flags | O_CLOEXEC) >>> 0), 0);
   how.writeBigUInt64LE(BigInt(flags & fsc.O_CREAT ? mode : 0), 8);
   how.writeBigUInt64LE(BigInt(resolve), 16);
-  for (;;) {
+  // EAGAIN: a rename or mount raced the RESOLVE_IN_ROOT walk and the kernel asks to retry; a
+  // container renaming in a tight loop must not make us spin for ever (the call is synchronous)
+  for (let attempt = 0; ; attempt++) {
     const fd = Number(c().syscall(SYS_openat2, 'int', dirfd, 'const char *', cstr(path, 'openat2'), 'void *', how, 'size_t', 24));
     if (fd >= 0) return fd;
-    // EAGAIN: a rename or mount raced the RESOLVE_IN_ROOT walk; the kernel asks to retry
-    if (koffi().errno() !== 11) fail('openat2', path);
+    if (koffi().errno() !== 11 || attempt >= OPENAT2_RETRIES) fail('openat2', path);
   }
 }
+const OPENAT2_RETRIES = 128;
 
 /** The path an fd names under `/proc/self/fd` (the pinned object itself, for calls that only take paths). */
 export function fdPath(fd: number, name?: string): string {

@@ -77,7 +77,11 @@ function layerTar(entries: LayerEntry[]): tar.Pack {
       // reopened inside its tree without following any link: a running container may have
       // swapped a directory on the way for a link out of it since it was listed
       let fd: number;
-      try { fd = openBeneath(bases, e.base!, e.rel); } catch { continue; } // removed or replaced since it was listed
+      try { fd = openBeneath(bases, e.base!, e.rel); } catch (err) {
+        // removed or replaced by a link since it was listed: not in the layer; anything else fails the commit
+        if (['ENOENT', 'ENOTDIR', 'ELOOP', 'EXDEV'].includes((err as { code?: string }).code ?? '')) continue;
+        throw err;
+      }
       try {
         const st = fstatSync(fd);
         await packEntry(pack, fd, e.rel, st, links);

@@ -14,7 +14,7 @@ import * as tar from 'tar-stream';
 import { BerthError, conflict, invalid, notFound, wrapError } from '../../lib/index.js';
 import {
   S_IFBLK, S_IFCHR, S_IFIFO, closeFd, fdPath, lchown, linkat, lsetxattr, lutimensat, makedev, mkdirAllIn, mkdirat, mknodat, O_PATH,
-  openat2, openChild, openInRoot, removeAt, resolvedPathIn, symlinkat, type Timespec,
+  openChild, openDirPath, openInRoot, removeAt, resolvedPathIn, symlinkat, type Timespec,
 } from '../../sys/index.js';
 import { resolveUser } from '../spec/index.js';
 import type { EngineCore } from './core.js';
@@ -365,7 +365,7 @@ async function drain(data: AsyncIterable<Buffer>): Promise<void> {
  */
 export async function extractTar(archive: Readable, root: string, dir: string, o: ExtractOptions): Promise<void> {
   let rootFd: number;
-  try { rootFd = openat2(-100, root, O_PATH | fsc.O_DIRECTORY, 0); } catch (e) { archive.destroy(); throw wrapError(e, 'extract', root); }
+  try { rootFd = openDirPath(root); } catch (e) { archive.destroy(); throw wrapError(e, 'extract', root); }
   try { await extractTarAt(archive, rootFd, dir, o); } finally { closeFd(rootFd); }
 }
 
