@@ -12,7 +12,7 @@
  * `run -d`); a `berth worker` serving a `run -d` (through the native front).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { snapshotter } from '../../src/image/index.js';
 import type { Cli } from '../cli/run-util.js';
 import { alive, cgroupPids, leaks } from './leaks.js';
@@ -20,6 +20,12 @@ import { FRONT, startWorker } from './worker.js';
 
 export const VICTIMS = ['run', 'run-d', 'start', 'stop', 'rm', 'monitor', 'worker'] as const;
 export type Victim = typeof VICTIMS[number];
+
+/** BERTH_FAULT_SEED or a fresh one (the tests print it, so a failure can be replayed). */
+export function faultSeed(): number {
+  const env = process.env.BERTH_FAULT_SEED;
+  return env ? Number(env) : Math.floor(Math.random() * 2 ** 31);
+}
 
 /** mulberry32: a small seeded generator, floats in [0, 1). */
 export function prng(seed: number): () => number {

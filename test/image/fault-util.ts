@@ -10,7 +10,7 @@ import { closeContext, contentStore, imageStore, snapshotter, type ImageContext 
 import { chainIDs, DIFFID_LABEL } from '../../src/snapshots/index.js';
 
 /** mulberry32, seeded (test/helpers/fault.ts). */
-export { prng as seeded } from '../helpers/fault.js';
+export { faultSeed, prng as seeded } from '../helpers/fault.js';
 
 /** A one-file tar (`name`, `size` random bytes), written by hand so it is fast for big sizes. */
 export function randomFileTar(name: string, size: number): Buffer {
@@ -27,11 +27,6 @@ export function randomFileTar(name: string, size: number): Buffer {
   return Buffer.concat([h, body, Buffer.alloc(1024)]);
 }
 
-/** BERTH_FAULT_SEED or a fresh one (printed by the tests so a failure can be replayed). */
-export function faultSeed(): number {
-  const env = process.env.BERTH_FAULT_SEED;
-  return env ? Number(env) : Math.floor(Math.random() * 2 ** 31);
-}
 
 function list(p: string): string[] {
   return existsSync(p) ? readdirSync(p) : [];

@@ -6,6 +6,7 @@ import { io, onSignal } from '../context.js';
 import { spawnSync } from 'node:child_process';
 import type { MonitorAttach } from '../../sys/index.js';
 import { BerthError } from '../../lib/index.js';
+import { exitCodeOf, settle, type EngineCore } from '../../engine/index.js';
 
 export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
 
@@ -73,11 +74,10 @@ export function wireTerminal(conn: MonitorAttach, o: WireOptions): TerminalWirin
   if (o.stdin) {
     // Docker and podman apply the detach keys only with a tty: without one stdin is data, and a
     // ctrl-p ctrl-q in piped input must reach the container (not detach and leave it running)
-    const keys = o.tty ? parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS) : undefined;
-    if (!keys && o.detachKeys) parseDetachKeys(o.detachKeys); // still refused when malformed
+    const parsed = parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS); // refused when malformed, tty or not
+    const keys = o.tty ? parsed : undefined;
     let matched = 0;
-    const onData = (d: Buffer) => {
-      if (!keys) { conn.write(d); return; }
+    const onData = !keys ? (d: Buffer) => { conn.write(d); } : (d: Buffer) => {
       const pass: number[] = [];
       for (const b of d) {
         if (b === keys[matched]) {
@@ -126,4 +126,15 @@ export async function attachUntilExit(conn: MonitorAttach, w: TerminalWiring): P
   // the monitor sends the exit frame after the last output: let the pipes pass it on
   await new Promise((r) => setImmediate(r));
   return { detached: false, exit };
+}
+
+/**
+ * After an attach saw the exit: record it (settle) and tell the monitor it need not run its exit
+ * command — unless we could not record it (a full disk): then the monitor's exit command will.
+ * Returns the container's exit code (`fallback` when the exit is unknown).
+ */
+export async function settleAttached(core: EngineCore, id: string, conn: MonitorAttach, exit: Awaited<MonitorAttach['exit']>, fallback: number): Promise<number> {
+  const after = await settle(core, id, exit).catch((e: unknown) => { conn.detach(); throw e; });
+  conn.cleanupDone();
+  return after?.state.exitCode ?? (exit ? exitCodeOf(exit) : fallback);
 }

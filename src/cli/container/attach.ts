@@ -1,9 +1,9 @@
 /** `berth attach [--no-stdin] [--sig-proxy] [--detach-keys] CONTAINER` */
 import { BerthError } from '../../lib/index.js';
-import { exitCodeOf, reconcile, settle } from '../../engine/index.js';
+import { reconcile } from '../../engine/index.js';
 import { attach } from '../../sys/index.js';
 import { bool, str } from '../flags.js';
-import { attachUntilExit, wireTerminal } from './attach-io.js';
+import { attachUntilExit, settleAttached, wireTerminal } from './attach-io.js';
 import { runEngineCommand, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
@@ -30,9 +30,6 @@ export async function run(argv: string[], name = 'attach'): Promise<number> {
     let res;
     try { res = await attachUntilExit(conn, w); } finally { w.restore(); }
     if (res.detached) return 0;
-    // an exit we could not record (a full disk) is left to the monitor's exit command
-    const after = await settle(core, c.id, res.exit).catch((e: unknown) => { conn.detach(); throw e; });
-    conn.cleanupDone();
-    return after?.state.exitCode ?? (res.exit ? exitCodeOf(res.exit) : 0);
+    return settleAttached(core, c.id, conn, res.exit, 0);
   });
 }

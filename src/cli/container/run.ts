@@ -2,10 +2,10 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { BerthError, debugStacks, describeError, mark } from '../../lib/index.js';
 import {
-  createContainer, exitCodeForStartError, exitCodeOf, removeContainer, settle, startContainer, type EngineCore,
+  createContainer, exitCodeForStartError, removeContainer, startContainer, type EngineCore,
 } from '../../engine/index.js';
 import { parseRunArgs, type RunCliOptions, type RunCommand } from './run-flags.js';
-import { attachUntilExit, wireTerminal } from './attach-io.js';
+import { attachUntilExit, settleAttached, wireTerminal } from './attach-io.js';
 import { closeEngine, core, io, print, printErr } from './common.js';
 import { ProgressPrinter } from '../image/progress.js';
 
@@ -74,17 +74,9 @@ export async function execute(command: RunCommand, argv: string[]): Promise<numb
       wiring.restore();
     }
     if (res.detached) return 0;
-    let after;
-    try {
-      after = await settle(c, rec.id, res.exit);
-    } catch (e) {
-      // we could not record the exit (a full disk, say): the monitor's exit command will
-      conn.detach();
-      throw e;
-    }
-    conn.cleanupDone();
+    const code = await settleAttached(c, rec.id, conn, res.exit, 125);
     mark('settled');
-    return after?.state.exitCode ?? (res.exit ? exitCodeOf(res.exit) : 125);
+    return code;
   } catch (e) {
     daemonError(command, e);
     if (id && cli.rm) await removeContainer(c, id, { force: true, volumes: true }).catch(() => undefined);

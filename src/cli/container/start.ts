@@ -1,7 +1,7 @@
 /** `berth start [-a] [-i] CONTAINER...` */
-import { exitCodeOf, settle, startContainer } from '../../engine/index.js';
+import { startContainer } from '../../engine/index.js';
 import { bool, str } from '../flags.js';
-import { attachUntilExit, wireTerminal } from './attach-io.js';
+import { attachUntilExit, settleAttached, wireTerminal } from './attach-io.js';
 import { eachArg, print, runEngineCommand, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
@@ -30,9 +30,6 @@ export async function run(argv: string[], name = 'start'): Promise<number> {
     let res;
     try { res = await attachUntilExit(s.attach, w); } finally { w.restore(); }
     if (res.detached) return 0;
-    // an exit we could not record (a full disk) is left to the monitor's exit command
-    const after = await settle(core, rec.id, res.exit).catch((e: unknown) => { s.attach!.detach(); throw e; });
-    s.attach.cleanupDone();
-    return after?.state.exitCode ?? (res.exit ? exitCodeOf(res.exit) : 0);
+    return settleAttached(core, rec.id, s.attach!, res.exit, 0);
   });
 }
