@@ -283,11 +283,11 @@ export async function load(ctx: ImageContext, input: Readable | string, opts: Lo
     }
     return out;
   } catch (err) {
-    // nothing half-made stays: the blobs and layers this load stored go with its lease (those
-    // another image or writer holds stay)
+    // nothing half-made stays: what this load stored goes, once its lease no longer holds it
     await lease.release();
-    await collectGarbage(ctx, lease.items).catch(() => undefined);
+    await collectGarbage(ctx).catch(() => undefined);
     throw withOp(OP, err);
+  } finally {
+    await lease.release(); // (again after a failure: removing a removed file is a no-op)
   }
-  await lease.release();
 }

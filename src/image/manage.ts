@@ -206,11 +206,10 @@ export async function imageLabels(ctx: ImageContext, r: ImageRecord): Promise<Re
 }
 
 /**
- * Remove blobs and layer snapshots that no image record and no live lease references (with
- * `only`: just those among these, e.g. what a failed writer's lease held). Returns the bytes
- * freed (blob sizes plus unpacked layer sizes).
+ * Remove blobs and layer snapshots that no image record and no live lease references.
+ * Returns the bytes freed (blob sizes plus unpacked layer sizes).
  */
-export async function collectGarbage(ctx: ImageContext, only?: { digests: readonly string[]; chains: readonly string[] }): Promise<number> {
+export async function collectGarbage(ctx: ImageContext): Promise<number> {
   const images = imageStore(ctx);
   const content = contentStore(ctx);
   const records = await images.list();
@@ -224,16 +223,13 @@ export async function collectGarbage(ctx: ImageContext, only?: { digests: readon
     chainIDs(r.diffIDs).forEach((c) => chains.add(c));
   }
   let freed = 0;
-  const candidate = (set: readonly string[] | undefined) => (x: string) => !set || set.includes(x);
-  const blobWanted = candidate(only?.digests);
-  const chainWanted = candidate(only?.chains);
   for (const b of await content.list()) {
-    if (digests.has(b.digest) || !blobWanted(b.digest)) continue;
+    if (digests.has(b.digest)) continue;
     if (await content.delete(b.digest)) freed += b.size;
   }
   const snaps = await snapshotter(ctx);
   // Layer snapshots (made by unpackLayer) that nothing references; children before parents.
-  const doomed = snaps.list().filter((s) => s.kind === 'committed' && s.labels[DIFFID_LABEL] && !chains.has(s.key) && chainWanted(s.key));
+  const doomed = snaps.list().filter((s) => s.kind === 'committed' && s.labels[DIFFID_LABEL] && !chains.has(s.key));
   let progress = true;
   while (progress && doomed.length) {
     progress = false;

@@ -236,11 +236,6 @@ export class Lease {
     await this.save();
   }
 
-  /** What this lease protects. */
-  get items(): { digests: readonly string[]; chains: readonly string[] } {
-    return { digests: this.data.digests, chains: this.data.chains };
-  }
-
   async release(): Promise<void> {
     await fsp.rm(this.path, { force: true });
   }
