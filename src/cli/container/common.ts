@@ -65,7 +65,7 @@ export async function runEngineCommand(spec: CommandSpec, argv: string[], body: 
   try {
     return (await body(parsed, core())) ?? 0;
   } catch (err) {
-    return report(err);
+    return report(err, spec.name);
   } finally {
     await closeEngine().catch(() => undefined);
   }

@@ -59,13 +59,13 @@ export function printErr(s: string): void {
 }
 
 /** Report an error the way the docker CLI does; returns the exit status (125 for usage errors). */
-export function report(err: unknown): number {
-  const code = reportLine(err);
+export function report(err: unknown, command?: string): number {
+  const code = reportLine(err, command);
   io.err.write(debugStacks(err));
   return code;
 }
 
-function reportLine(err: unknown): number {
+function reportLine(err: unknown, command?: string): number {
   if (err instanceof BerthError) {
     if (err.kind === 'usage') {
       // client-side errors: flag errors exit 125 like the docker CLI, the others 1
@@ -76,7 +76,7 @@ function reportLine(err: unknown): number {
     return 1;
   }
   // anything else: one line naming the cause, never a stack (unless --debug)
-  printErr(`berth: ${describeError(err)}`);
+  printErr(`berth: ${command ? `${command}: ` : ''}${describeError(err)}`);
   return 1;
 }
 
@@ -131,7 +131,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], body: (p: Pa
     ctx = await getContext();
     return (await body(parsed, ctx)) ?? 0;
   } catch (err) {
-    return report(err);
+    return report(err, spec.name);
   } finally {
     if (ctx) await closeContext(ctx).catch(() => {});
     // the worker runs other commands at once: their connections stay

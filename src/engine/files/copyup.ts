@@ -9,7 +9,7 @@ import { fstatSync, promises as fsp, constants as fsc, type BigIntStats } from '
 import { join } from 'node:path';
 import { BerthError, wrapError } from '../../lib/index.js';
 import {
-  closeFd, fdPath, lchown, lgetxattrs, linkat, lsetxattr, lutimens, makedev, mkdirat, mknodat, O_PATH, openat2, openChild, openDirPath, openInRoot,
+  closeFd, fdPath, lchown, lgetxattrs, linkat, lsetxattr, lutimens, mkdirat, mknodat, O_PATH, openat2, openChild, openDirPath, openInRoot,
   readdirFd, readlinkat, removeAt, resolvedPathIn, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, S_IFMT, symlinkat, type Timespec,
 } from '../../sys/index.js';
 import { isEmptyDir } from './volumes.js';
@@ -107,10 +107,7 @@ class Walker {
       if (st.isFile()) await copyRegular(sfd, dstDir, name);
       else if (st.isSymbolicLink()) symlinkat(readlinkat(sfd), dstDir, name);
       else if (st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO()) {
-        const rdev = st.rdev;
-        const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n));
-        const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n));
-        mknodat(dstDir, name, (Number(st.mode) & S_IFMT) | 0o600, makedev(major, minor));
+        mknodat(dstDir, name, (Number(st.mode) & S_IFMT) | 0o600, st.rdev); // the same dev_t
       } else return; // sockets are not copied
       const dfd = openChild(dstDir, name);
       try { await applyMeta(src, dst, dfd, st); } finally { closeFd(dfd); }
