@@ -10,7 +10,7 @@ export {
 export { pull, type PullOptions, type PullResult } from './pull.js';
 export { push, type PushOptions, type PushResult } from './push.js';
 export { listImages, parseListFilters, inspect, history, type ImageRow, type ListFilters, type HistoryRow } from './query.js';
-export { tag, remove, prune, collectGarbage, sweepInterrupted, type RemoveItem, type RemoveOptions, type PruneOptions, type PruneReport } from './manage.js';
+export { tag, remove, prune, collectGarbage, type RemoveItem, type RemoveOptions, type PruneOptions, type PruneReport } from './manage.js';
 export { save, type ArchiveFormat, type SaveOptions } from './save.js';
 export { load, type LoadOptions, type LoadedImage } from './load.js';
 export { importRootfs, applyChanges, type ImportOptions } from './importer.js';

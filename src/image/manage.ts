@@ -158,15 +158,12 @@ export interface PruneReport {
 }
 
 /**
- * What killed writers left behind: ingests whose writer is gone (all of them, or with `resumable`
- * keeping a day's pull downloads for a retry to resume), temp files of the image store, leases
- * of dead processes. Returns the bytes freed.
+ * What killed writers left behind (for prune): every ingest whose writer is gone, temp files of
+ * the image store and leases of dead processes. Returns what the ingests held.
  */
-export async function sweepInterrupted(ctx: ImageContext, opts: { keepResumable?: boolean } = {}): Promise<{ ingests: number; bytes: number }> {
-  const images = imageStore(ctx);
-  await images.sweepTemp();
-  await images.leased();
-  const r = await contentStore(ctx).pruneIngestsReport(opts.keepResumable ? { keepResumableMs: 24 * 3600_000 } : {});
+export async function sweepInterrupted(ctx: ImageContext): Promise<{ ingests: number; bytes: number }> {
+  await imageStore(ctx).sweepTemp(); // (dead processes' leases included)
+  const r = await contentStore(ctx).pruneIngestsReport();
   return { ingests: r.removed, bytes: r.bytes };
 }
 
