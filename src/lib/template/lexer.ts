@@ -30,6 +30,17 @@ export function lex(name: string, input: string): Token[] {
   const lineOf = (p: number) => { for (; counted < p; counted++) if (input[counted] === '\n') line++; return line; };
   const fail = (msg: string, at = pos): never => { throw new TemplateError(`template: ${name}:${lineAt(at)}: ${msg}`); };
   const emit = (type: TokenType, start: number, end: number, val = input.slice(start, end)) => out.push({ type, val, pos: start, line: lineOf(start) });
+  // past a quoted string or character constant that opens at pos (escapes skipped; no newline)
+  const quoted = (quote: string, unterminated: string, start: number): void => {
+    pos++;
+    for (;;) {
+      const d = input[pos];
+      if (d === '\\' && input[pos + 1] !== undefined && input[pos + 1] !== '\n') { pos += 2; continue; }
+      if (d === undefined || d === '\n') fail(unterminated, start);
+      pos++;
+      if (d === quote) return;
+    }
+  };
   /** A right delimiter at `p`, with its trim marker: returns [length, trims] or undefined. */
   const rightAt = (p: number): [number, boolean] | undefined => {
     if (isSpace(input[p]) && input.startsWith('-}}', p + 1)) return [4, true];
@@ -85,31 +96,11 @@ export function lex(name: string, input: string): Token[] {
       } else if (c === ':' && input[pos + 1] === '=') {
         pos += 2; emit('declare', s, pos);
       } else if (c === '=') { pos++; emit('assign', s, pos); }
-      else if (c === '"') {
-        pos++;
-        for (;;) {
-          const d = input[pos];
-          if (d === '\\' && input[pos + 1] !== undefined && input[pos + 1] !== '\n') { pos += 2; continue; }
-          if (d === undefined || d === '\n') fail('unterminated quoted string', s);
-          pos++;
-          if (d === '"') break;
-        }
-        emit('string', s, pos);
-      } else if (c === '`') {
+      else if (c === '"') { quoted('"', 'unterminated quoted string', s); emit('string', s, pos); } else if (c === '`') {
         const e = input.indexOf('`', pos + 1);
         if (e < 0) fail('unterminated raw quoted string', s);
         pos = e + 1; emit('raw', s, pos);
-      } else if (c === "'") {
-        pos++;
-        for (;;) {
-          const d = input[pos];
-          if (d === '\\' && input[pos + 1] !== undefined && input[pos + 1] !== '\n') { pos += 2; continue; }
-          if (d === undefined || d === '\n') fail('unterminated character constant', s);
-          pos++;
-          if (d === "'") break;
-        }
-        emit('char', s, pos);
-      } else if (c === '$') {
+      } else if (c === "'") { quoted("'", 'unterminated character constant', s); emit('char', s, pos); } else if (c === '$') {
         pos++;
         while (isAlnum(input[pos])) pos++;
         emit('var', s, pos);
