@@ -9,7 +9,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cannotRun, withCli, type Cli, type Result } from './run-util.js';
+import { readdirSync } from 'node:fs';
+import { strays } from '../helpers/fault.js';
+import { CGROUP_V1, cannotRun, mountsUnder, withCli, type Cli, type Result } from './run-util.js';
+
+/** Container cgroups (64-hex names under the default parent) in every v1 hierarchy. */
+function containerCgroups(): Set<string> {
+  const out = new Set<string>();
+  for (const ctrl of readdirSync(CGROUP_V1)) {
+    try { for (const n of readdirSync(`${CGROUP_V1}/${ctrl}/berth`)) if (/^[0-9a-f]{64}$/.test(n)) out.add(`${ctrl}/${n}`); } catch { /* no such hierarchy or parent */ }
+  }
+  return out;
+}
 
 const skip = cannotRun();
 const CLIENTS = 50;
@@ -20,6 +31,7 @@ interface Tally { calls: number; byOp: Record<string, number>; conflicts: number
 test(`${CLIENTS} concurrent CLIs for ${SECONDS} s: right exit codes, no duplicate names, SQLite intact, nothing left`, {
   skip, timeout: (SECONDS + 240) * 1000,
 }, (t) => withCli(async (c: Cli) => {
+  const cgroupsBefore = containerCgroups();
   const tally: Tally = { calls: 0, byOp: {}, conflicts: 0, wins: 0 };
   const failures: string[] = [];
   const call = async (op: string, args: string[], want: (r: Result) => boolean): Promise<Result> => {
@@ -87,4 +99,8 @@ test(`${CLIENTS} concurrent CLIs for ${SECONDS} s: right exit codes, no duplicat
   const left = ids.flatMap((id) => c.leftovers(id));
   assert.deepEqual(left, [], 'left behind');
   assert.deepEqual(await c.ids(), []);
+  // and of the containers removed during the run (rm -f, run --rm, the shared names): nothing either
+  assert.deepEqual(strays(c), [], 'entries named after a removed container');
+  assert.deepEqual([...mountsUnder(c.runRoot), ...mountsUnder(c.root)], [], 'mounts under the roots');
+  assert.deepEqual([...containerCgroups()].filter((g) => !cgroupsBefore.has(g)), [], 'cgroups of removed containers');
 }));

@@ -112,8 +112,8 @@ export function kernelRunning(runRoot: string, id: string): boolean {
   return initAlive(runRoot, id) || cgroupPids(id).some(alive);
 }
 
-/** What stays under the roots once every container is removed (ids that no record names any more). */
-function strays(c: Cli): string[] {
+/** Entries named after a container left in the roots (run dirs, locks, runtime state, data dirs). */
+export function strays(c: Cli): string[] {
   const out: string[] = [];
   const ls = (d: string) => { try { return readdirSync(d); } catch { return []; } };
   for (const n of ls(c.runRoot)) if (/^[0-9a-f]{64}(\.lock)?$/.test(n)) out.push(`path ${c.runRoot}/${n}`);
