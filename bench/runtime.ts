@@ -13,12 +13,16 @@ import { repoRoot } from '../test/helpers/probe.js';
 const N = Number(process.argv[2] ?? 30);
 const work = mkdtempSync(join(tmpdir(), 'berth-bench-'));
 const bundle = makeBundle(join(work, 'bundle'), { process: { args: ['/bin/true'] }, linux: { resources: { devices: [{ allow: false, access: 'rwm' }] } } }, { probe: false });
+// berth-runtime as callers run it: the native front (dist/berth-runtime), which runs Node with the
+// arguments in its environment; `node berth-runtime.cjs` beside it shows what the front costs.
+const front = join(repoRoot(), 'dist', 'berth-runtime');
 const berth = join(repoRoot(), 'dist', 'berth-runtime.cjs');
 
 interface Peer { name: string; cmd: (i: number) => string[] }
 const peers: Peer[] = [
   { name: 'node -e 0', cmd: () => [process.execPath, '-e', '0'] },
-  { name: 'berth-runtime', cmd: (i) => [process.execPath, berth, '--root', join(work, 'berth'), 'run', '-b', bundle.dir, `b${i}`] },
+  { name: 'berth-runtime', cmd: (i) => [front, '--root', join(work, 'berth'), 'run', '-b', bundle.dir, `b${i}`] },
+  { name: 'node .cjs', cmd: (i) => [process.execPath, berth, '--root', join(work, 'berth'), 'run', '-b', bundle.dir, `n${i}`] },
 ];
 if (existsSync('/usr/sbin/runc')) peers.push({ name: 'runc', cmd: (i) => ['/usr/sbin/runc', '--root', join(work, 'runc'), 'run', '-b', bundle.dir, `r${i}`] });
 // crun refuses cgroup v1/hybrid hosts unless its cgroup manager is disabled.
