@@ -18,5 +18,8 @@ const files = [];
 const filters = process.argv.slice(2);
 const chosen = files.filter((f) => !filters.length || filters.some((s) => relative(root, f).includes(s))).sort();
 if (!chosen.length) { console.error('no test files matched'); process.exit(1); }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...chosen], { stdio: 'inherit', cwd: root });
+// Engines the tests make have no default bridge unless a test asks for one in a network
+// namespace of its own: the suite never adds bridges or firewall rules to the machine's network.
+const env = { ...process.env, BERTH_BRIDGE: process.env.BERTH_BRIDGE ?? 'none' };
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...chosen], { stdio: 'inherit', cwd: root, env });
 process.exit(r.status ?? 1);

@@ -37,6 +37,7 @@ const COMMANDS: Record<string, Loader> = {
   export: ctr(() => import('./container/export.js'), 'run'),
   port: ctr(() => import('./container/port.js'), 'run'),
   volume: ctr(sys, 'volume'),
+  network: ctr(sys, 'network'),
   system: ctr(sys, 'system'),
   info: ctr(sys, 'info'),
   version: ctr(sys, 'version'),

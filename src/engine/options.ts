@@ -35,6 +35,12 @@ export interface EngineOptions {
   logMaxFile?: number;
   /** argv prefix that runs `berth` (for the monitor's exit command), e.g. [node, dist/berth.cjs]. */
   selfCommand?: string[];
+  /** The default bridge's interface (dockerd's `--bridge`), or `none`: no default bridge, and
+   *  containers without `--network` get the `none` network. Env `BERTH_BRIDGE`, config `bridge`. */
+  bridge?: string;
+  /** The host's resolv.conf (containers' DNS comes from it; default /etc/resolv.conf).
+   *  Env `BERTH_RESOLV_CONF`, config `resolv-conf`. */
+  resolvConf?: string;
   /** Environment to read (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -48,6 +54,9 @@ export interface ResolvedOptions {
   logMaxSize: number;
   logMaxFile: number;
   selfCommand?: string[];
+  /** `none`, or the default bridge's interface name. */
+  bridge: string;
+  resolvConf: string;
 }
 
 function readConfig(path: string, required: boolean): Record<string, unknown> {
@@ -96,6 +105,8 @@ export function resolveOptions(o: EngineOptions = {}): ResolvedOptions {
     logMaxSize: o.logMaxSize ?? (typeof logOpts['max-size'] === 'number' ? logOpts['max-size'] as number : 0),
     logMaxFile: o.logMaxFile ?? (typeof logOpts['max-file'] === 'number' ? logOpts['max-file'] as number : 1),
     selfCommand: o.selfCommand,
+    bridge: o.bridge ?? env.BERTH_BRIDGE ?? str(cfg, 'bridge', configPath) ?? 'berth0',
+    resolvConf: absolute('resolv.conf', o.resolvConf ?? env.BERTH_RESOLV_CONF ?? str(cfg, 'resolv-conf', configPath) ?? '/etc/resolv.conf'),
   };
 }
 

@@ -13,7 +13,7 @@ const CLI = join(import.meta.dirname, '../../src/cli/berth-main.js');
 
 test('Engine: run (exit code, output, --rm), create/start/exec/logs/inspect/stop/wait/remove', { skip, timeout: 120_000 }, async () => {
   const fx = await busyboxEngine();
-  const engine = new Engine({ root: fx.root, runRoot: fx.runRoot, env: {} });
+  const engine = new Engine({ root: fx.root, runRoot: fx.runRoot, env: {}, bridge: 'none' });
   try {
     const r = await engine.run({ image: 'busybox', options: { cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'] }, autoRemove: true });
     assert.equal(r.exitCode, 3);

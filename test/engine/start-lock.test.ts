@@ -14,7 +14,7 @@ import { lockContainer, startLockPath } from '../../src/engine/containers/start-
 test('start lock: exclusive; a waiter gets it on release; a stale one (dead owner, or empty and old) is taken over', async () => {
   const root = mkdtempSync(join(tmpdir(), 'berth-lock-'));
   // a run root that does not exist yet (made on first use)
-  const core = new EngineCore({ root: join(root, 'data'), runRoot: join(root, 'run'), env: {} });
+  const core = new EngineCore({ root: join(root, 'data'), runRoot: join(root, 'run'), env: {}, bridge: 'none' });
   const id = 'a'.repeat(64);
   try {
     const release = await lockContainer(core, id, false, 'start x');

@@ -16,7 +16,7 @@ const IMG = 'sha256:' + 'ab'.repeat(32);
 function withCore(fn: (core: EngineCore, root: string) => Promise<void>): () => Promise<void> {
   return async () => {
     const root = mkdtempSync(join(tmpdir(), 'berth-vol-'));
-    const core = new EngineCore({ root, runRoot: join(root, 'run'), env: {} });
+    const core = new EngineCore({ root, runRoot: join(root, 'run'), env: {}, bridge: 'none' });
     try {
       await fn(core, root);
     } finally {

@@ -97,8 +97,10 @@ export function mountsUnder(dir: string): string[] {
   return out.sort((a, b) => b.length - a.length);
 }
 
-function cliEnv(root: string, runRoot: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_ROOT: root, BERTH_RUN_ROOT: runRoot };
+/** The tests' engines have no default bridge (containers get `none`) unless a test asks for one
+ *  (network tests, in a network namespace of their own: the machine's network is never touched). */
+function cliEnv(root: string, runRoot: string, bridge: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_ROOT: root, BERTH_RUN_ROOT: runRoot, BERTH_BRIDGE: bridge };
   delete env.BERTH_CONFIG;
   return env;
 }
@@ -107,7 +109,7 @@ export async function busyboxEngine(extra: Omit<EngineOptions, 'root' | 'runRoot
   const root = mkdtempSync(join(tmpdir(), 'berth-eng-'));
   const runRoot = mkdtempSync('/tmp/bre-');
   // env {}: only these options, never the caller's BERTH_* variables.
-  const core = new EngineCore({ ...extra, root, runRoot, env: {} });
+  const core = new EngineCore({ bridge: 'none', ...extra, root, runRoot, env: {} });
   let done = false;
   const monitors = new Set<number>();
   const cleanup = async (): Promise<void> => {
@@ -151,7 +153,7 @@ export async function busyboxEngine(extra: Omit<EngineOptions, 'root' | 'runRoot
     };
     return {
       core, image: BUSYBOX_IMAGE, imageId, root, runRoot,
-      env: cliEnv(root, runRoot),
+      env: cliEnv(root, runRoot, extra.bridge ?? 'none'),
       run,
       cleanup,
     };

@@ -53,7 +53,7 @@ function command(c: Container, noTrunc: boolean): string {
   return noTrunc ? JSON.stringify(cmd) : `"${cmd}"`;
 }
 
-export function rowOf(c: Container, noTrunc: boolean, size?: { rw: number; root: number }): Record<string, unknown> {
+export function rowOf(c: Container, noTrunc: boolean, size?: { rw: number; root: number }, ports = ''): Record<string, unknown> {
   const labels = Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).sort().join(','); // sorted, as docker 28 prints them
   const image = c.image;
   return {
@@ -66,7 +66,7 @@ export function rowOf(c: Container, noTrunc: boolean, size?: { rw: number; root:
     Mounts: c.volumes.map((v) => (noTrunc ? v.name : v.name.slice(0, 15))).join(','),
     Names: c.name,
     Networks: String((c.hostConfig as { NetworkMode?: string }).NetworkMode ?? 'none'),
-    Ports: '',
+    Ports: ports,
     RunningFor: `${ago(c.created)} ago`,
     Size: size ? `${humanSize(size.rw)} (virtual ${humanSize(size.root)})` : '0B',
     State: c.state.status,
@@ -108,7 +108,7 @@ export async function run(argv: string[], name = 'ps'): Promise<number> {
     const withSize = bool(p, 'size') || /\.Size\b/.test(format);
     const rows: Record<string, unknown>[] = [];
     for (const c of list) {
-      const row = rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined);
+      const row = rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined, portsText(core, c));
       // Docker's ContainerContext method: {{.Label "key"}} is that label's value or ''
       Object.defineProperty(row, 'Label', { value: Object.assign((key: string) => c.labels[key] ?? '', { params: ['string'] }) });
       rows.push(row);
@@ -117,4 +117,21 @@ export async function run(argv: string[], name = 'ps'): Promise<number> {
     io.out.write(formatItems(format, rows, table, HEADERS, '*formatter.ContainerContext', PS_ERRORS));
     return 0;
   });
+}
+
+/** Docker's PORTS column: `0.0.0.0:8080->80/tcp, :::8080->80/tcp`, unpublished exposed ports as `80/tcp`. */
+function portsText(core: EngineCore, c: Container): string {
+  const running = c.state.status === 'running' || c.state.status === 'paused';
+  const exposed = Object.keys((c.config as { ExposedPorts?: Record<string, unknown> }).ExposedPorts ?? {});
+  const published = running ? core.store.networks.portsOf(c.id) : [];
+  const out: string[] = [];
+  const done = new Set<string>();
+  for (const p of published) {
+    const k = `${p.containerPort}/${p.proto}`;
+    done.add(k);
+    if (p.hostIp === '') out.push(`0.0.0.0:${p.hostPort}->${k}`, `:::${p.hostPort}->${k}`);
+    else out.push(`${p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp}:${p.hostPort}->${k}`);
+  }
+  for (const k of exposed) if (!done.has(k)) out.push(k);
+  return out.join(', ');
 }

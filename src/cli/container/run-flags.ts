@@ -7,6 +7,9 @@
  * exit 125); what the daemon validates (`-v`, mount configs, names) -> BerthError kind 'invalid'.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { mergePortMaps, parseExpose, parsePortSpec } from '../../network/index.js';
+import { parseAddHost } from '../../engine/files/index.js';
 import { BerthError, usage } from '../../lib/index.js';
 import {
   flagError, parseCpus, parseDevice, parseEnv, parseEnvFile, parseLabel, parseLabelFile, parseMemorySwap,
@@ -83,7 +86,21 @@ const COMMON: FlagSpec[] = [
   S('cpus', 'Number of CPUs', undefined, 'decimal'),
   S('cpuset-cpus', 'CPUs in which to allow execution (0-3, 0,1)'),
   S('cpuset-mems', 'MEMs in which to allow execution (0-3, 0,1)'),
+  L('add-host', 'Add a custom host-to-IP mapping (host:ip)', undefined, 'list'),
   L('device', 'Add a host device to the container'),
+  L('dns', 'Set custom DNS servers', undefined, 'list'),
+  { name: 'dns-opt', type: 'strings' },
+  L('dns-option', 'Set DNS options', undefined, 'list'),
+  L('dns-search', 'Set custom DNS search domains', undefined, 'list'),
+  L('expose', 'Expose a port or a range of ports', undefined, 'list'),
+  S('ip', 'IPv4 address (e.g., 172.30.100.104)'),
+  S('ip6', 'IPv6 address (e.g., 2001:db8::33)'),
+  L('link', 'Add link to another container', undefined, 'list'),
+  S('mac-address', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)'),
+  { name: 'net-alias', type: 'strings' },
+  L('network-alias', 'Add network-scoped alias for the container', undefined, 'list'),
+  L('publish', "Publish a container's port(s) to the host", 'p', 'list'),
+  B('publish-all', 'Publish all exposed ports to random ports', 'P'),
   L('device-read-bps', 'Limit read rate (bytes per second) from a device'),
   L('device-read-iops', 'Limit read rate (IO per second) from a device'),
   L('device-write-bps', 'Limit write rate (bytes per second) to a device'),
@@ -263,7 +280,40 @@ export function parseRunArgs(command: RunCommand, argv: string[], ctx: RunParseC
   if (has('shm-size')) o.shmSize = flagVal('shm-size', str('shm-size'), parseSize);
   // namespaces
   const nets = [...list('net'), ...list('network')];
-  if (nets.length) o.network = nets.at(-1)!;
+  if (nets.length) o.network = nets[0]!;
+  const aliases = [...list('net-alias'), ...list('network-alias')];
+  const ipv4 = str('ip'), ipv6 = str('ip6'), mac = str('mac-address');
+  if (ipv4 && isIP(ipv4) !== 4) throw parseErr(`invalid IPv4 address: ${ipv4}`);
+  if (ipv6 && isIP(ipv6) !== 6) throw parseErr(`invalid IPv6 address: ${ipv6}`);
+  if (mac && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw parseErr(`${mac} is not a valid mac address`);
+  if (nets.length > 1 && (ipv4 || ipv6 || aliases.length || mac)) {
+    throw parseErr('conflicting options: cannot specify both --ip, --ip6, --network-alias or --mac-address and multiple networks');
+  }
+  if (nets.length || aliases.length || ipv4 || ipv6 || mac || list('link').length) {
+    o.networks = (nets.length ? nets : [undefined]).map((n, i) => ({
+      network: n ?? '',
+      ...(i === 0 && aliases.length ? { aliases } : {}),
+      ...(i === 0 && ipv4 ? { ipv4 } : {}),
+      ...(i === 0 && ipv6 ? { ipv6 } : {}),
+      ...(i === 0 && mac ? { mac: mac.toLowerCase() } : {}),
+    }));
+    if (!nets.length) o.networks[0]!.network = '';
+  }
+  if (list('link').length) o.links = list('link');
+  const publish: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const v of list('publish')) atParse(() => mergePortMaps(publish, parsePortSpec(v)));
+  if (Object.keys(publish).length) o.publish = publish;
+  if (p.flags['publish-all']) o.publishAll = true;
+  const expose: string[] = [];
+  for (const v of list('expose')) expose.push(...atParse(() => parseExpose(v)));
+  if (expose.length) o.expose = [...new Set(expose)];
+  for (const h of list('add-host')) flagVal('add-host', h, parseAddHost);
+  if (list('add-host').length) o.extraHosts = list('add-host');
+  for (const d of list('dns')) if (!isIP(d)) throw usage(cmdPath, `invalid argument "${d}" for "--dns" flag: ${d} is not an ip address${see}`);
+  if (list('dns').length) o.dns = list('dns');
+  if (list('dns-search').length) o.dnsSearch = list('dns-search');
+  const dnsOpts = [...list('dns-opt'), ...list('dns-option')];
+  if (dnsOpts.length) o.dnsOptions = dnsOpts;
   const pid = str('pid');
   if (pid && pid !== 'host' && !/^container:./.test(pid)) throw parseErr('--pid: invalid PID mode');
   if (pid) o.pid = pid;

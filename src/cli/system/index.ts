@@ -5,6 +5,10 @@ export async function volume(argv: string[]): Promise<number> {
   return (await import('./volume.js')).run(argv);
 }
 
+export async function network(argv: string[]): Promise<number> {
+  return (await import('./network.js')).run(argv);
+}
+
 export async function info(argv: string[], name = 'info'): Promise<number> {
   return (await import('./info.js')).run(argv, name);
 }

@@ -6,11 +6,14 @@ import { closeContext, type ImageContext } from '../../image/index.js';
 import type { RuntimeOptions } from '../../runtime/index.js';
 import { containerPaths, resolveOptions, runtimeRoot, type ContainerPaths, type EngineOptions, type ResolvedOptions } from '../options.js';
 import { openStore, type Container, type EventType, type Store } from '../store/index.js';
+import { Firewall, NetworkRoom } from '../../network/index.js';
+import { runNetSteps } from '../../sys/index.js';
 
 export class EngineCore {
   readonly options: ResolvedOptions;
   readonly images: ImageContext;
   private storeCache?: Store;
+  private roomCache?: NetworkRoom;
 
   constructor(o: EngineOptions = {}) {
     this.options = resolveOptions(o);
@@ -28,6 +31,11 @@ export class EngineCore {
     // `--flag=value` words: no value of the user's stands alone where Node might parse it as an
     // option of its own (Node 20 reads `--env-file` anywhere in its command line).
     return [...self, `--data-root=${this.options.root}`, `--run-root=${this.options.runRoot}`, 'container', 'cleanup', id];
+  }
+
+  /** The network room, its state under `<run-root>/network`. */
+  get network(): NetworkRoom {
+    return (this.roomCache ??= new NetworkRoom(join(this.options.runRoot, 'network'), new Firewall(), runNetSteps));
   }
 
   paths(id: string): ContainerPaths {

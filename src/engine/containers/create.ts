@@ -13,6 +13,7 @@ import { randomId, type Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 import { dockerConfig, dockerHostConfig, type CreateFlags } from './docker-shape.js';
 import { resolveImage, type ImageRequest } from './image.js';
+import { planNetworks } from '../networks/plan.js';
 
 export interface CreateRequest extends ImageRequest, CreateFlags {
   image: string;
@@ -72,10 +73,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
   for (const mode of [opts.network, opts.pid, opts.ipc]) {
     if (mode?.startsWith('container:')) core.store.containers.get(mode.slice('container:'.length)); // must exist
   }
-  opts.network ??= 'none';
-  if (!['none', 'host'].includes(opts.network) && !opts.network.startsWith('container:')) {
-    throw invalid(op, `network ${opts.network} not found: this engine has the none, host and container:<name|id> network modes`);
-  }
+  const joins = planNetworks(core, opts, op);
   mark('create');
   const image = await resolveImage(core.images, req.image, req);
   mark('image resolved');
@@ -112,6 +110,8 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     const id = rec.id;
     const cfg = effectiveConfig(image.config, opts, { id });
     const config = dockerConfig(cfg, req.image, opts, flags);
+    const exposed = [...Object.keys(image.config.config?.ExposedPorts ?? {}), ...(opts.expose ?? []), ...Object.keys(opts.publish ?? {})];
+    if (exposed.length) config.ExposedPorts = Object.fromEntries([...new Set(exposed)].map((k) => [k, {}]));
     const paths = core.paths(id);
     const snaps = await snapsP;
     const chain = chainIDs(image.record.diffIDs);
@@ -123,6 +123,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     for (const v of rec.volumes) if ((await createVolumeDir(core.options.root, v.name)).created) newVolumes.push(v.name);
     rec = core.store.tx(() => {
       const r = core.store.containers.update(id, { config, labels: cfg.labels, snapshotKey: key, bundleDir: paths.dataDir });
+      for (const j of joins) core.store.networks.addEndpoint(id, j.net.id, j.request);
       for (const v of newVolumes) core.store.events.append({ type: 'volume', action: 'create', actorId: v, attributes: { driver: 'local' } });
       core.event('container', 'create', r, { image: req.image, name: r.name });
       return r;

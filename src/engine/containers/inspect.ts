@@ -4,6 +4,7 @@ import { containerFilePaths } from '../files/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
+import { networkSettings } from '../networks/shape.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -62,12 +63,7 @@ export function inspectContainer(core: EngineCore, c: Container): Record<string,
     GraphDriver: { Name: c.driver, Data: graphData(core, c) },
     Mounts: mountsOf(core, c),
     Config: c.config,
-    NetworkSettings: {
-      Bridge: '', SandboxID: '', SandboxKey: st.pid ? `/proc/${st.pid}/ns/net` : '', Ports: {}, HairpinMode: false,
-      LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-      EndpointID: '', Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
-      Networks: { [String(hostConfig.NetworkMode ?? 'none')]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } },
-    },
+    NetworkSettings: networkSettings(core, c, (c.hostConfig[RUN_OPTIONS_KEY] ?? {}) as RunOptions),
   };
 }
 

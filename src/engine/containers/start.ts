@@ -23,6 +23,8 @@ import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
 import { readImageConfig } from './image.js';
 import { imageStore } from '../../image/index.js';
+import { commitNetworks, prepareNetworks } from '../networks/attach.js';
+import { parseAddHost, type HostRecord } from '../files/index.js';
 
 export interface StartOptions {
   /** Join the monitor's socket before the process runs. */
@@ -163,7 +165,14 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
     if (!rec) throw new BerthError({ kind: 'notfound', op, message: `${op}: its image ${c.imageId} is gone` });
     const imageConfig = await readImageConfig(core.images, rec, op);
     const cfg = c.config as { Hostname?: string; Domainname?: string };
-    const files = await writeContainerFiles(paths.dataDir, { hostname: cfg.Hostname ?? c.id.slice(0, 12), domainname: cfg.Domainname, network: o.network ?? 'none' }, DEFAULT_HOST_FILE_PATHS);
+    const net = await prepareNetworks(core, c, o, op);
+    mark('network planned');
+    const files = await writeContainerFiles(paths.dataDir, {
+      hostname: cfg.Hostname ?? c.id.slice(0, 12), domainname: cfg.Domainname, network: o.network ?? 'none',
+      addresses: net?.addresses, embeddedDns: net?.embeddedDns, ipv6: net?.ipv6,
+      extraHosts: [...(net?.links ?? []).map((l) => ({ ip: l.ip, host: l.names })), ...extraHosts(core, o, net?.hostGateway)],
+      dns: o.dns, dnsSearch: o.dnsSearch, dnsOptions: o.dnsOptions,
+    }, { ...DEFAULT_HOST_FILE_PATHS, resolvConf: core.options.resolvConf });
     o.mounts = await resolveMounts(core, o.mounts, inNs ? '' : paths.rootfs, c.snapshotKey);
     kernel ??= kernelVersion(release());
     const { spec } = buildSpecAndConfig(imageConfig, o, {
@@ -181,9 +190,10 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       log: c.logPath, maxSize: Number(lc['max-size'] ?? 0), maxFiles: Number(lc['max-file'] ?? 1) || 1,
       exitFile: paths.exitFile, socket: paths.socket, stdin: !!o.openStdin,
       exitCommand: core.exitCommand(c.id),
+      dnsConfig: net?.dnsConfig, holdPorts: net?.holdPorts,
     };
     const attachFirst = !!so.attach;
-    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined }, op, false, false, !attachFirst);
+    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined, netSteps: net?.wiring }, op, false, false, !attachFirst);
     monitorPid = mp ?? 0;
     let conn: MonitorAttach | undefined;
     if (attachFirst) {
@@ -196,6 +206,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       core.event('container', 'start', r);
       return r;
     });
+    if (net) await commitNetworks(core, c);
     return { container: c, attach: conn };
   } catch (e) {
     if (monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }
@@ -217,4 +228,20 @@ export function exitCodeForStartError(e: BerthError): number {
     if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'ENOEXEC') return 126;
   }
   return 128;
+}
+
+/** `--add-host` records; `host-gateway` is the host's address on the container's first network
+ *  (Docker: the default bridge's gateway). */
+function extraHosts(core: EngineCore, o: RunOptions, gateway: string | undefined): HostRecord[] {
+  const out: HostRecord[] = [];
+  for (const h of o.extraHosts ?? []) {
+    const r = parseAddHost(h);
+    if (r.ip === 'host-gateway') {
+      const gw = gateway ?? core.store.networks.find('bridge')?.ipam[0]?.Gateway;
+      if (!gw) throw new BerthError({ kind: 'invalid', op: 'start container', message: `start container: --add-host ${h}: no host gateway address (the engine has no default bridge)` });
+      r.ip = gw;
+    }
+    out.push(r);
+  }
+  return out;
 }

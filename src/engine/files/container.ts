@@ -28,6 +28,8 @@ export interface ContainerFilesOptions {
   dnsSearch?: string[];
   dnsOptions?: string[];
   ipv6?: boolean;
+  /** Resolve through the embedded DNS server (user-defined networks). */
+  embeddedDns?: boolean;
 }
 
 export interface ContainerFilePaths { hostname: string; hosts: string; resolvConf: string }
@@ -50,7 +52,7 @@ export async function writeContainerFiles(containerDir: string, opts: ContainerF
   });
   await writeResolvConf(paths.resolvConf, {
     network: opts.network, hostResolvConf: host.resolvConf, systemdResolvConf: host.systemdResolvConf,
-    dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOptions: opts.dnsOptions, ipv6: opts.ipv6,
+    dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOptions: opts.dnsOptions, ipv6: opts.ipv6, embeddedDns: opts.embeddedDns,
   });
   return paths;
 }

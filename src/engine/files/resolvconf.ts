@@ -30,6 +30,9 @@ export interface ResolvConfOptions {
   dnsOptions?: string[];
   /** Keep IPv6 nameservers (default false, as on a network without IPv6). */
   ipv6?: boolean;
+  /** A user-defined network: the embedded DNS server (127.0.0.11) answers, forwarding the rest
+   *  to the host's servers (or `dns`) from the host's network namespace. */
+  embeddedDns?: boolean;
 }
 
 export interface ParsedResolvConf { nameservers: string[]; search: string[]; options: string[] }
@@ -108,6 +111,14 @@ export function buildResolvConfContent(nameservers: string[], search: string[], 
 export async function buildResolvConf(opts: ResolvConfOptions): Promise<string> {
   const overrides = !!(opts.dns?.length || opts.dnsSearch?.length || opts.dnsOptions?.length);
   const host = opts.network === 'host';
+  if (opts.embeddedDns) {
+    const raw = parseResolvConf((await readIfExists(opts.hostResolvConf)) ?? '');
+    const ext = opts.dns?.length ? opts.dns : raw.nameservers;
+    const options = opts.dnsOptions?.length ? opts.dnsOptions : raw.options;
+    const withNdots = options.some((o) => o.startsWith('ndots:')) ? options : [...options, 'ndots:0'];
+    return buildResolvConfContent(['127.0.0.11'], opts.dnsSearch?.length ? opts.dnsSearch : raw.search, withNdots)
+      + `\n# Based on host file: '${opts.hostResolvConf}' (internal resolver)\n# ExtServers: [${ext.map((e) => `host(${e})`).join(' ')}]\n`;
+  }
   const src = await sourceResolvConf(opts.hostResolvConf, host ? undefined : opts.systemdResolvConf);
   if (!overrides) return host ? src.content : filterResolvConf(src.content, opts.ipv6 ?? false);
   const cur = parseResolvConf(src.content);

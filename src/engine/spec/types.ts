@@ -87,8 +87,23 @@ export interface RunOptions {
   mounts?: MountSpec[];
   /** Bytes; default 64 MiB. */
   shmSize?: number;
-  /** none | host | bridge (or another network name: a private namespace) | container:<pid|ns path>. */
+  /** none | host | bridge | a network's name or id | container:<pid|ns path>. */
   network?: string;
+  /** The networks to join (the first is `network`), with what was asked on each. */
+  networks?: NetworkJoin[];
+  /** `-p` (HostConfig.PortBindings). */
+  publish?: Record<string, { HostIp: string; HostPort: string }[]>;
+  /** `-P`: publish every exposed port on a free host port. */
+  publishAll?: boolean;
+  /** `--expose` (keys like `80/tcp`). */
+  expose?: string[];
+  /** `--add-host` (`name:ip`, ip may be `host-gateway`). */
+  extraHosts?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** `--link name[:alias]` (default bridge: /etc/hosts records). */
+  links?: string[];
   /** '' (private) | host | container:<pid|ns path>. */
   pid?: string;
   /** '' | private | shareable | none | host | container:<pid|ns path>. */
@@ -198,4 +213,15 @@ export interface EffectiveConfig {
   tty: boolean;
   openStdin: boolean;
   volumes: string[];
+}
+
+/** One network a container joins, and what it asked for there. */
+export interface NetworkJoin {
+  network: string;
+  aliases?: string[];
+  ipv4?: string;
+  ipv6?: string;
+  mac?: string;
+  links?: string[];
+  driverOpts?: Record<string, string>;
 }

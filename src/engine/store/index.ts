@@ -1,6 +1,7 @@
 export { openStore, Store, SCHEMA_VERSION, type StoreOptions, type SystemUsage } from './store.js';
 export { Containers, nameConflict } from './containers.js';
 export { Volumes, VOLUME_LIST_FILTER_KEYS } from './volumes.js';
+export { Networks } from './networks.js';
 export { EventLog, matchEvent, DEFAULT_EVENT_CAP, EVENT_FILTER_KEYS } from './events.js';
 export { DB_FILE, type OpenOptions } from './db.js';
 export { MIGRATIONS, type Migration } from './schema.js';

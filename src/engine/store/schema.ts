@@ -72,6 +72,47 @@ CREATE TABLE events (
 CREATE INDEX events_time ON events(time_ns);
 `,
   },
+  {
+    version: 2,
+    description: 'networks, endpoints, address leases, published ports',
+    sql: `
+CREATE TABLE networks (
+  id TEXT PRIMARY KEY CHECK (length(id) = 64 AND id NOT GLOB '*[^0-9a-f]*'),
+  name TEXT NOT NULL UNIQUE,
+  driver TEXT NOT NULL,
+  created TEXT NOT NULL,
+  config TEXT NOT NULL DEFAULT '{}'
+);
+
+CREATE TABLE endpoints (
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  network_id TEXT NOT NULL REFERENCES networks(id),
+  position INTEGER NOT NULL DEFAULT 0,
+  request TEXT NOT NULL DEFAULT '{}',
+  state TEXT,
+  PRIMARY KEY (container_id, network_id)
+);
+CREATE INDEX endpoints_network ON endpoints(network_id);
+
+CREATE TABLE leases (
+  network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+  address TEXT NOT NULL,
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  PRIMARY KEY (network_id, address)
+);
+CREATE INDEX leases_container ON leases(container_id);
+
+CREATE TABLE ports (
+  proto TEXT NOT NULL,
+  host_ip TEXT NOT NULL,
+  host_port INTEGER NOT NULL,
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  container_port INTEGER NOT NULL,
+  PRIMARY KEY (proto, host_ip, host_port)
+);
+CREATE INDEX ports_container ON ports(container_id);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

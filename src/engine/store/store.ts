@@ -7,6 +7,7 @@ import { DEFAULT_EVENT_CAP, EventLog } from './events.js';
 import { SCHEMA_VERSION } from './schema.js';
 import type { Container, VolumeUsage } from './types.js';
 import { Volumes } from './volumes.js';
+import { Networks } from './networks.js';
 
 export interface StoreOptions extends OpenOptions {
   /** Events kept (default 10 000). */
@@ -24,11 +25,13 @@ export class Store implements StoreContext {
   readonly path: string;
   readonly containers: Containers;
   readonly volumes: Volumes;
+  readonly networks: Networks;
   readonly events: EventLog;
 
   constructor(readonly root: string, readonly db: DB, opts: StoreOptions = {}) {
     this.path = join(root, DB_FILE);
     this.volumes = new Volumes(this);
+    this.networks = new Networks(this);
     this.containers = new Containers(this, this.volumes);
     this.events = new EventLog(this, opts.eventCap ?? DEFAULT_EVENT_CAP);
   }

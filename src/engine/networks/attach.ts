@@ -1,0 +1,204 @@
+/**
+ * A container's networks while it runs: at start, lease addresses and host ports (one store
+ * transaction), and compile the wiring steps the helper runs during the start itself; once it
+ * runs, publish its ports and add its names to the embedded DNS tables; at its exit (or a failed
+ * start), undo all of it. Everything undone is found from the store, so a killed CLI's leftovers
+ * are undone by the next teardown of the container.
+ */
+import { readFileSync } from 'node:fs';
+import { conflict } from '../../lib/index.js';
+import {
+  fwPorts, hostIfname, parseIp, portsView, startWiring,
+  type DnsRecord, type EndpointState, type NetworkRecord, type PublishedPort, type Wiring,
+} from '../../network/index.js';
+import type { Step } from '../../sys/index.js';
+import type { RunOptions } from '../spec/index.js';
+import type { Container } from '../store/index.js';
+import type { EngineCore } from '../containers/core.js';
+import { parseResolvConf } from '../files/index.js';
+import { ensurePredefined } from './records.js';
+import { leaseFor } from './lease.js';
+
+export interface NetworkStart {
+  wiring: Wiring;
+  holdPorts: { proto: string; ip: string; port: number }[];
+  dnsConfig?: string;
+  /** The container's addresses (for its /etc/hosts). */
+  addresses: string[];
+  /** Whether its resolv.conf names the embedded DNS server. */
+  embeddedDns: boolean;
+  /** The host's address seen from the container (`host-gateway`). */
+  hostGateway?: string;
+  links: { ip: string; names: string }[];
+  ipv6: boolean;
+}
+
+export function exposedPorts(c: Container, o: RunOptions): string[] {
+  const cfg = c.config as { ExposedPorts?: Record<string, unknown> };
+  return [...new Set([...Object.keys(cfg.ExposedPorts ?? {}), ...(o.expose ?? []), ...Object.keys(o.publish ?? {})])];
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [a, b] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (a && b && a <= b) return [a, b];
+  } catch { /* default */ }
+  return [49153, 65535];
+}
+
+const portTaken = (op: string, ip: string, port: number) =>
+  conflict(op, `${op}: Bind for ${ip.includes(':') ? `[${ip}]` : ip || '0.0.0.0'}:${port} failed: port is already allocated`);
+
+/** Choose the host ports (inside the caller's transaction). */
+function allocatePorts(core: EngineCore, c: Container, o: RunOptions, op: string): PublishedPort[] {
+  const nets = core.store.networks;
+  const out: PublishedPort[] = [];
+  const want: { key: string; HostIp: string; HostPort: string }[] = [];
+  for (const [key, list] of Object.entries(o.publish ?? {})) for (const b of list) want.push({ key, ...b });
+  if (o.publishAll) for (const key of exposedPorts(c, o)) if (!o.publish?.[key]) want.push({ key, HostIp: '', HostPort: '' });
+  const [lo, hi] = ephemeralRange();
+  for (const w of want) {
+    const [cp, proto] = w.key.split('/') as [string, PublishedPort['proto']];
+    const ip = w.HostIp === '0.0.0.0' || w.HostIp === '::' ? (w.HostIp === '::' ? '::' : '') : w.HostIp;
+    let port = 0;
+    const m = /^(\d+)(?:-(\d+))?$/.exec(w.HostPort);
+    const free = (p: number) => !nets.portHolder(proto, ip, p) && !out.some((x) => x.proto === proto && x.hostPort === p);
+    if (!m) {
+      const used = nets.usedHostPorts(proto);
+      for (let p = lo; p <= hi; p++) if (!used.has(p) && free(p)) { port = p; break; }
+      if (!port) throw conflict(op, `${op}: no free host port in ${lo}-${hi} for ${w.key}`);
+    } else if (m[2] !== undefined) {
+      for (let p = Number(m[1]); p <= Number(m[2]); p++) if (free(p)) { port = p; break; }
+      if (!port) throw portTaken(op, ip, Number(m[1]));
+    } else {
+      port = Number(m[1]);
+      if (!free(port)) throw portTaken(op, ip, port);
+    }
+    const p: PublishedPort = { proto, hostIp: ip, hostPort: port, containerPort: Number(cp) };
+    nets.addPort(c.id, p);
+    out.push(p);
+  }
+  return out;
+}
+
+/** Lease, choose ports and compile the wiring of a container about to start. */
+export async function prepareNetworks(core: EngineCore, c: Container, o: RunOptions, op: string): Promise<NetworkStart | undefined> {
+  const eps = core.store.networks.endpointsOf(c.id);
+  if (!eps.length) return undefined;
+  ensurePredefined(core);
+  const room = core.network;
+  const recs = eps.map((e) => core.store.networks.get(e.networkId, op));
+  for (const n of recs) if (!room.isUp(n)) await room.up(n, op);
+  const states: EndpointState[] = [];
+  let ports: PublishedPort[] = [];
+  core.store.tx(() => {
+    core.store.networks.release(c.id);
+    eps.forEach((e, i) => states.push(leaseFor(core, c.id, recs[i]!, e.request, i, hostIfname(c.id, i), op)));
+    ports = allocatePorts(core, c, o, op);
+  });
+  const wiring: Wiring = { parent: [], child: [] };
+  let routed = false;
+  recs.forEach((net, i) => {
+    const st = states[i]!;
+    const route = !routed && !net.internal && !!(st.gateway4 || st.gateway6);
+    if (route) routed = true;
+    const w = startWiring(net, st, route);
+    wiring.parent.push(...w.parent);
+    wiring.child.push(...w.child);
+  });
+  const user = recs.map((n, i) => ({ n, i })).filter(({ n }) => !n.isDefault);
+  let dnsConfig: string | undefined;
+  if (user.length) dnsConfig = room.writeDnsConf(c.id, upstreams(core, o), user.map(({ n }) => n.id));
+  const first = states[0]!;
+  return {
+    wiring,
+    holdPorts: ports.map((p) => ({ proto: p.proto, ip: p.hostIp, port: p.hostPort })),
+    dnsConfig,
+    addresses: states.flatMap((s) => [s.ipv4, s.ipv6].filter((x): x is string => !!x)),
+    embeddedDns: user.length > 0,
+    hostGateway: first.gateway4,
+    links: linkRecords(core, recs, o),
+    ipv6: recs.some((n) => n.ipv6),
+  };
+}
+
+/** `--link name[:alias]` on the default bridge: the linked container's address under its names. */
+function linkRecords(core: EngineCore, recs: NetworkRecord[], o: RunOptions): { ip: string; names: string }[] {
+  const out: { ip: string; names: string }[] = [];
+  const bridge = recs.find((n) => n.isDefault);
+  if (!bridge) return out;
+  for (const l of o.links ?? []) {
+    const [name, alias] = l.split(':') as [string, string?];
+    const other = core.store.containers.find(name);
+    if (!other) continue;
+    const st = core.store.networks.endpointsOf(other.id).find((e) => e.networkId === bridge.id)?.state;
+    if (!st?.ipv4) continue;
+    const names = [alias, other.name, other.id.slice(0, 12)].filter((x, i, a): x is string => !!x && a.indexOf(x) === i);
+    out.push({ ip: st.ipv4, names: names.join(' ') });
+  }
+  return out;
+}
+
+/** Where the embedded DNS forwards: `--dns` servers, else the host's nameservers (loopback ones too:
+ *  the monitor asks them from the host's network namespace). */
+function upstreams(core: EngineCore, o: RunOptions): string[] {
+  if (o.dns?.length) return o.dns;
+  try {
+    return parseResolvConf(readFileSync(core.options.resolvConf, 'utf8')).nameservers;
+  } catch {
+    return [];
+  }
+}
+
+/** After the start: published ports into the firewall, names into the DNS tables. */
+export async function commitNetworks(core: EngineCore, c: Container): Promise<void> {
+  const eps = core.store.networks.endpointsOf(c.id);
+  const ports = core.store.networks.portsOf(c.id);
+  const gw = eps.find((e) => e.state?.ipv4 || e.state?.ipv6);
+  if (gw && ports.length) await core.network.publish(fwPorts(gw.networkId, gw.state!.ipv4, gw.state!.ipv6, ports));
+  for (const e of eps) refreshDnsTable(core, e.networkId);
+}
+
+/** Undo everything of a container's networks (idempotent): rules, DNS entries, leases, ports. */
+export async function releaseNetworks(core: EngineCore, c: { id: string }): Promise<void> {
+  const nets = core.store.networks;
+  const eps = nets.endpointsOf(c.id);
+  const ports = nets.portsOf(c.id);
+  if (!eps.some((e) => e.state) && !ports.length) return;
+  const gw = eps.find((e) => e.state?.ipv4 || e.state?.ipv6);
+  if (gw && ports.length) await core.network.unpublish(fwPorts(gw.networkId, gw.state!.ipv4, gw.state!.ipv6, ports));
+  core.store.tx(() => nets.release(c.id));
+  for (const e of eps) refreshDnsTable(core, e.networkId);
+  core.network.removeDnsConf(c.id);
+}
+
+/** Names on a network for its embedded DNS: name, aliases, short id of each running member. */
+export function refreshDnsTable(core: EngineCore, networkId: string): void {
+  const net = core.store.networks.find(networkId);
+  if (!net || net.isDefault || net.driver === 'host' || net.driver === 'null') return;
+  const records: DnsRecord[] = [];
+  for (const e of core.store.networks.endpointsOn(networkId)) {
+    if (!e.state) continue;
+    const c = core.store.containers.find(e.containerId);
+    if (!c) continue;
+    const names = dnsNames(c, e.request.aliases ?? [], e.request.links ?? []);
+    for (const name of names) {
+      if (e.state.ipv4) records.push({ name, address: e.state.ipv4 });
+      if (e.state.ipv6) records.push({ name, address: e.state.ipv6 });
+    }
+  }
+  core.network.writeDnsTable(networkId, records);
+}
+
+/** Docker's DNSNames: the container's name, its aliases on the network, its short id. */
+export function dnsNames(c: Container, aliases: string[], _links: string[] = []): string[] {
+  return [...new Set([c.name, ...aliases, c.id.slice(0, 12)])];
+}
+
+/** NetworkSettings.Ports of a container. */
+export function containerPortsView(core: EngineCore, c: Container, o: RunOptions): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  return portsView(exposedPorts(c, o), core.store.networks.portsOf(c.id));
+}
+
+export { parseIp };
+export type { Step };

@@ -1,0 +1,59 @@
+/**
+ * `create`'s network choices: `--network` (default `bridge`, or `none` when the engine has no
+ * default bridge), the networks to join and what was asked on each, checked as dockerd does.
+ */
+import { invalid } from '../../lib/index.js';
+import type { EndpointRequest, NetworkRecord } from '../../network/index.js';
+import type { RunOptions } from '../spec/index.js';
+import type { EngineCore } from '../containers/core.js';
+import { ensurePredefined, resolveNetwork } from './records.js';
+
+export interface Join { net: NetworkRecord; request: EndpointRequest }
+
+export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Join[] {
+  const dflt = core.options.bridge === 'none' ? 'none' : 'bridge';
+  const first = opts.networks?.[0]?.network || opts.network || dflt;
+  opts.network = first;
+  if (first === 'none' || first === 'host' || first.startsWith('container:')) {
+    if ((opts.networks?.length ?? 0) > 1) throw invalid(op, `conflicting options: cannot attach both user-defined and non-user-defined network-modes`);
+    if (first === 'host' && opts.publish && Object.keys(opts.publish).length) {
+      // Docker warns ("Published ports are discarded when using host network mode") and goes on
+      opts.publish = {};
+    }
+    if (opts.networks?.[0] && (opts.networks[0].ipv4 || opts.networks[0].ipv6)) throw invalid(op, 'user specified IP address is supported on user defined networks only');
+    if (opts.networks?.[0]?.aliases?.length) throw invalid(op, 'network-scoped alias is supported only for containers in user defined networks');
+    if (first !== 'none' && first !== 'host') return [];
+    ensurePredefined(core);
+    return [];
+  }
+  if (dflt === 'none' && first === 'bridge') {
+    throw invalid(op, 'network bridge not found: this engine runs without a default bridge (bridge: none)');
+  }
+  const list = opts.networks?.length ? opts.networks.map((j, i) => (i === 0 ? { ...j, network: first } : j)) : [{ network: first }];
+  const out: Join[] = [];
+  for (const j of list) {
+    const net = resolveNetwork(core, j.network, op);
+    if (net.driver === 'null' || net.driver === 'host') {
+      throw invalid(op, `container cannot be disconnected from host network or connected to host network`);
+    }
+    if (out.some((o) => o.net.id === net.id)) continue;
+    if (net.isDefault) {
+      if (j.ipv4 || j.ipv6) throw invalid(op, 'user specified IP address is supported on user defined networks only');
+      if (j.aliases?.length) throw invalid(op, 'network-scoped alias is supported only for containers in user defined networks');
+    }
+    if (j.ipv6 && !net.ipv6) throw invalid(op, `user specified IP address is supported only when connecting to networks with user configured subnets`);
+    const request: EndpointRequest = {};
+    if (j.aliases?.length) request.aliases = j.aliases;
+    if (j.ipv4) request.ipv4 = j.ipv4;
+    if (j.ipv6) request.ipv6 = j.ipv6;
+    if (j.mac) request.mac = j.mac;
+    if (j.links?.length) request.links = j.links;
+    if (j.driverOpts) request.driverOpts = j.driverOpts;
+    out.push({ net, request });
+  }
+  if (opts.links?.length && !out[0]!.net.isDefault) {
+    // links on a user-defined network are aliases of the linked containers for this one (not kept)
+  }
+  opts.network = out[0]!.net.isDefault ? 'bridge' : out[0]!.net.name;
+  return out;
+}

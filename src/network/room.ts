@@ -1,0 +1,134 @@
+/**
+ * The network room's front door: bring networks up and down in the kernel (bridge, addresses,
+ * sysctls, firewall), publish ports, and keep the embedded DNS's tables — all under one state
+ * directory (`<run-root>/network`, gone after a reboot with the bridges and rules it describes).
+ * Which containers are on which network, and their addresses, is the engine's (its SQLite store);
+ * this room takes records in and touches the kernel.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Step } from '../sys/index.js';
+import { parsePrefix } from './addr.js';
+import { bridgeDownSteps, bridgeUpSteps } from './wiring.js';
+import { BRIDGE_OPT, type NetworkRecord } from './types.js';
+import type { PublishedPort } from './ports.js';
+
+export interface FwNetwork { id: string; bridge: string; subnets: string[]; gateways: string[]; internal: boolean; icc: boolean; masquerade: boolean }
+export interface FwPort { netId: string; proto: 'tcp' | 'udp' | 'sctp'; hostIp: string; hostPort: number; containerIp: string; containerPort: number }
+
+/** What the room needs of the firewall (src/network/firewall). */
+export interface FirewallApi {
+  addNetwork(n: FwNetwork): Promise<void>;
+  removeNetwork(n: FwNetwork): Promise<void>;
+  addPorts(ports: FwPort[]): Promise<void>;
+  removePorts(ports: FwPort[]): Promise<void>;
+  reload(state: { networks: FwNetwork[]; ports: FwPort[] }): Promise<void>;
+}
+
+export type StepRunner = (steps: Step[], op: string) => Promise<void>;
+
+export interface DnsRecord { name: string; address: string }
+
+export function fwNetwork(net: NetworkRecord): FwNetwork {
+  const flag = (k: string) => net.options[k] === undefined || net.options[k] === 'true';
+  return {
+    id: net.id, bridge: net.iface,
+    subnets: net.ipam.map((p) => p.Subnet), gateways: net.ipam.map((p) => p.Gateway ?? '').filter(Boolean),
+    internal: net.internal, icc: flag(BRIDGE_OPT.icc), masquerade: flag(BRIDGE_OPT.masquerade),
+  };
+}
+
+/** The container's published ports as firewall entries for one network address. */
+export function fwPorts(netId: string, ip4: string | undefined, ip6: string | undefined, ports: PublishedPort[]): FwPort[] {
+  const out: FwPort[] = [];
+  for (const p of ports) {
+    const fam = p.hostIp === '' ? 0 : p.hostIp.includes(':') ? 6 : 4;
+    if (ip4 && fam !== 6) out.push({ netId, proto: p.proto, hostIp: fam === 4 ? p.hostIp : '0.0.0.0', hostPort: p.hostPort, containerIp: ip4, containerPort: p.containerPort });
+    if (ip6 && fam !== 4) out.push({ netId, proto: p.proto, hostIp: fam === 6 ? p.hostIp : '::', hostPort: p.hostPort, containerIp: ip6, containerPort: p.containerPort });
+  }
+  return out;
+}
+
+export class NetworkRoom {
+  constructor(readonly stateDir: string, readonly firewall: FirewallApi, private readonly runSteps: StepRunner) {}
+
+  private marker(net: NetworkRecord): string {
+    return join(this.stateDir, `${net.id}.up`);
+  }
+
+  /** Up since the last boot (the marker lives in the run root, like the bridge it describes). */
+  isUp(net: NetworkRecord): boolean {
+    return net.driver === 'null' || net.driver === 'host' || existsSync(this.marker(net));
+  }
+
+  /** Make the network's kernel side (idempotent): bridge, gateway addresses, sysctls, firewall. */
+  async up(net: NetworkRecord, op: string): Promise<void> {
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    if (net.driver === 'bridge') {
+      await this.runSteps(bridgeUpSteps(net), op);
+      await this.firewall.addNetwork(fwNetwork(net));
+    }
+    writeFileSync(this.marker(net), '');
+  }
+
+  /** Undo up (idempotent); the default bridge keeps its interface, as docker0 does. */
+  async down(net: NetworkRecord, op: string, deleteLink = true): Promise<void> {
+    if (net.driver === 'bridge') {
+      await this.firewall.removeNetwork(fwNetwork(net));
+      if (deleteLink) await this.runSteps(bridgeDownSteps(net), op);
+    }
+    rmSync(this.marker(net), { force: true });
+    rmSync(this.dnsTable(net.id), { force: true });
+  }
+
+  dnsTable(netId: string): string {
+    return join(this.stateDir, 'dns', `${netId}.hosts`);
+  }
+
+  dnsConf(containerId: string): string {
+    return join(this.stateDir, 'dns', `${containerId}.conf`);
+  }
+
+  /** Rewrite a network's name table (atomically: the monitors read it on every query). */
+  writeDnsTable(netId: string, records: DnsRecord[]): void {
+    writeAtomic(this.dnsTable(netId), records.map((r) => `${r.name} ${r.address}\n`).join(''));
+  }
+
+  /** A container's DNS configuration: the upstream servers and the tables of its networks. */
+  writeDnsConf(containerId: string, upstreams: string[], netIds: string[]): string {
+    const p = this.dnsConf(containerId);
+    writeAtomic(p, [...upstreams.map((u) => `upstream ${u}\n`), ...netIds.map((n) => `table ${this.dnsTable(n)}\n`)].join(''));
+    return p;
+  }
+
+  removeDnsConf(containerId: string): void {
+    rmSync(this.dnsConf(containerId), { force: true });
+  }
+
+  async publish(ports: FwPort[]): Promise<void> {
+    if (ports.length) await this.firewall.addPorts(ports);
+  }
+
+  async unpublish(ports: FwPort[]): Promise<void> {
+    if (ports.length) await this.firewall.removePorts(ports);
+  }
+
+  /** Rebuild every rule from the records (after a firewall reload wiped berth's table). */
+  async reload(nets: NetworkRecord[], ports: FwPort[], op: string): Promise<void> {
+    for (const n of nets) if (n.driver === 'bridge') await this.runSteps(bridgeUpSteps(n), op);
+    await this.firewall.reload({ networks: nets.filter((n) => n.driver === 'bridge').map(fwNetwork), ports });
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    for (const n of nets) writeFileSync(this.marker(n), '');
+  }
+}
+
+export function writeAtomic(path: string, text: string): void {
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+export function prefixBits(cidr: string): number {
+  return parsePrefix(cidr)!.bits;
+}
