@@ -5,11 +5,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../src/lib/index.js';
-import { run, del, type RuntimeOptions } from '../../src/runtime/index.js';
+import { run, del, state, type RuntimeOptions } from '../../src/runtime/index.js';
 import { netStep as n, runNetSteps, type NetSteps } from '../../src/sys/index.js';
 import { makeBundle, uniqueId } from '../helpers/bundle.js';
 import { tempNetns, inNs } from '../sys/netlink-ns.js';
@@ -68,6 +68,28 @@ test('a container launched with netSteps is reachable from its host netns', asyn
     await del(opts, id, true);
   }
   assert.ok(await gone(w.veth, 3000), 'the veth goes with the container\'s netns');
+});
+
+test('the helper parent goes back to its own netns before it releases the container', async () => {
+  const id = uniqueId('netp');
+  const w = wiring('10.77.0.5');
+  // foreground: the helper stays the container's parent (wait_exit) and can be looked at
+  const running = run(opts, { id, bundle: sleeper, netSteps: w.steps });
+  let pid = 0;
+  for (let i = 0; i < 500 && !pid; i++) {
+    try { const st = state(opts, id); if (st.status === 'running') pid = st.pid ?? 0; } catch { /* not yet */ }
+    if (!pid) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(pid > 0, 'the container runs');
+  try {
+    const ppid = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    assert.equal(readlinkSync(`/proc/${ppid}/ns/net`), readlinkSync('/proc/self/ns/net'), 'the helper is back in its own netns');
+    assert.notEqual(readlinkSync(`/proc/${pid}/ns/net`), readlinkSync(`/proc/${ppid}/ns/net`));
+    assert.equal(inNs(host.name, ['busybox', 'ping', '-c', '1', '-W', '2', '10.77.0.5']).status, 0);
+  } finally {
+    process.kill(pid, 'SIGKILL');
+    assert.equal(await running, 137);
+  }
 });
 
 test('a failing parent step aborts the start and leaves no veth on the host', async () => {
