@@ -131,7 +131,7 @@ test('cost of the hook on a runtime run (measured, not asserted)', async (t) => 
   };
   await time(false); // warm up
   const none: number[] = [], wired: number[] = [];
-  for (let i = 0; i < 6; i++) { none.push(...await time(false)); wired.push(...await time(true)); }
+  for (let i = 0; i < 4; i++) { none.push(...await time(false)); wired.push(...await time(true)); }
   const med = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1]!;
   t.diagnostic(`run /bin/true, new netns + lo: median ${med(none).toFixed(1)} ms; with veth+master+up (parent) and up+addr+route (child): median ${med(wired).toFixed(1)} ms (${none.length} runs each, interleaved)`);
 });
