@@ -14,6 +14,8 @@
 
 /* Which list a step belongs to (bit mask for the op table). */
 enum { L_PRE = 1, L_POST = 2, L_CHILD = 4 };
+/* A network step (also in the op table's mask): allowed by `berth-helper net`. */
+enum { F_NET = 8 };
 
 struct step {
 	int idx;      /* global index */
@@ -42,6 +44,7 @@ struct state {
 	int ctl;              /* control socket (parent only) */
 	int sync;             /* our end of the sync channel */
 	int is_child;
+	int net_mode;         /* `berth-helper net`: only network steps, run in the helper itself */
 	pid_t child;          /* parent: child pid (0 once reaped or none) */
 	int pidfd;            /* parent: pidfd of the child */
 	struct list pre, post, chld;
@@ -187,6 +190,27 @@ int op_monitor(struct step *s);
 int op_seccomp(struct step *s);
 int op_seccomp_bpf(struct step *s);
 int seccomp_export_main(void);
+
+/* network steps (steps_net.c, rtnetlink in netlink.c) */
+int op_netns(struct step *s);
+int op_link_bridge(struct step *s);
+int op_link_veth(struct step *s);
+int op_link_macvlan(struct step *s);
+int op_link_ipvlan(struct step *s);
+int op_link_master(struct step *s);
+int op_link_up(struct step *s);
+int op_link_down(struct step *s);
+int op_link_mtu(struct step *s);
+int op_link_mac(struct step *s);
+int op_link_rename(struct step *s);
+int op_link_del(struct step *s);
+int op_link_hairpin(struct step *s);
+int op_addr_add(struct step *s);
+int op_route_add(struct step *s);
+int op_sysctl(struct step *s);
+int net_main(void);
+/* after each step: a finished group of network steps returns to the helper's own netns */
+void net_after_step(struct list *l, int k);
 
 /* main.c */
 void run_list(struct list *l);

@@ -20,6 +20,8 @@ void run_list(struct list *l)
 		S.cur = &l->s[k];
 		if (S.cur->op->run(S.cur) < 0)
 			die_step();
+		if (S.cur->op->lists & F_NET)
+			net_after_step(l, k);
 	}
 }
 
@@ -33,7 +35,7 @@ void child_main(void)
 
 static int usage(void)
 {
-	fputs("usage: berth-helper run --ctl FD | berth-helper seccomp-export | berth-helper version\n", stderr);
+	fputs("usage: berth-helper run --ctl FD | berth-helper seccomp-export | berth-helper net | berth-helper version\n", stderr);
 	return 2;
 }
 
@@ -46,6 +48,11 @@ int main(int argc, char **argv, char **envp)
 	}
 	if (argc == 2 && !strcmp(argv[1], "seccomp-export"))
 		return seccomp_export_main();
+	if (argc == 2 && !strcmp(argv[1], "net")) {
+		S.net_mode = 1;
+		signal(SIGPIPE, SIG_IGN);
+		return net_main();
+	}
 	if (argc != 4 || strcmp(argv[1], "run") || strcmp(argv[2], "--ctl"))
 		return usage();
 	char *end;

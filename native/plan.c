@@ -74,6 +74,25 @@ static const struct op ops[] = {
 	{ "fifo_wait", L_CHILD, 1, op_fifo_wait },
 	{ "lookup", L_CHILD, 3, op_lookup },
 	{ "exec", L_CHILD, 4, op_exec },
+	/* network (post, child, or `berth-helper net`) */
+#define NET (L_POST | L_CHILD | F_NET)
+	{ "netns", NET, 2, op_netns },
+	{ "link_bridge", NET, 4, op_link_bridge },
+	{ "link_veth", NET, 5, op_link_veth },
+	{ "link_macvlan", NET, 6, op_link_macvlan },
+	{ "link_ipvlan", NET, 5, op_link_ipvlan },
+	{ "link_master", NET, 3, op_link_master },
+	{ "link_up", NET, 2, op_link_up },
+	{ "link_down", NET, 2, op_link_down },
+	{ "link_mtu", NET, 3, op_link_mtu },
+	{ "link_mac", NET, 3, op_link_mac },
+	{ "link_rename", NET, 3, op_link_rename },
+	{ "link_del", NET, 2, op_link_del },
+	{ "link_hairpin", NET, 3, op_link_hairpin },
+	{ "addr_add", NET, 3, op_addr_add },
+	{ "route_add", NET, 4, op_route_add },
+	{ "sysctl", NET, 3, op_sysctl },
+#undef NET
 };
 
 const struct op *find_op(const char *name)
@@ -228,7 +247,7 @@ int read_plan(int fd)
 	c.end = body + len;
 	int idx = 0;
 	if (parse_list(&c, &S.pre, &idx, L_PRE) < 0 || parse_list(&c, &S.post, &idx, L_POST) < 0 ||
-	    parse_list(&c, &S.chld, &idx, L_CHILD) < 0)
+	    parse_list(&c, &S.chld, &idx, S.net_mode ? F_NET : L_CHILD) < 0)
 		return -1;
 	free(body);
 	S.cur = &none;
@@ -265,6 +284,10 @@ int read_plan(int fd)
 		S.cur = s;
 		if (!strcmp(s->f[0], "console_send") && (s->fd = unix_connect(s->f[1])) < 0)
 			return fail(errno, s->f[1], "connecting to the console socket");
+	}
+	if (S.net_mode) {
+		S.cur = &none;
+		return S.pre.n + S.post.n ? bad_plan("%s", "berth-helper net runs only the child list") : 0;
 	}
 	if (S.post.n + S.chld.n > 0 && (S.pre.n == 0 || strcmp(S.pre.s[S.pre.n - 1].f[0], "spawn"))) {
 		S.cur = &none;

@@ -1,7 +1,7 @@
 /** Compile a container's spec into the helper plan for `create` (init) and `exec`. */
 import { invalid } from '../lib/index.js';
 import type { LinuxSeccomp, Process, Spec } from '../oci/index.js';
-import { emptyPlan, step, type Plan, type Step } from '../sys/index.js';
+import { emptyPlan, step, type NetSteps, type Plan, type Step } from '../sys/index.js';
 import { JOIN_ORDER, NAMESPACES } from './flags.js';
 import { hookSteps } from './hooks.js';
 import { finishRootSteps, mountSteps, type CgroupMountInfo, type RootfsMount } from './compile-mounts.js';
@@ -59,6 +59,8 @@ export interface InitContext extends TerminalOptions, ProcessHooks {
   rootfsMounts?: RootfsMount[];
   /** Create a missing working directory (Docker's WorkingDir), before the root is made read-only. */
   mkdirCwd?: boolean;
+  /** The container's network wiring (sys/netlink.ts): parent steps after the clone, child steps before pivot_root. */
+  netSteps?: NetSteps;
 }
 
 function nsList(spec: Spec): Array<{ type: string; path?: string }> {
@@ -131,6 +133,8 @@ export function compileInit(c: InitContext): Plan {
     plan.post.push(step('idmap', ['gid', idmap(spec.linux?.gidMappings)], 'write the gid mappings'));
   }
   plan.post.push(step('report_pid', [], 'report the container pid'));
+  // network wiring overlaps the runtime's work on the pid; an error ends the start at await_go
+  if (c.netSteps?.parent.length) plan.post.push(...c.netSteps.parent);
   plan.post.push(step('await_go', [], 'wait for the runtime'));
   plan.post.push(step('release', [], 'release the container process'));
   if (proc.terminal) plan.post.push(...terminalPost(c));
@@ -152,6 +156,8 @@ export function compileInit(c: InitContext): Plan {
   ch.push(...mountSteps({ spec, bundle: c.bundle, rootfs: c.rootfs, userns, cgroup: c.cgroupMount, rootfsMounts: c.rootfsMounts }));
   ch.push(...hookSteps('createContainer', spec.hooks?.createContainer));
   if (!c.noFifo) ch.push(step('fifo_open', [c.fifo], `open the exec fifo ${c.fifo}`, c.fifo));
+  // before pivot_root: netns paths are host paths, /proc/sys is still writable
+  if (c.netSteps?.child.length) ch.push(...c.netSteps.child);
   ch.push(c.noPivot ? step('chroot', [], `chroot into ${c.rootfs}`, c.rootfs) : step('pivot_root', [], `pivot_root into ${c.rootfs}`, c.rootfs));
   for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
     const path = '/proc/sys/' + k.replace(/\./g, '/');

@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { BerthError, invalid, mark, wrapError } from '../lib/index.js';
 import { validateConfig, type Spec } from '../oci/index.js';
 import { openCgroup, type CgroupManager } from '../cgroups/index.js';
-import { HelperSession, procStat, joinCgroupFiles, step } from '../sys/index.js';
+import { HelperSession, procStat, joinCgroupFiles, step, type NetSteps } from '../sys/index.js';
 import { compileInit, type MonitorOptions } from './compile.js';
 import type { CgroupMountInfo } from './compile-mounts.js';
 import { rootfsPath, type RootfsMount } from './compile-mounts.js';
@@ -31,6 +31,8 @@ export interface CreateOptions {
   rootfsMounts?: RootfsMount[];
   /** Create a missing working directory (the engine: Docker does). */
   mkdirCwd?: boolean;
+  /** The container's network wiring, done inside the start by the helper (no extra process). */
+  netSteps?: NetSteps;
 }
 
 export interface Launched {
@@ -118,7 +120,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       consoleSocket: o.consoleSocket ? resolve(o.consoleSocket) : undefined, relay,
       noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
-      loopbackUp: o.loopbackUp, rootfsMounts: o.rootfsMounts, mkdirCwd: o.mkdirCwd,
+      loopbackUp: o.loopbackUp, rootfsMounts: o.rootfsMounts, mkdirCwd: o.mkdirCwd, netSteps: o.netSteps,
       monitor: o.monitor ? { ...o.monitor, oomFile: o.monitor.oomFile ?? oomFile(cg) } : undefined,
       seccompStep: (s) => seccompStep(s, opts.seccompCacheDir, 'create'),
     });

@@ -5,3 +5,4 @@ export * from './atfs.js';
 export * from './bpf.js';
 export * from './proc.js';
 export * from './monitor.js';
+export * from './netlink.js';
