@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import type { Step } from '../sys/index.js';
 import { parsePrefix } from './addr.js';
-import { bridgeDownSteps, bridgeUpSteps } from './wiring.js';
+import { bridgeDownSteps, bridgeSteps, gatewaySteps, sysctlSteps } from './wiring.js';
+import { BerthError } from '../lib/index.js';
 import { BRIDGE_OPT, type NetworkRecord } from './types.js';
 import type { PublishedPort } from './ports.js';
 
@@ -65,10 +66,19 @@ export class NetworkRoom {
   async up(net: NetworkRecord, op: string): Promise<void> {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     if (net.driver === 'bridge') {
-      await this.runSteps(bridgeUpSteps(net), op);
+      await this.bridgeUp(net, op);
       await this.firewall.addNetwork(fwNetwork(net));
     }
     writeFileSync(this.marker(net), '');
+  }
+
+  /** The bridge, its gateway addresses (kept when already there) and the sysctls. */
+  private async bridgeUp(net: NetworkRecord, op: string): Promise<void> {
+    await this.runSteps(bridgeSteps(net), op);
+    for (const s of gatewaySteps(net)) {
+      await this.runSteps([s], op).catch((e: unknown) => { if (!(e instanceof BerthError && e.code === 'EEXIST')) throw e; });
+    }
+    await this.runSteps([...bridgeSteps(net), ...sysctlSteps(net)], op);
   }
 
   /** Undo up (idempotent); the default bridge keeps its interface, as docker0 does. */
@@ -115,7 +125,7 @@ export class NetworkRoom {
 
   /** Rebuild every rule from the records (after a firewall reload wiped berth's table). */
   async reload(nets: NetworkRecord[], ports: FwPort[], op: string): Promise<void> {
-    for (const n of nets) if (n.driver === 'bridge') await this.runSteps(bridgeUpSteps(n), op);
+    for (const n of nets) if (n.driver === 'bridge') await this.bridgeUp(n, op);
     await this.firewall.reload({ networks: nets.filter((n) => n.driver === 'bridge').map(fwNetwork), ports });
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     for (const n of nets) writeFileSync(this.marker(n), '');

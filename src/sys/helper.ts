@@ -142,7 +142,7 @@ export class HelperSession {
 export function helperError(steps: Step[], m: HelperMessage, what: string): BerthError {
   const s = m.step !== undefined ? steps[m.step] : undefined;
   const errno = m.errno && m.errno > 0 ? m.errno : undefined;
-  const cause = [m.message, errno ? `(${errnoName(errno)})` : '', m.detail ? `: ${m.detail}` : ''].filter(Boolean).join(' ');
+  const cause = [m.message, errno ? `(${errnoName(errno)})` : ''].filter(Boolean).join(' ') + (m.detail ? `: ${m.detail}` : '');
   const where = s ? s.desc : `${m.op ?? 'step'}${m.path ? ` ${m.path}` : ''}`;
   return new BerthError({
     kind: m.op === 'hook' ? 'hook' : 'system',

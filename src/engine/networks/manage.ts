@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { BerthError, conflict, invalid } from '../../lib/index.js';
 import { connectSteps, disconnectSteps, fwPorts, hostIfname, type EndpointRequest, type EndpointState, type NetworkRecord } from '../../network/index.js';
-import { runNetSteps, step } from '../../sys/index.js';
+import { netStep, runNetSteps } from '../../sys/index.js';
 import { matchLabels, parseUntil, type Filters } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { reconcile } from '../containers/cleanup.js';
@@ -50,10 +50,10 @@ export function linkExists(name: string): boolean {
 async function probeIpvlan(n: NetworkRecord, op: string): Promise<void> {
   const name = `bp${process.pid.toString(36)}`.slice(0, 15);
   try {
-    await runNetSteps([step('link_ipvlan', [name, n.iface, 'l2', '-'], `create ipvlan ${name} on ${n.iface}`, n.iface), step('link_del', [name], `delete ${name}`, name)], op);
+    await runNetSteps([netStep.ipvlan(name, n.iface, 'l2', '-'), netStep.del(name)], op);
   } catch (e) {
     if (e instanceof BerthError && (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP')) {
-      throw new BerthError({ kind: 'invalid', op, message: `${op}: ipvlan: this kernel has no ipvlan support (CONFIG_IPVLAN is not set)`, cause: e });
+      throw new BerthError({ kind: 'invalid', op, message: 'ipvlan: the kernel has no ipvlan support (CONFIG_IPVLAN)', cause: e });
     }
     throw e;
   }
