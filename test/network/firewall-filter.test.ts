@@ -19,11 +19,14 @@ test('networks are isolated from each other and from routed outside access; icc 
       ['x', 'tcp', '10.88.1.2', 80],    // routed from outside, not published: dropped
       ['x', 'tcp', '192.0.2.1', 8081],  // published port of the other network: fine
       ['c1', 'tcp', '192.0.2.1', 8081], // a container reaching another network's published port
+      ['c2', 'tcp', 'fd88:1::2', 80],   // IPv6: the same rules
+      ['c3', 'tcp', 'fd88:1::2', 80],
+      ['c1', 'tcp', 'fd88:2::2', 80],
     ]);
-    assert.deepEqual(got, ['c1 10.88.1.3', 'timeout', 'timeout', 'timeout', 'c3 192.0.2.2', 'c3 10.88.2.1']);
+    assert.deepEqual(got, ['c1 10.88.1.3', 'timeout', 'timeout', 'timeout', 'c3 192.0.2.2', 'c3 10.88.2.1', 'c1 fd88:1::3', 'timeout', 'timeout']);
     // icc off: containers of one bridge no longer reach each other (br_netfilter passes bridged traffic to forward)
     await fw.addNetwork({ ...N1, icc: false });
-    assert.equal(await lab.probe('c2', 'tcp', '10.88.1.2', 80), 'timeout');
+    assert.deepEqual(await probes(lab, [['c2', 'tcp', '10.88.1.2', 80], ['c2', 'tcp', 'fd88:1::2', 80]]), ['timeout', 'timeout']);
     await fw.addNetwork(N1);
     assert.equal(await lab.probe('c2', 'tcp', '10.88.1.2', 80), 'c1 10.88.1.3');
   });
@@ -40,8 +43,10 @@ test('an internal network has no route in or out, its containers still reach eac
       ['c1', 'tcp', '10.88.2.2', 80],   // from another network: dropped
       ['c1', 'tcp', '192.0.2.2', 7000],
       ['c2', 'tcp', '10.88.1.2', 80],   // within the internal network: fine
+      ['c1', 'tcp', '2001:db8::2', 7000], // IPv6 out: dropped
+      ['c2', 'tcp', 'fd88:1::2', 80],
     ]);
-    assert.deepEqual(got, ['timeout', 'timeout', 'timeout', 'timeout', 'c1 10.88.1.3']);
+    assert.deepEqual(got, ['timeout', 'timeout', 'timeout', 'timeout', 'c1 10.88.1.3', 'timeout', 'c1 fd88:1::3']);
     // no masquerade rule for an internal network
     assert.doesNotMatch(lab.sh('h', 'nft list chain inet berth nat-out-br1'), /masquerade/);
   });
@@ -127,5 +132,9 @@ test('a failing transaction is a BerthError naming the operation and nft\'s mess
     await assert.rejects(fw.addPorts([{ ...P_TCP, hostPort: 70000 }]), /bad port number 70000/);
     await assert.rejects(fw.addNetwork({ ...N1, bridge: 'a bridge' }), /bad bridge name/);
     await assert.rejects(fw.addNetwork({ ...N1, subnets: ['10.0.0.0/33'] }), /not a subnet/);
+    // sctp is published like tcp and udp (no sctp peer here: checked in the maps)
+    lab.sh('h', 'nft delete table inet berth');
+    await fw.addPorts([{ ...P_TCP, proto: 'sctp', hostPort: 3868, containerPort: 3868 }]);
+    assert.deepEqual((await fw.list()).ports, [{ proto: 'sctp', hostIp: '', hostPort: 3868, containerIp: '10.88.1.2', containerPort: 3868 }]);
   }, false);
 });

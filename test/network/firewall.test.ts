@@ -22,10 +22,14 @@ test('published tcp/udp ports: from another host, the host (own IP, 127.0.0.1), 
       ['c1', 'tcp', '192.0.2.1', 8080],     // hairpin: the container through its own published port
       ['c1', 'tcp', '192.0.2.2', 7000],     // a container going out: masqueraded to the host's address
       ['x', 'tcp', '192.0.2.1', 9080],      // 127.0.0.1-only port: not from another host
+      ['c1', 'tcp', '2001:db8::1', 8080],   // IPv6 hairpin
+      ['c2', 'tcp', '2001:db8::1', 8080],   // IPv6 from another container
+      ['c1', 'tcp', '2001:db8::2', 7000],   // IPv6 going out: masqueraded
     ]);
     assert.deepEqual(got, [
       'c1 192.0.2.2', 'c1u 192.0.2.2', 'c1 2001:db8::2', 'c1 192.0.2.1', 'c1 10.88.1.1', 'c1 10.88.1.1', 'c1u 10.88.1.1',
       'c1 10.88.1.3', 'c1 10.88.1.1', 'c1 10.88.1.1', 'x 192.0.2.1', 'error ECONNREFUSED',
+      'c1 fd88:1::1', 'c1 fd88:1::3', 'x 2001:db8::1',
     ]);
     // unpublished: the same paths fail
     await fw.removePorts([P_TCP, P_V6, P_LO]);

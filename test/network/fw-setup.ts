@@ -9,7 +9,8 @@ export const N1: FwNetwork = {
   internal: false, icc: true, masquerade: true,
 };
 export const N2: FwNetwork = {
-  id: 'net2', bridge: 'br1', subnets: ['10.88.2.0/24'], gateways: ['10.88.2.1'], internal: false, icc: true, masquerade: true,
+  id: 'net2', bridge: 'br1', subnets: ['10.88.2.0/24', 'fd88:2::/64'], gateways: ['10.88.2.1', 'fd88:2::1'],
+  internal: false, icc: true, masquerade: true,
 };
 const port = (p: Partial<FwPort>): FwPort => ({ netId: 'net1', proto: 'tcp', hostIp: '', hostPort: 8080, containerIp: '10.88.1.2', containerPort: 80, ...p });
 export const P_TCP = port({});
@@ -25,7 +26,7 @@ export interface Env { lab: Lab; fw: Firewall }
 /** Builds the lab, starts the servers, installs the networks and ports; closes the lab after fn. */
 export async function withLab(fn: (env: Env) => Promise<void>, install = true): Promise<void> {
   const lab = makeLab(
-    [{ bridge: 'br0', v4: '10.88.1', v6: 'fd88:1::' }, { bridge: 'br1', v4: '10.88.2' }],
+    [{ bridge: 'br0', v4: '10.88.1', v6: 'fd88:1::' }, { bridge: 'br1', v4: '10.88.2', v6: 'fd88:2::' }],
     [{ name: 'c1', net: 'br0', host: 2 }, { name: 'c2', net: 'br0', host: 3 }, { name: 'c3', net: 'br1', host: 2 }],
   );
   try {
