@@ -21,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define DNS_QMAX 1232        /* longest query kept for a retry (EDNS's usual size) */
+#define DNS_QMAX 512         /* longest query taken (a name is at most 255 bytes; EDNS options fit) */
 #define DNS_UP_MS 1000       /* per upstream */
 #define DNS_TCP_IDLE_MS 10000
 #define DNS_LOCAL_MAX 4096   /* a local answer: at most 64 records */
@@ -172,7 +172,23 @@ static void reply(int tcp, const struct sockaddr_storage *to, socklen_t alen, co
 	if (!n)
 		return;
 	if (tcp < 0) {
-		sendto(udp, m, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)to, alen);
+		/* from 127.0.0.11 explicitly: the kernel would pick 127.0.0.1 for a socket bound while the
+		 * address was not local yet (IP_FREEBIND), and a connected client would drop the answer */
+		union {
+			char b[CMSG_SPACE(sizeof(struct in_pktinfo))];
+			struct cmsghdr align;
+		} cb;
+		struct iovec iov = { (void *)m, n };
+		struct msghdr mh = { .msg_name = (void *)to, .msg_namelen = alen, .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cb.b, .msg_controllen = sizeof cb.b };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		struct in_pktinfo pi = { .ipi_ifindex = 0 };
+		pi.ipi_spec_dst.s_addr = htonl(0x7f00000b);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof pi);
+		memcpy(CMSG_DATA(c), &pi, sizeof pi);
+		sendmsg(udp, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		return;
 	}
 	struct tcpc *t = &T[tcp];

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONF_MAX 16384
+#define CONF_MAX 4096
 #define LINE_MAX_ 512
 #define ANSWERS 64
 #define TTL 600
@@ -158,7 +158,7 @@ static int addr_eq(const struct addr *x, const struct addr *y)
 /* Call fn for every `NAME ADDRESS` line of every table until it returns non-zero. */
 static void scan(int (*fn)(void *ctx, char *name, struct addr *a), void *ctx)
 {
-	char buf[4096 + LINE_MAX_];
+	char buf[2048 + LINE_MAX_];
 	for (int t = 0; t < C.ntab; t++) {
 		int fd = open(C.tab[t], O_RDONLY | O_CLOEXEC);
 		if (fd < 0)

@@ -110,7 +110,7 @@ export function upstreamsFromResolvConf(text: string): string[] {
   for (const [k, v] of lines(text)) {
     if (k !== 'nameserver') continue;
     // a zoned (link-local) address cannot be an upstream line: skipped
-    if (isIP(v!) && !out.includes(v!)) out.push(v!);
+    if (isIP(v!) && !v!.includes('%') && !out.includes(v!)) out.push(v!);
   }
   return out;
 }
