@@ -27,7 +27,7 @@
 #define DNS_LOCAL_MAX 4096   /* a local answer: at most 64 records */
 
 struct pend {
-	int fd;                  /* connected to upstream `up`; -1: slot free */
+	int fd;                  /* connected to upstream `up`; 0: slot free (fd 0 is never a socket of ours) */
 	int up, tcp;             /* tcp: client slot, or -1 for a UDP client */
 	long deadline;
 	uint16_t id, cid;        /* the id sent upstream, the client's */
@@ -38,7 +38,7 @@ struct pend {
 };
 
 struct tcpc {
-	int fd;                  /* -1: slot free */
+	int fd;                  /* 0: slot free (the slots stay untouched, off the RSS, until used) */
 	int busy;                /* a query is being answered: no reading */
 	long deadline;
 	size_t have;
@@ -123,10 +123,6 @@ int op_dns(struct step *s)
 		udp = -1;
 		return fail(e, "127.0.0.11:53", "binding the embedded DNS server");
 	}
-	for (int k = 0; k < DNS_PENDING; k++)
-		P[k].fd = -1;
-	for (int k = 0; k < DNS_TCP; k++)
-		T[k].fd = -1;
 	dns_conf_path(conf);
 	return 0;
 }
@@ -135,13 +131,13 @@ static void tcp_close(int k)
 {
 	struct tcpc *t = &T[k];
 	close(t->fd);
-	t->fd = -1;
+	t->fd = 0;
 	free(t->out);
 	t->out = NULL;
 	for (int j = 0; j < DNS_PENDING; j++)
-		if (P[j].fd >= 0 && P[j].tcp == k) { /* nobody to answer */
+		if (P[j].fd > 0 && P[j].tcp == k) { /* nobody to answer */
 			close(P[j].fd);
-			P[j].fd = -1;
+			P[j].fd = 0;
 		}
 }
 
@@ -192,7 +188,7 @@ static void reply(int tcp, const struct sockaddr_storage *to, socklen_t alen, co
 		return;
 	}
 	struct tcpc *t = &T[tcp];
-	if (t->fd < 0)
+	if (t->fd <= 0)
 		return;
 	t->out = malloc(n + 2);
 	if (!t->out) {
@@ -218,9 +214,9 @@ static void next_upstream(struct pend *p)
 	const struct sockaddr_storage *up;
 	const socklen_t *len;
 	int nup = dns_upstreams(&up, &len);
-	if (p->fd >= 0)
+	if (p->fd > 0)
 		close(p->fd);
-	p->fd = -1;
+	p->fd = 0;
 	while (++p->up < nup) {
 		int fd = socket(up[p->up].ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -257,7 +253,7 @@ static void query(const unsigned char *q, size_t n, int tcp, const struct sockad
 		return; /* not even a query: nothing to answer */
 	struct pend *p = NULL;
 	for (int k = 0; k < DNS_PENDING && !p; k++)
-		if (P[k].fd < 0)
+		if (P[k].fd <= 0)
 			p = &P[k];
 	if (!p || n > DNS_QMAX) {
 		servfail(tcp, from, alen, q, n);
@@ -288,7 +284,7 @@ static void upstream_answer(struct pend *p)
 	buf[0] = (unsigned char)(p->cid >> 8);
 	buf[1] = (unsigned char)p->cid;
 	close(p->fd);
-	p->fd = -1;
+	p->fd = 0;
 	reply(p->tcp, &p->addr, p->alen, buf, (size_t)n);
 }
 
@@ -307,7 +303,7 @@ static void udp_queries(void)
 static void tcp_accept(void)
 {
 	for (int k = 0; k < DNS_TCP; k++) {
-		if (T[k].fd >= 0)
+		if (T[k].fd > 0)
 			continue;
 		int fd = accept4(tcpl, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
@@ -354,13 +350,13 @@ int dns_fill(struct pollfd *p, int n)
 	p[n + e++] = (struct pollfd){ udp, POLLIN, 0 };
 	int room = 0;
 	for (int k = 0; k < DNS_TCP; k++)
-		room |= T[k].fd < 0;
+		room |= T[k].fd <= 0;
 	if (room) {
 		ent[e].kind = 'l';
 		p[n + e++] = (struct pollfd){ tcpl, POLLIN, 0 };
 	}
 	for (int k = 0; k < DNS_TCP; k++) {
-		short ev = T[k].fd < 0 ? 0 : T[k].out ? POLLOUT : T[k].busy ? 0 : POLLIN;
+		short ev = T[k].fd <= 0 ? 0 : T[k].out ? POLLOUT : T[k].busy ? 0 : POLLIN;
 		if (!ev)
 			continue;
 		ent[e].kind = 't';
@@ -368,7 +364,7 @@ int dns_fill(struct pollfd *p, int n)
 		p[n + e++] = (struct pollfd){ T[k].fd, ev, 0 };
 	}
 	for (int k = 0; k < DNS_PENDING; k++) {
-		if (P[k].fd < 0)
+		if (P[k].fd <= 0)
 			continue;
 		ent[e].kind = 'p';
 		ent[e].idx = (short)k;
@@ -383,10 +379,10 @@ int dns_timeout(long now, int timeout)
 		return timeout;
 	long d = -1;
 	for (int k = 0; k < DNS_PENDING; k++)
-		if (P[k].fd >= 0 && (d < 0 || P[k].deadline < d))
+		if (P[k].fd > 0 && (d < 0 || P[k].deadline < d))
 			d = P[k].deadline;
 	for (int k = 0; k < DNS_TCP; k++)
-		if (T[k].fd >= 0 && !T[k].busy && (d < 0 || T[k].deadline < d))
+		if (T[k].fd > 0 && !T[k].busy && (d < 0 || T[k].deadline < d))
 			d = T[k].deadline;
 	if (d < 0)
 		return timeout;
@@ -426,9 +422,9 @@ void dns_events(struct pollfd *p, int n)
 	}
 	long now = mon_now_ms();
 	for (int k = 0; k < DNS_PENDING; k++)
-		if (P[k].fd >= 0 && now >= P[k].deadline)
+		if (P[k].fd > 0 && now >= P[k].deadline)
 			next_upstream(&P[k]);
 	for (int k = 0; k < DNS_TCP; k++)
-		if (T[k].fd >= 0 && !T[k].busy && now >= T[k].deadline)
+		if (T[k].fd > 0 && !T[k].busy && now >= T[k].deadline)
 			tcp_close(k);
 }

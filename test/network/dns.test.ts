@@ -48,7 +48,7 @@ describe('embedded DNS in the container monitor', { skip }, () => {
     t3 = join(ctr.work, 'net3.table');
     writeDnsTable(t1, [
       { name: 'web.net1', address: '10.89.0.2' }, { name: 'web', address: '10.89.0.2' }, { name: 'WebAlias.', address: '10.89.0.2' },
-      { name: 'web', address: 'fd00:89::2' }, { name: 'web.net1', address: 'fd00:89::2' }, { name: 'other', address: '10.89.0.9' },
+      { name: 'web.net1', address: 'fd00:89::2' }, { name: 'web', address: 'fd00:89::2' }, { name: 'other', address: '10.89.0.9' },
     ]);
     writeDnsTable(t2, [{ name: 'db.net2', address: '10.90.0.3' }, { name: 'db', address: '10.90.0.3' }, { name: 'web', address: '10.90.0.2' }]);
     writeDnsConfig(conf, { upstreams: ['10.53.0.2'], tables: [t1, t2] });
