@@ -135,6 +135,7 @@ void replay_more(struct client *c);
 #define DNS_POLL (2 + DNS_TCP + DNS_PENDING)
 #define DNS_UPSTREAMS 8
 #define DNS_TABLES 32
+#define DNS_SCRATCH 8192      /* working memory of monitor_dns_table.c (dns_scratch) */
 enum { DNS_FORWARD = 0, DNS_ANSWER = 1 };
 struct pollfd;
 int dns_fds(int *out);                   /* the server's sockets (at most 2) */
@@ -142,6 +143,7 @@ int dns_fill(struct pollfd *p, int n);   /* append its poll entries at p[n]; ret
 int dns_timeout(long now, int timeout);  /* the poll timeout, shortened to its next deadline */
 void dns_events(struct pollfd *p, int n); /* its entries (as filled) after poll, then deadlines */
 void dns_conf_path(const char *path);
+char *dns_scratch(void);                 /* DNS_SCRATCH bytes, valid while a query is handled */
 int dns_upstreams(const struct sockaddr_storage **up, const socklen_t **len);
 int dns_local(const unsigned char *m, size_t n, unsigned char *out, size_t cap, size_t *olen);
 size_t dns_servfail(const unsigned char *m, size_t n, unsigned char *out, size_t cap);

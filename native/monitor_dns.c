@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -48,10 +49,29 @@ struct tcpc {
 };
 
 static int udp = -1, tcpl = -1;
-static struct pend P[DNS_PENDING];
-static struct tcpc T[DNS_TCP];
-static unsigned char buf[65536];        /* datagrams in, upstream answers */
-static unsigned char obuf[DNS_LOCAL_MAX];
+/* slots beyond these were never used: not even read, so an idle monitor touches none of their pages */
+static int phigh, thigh;
+/* The working memory: mapped at the step, touched by a burst of queries, given back to the kernel
+ * (MADV_DONTNEED) once every query is answered and every TCP client gone: an idle monitor pays only
+ * for the sockets. */
+static struct work {
+	struct pend P[DNS_PENDING];
+	struct tcpc T[DNS_TCP];
+	unsigned char obuf[DNS_LOCAL_MAX];
+	char scratch[DNS_SCRATCH];       /* monitor_dns_table.c: conf, table lines, answers */
+	unsigned char buf[65536];        /* datagrams in, upstream answers */
+} *W;
+static int dirty;
+#define P (W->P)
+#define T (W->T)
+#define obuf (W->obuf)
+#define buf (W->buf)
+
+char *dns_scratch(void)
+{
+	dirty = 1;
+	return W->scratch;
+}
 /* what each poll entry of the last dns_fill was */
 static struct { char kind; short idx; } ent[DNS_POLL];
 
@@ -123,6 +143,15 @@ int op_dns(struct step *s)
 		udp = -1;
 		return fail(e, "127.0.0.11:53", "binding the embedded DNS server");
 	}
+	W = mmap(NULL, sizeof *W, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (W == MAP_FAILED) {
+		int e2 = errno;
+		close(udp);
+		close(tcpl);
+		udp = tcpl = -1;
+		W = NULL;
+		return fail(e2, "", "mapping the embedded DNS server's memory");
+	}
 	dns_conf_path(conf);
 	return 0;
 }
@@ -134,7 +163,7 @@ static void tcp_close(int k)
 	t->fd = 0;
 	free(t->out);
 	t->out = NULL;
-	for (int j = 0; j < DNS_PENDING; j++)
+	for (int j = 0; j < phigh; j++)
 		if (P[j].fd > 0 && P[j].tcp == k) { /* nobody to answer */
 			close(P[j].fd);
 			P[j].fd = 0;
@@ -245,6 +274,7 @@ static void next_upstream(struct pend *p)
 static void query(const unsigned char *q, size_t n, int tcp, const struct sockaddr_storage *from, socklen_t alen)
 {
 	size_t olen = 0;
+	dirty = 1;
 	if (dns_local(q, n, obuf, tcp < 0 ? 512 : sizeof obuf, &olen) == DNS_ANSWER) {
 		reply(tcp, from, alen, obuf, olen);
 		return;
@@ -253,8 +283,11 @@ static void query(const unsigned char *q, size_t n, int tcp, const struct sockad
 		return; /* not even a query: nothing to answer */
 	struct pend *p = NULL;
 	for (int k = 0; k < DNS_PENDING && !p; k++)
-		if (P[k].fd <= 0)
+		if (P[k].fd <= 0) {
 			p = &P[k];
+			if (k >= phigh)
+				phigh = k + 1;
+		}
 	if (!p || n > DNS_QMAX) {
 		servfail(tcp, from, alen, q, n);
 		return;
@@ -290,6 +323,7 @@ static void upstream_answer(struct pend *p)
 
 static void udp_queries(void)
 {
+	dirty = 1;
 	for (int k = 0; k < 16; k++) {
 		struct sockaddr_storage from;
 		socklen_t alen = sizeof from;
@@ -302,6 +336,7 @@ static void udp_queries(void)
 
 static void tcp_accept(void)
 {
+	dirty = 1;
 	for (int k = 0; k < DNS_TCP; k++) {
 		if (T[k].fd > 0)
 			continue;
@@ -309,6 +344,8 @@ static void tcp_accept(void)
 		if (fd < 0)
 			return;
 		T[k] = (struct tcpc){ .fd = fd, .deadline = mon_now_ms() + DNS_TCP_IDLE_MS };
+		if (k >= thigh)
+			thigh = k + 1;
 		return;
 	}
 }
@@ -348,14 +385,14 @@ int dns_fill(struct pollfd *p, int n)
 		return n;
 	ent[e].kind = 'u';
 	p[n + e++] = (struct pollfd){ udp, POLLIN, 0 };
-	int room = 0;
-	for (int k = 0; k < DNS_TCP; k++)
+	int room = thigh < DNS_TCP;
+	for (int k = 0; k < thigh; k++)
 		room |= T[k].fd <= 0;
 	if (room) {
 		ent[e].kind = 'l';
 		p[n + e++] = (struct pollfd){ tcpl, POLLIN, 0 };
 	}
-	for (int k = 0; k < DNS_TCP; k++) {
+	for (int k = 0; k < thigh; k++) {
 		short ev = T[k].fd <= 0 ? 0 : T[k].out ? POLLOUT : T[k].busy ? 0 : POLLIN;
 		if (!ev)
 			continue;
@@ -363,7 +400,7 @@ int dns_fill(struct pollfd *p, int n)
 		ent[e].idx = (short)k;
 		p[n + e++] = (struct pollfd){ T[k].fd, ev, 0 };
 	}
-	for (int k = 0; k < DNS_PENDING; k++) {
+	for (int k = 0; k < phigh; k++) {
 		if (P[k].fd <= 0)
 			continue;
 		ent[e].kind = 'p';
@@ -378,10 +415,10 @@ int dns_timeout(long now, int timeout)
 	if (udp < 0)
 		return timeout;
 	long d = -1;
-	for (int k = 0; k < DNS_PENDING; k++)
+	for (int k = 0; k < phigh; k++)
 		if (P[k].fd > 0 && (d < 0 || P[k].deadline < d))
 			d = P[k].deadline;
-	for (int k = 0; k < DNS_TCP; k++)
+	for (int k = 0; k < thigh; k++)
 		if (T[k].fd > 0 && !T[k].busy && (d < 0 || T[k].deadline < d))
 			d = T[k].deadline;
 	if (d < 0)
@@ -421,10 +458,18 @@ void dns_events(struct pollfd *p, int n)
 		}
 	}
 	long now = mon_now_ms();
-	for (int k = 0; k < DNS_PENDING; k++)
+	for (int k = 0; k < phigh; k++)
 		if (P[k].fd > 0 && now >= P[k].deadline)
 			next_upstream(&P[k]);
-	for (int k = 0; k < DNS_TCP; k++)
+	for (int k = 0; k < thigh; k++)
 		if (T[k].fd > 0 && !T[k].busy && now >= T[k].deadline)
 			tcp_close(k);
+	while (phigh > 0 && P[phigh - 1].fd <= 0)
+		phigh--;
+	while (thigh > 0 && T[thigh - 1].fd <= 0)
+		thigh--;
+	if (dirty && !phigh && !thigh) { /* all quiet: the pages go back */
+		madvise(W, sizeof *W, MADV_DONTNEED);
+		dirty = 0;
+	}
 }

@@ -17,6 +17,7 @@
 
 #define CONF_MAX 4096
 #define LINE_MAX_ 512
+#define SCAN_MAX (2048 + LINE_MAX_)
 #define ANSWERS 64
 #define TTL 600
 
@@ -32,7 +33,7 @@ static struct {
 	socklen_t uplen[DNS_UPSTREAMS];
 	int ntab;
 	const char *tab[DNS_TABLES];
-	char pool[DNS_TABLES * 256];
+	char pool[DNS_TABLES * 128];
 } C;
 
 void dns_conf_path(const char *path)
@@ -91,11 +92,11 @@ static void conf_refresh(void)
 	C.ino = 0;
 	if (!ok)
 		return;
-	char buf[CONF_MAX];
+	char *buf = dns_scratch(); /* CONF_MAX bytes */
 	int fd = open(C.path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
+	ssize_t n = read(fd, buf, CONF_MAX - 1);
 	close(fd);
 	if (n < 0)
 		return;
@@ -158,7 +159,7 @@ static int addr_eq(const struct addr *x, const struct addr *y)
 /* Call fn for every `NAME ADDRESS` line of every table until it returns non-zero. */
 static void scan(int (*fn)(void *ctx, char *name, struct addr *a), void *ctx)
 {
-	char buf[2048 + LINE_MAX_];
+	char *buf = dns_scratch() + CONF_MAX; /* SCAN_MAX bytes */
 	for (int t = 0; t < C.ntab; t++) {
 		int fd = open(C.tab[t], O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -166,7 +167,7 @@ static void scan(int (*fn)(void *ctx, char *name, struct addr *a), void *ctx)
 		size_t have = 0;
 		int skip = 0, stop = 0; /* skip: inside an over-long line */
 		for (;;) {
-			ssize_t n = read(fd, buf + have, sizeof buf - have - 1);
+			ssize_t n = read(fd, buf + have, SCAN_MAX - have - 1);
 			if (n < 0 && errno == EINTR)
 				continue;
 			int eof = n <= 0;
@@ -422,18 +423,20 @@ int dns_local(const unsigned char *m, size_t n, unsigned char *out, size_t cap, 
 		*olen = o;
 		return DNS_ANSWER;
 	}
-	static struct byname b; /* 1 KiB of answers: off the stack, touched only by a query */
-	b.name = q.name;
-	b.found = b.n = 0;
-	b.fam = q.type == 1 ? AF_INET : q.type == 28 ? AF_INET6 : 0;
-	scan(match_name, &b);
-	if (!b.found)
+	struct byname *bp = (struct byname *)(dns_scratch() + CONF_MAX + SCAN_MAX);
+	_Static_assert(CONF_MAX + SCAN_MAX + sizeof(struct byname) <= DNS_SCRATCH, "DNS_SCRATCH is too small");
+	bp->name = q.name;
+	bp->found = bp->n = 0;
+	bp->fam = q.type == 1 ? AF_INET : q.type == 28 ? AF_INET6 : 0;
+	scan(match_name, bp);
+	struct byname *b = bp;
+	if (!b->found)
 		return DNS_FORWARD;
 	/* ours: the records of the asked type (maybe none: NOERROR, no answer, never forwarded) */
 	o = header(out, m, &q, 0, 1);
 	int an = 0;
-	for (int k = 0; k < b.n; k++) {
-		if (put_rr(out, &o, cap, q.type, b.a[k].a, b.fam == AF_INET ? 4 : 16) < 0) {
+	for (int k = 0; k < b->n; k++) {
+		if (put_rr(out, &o, cap, q.type, b->a[k].a, b->fam == AF_INET ? 4 : 16) < 0) {
 			out[2] |= 0x02; /* TC: the client retries over TCP */
 			break;
 		}
