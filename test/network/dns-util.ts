@@ -45,7 +45,7 @@ export async function nodeInNs(nsPath: string, source: string, dir: string, args
   return {
     proc, out: () => out,
     stop: async () => {
-      if (proc.exitCode === null) { proc.kill('SIGKILL'); await new Promise((r) => proc.once('exit', r)); }
+      if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await new Promise((r) => proc.once('exit', r)); }
     },
   };
 }
