@@ -177,7 +177,16 @@ static int cmp_int(const void *a, const void *b)
 /* Close every fd but the ones the monitor uses (inherited extras would keep pipes open). */
 static void close_others(int logfd)
 {
-	int keep[8] = { 2, M.out[0], M.out[1], M.in, M.sfd, M.lfd, logfd, M.exitfd }, n = 8;
+	const int *ports;
+	int np = mon_ports_fds(&ports), n = 8;
+	int *keep = malloc((size_t)(n + 2 + np) * sizeof *keep);
+	if (!keep)
+		return; /* keeps everything rather than the wrong things */
+	int base[8] = { 2, M.out[0], M.out[1], M.in, M.sfd, M.lfd, logfd, M.exitfd };
+	memcpy(keep, base, sizeof base);
+	n += dns_fds(keep + n); /* the embedded DNS server's sockets and the held ports */
+	memcpy(keep + n, ports, (size_t)np * sizeof *keep);
+	n += np;
 	qsort(keep, (size_t)n, sizeof keep[0], cmp_int);
 	int from = 3;
 	for (int k = 0; k < n; k++) {
@@ -188,6 +197,7 @@ static void close_others(int logfd)
 		from = keep[k] + 1;
 	}
 	syscall(SYS_close_range, (unsigned)from, ~0u, 0);
+	free(keep);
 }
 
 /* The container is gone, EXITFILE written, the clients served: run EXITCMD (fork, setsid, execv),

@@ -5,6 +5,7 @@
 #include "helper.h"
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define MON_CHUNK 8192        /* one read of container output */
@@ -127,6 +128,28 @@ void mon_clients_expire(int all);        /* after the exit: close the clients (a
 /* monitor_replay.c */
 void replay_start(struct client *c);
 void replay_more(struct client *c);
+
+/* monitor_dns.c, monitor_dns_table.c: embedded DNS (post `dns CONFPATH`) */
+#define DNS_PENDING 32        /* queries forwarded and not answered yet */
+#define DNS_TCP 8             /* TCP clients */
+#define DNS_POLL (2 + DNS_TCP + DNS_PENDING)
+#define DNS_UPSTREAMS 8
+#define DNS_TABLES 32
+#define DNS_SCRATCH 8192      /* working memory of monitor_dns_table.c (dns_scratch) */
+enum { DNS_FORWARD = 0, DNS_ANSWER = 1 };
+struct pollfd;
+int dns_fds(int *out);                   /* the server's sockets (at most 2) */
+int dns_fill(struct pollfd *p, int n);   /* append its poll entries at p[n]; returns the new n */
+int dns_timeout(long now, int timeout);  /* the poll timeout, shortened to its next deadline */
+void dns_events(struct pollfd *p, int n); /* its entries (as filled) after poll, then deadlines */
+void dns_conf_path(const char *path);
+char *dns_scratch(void);                 /* DNS_SCRATCH bytes, valid while a query is handled */
+int dns_upstreams(const struct sockaddr_storage **up, const socklen_t **len);
+int dns_local(const unsigned char *m, size_t n, unsigned char *out, size_t cap, size_t *olen);
+size_t dns_servfail(const unsigned char *m, size_t n, unsigned char *out, size_t cap);
+
+/* monitor_ports.c: pre `port_hold` sockets, kept by the monitor */
+int mon_ports_fds(const int **fds);
 
 /* monitor_loop.c */
 void mon_loop(void) __attribute__((noreturn));

@@ -140,7 +140,7 @@ static void drain(long now)
 
 void mon_loop(void)
 {
-	struct pollfd p[4 + MON_CLIENTS];
+	struct pollfd p[4 + MON_CLIENTS + DNS_POLL];
 	struct client *pc[4 + MON_CLIENTS];
 	reap(); /* the init may be gone already */
 	for (;;) {
@@ -187,6 +187,8 @@ void mon_loop(void)
 				p[n++] = (struct pollfd){ c->fd, ev, 0 };
 			}
 		}
+		int nd = n; /* the embedded DNS server's entries follow the clients' */
+		n = dns_fill(p, n);
 		int timeout = -1;
 		if (M.exited && !M.drained)
 			timeout = (int)(M.drain_deadline > now ? M.drain_deadline - now : 0);
@@ -196,6 +198,7 @@ void mon_loop(void)
 				d = M.linger_deadline;
 			timeout = (int)(d > now ? d - now : 0);
 		}
+		timeout = dns_timeout(now, timeout);
 		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -218,7 +221,8 @@ void mon_loop(void)
 			mon_stdin_write();
 		if (il >= 0 && p[il].revents)
 			mon_accept();
-		for (int k = nfixed; k < n; k++)
+		dns_events(p + nd, n - nd);
+		for (int k = nfixed; k < nd; k++)
 			if (p[k].revents && pc[k]->fd >= 0)
 				mon_client_events(pc[k], p[k].revents);
 		if ((M.inlen > M.inoff || M.in_close) && M.in >= 0)

@@ -18,6 +18,7 @@ static const struct op ops[] = {
 	{ "spawn", L_PRE, 2, op_spawn },
 	{ "subreaper", L_PRE, 1, op_subreaper },
 	{ "stdio_pipes", L_PRE, 2, op_stdio_pipes },
+	{ "port_hold", L_PRE, 4, op_port_hold },
 	/* post */
 	{ "idmap", L_POST, 3, op_idmap },
 	{ "setgroups", L_POST, 2, op_setgroups },
@@ -31,6 +32,7 @@ static const struct op ops[] = {
 	{ "relay", L_POST, 1, op_relay },
 	{ "wait_exit", L_POST, 1, op_wait_exit },
 	{ "monitor", L_POST, 8, op_monitor },
+	{ "dns", L_POST, 2, op_dns },
 	/* child */
 	{ "await_release", L_CHILD, 1, op_await_release },
 	{ "setsid", L_CHILD, 1, op_setsid },
@@ -284,6 +286,9 @@ int read_plan(int fd)
 		S.cur = s;
 		if (!strcmp(s->f[0], "console_send") && (s->fd = unix_connect(s->f[1])) < 0)
 			return fail(errno, s->f[1], "connecting to the console socket");
+		/* dns comes back to the helper's own network namespace: note it before any setns */
+		if (!strcmp(s->f[0], "dns") && (s->fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+			return fail(errno, "/proc/self/ns/net", "opening the helper's network namespace");
 	}
 	if (S.net_mode) {
 		S.cur = &none;

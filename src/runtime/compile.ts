@@ -34,6 +34,20 @@ export interface MonitorOptions {
   oomFile?: string;
   /** run after the exit record is written, unless an attached client took over the cleanup */
   exitCommand?: string[];
+  /** Serve the embedded DNS (127.0.0.11) in the container from this conf (src/network/dns). */
+  dnsConfig?: string;
+  /** Host ports bound (never listened on) in the caller's network namespace for the container's life; ip '' = all. */
+  holdPorts?: HoldPort[];
+}
+
+export interface HoldPort { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: number }
+
+/** `port_hold` steps: first in pre, so they bind in the caller's (the host's) network namespace. */
+export function holdPortSteps(ports: HoldPort[] | undefined): Step[] {
+  return (ports ?? []).map((p) => {
+    const what = `${p.proto} ${p.ip.includes(':') ? `[${p.ip}]` : p.ip || '[::]'}:${p.port}`;
+    return step('port_hold', [p.proto, p.ip, p.port], `reserve the host port ${what}`, what);
+  });
 }
 
 export interface InitContext extends TerminalOptions, ProcessHooks {
@@ -107,6 +121,8 @@ export function compileInit(c: InitContext): Plan {
   if (proc.terminal && !c.consoleSocket && !c.relay && !c.monitor) throw invalid('create', 'process.terminal is true but no --console-socket was given: the pty would have no reader');
   const isNew = (t: string) => namespaces.some((n) => n.type === t && !n.path);
 
+  const mon = c.monitor;
+  plan.pre.push(...holdPortSteps(mon?.holdPorts));
   for (const t of JOIN_ORDER) {
     const ns = namespaces.find((n) => n.type === t && n.path);
     if (ns) plan.pre.push(step('setns', [ns.path!, NAMESPACES[t]!.flag], `join the ${t} namespace ${ns.path}`, ns.path));
@@ -118,7 +134,6 @@ export function compileInit(c: InitContext): Plan {
     if (lines) plan.pre.push(step('write', ['/proc/self/timens_offsets', lines], 'set the time namespace offsets', '/proc/self/timens_offsets'));
   }
   if (proc.oomScoreAdj !== undefined) plan.pre.push(step('write', ['/proc/self/oom_score_adj', String(proc.oomScoreAdj)], `set oom_score_adj to ${proc.oomScoreAdj} (lowering it needs CAP_SYS_RESOURCE)`, '/proc/self/oom_score_adj'));
-  const mon = c.monitor;
   if (mon) {
     plan.pre.push(step('subreaper', [], 'become the container\'s subreaper'));
     if (!proc.terminal) plan.pre.push(step('stdio_pipes', [mon.stdin ? 1 : 0], 'create the container\'s stdio pipes'));
@@ -132,6 +147,8 @@ export function compileInit(c: InitContext): Plan {
     plan.post.push(step('idmap', ['uid', idmap(spec.linux?.uidMappings)], 'write the uid mappings'));
     plan.post.push(step('idmap', ['gid', idmap(spec.linux?.gidMappings)], 'write the gid mappings'));
   }
+  // before the process runs: its first lookup finds the server listening
+  if (mon?.dnsConfig) plan.post.push(step('dns', [mon.dnsConfig], 'serve the embedded DNS on 127.0.0.11:53 in the container', '127.0.0.11:53'));
   plan.post.push(step('report_pid', [], 'report the container pid'));
   // network wiring overlaps the runtime's work on the pid; an error ends the start at await_go
   if (c.netSteps?.parent.length) plan.post.push(...c.netSteps.parent);
