@@ -95,6 +95,19 @@ test('reload after `nft flush ruleset` restores everything; a second reload chan
     assert.equal(lab.sh('h', 'nft list table inet berth'), once);
     assert.equal(lab.sh('h', 'nft -s list table ip hostfw'), host);
     assert.deepEqual(lab.sh('h', 'nft list tables').trim().split('\n').sort(), ['table inet berth', 'table ip hostfw']);
+    // adding and removing a network or ports touches only their own elements and chains: the
+    // other chains keep their rules, handles included
+    const chains = () => ['forward', 'guard', 'prerouting', 'output', 'postrouting', 'published', 'user', 'fwd-in-br0', 'nat-out-br1']
+      .map((c) => lab.sh('h', `nft -a list chain inet berth ${c}`)).join('');
+    const before = chains();
+    const n3 = { ...N2, id: 'net3', bridge: 'br3', subnets: ['10.88.3.0/24'] };
+    await fw.addNetwork(n3);
+    await fw.addPorts([{ ...P_C3, netId: 'net3', hostPort: 8083, containerIp: '10.88.3.2' }]);
+    assert.equal(chains(), before);
+    await fw.removePorts([{ ...P_C3, netId: 'net3', hostPort: 8083, containerIp: '10.88.3.2' }]);
+    await fw.removeNetwork(n3);
+    assert.equal(chains(), before);
+    assert.equal(lab.sh('h', 'nft list table inet berth'), once);
   }, true);
 });
 

@@ -177,6 +177,16 @@ export class Firewall {
     const op = 'firewall remove ports';
     const wanted = portsOf(op, ports);
     if (!wanted.length) return;
+    try {
+      await this.removeListed(op, ports, wanted);
+    } catch (err) {
+      // another berth removed an element between the listing and the transaction: list again
+      if (!(err instanceof NftError) || !err.missing) throw err;
+      await this.removeListed(op, ports, wanted);
+    }
+  }
+
+  private async removeListed(op: string, ports: FwPort[], wanted: Wanted[]): Promise<void> {
     const inst = await this.installed(op);
     if (!inst) return;
     const dels: { name: string; elem: unknown }[] = [];
@@ -201,7 +211,7 @@ export class Firewall {
     for (const { elem } of wanted) {
       const k = keyOf(elem.hairpin);
       if (needed.has(k) || !inst.elems.get(elem.hairpinSet)?.has(k)) continue;
-      needed.add(k); // once
+      needed.add(k); // delete it once
       dels.push({ name: elem.hairpinSet, elem: elem.hairpin });
     }
     await transact(this.opts, op, describePorts(ports), elements('delete', group(dels)));
