@@ -114,6 +114,8 @@ int op_dns(struct step *s)
 		return failm(ESRCH, "", "bad plan", "dns without a container process");
 	if (udp >= 0)
 		return failm(EINVAL, "", "bad plan", "dns given twice");
+	if (*conf != '/') /* the monitor moves to / */
+		return failm(EINVAL, "", "bad plan", "dns: the conf path \"%.64s\" is not absolute", conf);
 	/* s->fd: our own network namespace, opened when the plan was read (before any setns) */
 	snprintf(ns, sizeof ns, "/proc/%d/ns/net", (int)S.child);
 	int cfd = open(ns, O_RDONLY | O_CLOEXEC);
