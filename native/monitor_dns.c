@@ -2,11 +2,10 @@
  * The step binds 127.0.0.11:53 (UDP and TCP) inside the container's network namespace and comes
  * back to the helper's own (the host's) namespace: the sockets keep their namespace, and every
  * upstream query goes out from the host's, so a host resolver on loopback (127.0.0.53) works.
- * Names of the engine's tables are answered here (monitor_dns_table.c); the rest is forwarded,
- * each query from its own connected UDP socket (a fresh source port, a fresh random id), trying
- * the upstreams in order with a short timeout; none left → SERVFAIL. Memory is bounded: fixed
- * slots for queries in flight and TCP clients, one static buffer. */
-#include "monitor.h"
+ * Names of the engine's tables are answered from monitor_dns_table.c; the rest is forwarded by
+ * monitor_dns_up.c. This file: the step, the UDP and TCP clients, the poll hooks. Memory is
+ * bounded: fixed slots for queries in flight and TCP clients, in one mapping given back when quiet. */
+#include "monitor_dns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,54 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define DNS_QMAX 512         /* longest query taken (a name is at most 255 bytes; EDNS options fit) */
-#define DNS_UP_MS 1000       /* per upstream */
-#define DNS_TCP_IDLE_MS 10000
-#define DNS_LOCAL_MAX 4096   /* a local answer: at most 64 records */
-
-struct pend {
-	int fd;                  /* connected to upstream `up`; 0: slot free (fd 0 is never a socket of ours) */
-	int up, tcp;             /* tcp: client slot, or -1 for a UDP client */
-	long deadline;
-	uint16_t id, cid;        /* the id sent upstream, the client's */
-	socklen_t alen;
-	struct sockaddr_storage addr;
-	size_t qlen;
-	unsigned char q[DNS_QMAX];
-};
-
-struct tcpc {
-	int fd;                  /* 0: slot free (the slots stay untouched, off the RSS, until used) */
-	int busy;                /* a query is being answered: no reading */
-	long deadline;
-	size_t have;
-	unsigned char in[2 + DNS_QMAX];
-	unsigned char *out;
-	size_t olen, ooff;
-};
-
 static int udp = -1, tcpl = -1;
 /* slots beyond these were never used: not even read, so an idle monitor touches none of their pages */
-static int phigh, thigh;
-/* The working memory: mapped at the step, touched by a burst of queries, given back to the kernel
- * (MADV_DONTNEED) once every query is answered and every TCP client gone: an idle monitor pays only
- * for the sockets. */
-static struct work {
-	struct pend P[DNS_PENDING];
-	struct tcpc T[DNS_TCP];
-	unsigned char obuf[DNS_LOCAL_MAX];
-	char scratch[DNS_SCRATCH];       /* monitor_dns_table.c: conf, table lines, answers */
-	unsigned char buf[65536];        /* datagrams in, upstream answers */
-} *W;
-static int dirty;
-#define P (W->P)
-#define T (W->T)
-#define obuf (W->obuf)
-#define buf (W->buf)
+int phigh, thigh;
+/* the working memory (monitor_dns.h) */
+struct work *W;
+int dirty;
 
 char *dns_scratch(void)
 {
@@ -114,6 +74,8 @@ int op_dns(struct step *s)
 		return failm(ESRCH, "", "bad plan", "dns without a container process");
 	if (udp >= 0)
 		return failm(EINVAL, "", "bad plan", "dns given twice");
+	if (*conf != '/') /* the monitor moves to / */
+		return failm(EINVAL, "", "bad plan", "dns: the conf path \"%.64s\" is not absolute", conf);
 	/* s->fd: our own network namespace, opened when the plan was read (before any setns) */
 	snprintf(ns, sizeof ns, "/proc/%d/ns/net", (int)S.child);
 	int cfd = open(ns, O_RDONLY | O_CLOEXEC);
@@ -164,10 +126,8 @@ static void tcp_close(int k)
 	free(t->out);
 	t->out = NULL;
 	for (int j = 0; j < phigh; j++)
-		if (P[j].fd > 0 && P[j].tcp == k) { /* nobody to answer */
-			close(P[j].fd);
-			P[j].fd = 0;
-		}
+		if (P[j].fd > 0 && P[j].tcp == k) /* nobody to answer */
+			dns_pend_close(&P[j]);
 }
 
 static void tcp_flush(int k)
@@ -192,7 +152,7 @@ static void tcp_flush(int k)
 	t->deadline = mon_now_ms() + DNS_TCP_IDLE_MS;
 }
 
-static void reply(int tcp, const struct sockaddr_storage *to, socklen_t alen, const unsigned char *m, size_t n)
+void dns_reply(int tcp, const struct sockaddr_storage *to, socklen_t alen, const unsigned char *m, size_t n)
 {
 	if (!n)
 		return;
@@ -232,43 +192,9 @@ static void reply(int tcp, const struct sockaddr_storage *to, socklen_t alen, co
 	tcp_flush(tcp);
 }
 
-static void servfail(int tcp, const struct sockaddr_storage *to, socklen_t alen, const unsigned char *q, size_t n)
+void dns_servfail_to(int tcp, const struct sockaddr_storage *to, socklen_t alen, const unsigned char *q, size_t n)
 {
-	reply(tcp, to, alen, obuf, dns_servfail(q, n, obuf, sizeof obuf));
-}
-
-/* Send the query of slot p to the next upstream that takes it; none left: SERVFAIL. */
-static void next_upstream(struct pend *p)
-{
-	const struct sockaddr_storage *up;
-	const socklen_t *len;
-	int nup = dns_upstreams(&up, &len);
-	if (p->fd > 0)
-		close(p->fd);
-	p->fd = 0;
-	while (++p->up < nup) {
-		int fd = socket(up[p->up].ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		uint16_t id;
-		if (getrandom(&id, sizeof id, 0) != sizeof id)
-			id = (uint16_t)(mon_now_ms() ^ (p->cid + p->up));
-		p->id = id;
-		p->q[0] = (unsigned char)(id >> 8);
-		p->q[1] = (unsigned char)id;
-		/* connected: only this upstream's datagrams arrive, and a refusal shows as an error */
-		if (connect(fd, (const struct sockaddr *)&up[p->up], len[p->up]) < 0 ||
-		    send(fd, p->q, p->qlen, MSG_NOSIGNAL) < 0) {
-			close(fd);
-			continue;
-		}
-		p->fd = fd;
-		p->deadline = mon_now_ms() + DNS_UP_MS;
-		return;
-	}
-	p->q[0] = (unsigned char)(p->cid >> 8);
-	p->q[1] = (unsigned char)p->cid;
-	servfail(p->tcp, &p->addr, p->alen, p->q, p->qlen);
+	dns_reply(tcp, to, alen, obuf, dns_servfail(q, n, obuf, sizeof obuf));
 }
 
 static void query(const unsigned char *q, size_t n, int tcp, const struct sockaddr_storage *from, socklen_t alen)
@@ -276,7 +202,7 @@ static void query(const unsigned char *q, size_t n, int tcp, const struct sockad
 	size_t olen = 0;
 	dirty = 1;
 	if (dns_local(q, n, obuf, tcp < 0 ? 512 : sizeof obuf, &olen) == DNS_ANSWER) {
-		reply(tcp, from, alen, obuf, olen);
+		dns_reply(tcp, from, alen, obuf, olen);
 		return;
 	}
 	if (n < 12 || (q[2] & 0x80))
@@ -289,7 +215,7 @@ static void query(const unsigned char *q, size_t n, int tcp, const struct sockad
 				phigh = k + 1;
 		}
 	if (!p || n > DNS_QMAX) {
-		servfail(tcp, from, alen, q, n);
+		dns_servfail_to(tcp, from, alen, q, n);
 		return;
 	}
 	memcpy(p->q, q, n);
@@ -300,25 +226,7 @@ static void query(const unsigned char *q, size_t n, int tcp, const struct sockad
 	p->alen = alen;
 	if (alen)
 		memcpy(&p->addr, from, alen);
-	next_upstream(p);
-}
-
-static void upstream_answer(struct pend *p)
-{
-	ssize_t n = recv(p->fd, buf, sizeof buf, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0) { /* ECONNREFUSED and the like: this upstream is out */
-		next_upstream(p);
-		return;
-	}
-	if (n < 12 || !(buf[2] & 0x80) || (uint16_t)(buf[0] << 8 | buf[1]) != p->id)
-		return; /* not the answer to our query */
-	buf[0] = (unsigned char)(p->cid >> 8);
-	buf[1] = (unsigned char)p->cid;
-	close(p->fd);
-	p->fd = 0;
-	reply(p->tcp, &p->addr, p->alen, buf, (size_t)n);
+	dns_next_upstream(p);
 }
 
 static void udp_queries(void)
@@ -405,7 +313,7 @@ int dns_fill(struct pollfd *p, int n)
 			continue;
 		ent[e].kind = 'p';
 		ent[e].idx = (short)k;
-		p[n + e++] = (struct pollfd){ P[k].fd, POLLIN, 0 };
+		p[n + e++] = (struct pollfd){ P[k].fd, dns_pend_poll(&P[k]), 0 };
 	}
 	return n + e;
 }
@@ -453,14 +361,14 @@ void dns_events(struct pollfd *p, int n)
 			break;
 		case 'p':
 			if (P[k].fd == p[e].fd)
-				upstream_answer(&P[k]);
+				dns_pend_events(&P[k], r);
 			break;
 		}
 	}
 	long now = mon_now_ms();
 	for (int k = 0; k < phigh; k++)
 		if (P[k].fd > 0 && now >= P[k].deadline)
-			next_upstream(&P[k]);
+			dns_next_upstream(&P[k]);
 	for (int k = 0; k < thigh; k++)
 		if (T[k].fd > 0 && !T[k].busy && now >= T[k].deadline)
 			tcp_close(k);

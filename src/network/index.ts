@@ -5,3 +5,5 @@ export * from './ipam.js';
 export * from './ports.js';
 export * from './wiring.js';
 export * from './room.js';
+export * from './firewall/index.js';
+export * from './dns/index.js';

@@ -5,7 +5,7 @@
  * Which containers are on which network, and their addresses, is the engine's (its SQLite store);
  * this room takes records in and touches the kernel.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Step } from '../sys/index.js';
 import { parsePrefix } from './addr.js';
@@ -13,9 +13,8 @@ import { bridgeDownSteps, bridgeSteps, gatewaySteps, sysctlSteps } from './wirin
 import { BerthError } from '../lib/index.js';
 import { BRIDGE_OPT, type NetworkRecord } from './types.js';
 import type { PublishedPort } from './ports.js';
-
-export interface FwNetwork { id: string; bridge: string; subnets: string[]; gateways: string[]; internal: boolean; icc: boolean; masquerade: boolean }
-export interface FwPort { netId: string; proto: 'tcp' | 'udp' | 'sctp'; hostIp: string; hostPort: number; containerIp: string; containerPort: number }
+import type { FwNetwork, FwPort } from './firewall/index.js';
+import { writeDnsConfig, writeDnsTable, type DnsRecord } from './dns/index.js';
 
 /** What the room needs of the firewall (src/network/firewall). */
 export interface FirewallApi {
@@ -27,8 +26,6 @@ export interface FirewallApi {
 }
 
 export type StepRunner = (steps: Step[], op: string) => Promise<void>;
-
-export interface DnsRecord { name: string; address: string }
 
 export function fwNetwork(net: NetworkRecord): FwNetwork {
   const flag = (k: string) => net.options[k] === undefined || net.options[k] === 'true';
@@ -59,7 +56,9 @@ export class NetworkRoom {
 
   /** Up since the last boot (the marker lives in the run root, like the bridge it describes). */
   isUp(net: NetworkRecord): boolean {
-    return net.driver === 'null' || net.driver === 'host' || existsSync(this.marker(net));
+    if (net.driver === 'null' || net.driver === 'host') return true;
+    // the marker says the rules were made since the boot; the link may have been deleted since
+    return existsSync(this.marker(net)) && (net.driver !== 'bridge' || linkNames().has(net.iface));
   }
 
   /** Make the network's kernel side (idempotent): bridge, gateway addresses, sysctls, firewall. */
@@ -101,13 +100,15 @@ export class NetworkRoom {
 
   /** Rewrite a network's name table (atomically: the monitors read it on every query). */
   writeDnsTable(netId: string, records: DnsRecord[]): void {
-    writeAtomic(this.dnsTable(netId), records.map((r) => `${r.name} ${r.address}\n`).join(''));
+    mkdirSync(join(this.stateDir, 'dns'), { recursive: true, mode: 0o755 });
+    writeDnsTable(this.dnsTable(netId), records);
   }
 
   /** A container's DNS configuration: the upstream servers and the tables of its networks. */
   writeDnsConf(containerId: string, upstreams: string[], netIds: string[]): string {
     const p = this.dnsConf(containerId);
-    writeAtomic(p, [...upstreams.map((u) => `upstream ${u}\n`), ...netIds.map((n) => `table ${this.dnsTable(n)}\n`)].join(''));
+    mkdirSync(join(this.stateDir, 'dns'), { recursive: true, mode: 0o755 });
+    writeDnsConfig(p, { upstreams, tables: netIds.map((n) => this.dnsTable(n)) });
     return p;
   }
 
@@ -132,13 +133,18 @@ export class NetworkRoom {
   }
 }
 
-export function writeAtomic(path: string, text: string): void {
-  mkdirSync(join(path, '..'), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  renameSync(tmp, path);
-}
-
 export function prefixBits(cidr: string): number {
   return parsePrefix(cidr)!.bits;
+}
+
+/** The links of this process's network namespace (/proc/self/net/dev follows it; sysfs does not). */
+export function linkNames(): Set<string> {
+  const out = new Set<string>();
+  try {
+    for (const l of readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2)) {
+      const i = l.indexOf(':');
+      if (i > 0) out.add(l.slice(0, i).trim());
+    }
+  } catch { /* none */ }
+  return out;
 }

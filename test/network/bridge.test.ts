@@ -20,7 +20,7 @@ async function fetchFrom(c: NetCli, where: { ns?: string; container?: string }, 
       if (r.code === 0) return r.out;
       last = r.err;
     } else {
-      const out = c.sh([BUSYBOX, 'wget', '-q', '-T', '2', '-O', '-', url], { in: where.ns, allowFail: true });
+      const out = c.sh(['curl', '-s', '-m', '2', url], { in: where.ns, allowFail: true });
       if (out.includes('berth-ok')) return out;
       last = out;
     }
@@ -40,7 +40,7 @@ function nftRules(c: NetCli): string {
 
 test('default bridge: an address on berth0, container to container, out through NAT, inspect', { skip }, async () => {
   await withNetCli(async (c) => {
-    const a = await web(c, ['--name', 'a']);
+    const a = await web(c, ['--name', 'web-a']);
     const ip = await c.ok(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', a]);
     assert.match(ip, /^172\.17\.0\.\d+$/);
     const gw = await c.ok(['inspect', '-f', '{{.NetworkSettings.Networks.bridge.Gateway}}', a]);
@@ -76,7 +76,7 @@ test('published ports: from another host, the host itself (its address and 127.0
     assert.deepEqual(ports, { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }, { HostIp: '::', HostPort: '8080' }] });
     await c.ok(['rm', '-f', a]);
     assert.doesNotMatch(nftRules(c), /8080/, 'the port rules go with the container');
-    const r = c.sh([BUSYBOX, 'wget', '-q', '-T', '1', '-O', '-', `http://${c.hostIp}:8080/`], { in: c.outside, allowFail: true });
+    const r = c.sh(['curl', '-s', '-m', '1', `http://${c.hostIp}:8080/`], { in: c.outside, allowFail: true });
     assert.doesNotMatch(r, /berth-ok/);
   });
 });

@@ -51,33 +51,54 @@ export async function nodeInNs(nsPath: string, source: string, dir: string, args
 }
 
 /**
- * The fake upstream: answers A for `<n>.upstream.test` with 198.51.100.<n> (TTL 42) and NXDOMAIN
- * for anything else; logs `from <address> <name>` per query to the file argv[5] (the test's event
+ * The fake upstream (UDP and TCP): answers A for `<n>.upstream.test` with 198.51.100.<n> (TTL 42),
+ * 60 A records for `big.upstream.test` (over UDP: truncated, TC set) and NXDOMAIN for anything
+ * else; logs `from <address> <name>` per query to the file argv[5] (the test's event
  * loop is blocked while its clients run: a pipe would be read too late); with argv[4] = ms, answers that late
  * (queries then overlap: the answers come back in another order than the queries went).
  */
 export const FAKE_UPSTREAM = `
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { appendFileSync } from 'node:fs';
 const [addr, port, delay, log] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] || 0), process.argv[5]];
-const s = dgram.createSocket(addr.includes(':') ? 'udp6' : 'udp4');
-s.on('message', (m, r) => {
+function answer(m, from, how) {
   let o = 12, labels = [];
   while (m[o]) { labels.push(m.subarray(o + 1, o + 1 + m[o]).toString()); o += 1 + m[o]; }
   o += 1;
   const name = labels.join('.').toLowerCase(), qend = o + 4;
-  appendFileSync(log, 'from ' + r.address + ' ' + name + '\\n');
-  const mm = /^(\\d+)\\.upstream\\.test$/.exec(name);
+  appendFileSync(log, 'from ' + from + ' ' + name + ' ' + how + '\\n');
+  const mm = /^(\\d+)\\.upstream\\.test$/.exec(name), big = name === 'big.upstream.test';
+  const rrs = mm ? [Number(mm[1])] : big ? Array.from({ length: 60 }, (_, i) => i + 1) : [];
   const h = Buffer.alloc(12);
   m.copy(h, 0, 0, 2);
-  h.writeUInt16BE(0x8180 | (mm ? 0 : 3), 2);
   h.writeUInt16BE(1, 4);
-  h.writeUInt16BE(mm ? 1 : 0, 6);
-  const rr = mm ? Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 42, 0, 4, 198, 51, 100, Number(mm[1])]) : Buffer.alloc(0);
-  const ans = Buffer.concat([h, m.subarray(12, qend), rr]);
-  setTimeout(() => s.send(ans, r.port, r.address), delay ? delay - Number(mm ? mm[1] : 0) * 10 : 0);
+  let body = Buffer.concat(rrs.map((n) => Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 42, 0, 4, 198, 51, 100, n])));
+  let tc = 0;
+  if (how === 'udp' && 12 + (qend - 12) + body.length > 512) { body = Buffer.alloc(0); tc = 0x200; }
+  h.writeUInt16BE(0x8180 | tc | (rrs.length ? 0 : 3), 2);
+  h.writeUInt16BE(body.length ? rrs.length : 0, 6);
+  return [Buffer.concat([h, m.subarray(12, qend), body]), mm ? Number(mm[1]) : 0];
+}
+const s = dgram.createSocket(addr.includes(':') ? 'udp6' : 'udp4');
+s.on('message', (m, r) => {
+  const [ans, n] = answer(m, r.address, 'udp');
+  setTimeout(() => s.send(ans, r.port, r.address), delay ? delay - n * 10 : 0);
 });
-s.bind(port, addr, () => console.log('ready'));
+const t = net.createServer((c) => {
+  let b = Buffer.alloc(0);
+  c.on('error', () => {});
+  c.on('data', (d) => {
+    b = Buffer.concat([b, d]);
+    while (b.length >= 2 && b.length >= 2 + b.readUInt16BE(0)) {
+      const [ans] = answer(b.subarray(2, 2 + b.readUInt16BE(0)), c.remoteAddress, 'tcp');
+      b = b.subarray(2 + b.readUInt16BE(0));
+      const l = Buffer.alloc(2); l.writeUInt16BE(ans.length);
+      c.write(Buffer.concat([l, ans]));
+    }
+  });
+});
+s.bind(port, addr, () => t.listen(port, addr, () => console.log('ready')));
 `;
 
 /**

@@ -128,7 +128,7 @@ describe('embedded DNS in the container monitor', { skip }, () => {
       assert.deepEqual(r.answers, [{ type: 1, ttl: 42, data: `198.51.100.${i + 1}` }]);
     });
     // the upstream answered late and in reverse order, and saw the host side of the veth
-    assert.match(upstreamLog(), /from 10\.53\.0\.1 12\.upstream\.test/);
+    assert.match(upstreamLog(), /from 10\.53\.0\.1 12\.upstream\.test udp/);
     assert.doesNotMatch(upstreamLog(), /from 127\./);
     const r = nslookup(pids.init, ['-type=A', '7.upstream.test', '127.0.0.11']);
     assert.deepEqual(nsAddresses(r.out), ['198.51.100.7'], r.out);
@@ -153,15 +153,23 @@ describe('embedded DNS in the container monitor', { skip }, () => {
     writeDnsConfig(conf, { upstreams: ['10.53.0.2'], tables: [t1, t2] });
   });
 
-  it('answers over TCP, several queries on one connection, local and forwarded', () => {
+  it('answers over TCP, several queries on one connection, local and forwarded (over TCP: no 512-byte limit)', () => {
     const res = dnsQuery(ctr.work, pids.init, [
       { name: 'webalias', type: 'A', tcp: true }, { name: '5.upstream.test', type: 'A', tcp: true }, { name: 'web', type: 'AAAA', tcp: true },
+      { name: 'big.upstream.test', type: 'A', tcp: true },
     ]);
-    assert.deepEqual(res.map((r) => [r.id, r.rcode, r.answers]), [
+    assert.deepEqual(res.slice(0, 3).map((r) => [r.id, r.rcode, r.answers]), [
       [100, 0, [{ type: 1, ttl: 600, data: '10.89.0.2' }]],
       [101, 0, [{ type: 1, ttl: 42, data: '198.51.100.5' }]],
       [102, 0, [{ type: 28, ttl: 600, data: 'fd00:0089:0000:0000:0000:0000:0000:0002' }]],
     ]);
+    assert.equal(res[3]!.id, 103);
+    assert.equal(res[3]!.tc, false);
+    assert.equal(res[3]!.answers!.length, 60, 'the whole answer, forwarded over TCP');
+    assert.match(upstreamLog(), /from 10\.53\.0\.1 big\.upstream\.test tcp/);
+    // over UDP the upstream truncates: relayed as it is, the client retries over TCP
+    const [udp] = dnsQuery(ctr.work, pids.init, [{ name: 'big.upstream.test', type: 'A' }]);
+    assert.deepEqual([udp!.rcode, udp!.tc, udp!.answers], [0, true, []]);
   });
 
   it('keeps the monitor small: RSS and PSS with DNS, against one without', async (t) => {

@@ -106,8 +106,8 @@ test('isolation between networks, --internal, connect and disconnect on a runnin
     await c.ok(['network', 'create', 'n1']);
     await c.ok(['network', 'create', 'n2']);
     await c.ok(['network', 'create', '--internal', 'sealed']);
-    const a = await sleeper(c, ['--network', 'n1', '--name', 'a']);
-    const b = await sleeper(c, ['--network', 'n2', '--name', 'b']);
+    const a = await sleeper(c, ['--network', 'n1', '--name', 'aa']);
+    const b = await sleeper(c, ['--network', 'n2', '--name', 'bb']);
     const ipA = await c.ok(['inspect', '-f', '{{.NetworkSettings.Networks.n1.IPAddress}}', a]);
     const ping = (id: string, ip: string) => c.berth(['exec', id, 'ping', '-c', '1', '-W', '1', ip]);
     assert.notEqual((await ping(b, ipA)).code, 0, 'n2 cannot reach n1');

@@ -111,3 +111,27 @@ describe('held host ports (port_hold)', { skip }, () => {
     }
   });
 });
+
+describe('the runtime compiles holdPorts and dnsConfig', () => {
+  it('port_hold first in pre (before joining a network namespace), dns before the release', async () => {
+    const { compileInit } = await import('../../src/runtime/compile.js');
+    const spec = {
+      ociVersion: '1.0.2', root: { path: 'rootfs' },
+      process: { args: ['/bin/true'], cwd: '/', user: { uid: 0, gid: 0 }, env: [] },
+      linux: { namespaces: [{ type: 'mount' }, { type: 'network', path: '/run/netns/elsewhere' }] },
+    };
+    const plan = compileInit({
+      spec, bundle: '/b', rootfs: '/b/rootfs', fifo: '/f', foreground: false, noFifo: true, noPivot: false, noNewKeyring: true,
+      preserveFds: 0, rootless: false, apparmor: false, selinux: false, id: 'x', relay: false,
+      monitor: {
+        log: '', maxSize: 0, maxFiles: 1, exitFile: '/e', socket: '/s', stdin: false, dnsConfig: '/run/dns.conf',
+        holdPorts: [{ proto: 'tcp', ip: '0.0.0.0', port: 8080 }, { proto: 'udp', ip: '', port: 53 }, { proto: 'tcp', ip: '::1', port: 80 }],
+      },
+    } as never);
+    const ops = (l: Array<{ op: string }>) => l.map((s) => s.op);
+    assert.deepEqual(ops(plan.pre).slice(0, 4), ['port_hold', 'port_hold', 'port_hold', 'setns']);
+    assert.deepEqual(plan.pre.slice(0, 3).map((s) => (s as unknown as { path: string }).path), ['tcp 0.0.0.0:8080', 'udp [::]:53', 'tcp [::1]:80']);
+    const post = ops(plan.post);
+    assert.ok(post.indexOf('dns') >= 0 && post.indexOf('dns') < post.indexOf('release') && post.indexOf('release') < post.indexOf('monitor'), post.join(' '));
+  });
+});

@@ -21,7 +21,7 @@ import { leaseFor } from './lease.js';
 
 export interface NetworkStart {
   wiring: Wiring;
-  holdPorts: { proto: string; ip: string; port: number }[];
+  holdPorts: { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: number }[];
   dnsConfig?: string;
   /** The container's addresses (for its /etc/hosts). */
   addresses: string[];

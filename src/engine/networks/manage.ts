@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { BerthError, conflict, invalid } from '../../lib/index.js';
-import { connectSteps, disconnectSteps, fwPorts, hostIfname, type EndpointRequest, type EndpointState, type NetworkRecord } from '../../network/index.js';
+import { connectSteps, disconnectSteps, fwPorts, linkNames, hostIfname, type EndpointRequest, type EndpointState, type NetworkRecord } from '../../network/index.js';
 import { netStep, runNetSteps } from '../../sys/index.js';
 import { matchLabels, parseUntil, type Filters } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
@@ -25,7 +25,7 @@ export async function createNetwork(core: EngineCore, req: NetworkCreateRequest)
   const n = insertNetwork(core, req);
   try {
     if (n.driver === 'macvlan' || n.driver === 'ipvlan') {
-      if (!linkExists(n.iface)) throw invalid(op, `${n.driver}: the parent interface ${n.iface} does not exist`);
+      if (!linkNames().has(n.iface)) throw invalid(op, `${n.driver}: the parent interface ${n.iface} does not exist`);
       if (n.driver === 'ipvlan') await probeIpvlan(n, op);
     }
     await core.network.up(n, op);
@@ -36,15 +36,6 @@ export async function createNetwork(core: EngineCore, req: NetworkCreateRequest)
   }
   event(core, 'create', n);
   return { network: n, warnings };
-}
-
-/** Whether a link exists in this process's network namespace (/proc/self/net/dev follows it). */
-export function linkExists(name: string): boolean {
-  try {
-    return readFileSync('/proc/self/net/dev', 'utf8').split('\n').some((l) => l.trim().startsWith(`${name}:`));
-  } catch {
-    return false;
-  }
 }
 
 async function probeIpvlan(n: NetworkRecord, op: string): Promise<void> {
