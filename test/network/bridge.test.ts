@@ -16,7 +16,7 @@ async function fetchFrom(c: NetCli, where: { ns?: string; container?: string }, 
   let last = '';
   for (let i = 0; i < tries; i++) {
     if (where.container) {
-      const r = await c.berth(['exec', where.container, 'wget', '-q', '-T', '2', '-O', '-', url]);
+      const r = await c.berth(['exec', where.container, 'timeout', '3', 'wget', '-q', '-O', '-', url]);
       if (r.code === 0) return r.out;
       last = r.err;
     } else {
@@ -51,7 +51,7 @@ test('default bridge: an address on berth0, container to container, out through 
     assert.equal(out, 'berth-ok');
     // out through NAT: the outside host has no route back to 172.17.0.0/16, so only a
     // masqueraded connection gets an answer
-    c.bg([BUSYBOX, 'nc', '-lk', '-p', '7000', '-e', 'echo', 'from-outside'], c.outside);
+    c.bg([BUSYBOX, 'nc', '-ll', '-p', '7000', '-e', 'echo', 'from-outside'], c.outside);
     const seen = await c.ok(['run', '--rm', 'busybox', 'sh', '-c', `for i in 1 2 3 4 5 6 7 8 9 10; do nc -w 2 ${c.outsideIp} 7000 </dev/null && exit 0; sleep 0.2; done; exit 1`]);
     assert.equal(seen, 'from-outside');
     const mac = await c.ok(['inspect', '-f', '{{.NetworkSettings.MacAddress}}', a]);
@@ -98,7 +98,7 @@ test('published ports: a host port range, -P with the exposed ports, udp, a spec
 
 test('a host port a host process listens on is refused at run, and nothing is left', { skip }, async () => {
   await withNetCli(async (c) => {
-    c.bg([BUSYBOX, 'nc', '-lk', '-p', '9090', '-e', 'true'], c.ns);
+    c.bg([BUSYBOX, 'nc', '-ll', '-p', '9090', '-e', 'true'], c.ns);
     await sleep(300);
     const r = await c.berth(['run', '-d', '--name', 'busy', '-p', '9090:80', 'busybox', 'sleep', '60']);
     assert.notEqual(r.code, 0);
