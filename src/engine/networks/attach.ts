@@ -18,6 +18,7 @@ import type { EngineCore } from '../containers/core.js';
 import { parseResolvConf } from '../files/index.js';
 import { ensurePredefined } from './records.js';
 import { leaseFor } from './lease.js';
+import { lockHeld } from '../containers/start-lock.js';
 
 export interface NetworkStart {
   wiring: Wiring;
@@ -81,6 +82,23 @@ function allocatePorts(core: EngineCore, c: Container, o: RunOptions, op: string
   return out;
 }
 
+/**
+ * Leases and ports of containers that are not running and not being started (a start killed
+ * between its lease and its launch leaves them): released, so their addresses and host ports
+ * serve again.
+ */
+async function reclaimStale(core: EngineCore, self: string, nets: NetworkRecord[]): Promise<void> {
+  const ids = new Set(core.store.networks.holders());
+  for (const n of nets) for (const e of core.store.networks.endpointsOn(n.id)) if (e.state) ids.add(e.containerId);
+  for (const id of ids) {
+    if (id === self) continue;
+    const other = core.store.containers.find(id);
+    if (other && ['running', 'paused', 'restarting', 'removing'].includes(other.state.status)) continue;
+    if (other && lockHeld(core, id)) continue;
+    await releaseNetworks(core, { id });
+  }
+}
+
 /** Lease, choose ports and compile the wiring of a container about to start. */
 export async function prepareNetworks(core: EngineCore, c: Container, o: RunOptions, op: string): Promise<NetworkStart | undefined> {
   const eps = core.store.networks.endpointsOf(c.id);
@@ -89,6 +107,7 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
   const room = core.network;
   const recs = eps.map((e) => core.store.networks.get(e.networkId, op));
   for (const n of recs) if (!room.isUp(n)) await room.up(n, op);
+  await reclaimStale(core, c.id, recs);
   const states: EndpointState[] = [];
   let ports: PublishedPort[] = [];
   core.store.tx(() => {
