@@ -144,7 +144,8 @@ function assertErr(f: () => unknown, message: string, kind: string): void {
 const SEE = "\nSee 'berth run --help'.";
 const errors: Array<[string, string, string?]> = [
   ['--foo busybox', 'unknown flag: --foo' + SEE],
-  ['-p 80:80 busybox', "unknown shorthand flag: 'p' in -p" + SEE],
+  ['-y busybox', "unknown shorthand flag: 'y' in -y" + SEE],
+  ['-p 80/xyz busybox', 'berth: invalid proto: xyz.' + SEE],
   ['-itx busybox', "unknown shorthand flag: 'x' in -itx" + SEE],
   ['', `"berth run" requires at least 1 argument.${SEE}\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nCreate and run a new container from an image`],
   ['-it', `"berth run" requires at least 1 argument.${SEE}\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nCreate and run a new container from an image`],
