@@ -85,6 +85,8 @@ test('embedded DNS: names, aliases, short ids; the rest forwarded upstream (also
       const out = await eventually(c, cl, `nslookup ${name} 127.0.0.11`);
       assert.match(out, new RegExp(`Address:? (1: )?${webIp.replace(/\./g, '\\.')}`), `${name}: ${out}`);
     }
+    assert.match(await eventually(c, cl, `nslookup ${webIp} 127.0.0.11`), /name = web\.app/, 'PTR: name.network');
+    assert.match(await eventually(c, cl, 'nslookup web.app 127.0.0.11'), new RegExp(webIp.replace(/\./g, '\\.')));
     assert.match(await eventually(c, cl, 'nslookup upstream.example.test'), /10\.9\.8\.7/);
     const names = JSON.parse(await c.ok(['inspect', '-f', '{{json .NetworkSettings.Networks.app.DNSNames}}', web]));
     assert.deepEqual(names, ['web', 'www', web.slice(0, 12)]);

@@ -200,7 +200,8 @@ export function refreshDnsTable(core: EngineCore, networkId: string): void {
     if (!e.state) continue;
     const c = core.store.containers.find(e.containerId);
     if (!c) continue;
-    const names = dnsNames(c, e.request.aliases ?? [], e.request.links ?? []);
+    // `name.network` first: the monitor answers an address's PTR query with its first name
+    const names = [`${c.name}.${net.name}`, ...dnsNames(c, e.request.aliases ?? [], e.request.links ?? [])];
     for (const name of names) {
       if (e.state.ipv4) records.push({ name, address: e.state.ipv4 });
       if (e.state.ipv6) records.push({ name, address: e.state.ipv6 });
