@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -256,6 +257,38 @@ static int abs_or_empty(const char *p)
 	return !*p || *p == '/';
 }
 
+/* Drop the page-table entries of our own read-only file mappings (the binary's text and rodata):
+ * the start-up touched code the monitor never runs again, and a long-lived monitor should hold
+ * only what its loop uses (refaulted from the page cache on demand). Writable mappings are left
+ * alone: MADV_DONTNEED would reset them. */
+static void trim_text(void)
+{
+	static char buf[8192];
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	char exe[256] = "";
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		unsigned long lo, hi;
+		char perms[8], path[256] = "";
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255[^\n]", &lo, &hi, perms, path) < 3)
+			continue;
+		if (!exe[0])
+			snprintf(exe, sizeof(exe), "%s", path); /* the first mapping is the executable's */
+		if (!exe[0] || strcmp(path, exe) != 0 || perms[1] == 'w')
+			continue;
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+}
+
 int op_monitor(struct step *s)
 {
 	const char *log = F(s, 1), *sock = F(s, 5);
@@ -329,5 +362,6 @@ int op_monitor(struct step *s)
 	S.ctl = S.sync = S.pidfd = S.master = -1;
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file size limit makes log writes fail (counted), not kill us */
+	trim_text();
 	mon_loop();
 }
