@@ -5,7 +5,7 @@
 import { parseFilters, type Filters } from '../../engine/store/index.js';
 import { strs, type ParsedFlags } from '../flags.js';
 import { humanSize, io, print, printErr } from '../image/common.js';
-import { parseOrStatus, runFormat } from '../image/format.js';
+import { parseOrStatus, renderInspect, runFormat } from '../image/format.js';
 
 /** Docker's `units.HumanSize` (decimal, 4 significant digits): prune totals, `system df`. */
 export function humanSize4(bytes: number): string {
@@ -91,4 +91,20 @@ export async function dispatch(group: string, description: string, subs: Record<
     return 1;
   }
   return entry[1](rest, `${group} ${name}`);
+}
+
+/** `X inspect [-f FORMAT] REF...`: Docker indents inspect JSON with 4 spaces; the errors follow
+ *  the objects that were found (exit 1 when any). */
+export function printInspected(format: string, refs: string[], inspect: (ref: string) => Record<string, unknown>): number {
+  const tpl = format && format !== 'json' ? parseOrStatus(format) : undefined;
+  if (typeof tpl === 'number') return tpl;
+  const found: Record<string, unknown>[] = [];
+  const errors: string[] = [];
+  for (const a of refs) {
+    try { found.push(inspect(a)); } catch (e) { errors.push(`Error response from daemon: ${(e as Error).message}`); }
+  }
+  if (!tpl) io.out.write(JSON.stringify(found, null, 4) + '\n');
+  else io.out.write(renderInspect(tpl, found));
+  for (const e of errors) printErr(e);
+  return errors.length ? 1 : 0;
 }

@@ -3,9 +3,9 @@ import { usage } from '../../lib/index.js';
 import { createVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, volumeJSON } from '../../engine/index.js';
 import type { Labels, Volume } from '../../engine/store/index.js';
 import { bool, str, strs } from '../flags.js';
-import { eachArg, io, print, printErr, runEngineCommand, type CommandSpec } from '../container/common.js';
-import { formatItems, parseOrStatus, renderInspect } from '../image/format.js';
-import { confirm, dispatch, filtersOf, humanSize4, sortedKeys, type Sub } from './common.js';
+import { eachArg, io, print, runEngineCommand, type CommandSpec } from '../container/common.js';
+import { formatItems } from '../image/format.js';
+import { confirm, dispatch, filtersOf, printInspected, humanSize4, sortedKeys, type Sub } from './common.js';
 
 const FORMAT_HELP = "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template";
 
@@ -90,18 +90,7 @@ const inspectSpec: CommandSpec = {
 /** Docker indents inspect JSON with 4 spaces; errors follow the objects that were found. */
 export function inspect(argv: string[], name = 'volume inspect'): Promise<number> {
   return runEngineCommand({ ...inspectSpec, name }, argv, async (p, core) => {
-    const f = str(p, 'format');
-    const tpl = f && f !== 'json' ? parseOrStatus(f) : undefined;
-    if (typeof tpl === 'number') return tpl;
-    const found: Record<string, unknown>[] = [];
-    const errors: string[] = [];
-    for (const a of p.args) {
-      try { found.push(inspectVolume(core, a)); } catch (e) { errors.push(`Error response from daemon: ${(e as Error).message}`); }
-    }
-    if (!tpl) io.out.write(JSON.stringify(found, null, 4) + '\n');
-    else io.out.write(renderInspect(tpl, found));
-    for (const e of errors) printErr(e);
-    return errors.length ? 1 : 0;
+    return printInspected(str(p, 'format'), p.args, (a) => inspectVolume(core, a));
   });
 }
 

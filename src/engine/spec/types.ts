@@ -1,4 +1,5 @@
 /** Inputs of the spec builder: Docker's `run`/`create` options, typed, and the engine's context. */
+import type { EndpointRequest } from '../../network/index.js';
 
 /** A `--mount`, `-v` or `--tmpfs` entry. For `buildSpec`, the caller has resolved bind and volume
  *  sources to host paths (a volume's `_data` directory): both become bind mounts. */
@@ -216,12 +217,6 @@ export interface EffectiveConfig {
 }
 
 /** One network a container joins, and what it asked for there. */
-export interface NetworkJoin {
+export interface NetworkJoin extends EndpointRequest {
   network: string;
-  aliases?: string[];
-  ipv4?: string;
-  ipv6?: string;
-  mac?: string;
-  links?: string[];
-  driverOpts?: Record<string, string>;
 }
