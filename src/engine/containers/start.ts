@@ -27,11 +27,15 @@ import { imageStore } from '../../image/index.js';
 export interface StartOptions {
   /** Join the monitor's socket before the process runs. */
   attach?: AttachOptions;
+  /** A restart by the container's policy (restart.ts): only from `restarting`, RestartCount kept. */
+  policyRestart?: boolean;
 }
 
 export interface Started {
   container: Container;
   attach?: MonitorAttach;
+  /** This call started it (not: it was running already, or a policy restart found it stopped). */
+  launched?: boolean;
 }
 
 let kernel: [number, number] | undefined;
@@ -134,7 +138,8 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
   let c = reconcile(core, core.store.containers.get(id), undefined, { ownLock: true });
   const op = `start ${c.name}`;
   if (c.state.status === 'running' || c.state.status === 'paused') return { container: c };
-  if (c.state.status !== 'created' && c.state.status !== 'exited') {
+  if (so.policyRestart && c.state.status !== 'restarting') return { container: c }; // a user stopped it meanwhile
+  if (c.state.status !== 'created' && c.state.status !== 'exited' && !so.policyRestart) {
     throw new BerthError({ kind: 'conflict', op, message: `${op}: cannot start a container that is ${c.state.status}` });
   }
   const paths = core.paths(c.id);
@@ -192,11 +197,11 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
     }
     mark('started');
     c = core.store.tx(() => {
-      const r = core.store.containers.setState(c.id, 'running', { expect: ['created', 'exited'], pid: rc.st.pid, monitorPid, resetRestartCount: true });
+      const r = core.store.containers.setState(c.id, 'running', { expect: so.policyRestart ? ['restarting'] : ['created', 'exited'], pid: rc.st.pid, monitorPid, resetRestartCount: !so.policyRestart });
       core.event('container', 'start', r);
       return r;
     });
-    return { container: c, attach: conn };
+    return { container: c, attach: conn, launched: true };
   } catch (e) {
     if (monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }
     await teardown(core, c).catch(() => undefined);
@@ -205,7 +210,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       const why = err.code === 'ENOENT' ? (err.path.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : err.code === 'EACCES' ? 'permission denied' : err.message;
       err = new BerthError({ kind: 'system', op, path: err.path, errno: err.errno, step: err.step, cause: err, message: `${op}: exec: "${err.path}": ${why}` });
     }
-    try { core.store.containers.update(c.id, { error: err.message, exitCode: exitCodeForStartError(err) }); } catch { /* removed meanwhile */ }
+    if (!so.policyRestart) try { core.store.containers.update(c.id, { error: err.message, exitCode: exitCodeForStartError(err) }); } catch { /* removed meanwhile */ }
     throw err;
   }
 }
