@@ -181,8 +181,10 @@ export async function waitContainer(core: EngineCore, ref: string, condition: st
     return { after, code: after?.state.exitCode ?? (e ? (e.signal ? 128 + e.signal : e.exitCode) : 255) };
   };
   if (condition === 'next-exit') {
+    const finishedBefore = c.state.finishedAt;
     for (;;) {
       if (running(c)) return (await exitOfRun(c)).code;
+      if (c.state.finishedAt !== finishedBefore) return c.state.exitCode; // a run that began and ended between two looks
       await sleep(50);
       const n = again();
       if (!n) return c.state.exitCode;
