@@ -14,9 +14,12 @@
  */
 import { spawn } from 'node:child_process';
 import { BerthError } from '../../lib/index.js';
+import { helperPath } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 import { lockContainer, lockHeld } from './start-lock.js';
+
+import { policyOf } from './restart-policy.js';
 
 export * from './restart-policy.js';
 
@@ -38,10 +41,29 @@ export function spawnRestarter(core: EngineCore, id: string): void {
   const cmd = core.exitCommand(id);
   if (!cmd) return;
   try {
-    const child = spawn(cmd[0]!, cmd.slice(1), { detached: true, stdio: 'ignore', env: { ...process.env } });
+    // the environment the monitor gives its exit command: none (the command names its roots)
+    const child = spawn(cmd[0]!, cmd.slice(1), { detached: true, stdio: 'ignore', env: {} });
     child.on('error', () => undefined);
     child.unref();
   } catch { /* the next command that reads the record tries again */ }
+}
+
+/**
+ * Who notices a monitor killed while no berth command runs: for a container with a restart
+ * policy, a watcher (`berth-helper watch`, native/watch.c: a static C process of a few hundred
+ * KiB, waiting on a pidfd) that runs the exit command when the monitor ended without its exit
+ * record. It ends with the monitor; without a policy there is none (reconcile finds the orphan).
+ */
+export function watchMonitor(core: EngineCore, c: Container): void {
+  const p = policyOf(c);
+  if (!c.state.monitorPid || p.Name === 'no' || p.Name === '') return;
+  const cmd = core.exitCommand(c.id);
+  if (!cmd) return;
+  try {
+    const child = spawn(helperPath(), ['watch', String(c.state.monitorPid), core.paths(c.id).exitFile, '--', ...cmd], { detached: true, stdio: 'ignore', env: {}, cwd: '/' });
+    child.on('error', () => undefined);
+    child.unref();
+  } catch { /* without a watcher, the next berth command notices (reconcile) */ }
 }
 
 /** A `restarting` record nobody is restarting (its restarter killed): have one started. */

@@ -18,6 +18,7 @@ import { unmount } from '../../snapshots/index.js';
 import type { Container } from '../store/index.js';
 import { hostMountMarker, teardown, reconcile } from './cleanup.js';
 import { lockContainer } from './start-lock.js';
+import { watchMonitor } from './restart.js';
 import { OPTION_LIMIT } from '../../snapshots/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
@@ -201,6 +202,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       core.event('container', 'start', r);
       return r;
     });
+    watchMonitor(core, c); // a restart policy's watcher (restart.ts)
     return { container: c, attach: conn, launched: true };
   } catch (e) {
     if (monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }

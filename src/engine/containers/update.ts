@@ -14,7 +14,8 @@ import type { Container } from '../store/index.js';
 import { reconcile } from './cleanup.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
-import { validateRestartPolicy, type RestartPolicy } from './restart-policy.js';
+import { policyOf, validateRestartPolicy, type RestartPolicy } from './restart-policy.js';
+import { watchMonitor } from './restart.js';
 
 export interface UpdateRequest {
   memory?: number;
@@ -119,6 +120,9 @@ export async function updateContainer(core: EngineCore, ref: string, req: Update
     core.event('container', 'update', r);
     return r;
   });
+  // a running container given a policy now gets its watcher (a second one is harmless)
+  const before = policyOf(c).Name;
+  if (live && (before === 'no' || before === '') && req.restartPolicy) watchMonitor(core, container);
   return { container, warnings };
 }
 
