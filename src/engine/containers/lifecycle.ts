@@ -248,6 +248,7 @@ async function removeLocked(core: EngineCore, id: string, o: RemoveOptions, unlo
         ? `cannot remove container "/${c.name}": container is paused and must be unpaused first`
         : `cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
     }
+    markManual(core, c, MANUAL_CANCEL); // its exit command must not restart it
     if (c.state.status === 'paused') await rtResume(core.runtime, c.id).catch(() => undefined);
     signalInit(c, 9, op);
     const e = await waitExit(core, c, 10000);
