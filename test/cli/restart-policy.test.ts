@@ -65,7 +65,8 @@ test('on-failure:5 restarts exactly 5 times, with a back-off that doubles (100 m
   const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
   const delays = [100, 200, 400, 800, 1600];
   for (const [i, d] of delays.entries()) assert.ok(gaps[i]! >= d - 20, `restart ${i + 1} came ${gaps[i]} ms after the previous start, before its ${d} ms back-off (gaps ${gaps})`);
-  assert.ok(gaps[4]! > gaps[0]!, `the back-off grows (gaps ${gaps})`);
+  // (the first gaps also hold the restarter's start-up, ~0.5-1.5 s on a loaded machine: the lower
+  // bounds above are what shows the back-off; without one, the 5th gap is that start-up only)
   const ev = (await events(c, 'of')).map((e) => e.action);
   assert.equal(ev.filter((a) => a === 'die').length, 6);
   assert.equal(ev.filter((a) => a === 'start').length, 6);

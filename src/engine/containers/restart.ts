@@ -85,14 +85,15 @@ export async function runRestart(core: EngineCore, c: Container): Promise<Contai
   if (!release) return c; // a start or another restarter holds it
   try {
     const now = core.store.containers.find(c.id);
-    if (now?.state.status !== 'restarting') return now; // started (by another restarter), stopped or removed
+    // started (by another restarter), stopped or removed; or an exit after the one this restarter came for
+    if (now?.state.status !== 'restarting' || now.state.restartCount !== c.state.restartCount) return now;
     await teardown(core, now);
   } finally { release(); }
   const wait = restartDeadline(c) - Date.now();
   if (wait > 0) await sleep(wait);
   const { startContainer } = await import('./start.js');
   try {
-    const s = await startContainer(core, c.id, { policyRestart: true });
+    const s = await startContainer(core, c.id, { policyRestart: true, restartCount: c.state.restartCount });
     if (s.launched) core.event('container', 'restart', s.container);
     return s.container;
   } catch (e) {

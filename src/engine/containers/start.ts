@@ -30,6 +30,8 @@ export interface StartOptions {
   attach?: AttachOptions;
   /** A restart by the container's policy (restart.ts): only from `restarting`, RestartCount kept. */
   policyRestart?: boolean;
+  /** With policyRestart: the restart of this RestartCount only (a late restarter of an earlier exit does nothing). */
+  restartCount?: number;
 }
 
 export interface Started {
@@ -139,7 +141,9 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
   let c = reconcile(core, core.store.containers.get(id), undefined, { ownLock: true });
   const op = `start ${c.name}`;
   if (c.state.status === 'running' || c.state.status === 'paused') return { container: c };
-  if (so.policyRestart && c.state.status !== 'restarting') return { container: c }; // a user stopped it meanwhile
+  if (so.policyRestart && (c.state.status !== 'restarting' || (so.restartCount !== undefined && so.restartCount !== c.state.restartCount))) {
+    return { container: c }; // a user stopped it meanwhile, or this restart was done and it exited again
+  }
   if (c.state.status !== 'created' && c.state.status !== 'exited' && !so.policyRestart) {
     throw new BerthError({ kind: 'conflict', op, message: `${op}: cannot start a container that is ${c.state.status}` });
   }
