@@ -188,6 +188,7 @@ int op_seccomp(struct step *s);
 int op_seccomp_bpf(struct step *s);
 int seccomp_export_main(void);
 int watch_main(int argc, char **argv);
+int delay_main(int argc, char **argv);
 
 /* main.c */
 void run_list(struct list *l);

@@ -7,6 +7,10 @@
  * `berth container cleanup ID` — which finds the container orphaned, kills it (as containerd does
  * when a shim dies) and restarts it by its policy. A monitor that ended normally ran the exit
  * command itself: the watcher just leaves. It holds no fd of anyone and never enters a container.
+ *
+ * berth-helper delay MS -- CMD [ARG...]: sleep MS milliseconds, then exec CMD. A restarter whose
+ * back-off is long (up to a minute) waits in this instead of in Node (a few hundred KiB, not tens
+ * of MiB), then runs the exit command again, which restarts the container if it still should.
  */
 #include "helper.h"
 
@@ -15,7 +19,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+int delay_main(int argc, char **argv)
+{
+	if (argc < 5 || strcmp(argv[3], "--"))
+		return 2;
+	char *end;
+	long long ms = strtoll(argv[2], &end, 10);
+	if (*end || ms < 0)
+		return 2;
+	struct timespec t = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		;
+	syscall(SYS_close_range, 3u, ~0u, 0);
+	execv(argv[4], argv + 4);
+	return 127;
+}
 
 int watch_main(int argc, char **argv)
 {

@@ -66,6 +66,20 @@ export function watchMonitor(core: EngineCore, c: Container): void {
   } catch { /* without a watcher, the next berth command notices (reconcile) */ }
 }
 
+/** Back-offs longer than this are waited by `berth-helper delay`, not by Node. */
+const DELAY_IN_C_MS = 800;
+
+function delayRestarter(core: EngineCore, id: string, ms: number): boolean {
+  const cmd = core.exitCommand(id);
+  if (!cmd) return false;
+  try {
+    const child = spawn(helperPath(), ['delay', String(Math.ceil(ms)), '--', ...cmd], { detached: true, stdio: 'ignore', env: {}, cwd: '/' });
+    child.on('error', () => undefined);
+    child.unref();
+    return child.pid !== undefined;
+  } catch { return false; }
+}
+
 /** A `restarting` record nobody is restarting (its restarter killed): have one started. */
 export function adoptRestarting(core: EngineCore, c: Container): void {
   if (Date.now() < restartDeadline(c) + TAKEOVER_GRACE_MS) return;
@@ -90,6 +104,9 @@ export async function runRestart(core: EngineCore, c: Container): Promise<Contai
     await teardown(core, now);
   } finally { release(); }
   const wait = restartDeadline(c) - Date.now();
+  // a long back-off is waited in a small C process, which runs the exit command again at the
+  // deadline (this Node process would stay tens of MiB for up to a minute)
+  if (wait > DELAY_IN_C_MS && delayRestarter(core, c.id, wait)) return c;
   if (wait > 0) await sleep(wait);
   const { startContainer } = await import('./start.js');
   try {
