@@ -192,6 +192,8 @@ int op_port_hold(struct step *s);
 int op_seccomp(struct step *s);
 int op_seccomp_bpf(struct step *s);
 int seccomp_export_main(void);
+int watch_main(int argc, char **argv);
+int delay_main(int argc, char **argv);
 
 /* network steps (steps_net.c, rtnetlink in netlink.c) */
 int op_netns(struct step *s);

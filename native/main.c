@@ -41,6 +41,10 @@ static int usage(void)
 
 int main(int argc, char **argv, char **envp)
 {
+	if (argc >= 2 && !strcmp(argv[1], "watch")) /* a restart policy's watcher (watch.c): no container, no copy */
+		return watch_main(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "delay")) /* a restarter's long back-off (watch.c) */
+		return delay_main(argc, argv);
 	reexec_sealed(argv, envp);
 	if (argc >= 2 && !strcmp(argv[1], "version")) {
 		printf("berth-helper %d\n", HELPER_VERSION);

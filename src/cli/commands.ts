@@ -22,6 +22,7 @@ const COMMANDS: Record<string, Loader> = {
   restart: ctr(simple, 'restart'),
   pause: ctr(simple, 'pause'),
   unpause: ctr(simple, 'unpause'),
+  update: ctr(() => import('./container/update.js'), 'run'),
   rename: ctr(simple, 'rename'),
   ps: ctr(() => import('./container/ps.js'), 'run'),
   logs: ctr(() => import('./container/logs.js'), 'run'),

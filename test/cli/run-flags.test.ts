@@ -174,7 +174,8 @@ const errors: Array<[string, string, string?]> = [
   ['--userns bogus busybox', 'berth: --userns: invalid USER mode.' + SEE],
   ['--memory-swappiness 101 busybox', 'berth: invalid value: 101. Valid memory swappiness range is 0-100.' + SEE],
   ['--rm --restart always busybox', 'berth: Conflicting options: --restart and --rm.' + SEE],
-  ['--restart sometimes busybox', 'berth: invalid restart policy format: sometimes.' + SEE],
+  ['--restart on-failure:x busybox', 'berth: invalid restart policy format: maximum retry count must be an integer.' + SEE],
+  ['--restart :3 busybox', 'berth: invalid restart policy format: no policy provided before colon.' + SEE],
   ['-d -a stdout busybox', 'berth: Conflicting options: -a and -d.' + SEE],
   ['--device /dev/sda:/dev/b:rwx busybox', 'berth: bad mode specified: rwx.' + SEE],
   ['--security-opt seccomp=/nonexistent/p.json busybox', `berth: opening seccomp profile (/nonexistent/p.json) failed: ENOENT: no such file or directory, open '/nonexistent/p.json'.` + SEE],
@@ -190,6 +191,9 @@ const errors: Array<[string, string, string?]> = [
   ['--log-opt max-size=1x busybox', "invalid suffix: 'x'", 'invalid'],
   ['--log-opt max-file=0 busybox', 'max-file cannot be less than 1', 'invalid'],
   ['--log-opt compress=true busybox', "unknown log opt 'compress' for json-file log driver", 'invalid'],
+  ['--restart sometimes busybox', "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'", 'invalid'],
+  ['--restart on-failure:-1 busybox', 'invalid restart policy: maximum retry count cannot be negative', 'invalid'],
+  ['--restart always:3 busybox', "invalid restart policy: maximum retry count can only be used with 'on-failure'", 'invalid'],
 ];
 
 for (const [line, message, kind] of errors) {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { openStore } from '../../src/engine/store/index.js';
+import { openStore, SCHEMA_VERSION } from '../../src/engine/store/index.js';
 
 const STORE_URL = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../../src/engine/store/index.js')).href;
 const IMG = 'sha256:' + 'ab'.repeat(32);
@@ -103,7 +103,7 @@ test('20 processes at once on a fresh root: no corruption, no duplicate names, n
     try {
       assert.equal(s.db.pragma('integrity_check', { simple: true }), 'ok');
       assert.deepEqual(s.db.pragma('foreign_key_check'), []);
-      assert.equal(s.db.prepare('SELECT COUNT(*) FROM schema_version').pluck().get(), 1, 'migrated exactly once');
+      assert.equal(s.db.prepare('SELECT COUNT(*) FROM schema_version').pluck().get(), SCHEMA_VERSION, 'each migration applied exactly once');
       assert.deepEqual(s.containers.list({ all: true }), [], 'every container was removed');
       assert.deepEqual(s.volumes.list(), [], 'every anonymous volume was removed');
       // Replay the contended names: never two holders at once.

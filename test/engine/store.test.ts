@@ -29,17 +29,17 @@ function berthErr(kind: string, re: RegExp) {
   return (e: unknown) => e instanceof BerthError && e.kind === kind && re.test(e.message) && e.op.length > 0;
 }
 
-test('openStore: engine.db in WAL with busy_timeout, schema v1 recorded, reopen is a no-op', withStore((s, root) => {
+test('openStore: engine.db in WAL with busy_timeout, every migration recorded once, reopen is a no-op', withStore((s, root) => {
   assert.equal(s.path, join(root, 'engine.db'));
   assert.ok(existsSync(s.path));
   assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
   assert.ok((s.db.pragma('busy_timeout', { simple: true }) as number) >= 1000);
   assert.equal(s.db.pragma('foreign_keys', { simple: true }), 1);
   assert.equal(s.schemaVersion(), SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 1);
+  assert.equal(SCHEMA_VERSION, 2); // 2: restart policy bookkeeping (manual_stop, restart_timeout_ms)
   const again = openStore(root);
   try {
-    assert.equal(again.db.prepare('SELECT COUNT(*) FROM schema_version').pluck().get(), 1);
+    assert.equal(again.db.prepare('SELECT COUNT(*) FROM schema_version').pluck().get(), SCHEMA_VERSION);
   } finally { again.close(); }
 }));
 

@@ -34,6 +34,7 @@ const SUBS: Record<string, () => Promise<Sub>> = {
   stop: async () => (await simple()).stop,
   top: async () => (await import('./top.js')).run,
   unpause: async () => (await simple()).unpause,
+  update: async () => (await import('./update.js')).run,
   wait: async () => (await simple()).wait,
   cleanup: async () => cleanup,
 };
@@ -54,7 +55,7 @@ function cleanup(argv: string[]): Promise<number> {
   return runEngineCommand(cleanupSpec, argv, async (p, core) => {
     // the data root may be gone (a removed test root): never create a store just to clean up
     if (!existsSync(join(core.options.root, 'engine.db'))) return 0;
-    await settle(core, p.args[0]!);
+    await settle(core, p.args[0]!, undefined, { restarter: true }); // and restarts it, by its policy
   });
 }
 

@@ -17,6 +17,7 @@ import {
   parseUlimit, parseVolume, parseWeightDevice, type RunOptions, type Ulimit,
 } from '../../engine/spec/index.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
+import { parseRestartPolicy, validateRestartPolicy, type RestartPolicy } from '../../engine/containers/restart-policy.js';
 
 export type RunCommand = 'run' | 'create';
 export type PullPolicy = 'always' | 'missing' | 'never';
@@ -380,11 +381,10 @@ export function parseRunArgs(command: RunCommand, argv: string[], ctx: RunParseC
     return s;
   }));
   const restart = str('restart');
-  if (!/^(no|always|unless-stopped|on-failure(:\d+)?)$/.test(restart)) {
-    throw parseErr(/^(no|always|unless-stopped):/.test(restart) ? `invalid restart policy format: maximum retry count can only be used with 'on-failure'`
-      : restart.startsWith('on-failure:') ? `invalid restart policy format: maximum retry count must be an integer` : `invalid restart policy format: ${restart}`);
-  }
-  if (p.flags.rm && restart !== 'no') throw parseErr('Conflicting options: --restart and --rm');
+  let policy: RestartPolicy;
+  try { policy = parseRestartPolicy(restart); } catch (e) { throw parseErr((e as Error).message); }
+  if (p.flags.rm && policy.Name !== 'no' && policy.Name !== '') throw parseErr('Conflicting options: --restart and --rm');
+  validateRestartPolicy(policy); // the daemon's check (kind 'invalid')
   const logOpts: RunCliOptions['logOpts'] = {};
   for (const l of list('log-opt')) {
     const i = l.indexOf('=');

@@ -2,7 +2,7 @@
 import { BerthError } from '../../lib/index.js';
 import {
   killContainer, pauseContainer, removeContainer, renameContainer, restartContainer, stopContainer, unpauseContainer,
-  waitContainer,
+  waitContainer, WAIT_CONDITIONS,
 } from '../../engine/index.js';
 import { bool, int, str } from '../flags.js';
 import { eachArg, print, runEngineCommand, type CommandSpec } from './common.js';
@@ -49,8 +49,15 @@ export function rm(argv: string[], name = 'rm'): Promise<number> {
 }
 
 export function wait(argv: string[], name = 'wait'): Promise<number> {
-  const s = spec(name, 'wait CONTAINER [CONTAINER...]', 'Block until one or more containers stop, then print their exit codes');
-  return runEngineCommand(s, argv, async (p, core) => eachArg(p.args, async (ref) => { print(String(await waitContainer(core, ref))); }));
+  const s = spec(name, 'wait [OPTIONS] CONTAINER [CONTAINER...]', 'Block until one or more containers stop, then print their exit codes', [
+    { name: 'condition', type: 'string', default: 'not-running', help: 'Wait until the container is not-running, at its next-exit, or removed (the API\'s condition)' },
+  ]);
+  return runEngineCommand(s, argv, async (p, core) => {
+    const condition = str(p, 'condition') || 'not-running';
+    // the daemon checks the condition before looking up any container
+    if (!WAIT_CONDITIONS.includes(condition)) throw new BerthError({ kind: 'invalid', op: 'wait', message: `invalid condition: ${JSON.stringify(condition)}` });
+    return eachArg(p.args, async (ref) => { print(String(await waitContainer(core, ref, condition))); });
+  });
 }
 
 export function restart(argv: string[], name = 'restart'): Promise<number> {

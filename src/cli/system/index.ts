@@ -23,8 +23,10 @@ export async function events(argv: string[], name = 'events'): Promise<number> {
 
 const df: Sub = async (a, n) => (await import('./df.js')).run(a, n);
 const prune: Sub = async (a, n) => (await import('./prune.js')).run(a, n);
+const boot: Sub = async (a, n) => (await import('./boot.js')).run(a, n);
 
 const SUBS: Record<string, [string, Sub]> = {
+  boot: ['Start the containers a restart policy brings back after a reboot', boot],
   df: ['Show berth disk usage', df],
   events: ['Get real time events from the server', events],
   info: ['Display system-wide information', info],

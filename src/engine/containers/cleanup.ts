@@ -18,6 +18,7 @@ import type { EngineCore } from './core.js';
 import { lockContainer, lockHeld } from './start-lock.js';
 import { killNow, monitorAlive, monitorOf, runtimeContainer, wasReleased } from './orphans.js';
 import { RUN_OPTIONS_KEY } from './create.js';
+import { adoptRestarting, decideRestart, runRestart, spawnRestarter } from './restart.js';
 
 export { monitorAlive };
 
@@ -46,15 +47,22 @@ function lostRace<T>(core: EngineCore, c: Container, fn: () => T): T | Container
  * - a running or paused container whose exit record exists becomes `exited` with its code;
  * - one whose monitor died without a record is killed (all its processes: as containerd does
  *   when a shim dies) and becomes `exited` (137), or (255) when it had already ended unseen;
+ * - either becomes `restarting` instead when its restart policy says so (restart.ts); unless the
+ *   caller is the restarter (`o.restarter`), one is spawned to bring it back. A `restarting`
+ *   record whose restarter is gone (past its deadline, its lock free) gets a new one;
  * - a `created` or `exited` one whose start was interrupted (its CLI killed after the launch,
  *   before it recorded `running`; no start holds its lock) is adopted as `running` when it runs
  *   under its monitor, as podman syncs its records with the runtime (see reconcileStart).
  * Returns the current record.
  */
-export function reconcile(core: EngineCore, c: Container, observed?: MonitorExit | null, o: { ownLock?: boolean } = {}): Container {
+export function reconcile(core: EngineCore, c: Container, observed?: MonitorExit | null, o: { ownLock?: boolean; restarter?: boolean } = {}): Container {
   const s = c.state.status;
   if (s === 'created' || s === 'exited') return reconcileStart(core, c, !!o.ownLock);
-  if (s !== 'running' && s !== 'paused' && s !== 'restarting') return c;
+  if (s === 'restarting') {
+    if (!o.ownLock && !o.restarter) adoptRestarting(core, c);
+    return c;
+  }
+  if (s !== 'running' && s !== 'paused') return c;
   const first = observed ?? readExitRecord(core.paths(c.id).exitFile);
   if (!first && monitorAlive(c.state.monitorPid)) return c;
   // a monitor that wrote its record and exited between the two looks
@@ -64,19 +72,26 @@ export function reconcile(core: EngineCore, c: Container, observed?: MonitorExit
     const rt = runtimeContainer(core, c.id);
     if (rt) killed = killNow(rt);
   }
-  return lostRace(core, c, () => core.store.tx(() => {
-    const r = core.store.containers.setState(c.id, 'exited', {
-      expect: ['running', 'paused', 'restarting'],
-      exitCode: exit ? exitCodeOf(exit) : killed ? 137 : 255,
+  const exitCode = exit ? exitCodeOf(exit) : killed ? 137 : 255;
+  const r = lostRace(core, c, () => core.store.tx(() => {
+    // the policy decides on the record as it is now (a user's stop may have marked it meanwhile)
+    const now = core.store.containers.get(c.id);
+    const decision = decideRestart(now, exitCode, exit?.finishedAt);
+    const r = core.store.containers.setState(c.id, decision.restart ? 'restarting' : 'exited', {
+      expect: ['running', 'paused'],
+      exitCode,
       oomKilled: exit?.oomKilled ?? false,
       finishedAt: exit?.finishedAt,
       error: exit ? '' : killed ? 'the container monitor died: the container was killed' : 'the container monitor exited without an exit record',
       monitorPid: 0,
+      restartTimeoutMs: decision.timeoutMs,
     });
     if (exit?.oomKilled) core.event('container', 'oom', r);
     core.event('container', 'die', r, { exitCode: String(r.state.exitCode) });
     return r;
   }));
+  if (r.state.status === 'restarting' && c.state.status !== 'restarting' && !o.restarter && !o.ownLock) spawnRestarter(core, c.id);
+  return r;
 }
 
 /**
@@ -160,11 +175,16 @@ async function destroyCgroup(core: EngineCore, c: Container): Promise<void> {
   await cg.destroy();
 }
 
-/** reconcile + teardown + `--rm`: returns the record, or undefined when it was removed. */
-export async function settle(core: EngineCore, ref: string | Container, observed?: MonitorExit | null): Promise<Container | undefined> {
+/**
+ * reconcile + teardown + `--rm`: returns the record, or undefined when it was removed. The
+ * restarter (`o.restarter`: the monitor's exit command) also restarts a `restarting` container
+ * after its back-off; other callers leave that to a restarter (spawned by reconcile).
+ */
+export async function settle(core: EngineCore, ref: string | Container, observed?: MonitorExit | null, o: { restarter?: boolean } = {}): Promise<Container | undefined> {
   const before = typeof ref === 'string' ? core.store.containers.find(ref) : ref;
   if (!before) return undefined;
-  const c = reconcile(core, before, observed);
+  const c = reconcile(core, before, observed, { restarter: o.restarter });
+  if (c.state.status === 'restarting') return o.restarter ? runRestart(core, c) : c;
   if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') return c;
   if (c.state.status === 'exited') {
     // a start of the same container under way (a restart) owns its state from here

@@ -1,5 +1,6 @@
 /** Docker's Config and HostConfig objects (as `inspect` shows them) from the run options. */
 import type { EffectiveConfig, MountSpec, RunOptions } from '../spec/index.js';
+import { parseRestartPolicy } from './restart-policy.js';
 
 export interface CreateFlags {
   autoRemove?: boolean;
@@ -56,7 +57,7 @@ export function dockerHostConfig(o: RunOptions, f: CreateFlags): Record<string, 
     LogConfig: { Type: 'json-file', Config: { ...(f.logMaxSize ? { 'max-size': String(f.logMaxSize) } : {}), ...(f.logMaxFile ? { 'max-file': String(f.logMaxFile) } : {}) } },
     NetworkMode: nsMode(o.network, 'none'),
     PortBindings: o.publish ?? {},
-    RestartPolicy: { Name: f.restart || 'no', MaximumRetryCount: 0 },
+    RestartPolicy: f.restart ? parseRestartPolicy(f.restart) : { Name: 'no', MaximumRetryCount: 0 },
     AutoRemove: !!f.autoRemove,
     VolumeDriver: '',
     VolumesFrom: f.volumesFrom?.length ? f.volumesFrom : null,

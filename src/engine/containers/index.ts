@@ -4,7 +4,7 @@ export { startContainer, runOptionsOf, exitCodeForStartError, type StartOptions,
 export { reconcile, settle, teardown, readExitRecord, monitorAlive, exitCodeOf } from './cleanup.js';
 export {
   stopContainer, killContainer, pauseContainer, unpauseContainer, waitContainer, removeContainer, restartContainer,
-  renameContainer, waitExit, type RemoveOptions,
+  renameContainer, waitExit, WAIT_CONDITIONS, type RemoveOptions, type WaitCondition,
 } from './lifecycle.js';
 export { readLogs, type LogsOptions } from './logs.js';
 export { execInContainer, type ExecRequest } from './exec.js';
@@ -26,3 +26,9 @@ export {
 } from './diff.js';
 export { commitContainer, type CommitOptions } from './commit.js';
 export { exportContainer, withContainerView, packTree, type ContainerView, type ViewOptions } from './export.js';
+export {
+  parseRestartPolicy, validateRestartPolicy, policyOf, decideRestart, MANUAL_CANCEL, MANUAL_SIGNAL,
+  type RestartPolicy, type RestartPolicyName, type RestartDecision,
+} from './restart-policy.js';
+export { updateContainer, checkUpdateRequest, type UpdateRequest, type UpdateResult } from './update.js';
+export { bootContainers, startsAtBoot, type BootResult } from './boot.js';

@@ -12,6 +12,7 @@ import type { Container } from '../store/index.js';
 import { monitorAlive, readExitRecord, reconcile, settle, teardown } from './cleanup.js';
 import type { EngineCore } from './core.js';
 import { lockContainer, startLockPath } from './start-lock.js';
+import { MANUAL_CANCEL, MANUAL_SIGNAL } from './restart.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,12 +52,51 @@ function signalInit(c: Container, sig: number, op: string): void {
   }
 }
 
+/**
+ * A user's stop or kill marks the record first (the monitor's exit command then reads it):
+ * MANUAL_CANCEL (no restart by any policy) for a stop, SIGKILL or the stop signal, else
+ * MANUAL_SIGNAL (Docker's HasBeenManuallyStopped, which `unless-stopped` honours).
+ */
+function markManual(core: EngineCore, c: Container, level: number): void {
+  try {
+    core.store.tx(() => {
+      const now = core.store.containers.get(c.id);
+      if (now.state.manualStop < level) core.store.containers.update(c.id, { manualStop: level });
+    });
+  } catch (e) {
+    if (!(e instanceof BerthError && e.kind === 'notfound')) throw e;
+  }
+}
+
+/** A `restarting` container stopped by its user: the pending restart is cancelled, it stays exited. */
+function cancelRestart(core: EngineCore, c: Container, action: string, extra: Record<string, string> = {}): Container {
+  try {
+    return core.store.tx(() => {
+      const r = core.store.containers.setState(c.id, 'exited', { expect: ['restarting'], exitCode: c.state.exitCode, finishedAt: c.state.finishedAt ?? undefined, manualStop: MANUAL_CANCEL });
+      core.event('container', action, r, extra);
+      return r;
+    });
+  } catch (e) {
+    if (e instanceof BerthError && e.kind === 'conflict') return core.store.containers.get(c.id); // its restarter won
+    throw e;
+  }
+}
+
 export async function killContainer(core: EngineCore, ref: string, signal = 'SIGKILL'): Promise<Container> {
   const c = reconcile(core, core.store.containers.get(ref));
   const op = `kill ${c.name}`;
   let sig: number;
   try { sig = parseSignal(signal); } catch { throw new BerthError({ kind: 'invalid', op, message: `${op}: invalid signal: ${signal}` }); }
+  const stopSig = (() => { try { return parseSignal((c.config as { StopSignal?: string }).StopSignal || 'SIGTERM'); } catch { return 15; } })();
+  const level = sig === 9 || sig === stopSig ? MANUAL_CANCEL : MANUAL_SIGNAL;
+  if (c.state.status === 'restarting') {
+    // Docker: no signal to send, the restart is cancelled (or, for another signal, only marked)
+    if (level === MANUAL_CANCEL) return cancelRestart(core, c, 'kill', { signal: String(sig) });
+    markManual(core, c, level);
+    return c;
+  }
   if (!running(c)) throw conflict(op, `cannot kill container: ${ref}: container ${c.id} is not running`);
+  markManual(core, c, level);
   if (c.state.status === 'paused' && sig === 9) await rtResume(core.runtime, c.id).catch(() => undefined);
   signalInit(c, sig, op);
   core.event('container', 'kill', c, { signal: String(sig) });
@@ -71,7 +111,12 @@ export async function killContainer(core: EngineCore, ref: string, signal = 'SIG
 export async function stopContainer(core: EngineCore, ref: string, timeoutS?: number, signal?: string): Promise<Container | undefined> {
   let c = reconcile(core, core.store.containers.get(ref));
   const op = `stop ${c.name}`;
+  if (c.state.status === 'restarting') {
+    c = cancelRestart(core, c, 'stop');
+    return c;
+  }
   if (!running(c)) return c;
+  markManual(core, c, MANUAL_CANCEL);
   const cfg = c.config as { StopSignal?: string; StopTimeout?: number };
   const sig = parseSignal(signal || cfg.StopSignal || 'SIGTERM');
   const t = timeoutS ?? cfg.StopTimeout ?? 10;
@@ -106,21 +151,66 @@ export async function unpauseContainer(core: EngineCore, ref: string): Promise<v
   core.store.tx(() => { core.store.containers.setState(c.id, 'running', { expect: ['paused'] }); core.event('container', 'unpause', c); });
 }
 
-/** `wait`: block until the container is not running; its exit code. */
-export async function waitContainer(core: EngineCore, ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running'): Promise<number> {
-  const c = reconcile(core, core.store.containers.get(ref));
-  if (!running(c) && condition === 'not-running') return c.state.exitCode;
-  if (running(c)) {
-    const e = await waitExit(core, c);
-    const after = await settle(core, c.id, e);
-    return after?.state.exitCode ?? (e ? (e.signal ? 128 + e.signal : e.exitCode) : 255);
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+export const WAIT_CONDITIONS: readonly string[] = ['not-running', 'next-exit', 'removed'];
+
+/** Running for Docker (State.Running): a `restarting` container too. */
+function active(c: Container): boolean {
+  return running(c) || c.state.status === 'restarting';
+}
+
+/**
+ * `wait` with Docker's conditions: `not-running` (the default) returns at once for a container
+ * that is not running (created, exited) and otherwise when it stops for good (not while its
+ * policy restarts it); `next-exit` waits for the next exit of a run, starting now or later;
+ * `removed` waits until it stopped and its record is gone. The exit code of the last run.
+ */
+export async function waitContainer(core: EngineCore, ref: string, condition: string = 'not-running'): Promise<number> {
+  if (!WAIT_CONDITIONS.includes(condition)) throw new BerthError({ kind: 'invalid', op: 'wait', message: `invalid condition: ${JSON.stringify(condition)}` });
+  let c = reconcile(core, core.store.containers.get(ref));
+  const id = c.id;
+  /** the record now, or undefined when it is gone */
+  const again = (): Container | undefined => {
+    const n = core.store.containers.find(id);
+    return n && reconcile(core, n);
+  };
+  /** wait for the current run's exit; the record after it (undefined: removed) */
+  const exitOfRun = async (cur: Container): Promise<{ after?: Container; code: number }> => {
+    const e = await waitExit(core, cur);
+    const after = await settle(core, id, e);
+    return { after, code: after?.state.exitCode ?? (e ? (e.signal ? 128 + e.signal : e.exitCode) : 255) };
+  };
+  if (condition === 'next-exit') {
+    const finishedBefore = c.state.finishedAt;
+    for (;;) {
+      if (running(c)) return (await exitOfRun(c)).code;
+      if (c.state.finishedAt !== finishedBefore) return c.state.exitCode; // a run that began and ended between two looks
+      await sleep(50);
+      const n = again();
+      if (!n) return c.state.exitCode;
+      c = n;
+    }
   }
-  // created (next-exit): wait for it to start and exit
-  for (;;) {
-    await sleep(50);
-    const cur = core.store.containers.find(c.id);
-    if (!cur) return c.state.exitCode;
-    if (running(cur)) return waitContainer(core, cur.id, 'not-running');
+  let code = c.state.exitCode;
+  while (active(c)) {
+    if (running(c)) {
+      const r = await exitOfRun(c);
+      code = r.code;
+      if (!r.after) break;
+    } else {
+      await sleep(50);
+    }
+    const n = again();
+    if (!n) break;
+    c = n;
+    code = c.state.exitCode;
+  }
+  if (condition === 'not-running') return code;
+  for (;;) { // removed
+    const n = core.store.containers.find(id);
+    if (!n) return code;
+    code = n.state.exitCode;
+    await sleep(100);
   }
 }
 
@@ -149,12 +239,16 @@ export async function removeContainer(core: EngineCore, ref: string, o: RemoveOp
 async function removeLocked(core: EngineCore, id: string, o: RemoveOptions, unlock: () => void): Promise<Container> {
   let c = reconcile(core, core.store.containers.get(id), undefined, { ownLock: true });
   const op = `remove container ${c.name}`;
+  if (c.state.status === 'restarting' && !o.force) {
+    throw conflict(op, `cannot remove container "/${c.name}": container is restarting: stop the container before removing or force remove`);
+  }
   if (running(c)) {
     if (!o.force) {
       throw conflict(op, c.state.status === 'paused'
         ? `cannot remove container "/${c.name}": container is paused and must be unpaused first`
         : `cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
     }
+    markManual(core, c, MANUAL_CANCEL); // its exit command must not restart it
     if (c.state.status === 'paused') await rtResume(core.runtime, c.id).catch(() => undefined);
     signalInit(c, 9, op);
     const e = await waitExit(core, c, 10000);

@@ -18,6 +18,7 @@ import { unmount } from '../../snapshots/index.js';
 import type { Container } from '../store/index.js';
 import { hostMountMarker, teardown, reconcile } from './cleanup.js';
 import { lockContainer } from './start-lock.js';
+import { watchMonitor } from './restart.js';
 import { OPTION_LIMIT } from '../../snapshots/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
@@ -29,11 +30,17 @@ import { parseAddHost, type HostRecord } from '../files/index.js';
 export interface StartOptions {
   /** Join the monitor's socket before the process runs. */
   attach?: AttachOptions;
+  /** A restart by the container's policy (restart.ts): only from `restarting`, RestartCount kept. */
+  policyRestart?: boolean;
+  /** With policyRestart: the restart of this RestartCount only (a late restarter of an earlier exit does nothing). */
+  restartCount?: number;
 }
 
 export interface Started {
   container: Container;
   attach?: MonitorAttach;
+  /** This call started it (not: it was running already, or a policy restart found it stopped). */
+  launched?: boolean;
 }
 
 let kernel: [number, number] | undefined;
@@ -136,7 +143,10 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
   let c = reconcile(core, core.store.containers.get(id), undefined, { ownLock: true });
   const op = `start ${c.name}`;
   if (c.state.status === 'running' || c.state.status === 'paused') return { container: c };
-  if (c.state.status !== 'created' && c.state.status !== 'exited') {
+  if (so.policyRestart && (c.state.status !== 'restarting' || (so.restartCount !== undefined && so.restartCount !== c.state.restartCount))) {
+    return { container: c }; // a user stopped it meanwhile, or this restart was done and it exited again
+  }
+  if (c.state.status !== 'created' && c.state.status !== 'exited' && !so.policyRestart) {
     throw new BerthError({ kind: 'conflict', op, message: `${op}: cannot start a container that is ${c.state.status}` });
   }
   const paths = core.paths(c.id);
@@ -202,12 +212,13 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
     }
     mark('started');
     c = core.store.tx(() => {
-      const r = core.store.containers.setState(c.id, 'running', { expect: ['created', 'exited'], pid: rc.st.pid, monitorPid, resetRestartCount: true });
+      const r = core.store.containers.setState(c.id, 'running', { expect: so.policyRestart ? ['restarting'] : ['created', 'exited'], pid: rc.st.pid, monitorPid, resetRestartCount: !so.policyRestart });
       core.event('container', 'start', r);
       return r;
     });
     if (net) await commitNetworks(core, c);
-    return { container: c, attach: conn };
+    watchMonitor(core, c); // a restart policy's watcher (restart.ts)
+    return { container: c, attach: conn, launched: true };
   } catch (e) {
     if (monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }
     await teardown(core, c).catch(() => undefined);
@@ -216,7 +227,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       const why = err.code === 'ENOENT' ? (err.path.includes('/') ? 'no such file or directory' : 'executable file not found in $PATH') : err.code === 'EACCES' ? 'permission denied' : err.message;
       err = new BerthError({ kind: 'system', op, path: err.path, errno: err.errno, step: err.step, cause: err, message: `${op}: exec: "${err.path}": ${why}` });
     }
-    try { core.store.containers.update(c.id, { error: err.message, exitCode: exitCodeForStartError(err) }); } catch { /* removed meanwhile */ }
+    if (!so.policyRestart) try { core.store.containers.update(c.id, { error: err.message, exitCode: exitCodeForStartError(err) }); } catch { /* removed meanwhile */ }
     throw err;
   }
 }

@@ -18,7 +18,7 @@ interface Row {
   pid: number; exit_code: number; error: string; started_at: string | null; finished_at: string | null;
   oom_killed: number; restart_count: number; monitor_pid: number; config: string; host_config: string;
   labels: string; mounts: string; log_path: string; bundle_dir: string; snapshot_key: string;
-  driver: string; platform: string; updated: string;
+  driver: string; platform: string; updated: string; manual_stop: number; restart_timeout_ms: number;
 }
 
 interface RefRow { container_id: string; volume_name: string; destination: string; rw: number }
@@ -28,7 +28,7 @@ const PATCH_COLUMNS: Record<keyof ContainerPatch, [string, 'json' | 'bool' | 'pl
   logPath: ['log_path', 'plain'], bundleDir: ['bundle_dir', 'plain'], snapshotKey: ['snapshot_key', 'plain'],
   pid: ['pid', 'plain'], exitCode: ['exit_code', 'plain'], error: ['error', 'plain'], oomKilled: ['oom_killed', 'bool'],
   startedAt: ['started_at', 'plain'], finishedAt: ['finished_at', 'plain'], monitorPid: ['monitor_pid', 'plain'],
-  restartCount: ['restart_count', 'plain'],
+  restartCount: ['restart_count', 'plain'], manualStop: ['manual_stop', 'plain'], restartTimeoutMs: ['restart_timeout_ms', 'plain'],
 };
 
 function toContainer(r: Row, refs: RefRow[]): Container {
@@ -37,6 +37,7 @@ function toContainer(r: Row, refs: RefRow[]): Container {
     state: {
       status: r.status, pid: r.pid, exitCode: r.exit_code, error: r.error, startedAt: r.started_at,
       finishedAt: r.finished_at, oomKilled: r.oom_killed !== 0, restartCount: r.restart_count, monitorPid: r.monitor_pid,
+      manualStop: r.manual_stop ?? 0, restartTimeoutMs: r.restart_timeout_ms ?? 0,
     },
     config: parseJson<JsonObject>(r.config, {}), hostConfig: parseJson<JsonObject>(r.host_config, {}),
     labels: parseJson<Labels>(r.labels, {}), mounts: parseJson<unknown[]>(r.mounts, []),
@@ -158,10 +159,13 @@ export class Containers {
         const set: Record<string, unknown> = { status: to };
         if (change.monitorPid !== undefined) set.monitor_pid = change.monitorPid;
         if (change.error !== undefined) set.error = change.error;
+        if (change.restartTimeoutMs !== undefined) set.restart_timeout_ms = change.restartTimeoutMs;
+        if (change.manualStop !== undefined) set.manual_stop = change.manualStop;
         if (to === 'running' && from !== 'paused') {
           if (!change.pid || change.pid <= 0) throw invalid(op, `${op} ${shortId(row.id)}: a running container needs a pid`);
           Object.assign(set, { pid: change.pid, exit_code: 0, oom_killed: 0, error: change.error ?? '', started_at: change.startedAt ?? now });
-          if (change.resetRestartCount) set.restart_count = 0;
+          set.manual_stop = 0; // Docker: a start clears HasBeenManuallyStopped
+          if (change.resetRestartCount) Object.assign(set, { restart_count: 0, restart_timeout_ms: 0 });
         } else if (to === 'exited' || to === 'restarting') {
           if (change.exitCode === undefined) throw invalid(op, `${op} ${shortId(row.id)}: ${to} needs an exit code`);
           Object.assign(set, { pid: 0, exit_code: change.exitCode, oom_killed: change.oomKilled ? 1 : 0, finished_at: change.finishedAt ?? now });

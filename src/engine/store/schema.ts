@@ -74,6 +74,16 @@ CREATE INDEX events_time ON events(time_ns);
   },
   {
     version: 2,
+    description: 'restart policy bookkeeping: manual stop, back-off',
+    // manual_stop: 0 none, 1 a user's signal (Docker's HasBeenManuallyStopped), 2 a user's stop or
+    // kill that also cancels the restart; restart_timeout_ms: the back-off of the next restart
+    sql: `
+ALTER TABLE containers ADD COLUMN manual_stop INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE containers ADD COLUMN restart_timeout_ms INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+  {
+    version: 3,
     description: 'networks, endpoints, address leases, published ports',
     sql: `
 CREATE TABLE networks (

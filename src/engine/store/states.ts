@@ -13,7 +13,9 @@ export const CONTAINER_STATUSES: readonly ContainerStatus[] = [
 export const TRANSITIONS: Readonly<Record<ContainerStatus, readonly ContainerStatus[]>> = {
   created: ['running', 'removing', 'dead'],
   running: ['paused', 'restarting', 'exited', 'removing', 'dead'],
-  paused: ['running', 'exited', 'removing', 'dead'],
+  paused: ['running', 'restarting', 'exited', 'removing', 'dead'],
+  // restarting: exited, waiting for its restart policy's back-off; its restarter starts it (running),
+  // a user's stop or kill cancels that (exited)
   restarting: ['running', 'exited', 'removing', 'dead'],
   exited: ['running', 'restarting', 'removing', 'dead'],
   removing: ['created', 'running', 'paused', 'exited', 'dead'],

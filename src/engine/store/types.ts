@@ -20,6 +20,10 @@ export interface ContainerState {
   restartCount: number;
   /** Pid of the per-container monitor (0 when none). */
   monitorPid: number;
+  /** Stopped by its user: 0 no, 1 a signal (Docker's HasBeenManuallyStopped), 2 stop/kill (no restart at all). */
+  manualStop: number;
+  /** The restart back-off: the delay before the next policy restart (0: none yet). */
+  restartTimeoutMs: number;
 }
 
 /** A volume mounted into a container. */
@@ -98,6 +102,8 @@ export interface ContainerPatch {
   finishedAt?: string | null;
   monitorPid?: number;
   restartCount?: number;
+  manualStop?: number;
+  restartTimeoutMs?: number;
 }
 
 export interface StateChange {
@@ -110,8 +116,10 @@ export interface StateChange {
   startedAt?: string;
   finishedAt?: string;
   monitorPid?: number;
-  /** On → running: reset the restart count (a manual start). */
+  /** On → running: reset the restart count, the back-off and the manual stop (a manual start). */
   resetRestartCount?: boolean;
+  restartTimeoutMs?: number;
+  manualStop?: number;
 }
 
 export interface ListOptions {
