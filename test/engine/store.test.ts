@@ -36,7 +36,7 @@ test('openStore: engine.db in WAL with busy_timeout, every migration recorded on
   assert.ok((s.db.pragma('busy_timeout', { simple: true }) as number) >= 1000);
   assert.equal(s.db.pragma('foreign_keys', { simple: true }), 1);
   assert.equal(s.schemaVersion(), SCHEMA_VERSION);
-  assert.equal(SCHEMA_VERSION, 2); // 2: restart policy bookkeeping (manual_stop, restart_timeout_ms)
+  assert.equal(SCHEMA_VERSION, 3); // 2: restart policy bookkeeping (manual_stop, restart_timeout_ms); 3: networks
   const again = openStore(root);
   try {
     assert.equal(again.db.prepare('SELECT COUNT(*) FROM schema_version').pluck().get(), SCHEMA_VERSION);
