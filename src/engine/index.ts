@@ -7,3 +7,4 @@ export * as files from './files/index.js';
 export * as store from './store/index.js';
 export * from './volumes.js';
 export * from './system.js';
+export * from './build-support.js';
