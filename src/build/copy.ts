@@ -150,7 +150,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
       const st = s.src.lstat(m)!;
       if (st.isDirectory()) {
         if (dest) add({ name: dest, type: 'directory', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
-        for (const p of walk(s.src, m)) addFrom(s.src, p, posix.join(dest, p.slice(m.length + 1)));
+        for (const p of walk(s.src, m)) addFrom(s.src, p, posix.join(dest, m ? p.slice(m.length + 1) : p));
         continue;
       }
       const target = destIsDir ? posix.join(dest, posix.basename(m)) : dest;

@@ -14,7 +14,7 @@ import {
 import type { BuildCache } from './cache.js';
 import { stepKey } from './cache.js';
 import {
-  checkStopSignal, envMap, exposedPorts, goQ, healthcheck, healthHistory, parseChmod, resolveChown, setEnv,
+  checkStopSignal, envMap, type RuntimeConfig, exposedPorts, goQ, healthcheck, healthHistory, parseChmod, resolveChown, setEnv,
 } from './config.js';
 import { copyItems, CopyError, itemsKey, itemsTar, type CopySource } from './copy.js';
 import type { ContextSource, FileSource } from './fs.js';
@@ -45,6 +45,9 @@ export interface StepContext {
 }
 
 const COMMENT = 'buildkit.dockerfile.v0';
+/** Changes when what the builder makes of a step changes (old entries are then never hit). */
+const CACHE_FORMAT = 2;
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const TAIL_LINES = 8;
 
 /** A RUN that exited non-zero. */
@@ -123,8 +126,8 @@ export class Step {
     } else if (name.toLowerCase() === 'scratch') {
       const arch = this.c.globals.get('TARGETARCH')!;
       this.img = { layers: [], diffIDs: [], docker: true, platform: { os: 'linux', architecture: arch }, size: 0,
-        config: { architecture: arch, os: 'linux', config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] } };
-      this.key = stepKey('scratch');
+        config: { architecture: arch, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] } };
+      this.key = stepKey('scratch', CACHE_FORMAT);
     } else {
       let r;
       try { r = await resolveImage(this.c.core.images, name, { pull: this.c.pull ? 'always' : 'missing' }); } catch (e) {
@@ -136,9 +139,21 @@ export class Step {
         config: { ...structuredClone(config), history: config.history ?? [] },
       };
       delete (this.img.config as { container?: string }).container;
-      this.key = stepKey('from', record.id);
+      this.key = stepKey('from', CACHE_FORMAT, record.id);
     }
+    this.normalize();
     this.c.log(`#${n} DONE ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+
+  /** The base's config as BuildKit carries it: the OCI fields (and Docker's three), PATH set. */
+  private normalize(): void {
+    const src = (this.img.config.config ?? {}) as Record<string, unknown>;
+    const keep = ['User', 'ExposedPorts', 'Env', 'Entrypoint', 'Cmd', 'Volumes', 'WorkingDir', 'Labels', 'StopSignal', 'Healthcheck', 'OnBuild', 'Shell'];
+    const cfg: Record<string, unknown> = {};
+    for (const k of keep) if (src[k] !== undefined && src[k] !== null && src[k] !== '') cfg[k] = src[k];
+    const env = (cfg.Env as string[] | undefined) ?? [];
+    if (!env.some((e) => e.startsWith('PATH='))) cfg.Env = [DEFAULT_PATH, ...env];
+    this.img.config.config = cfg as RuntimeConfig;
   }
 
   /** Look up, or execute, one instruction. */
@@ -266,7 +281,6 @@ export class Step {
         return meta([argv, ins.json, clearsCmd], () => {
           if (ins.name === 'CMD') this.cfg().Cmd = argv;
           else { this.cfg().Entrypoint = argv; if (clearsCmd) this.cfg().Cmd = null; }
-          if (!ins.json) this.cfg().ArgsEscaped = true;
           return `${ins.name} ${goQ(argv)}`;
         });
       }
