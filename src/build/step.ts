@@ -130,7 +130,8 @@ export class Step {
       this.key = stepKey('scratch', CACHE_FORMAT);
     } else {
       let r;
-      try { r = await resolveImage(this.c.core.images, name, { pull: this.c.pull ? 'always' : 'missing' }); } catch (e) {
+      const platform = s.platform ? expandWord(s.platform, this.c.globals, { escape: this.c.df.escape }) : undefined;
+      try { r = await resolveImage(this.c.core.images, name, { pull: this.c.pull ? 'always' : 'missing', ...(platform ? { platform } : {}) }); } catch (e) {
         throw new DockerfileError(this.c.df.file, s.from.node.line, `FROM ${name}: ${(e as Error).message}`, 'FROM');
       }
       const { record, config } = r;
@@ -316,11 +317,18 @@ export class Step {
     const net = (ins.flags.network as string | undefined) ?? 'default';
     if (!['default', 'none', 'host'].includes(net)) this.fail(ins, `unsupported network mode ${net}`);
     const shell = this.cfg().Shell ?? ['/bin/sh', '-c'];
+    const files: Array<{ target: string; data: string; mode: number }> = [];
     let argv: string[];
     if (ins.json) argv = ins.args;
     else if (ins.heredocs.length === 1 && parseHeredocWord(ins.args[0]!.trim())?.name === ins.heredocs[0]!.name) {
       const h = ins.heredocs[0]!;
-      argv = [...shell, h.chomp ? chompHeredoc(h.content) : h.content];
+      const content = h.chomp ? chompHeredoc(h.content) : h.content;
+      if (content.startsWith('#!')) {
+        // a script with its interpreter: run as a file, as BuildKit does (/dev/pipes/NAME)
+        const target = posix.join('/dev/pipes', h.name);
+        files.push({ target, data: content, mode: 0o755 });
+        argv = [target];
+      } else argv = [...shell, content];
     } else {
       argv = [...shell, ins.heredocs.reduce((s, h) => `${s}\n${h.content}${h.name}`, ins.args[0]!)];
     }
@@ -331,7 +339,7 @@ export class Step {
     for (const [k, v] of this.c.buildArgs) if (/^(https?|ftp|no|all)_proxy$/i.test(k) && !this.args.has(k)) proxies.push(`${k}=${v}`);
     const network = net === 'none' ? 'none' : 'host';
     return {
-      prepare: async () => ({ key: [argv, argEnv, net] }),
+      prepare: async () => ({ key: [argv, argEnv, net, files] }),
       apply: async () => {
         const t0 = Date.now();
         const lines: string[] = [];
@@ -345,7 +353,7 @@ export class Step {
             this.c.log(`#${n} ${((Date.now() - t0) / 1000).toFixed(3)} ${l}`);
           }
         };
-        const res = await runBuildStep(this.c.core, this.img, { cmd: argv, env: [...argEnv, ...proxies], network, onOutput, signal: this.c.signal }, this.c.lease);
+        const res = await runBuildStep(this.c.core, this.img, { cmd: argv, env: [...argEnv, ...proxies], network, onOutput, signal: this.c.signal, files }, this.c.lease);
         if (partial) { lines.push(partial); this.c.log(`#${n} ${((Date.now() - t0) / 1000).toFixed(3)} ${partial}`); }
         if (this.c.signal?.aborted) throw new BerthError({ kind: 'system', op: 'build', message: 'build: interrupted' });
         if (res.exitCode !== 0) {

@@ -6,6 +6,8 @@
  * image's layers for reading files (/etc/passwd) without mounting anything.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -13,6 +15,7 @@ import {
   contentStore, imageStore, MT, snapshotter, type Descriptor, type ImageConfig, type ImageRecord, type Lease, type Platform,
 } from '../image/index.js';
 import { chainIDs } from '../snapshots/index.js';
+import type { MountSpec } from './spec/index.js';
 import { commitContainer, killContainer, removeContainer, runContainer, type EngineCore } from './containers/index.js';
 
 export interface BuildImage {
@@ -94,6 +97,8 @@ export interface BuildRunRequest {
   onOutput?: (chunk: Buffer) => void;
   /** aborted: the step's container is killed */
   signal?: AbortSignal;
+  /** files bound read-only into the container for the step (heredoc scripts under /dev/pipes) */
+  files?: Array<{ target: string; data: string; mode: number }>;
 }
 
 export interface BuildRunResult {
@@ -111,6 +116,16 @@ export async function runBuildStep(core: EngineCore, img: BuildImage, req: Build
   const temp = await writeBuildImage(core, img, lease);
   const sink = { write: (d: Buffer) => { req.onOutput?.(d); return true; } } as unknown as NodeJS.WritableStream;
   let id: string | undefined;
+  let filesDir: string | undefined;
+  const mounts: MountSpec[] = [];
+  if (req.files?.length) {
+    filesDir = await mkdtemp(join(core.options.runRoot, 'build-files-'));
+    for (const [i, f] of req.files.entries()) {
+      const host = join(filesDir, String(i));
+      await writeFile(host, f.data, { mode: f.mode });
+      mounts.push({ type: 'bind', source: host, target: f.target, readonly: true });
+    }
+  }
   const mine = (cid: string) => core.store.containers.get(cid).imageId === temp.id;
   const onAbort = () => {
     for (const c of core.store.containers.list({ all: true })) if (c.imageId === temp.id) void killContainer(core, c.id, 'SIGKILL').catch(() => undefined);
@@ -120,7 +135,7 @@ export async function runBuildStep(core: EngineCore, img: BuildImage, req: Build
     if (req.signal?.aborted) return { exitCode: 130 };
     const res = await runContainer(core, {
       image: temp.id, pull: 'never',
-      options: { cmd: req.cmd, entrypoint: [], env: req.env, network: req.network, labels: { 'berth.build': String(process.pid) } },
+      options: { cmd: req.cmd, entrypoint: [], env: req.env, network: req.network, labels: { 'berth.build': String(process.pid) }, ...(mounts.length ? { mounts } : {}) },
     }, { stdout: sink, stderr: sink });
     id = res.id;
     const exitCode = res.exitCode ?? 255;
@@ -142,6 +157,7 @@ export async function runBuildStep(core: EngineCore, img: BuildImage, req: Build
         if (c.imageId === temp.id) await removeContainer(core, c.id, { force: true, volumes: true }).catch(() => undefined);
       }
     }
+    if (filesDir) await rm(filesDir, { recursive: true, force: true });
     const tagged = await images.tagsOf(temp.id);
     if (!tagged.length) await images.delete(temp.id).catch(() => undefined);
   }

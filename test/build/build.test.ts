@@ -59,6 +59,42 @@ const ORACLE_LAYERS = [
   ['app directory 755 0:0 0 -', 'app/out file 644 0:0 10 b0031b18ad20', 'bin directory 755 0:0 0 -', 'bin/.wh.true file 600 0:0 0 e3b0c44298fc'],
 ];
 
+const COPY_RULES = `FROM busybox:latest
+ENV D=/dest T=target
+WORKDIR rel
+WORKDIR sub
+COPY f*.txt $D/
+COPY dir /copied
+COPY dir/ /copied2/
+COPY f1.txt /file-no-slash
+COPY f1.txt /etc
+COPY other /o/
+COPY lnk /l1
+COPY . /all/
+ADD arch.tgz /x/
+ADD f1.txt \${T}.txt
+COPY --chown=nobody:nogroup f2.txt /owned
+COPY --chown=7 f2.txt /owned2
+`;
+
+/** What dockerd 20.10's classic builder made of COPY_RULES (the layers after busybox's). */
+const ORACLE_COPY_LAYERS: string[][] = [
+  ['rel directory 755 0:0 0 -'],
+  ['rel directory 755 0:0 0 -', 'rel/sub directory 755 0:0 0 -'],
+  ['dest directory 755 0:0 0 -', 'dest/f1.txt file 644 0:0 2 4355a46b19d3', 'dest/f2.txt file 644 0:0 2 53c234e5e847'],
+  ['copied directory 755 0:0 0 -', 'copied/d file 644 0:0 2 8d74beec1be9', 'copied/nested directory 700 0:0 0 -', 'copied/nested/n file 644 0:0 2 a4fb621495a0'],
+  ['copied2 directory 755 0:0 0 -', 'copied2/d file 644 0:0 2 8d74beec1be9', 'copied2/nested directory 700 0:0 0 -', 'copied2/nested/n file 644 0:0 2 a4fb621495a0'],
+  ['file-no-slash file 644 0:0 2 4355a46b19d3'],
+  ['etc directory 755 0:0 0 -', 'etc/f1.txt file 644 0:0 2 4355a46b19d3'],
+  ['o directory 755 0:0 0 -', 'o/keep.md file 644 0:0 5 f660a7996dea'],
+  ['l1 file 644 0:0 2 4355a46b19d3'],
+  ['all directory 755 0:0 0 -', 'all/.dockerignore file 644 0:0 26 b53b20c10448', 'all/Dockerfile file 644 0:0 312 74f2d219e56d', 'all/arch.tgz file 644 0:0 165 c5b3e87af378', 'all/dir directory 755 0:0 0 -', 'all/dir/d file 644 0:0 2 8d74beec1be9', 'all/dir/nested directory 700 0:0 0 -', 'all/dir/nested/n file 644 0:0 2 a4fb621495a0', 'all/f1.txt file 644 0:0 2 4355a46b19d3', 'all/f2.txt file 644 0:0 2 53c234e5e847', 'all/lnk symlink 777 0:0 0 - -> f1.txt', 'all/other directory 755 0:0 0 -', 'all/other/keep.md file 644 0:0 5 f660a7996dea'],
+  ['x directory 755 0:0 0 -', 'x/d file 644 0:0 2 8d74beec1be9', 'x/nested directory 700 0:0 0 -', 'x/nested/n file 644 0:0 2 a4fb621495a0'],
+  ['rel directory 755 0:0 0 -', 'rel/sub directory 755 0:0 0 -', 'rel/sub/target.txt file 644 0:0 2 4355a46b19d3'],
+  ['owned file 644 65534:65534 2 53c234e5e847'],
+  ['owned2 file 644 7:7 2 53c234e5e847'],
+];
+
 async function inspectConfig(c: Cli, ref: string): Promise<Record<string, unknown>> {
   return JSON.parse(await c.ok(['image', 'inspect', ref, '--format', '{{json .Config}}'])) as Record<string, unknown>;
 }
@@ -90,6 +126,25 @@ test('berth build', { skip: why || false, timeout: 240_000 }, async (t) => {
           const theirs = await savedLayers(execFileSync('docker', ['save', 'berth-oracle:classic'], { env, maxBuffer: 1 << 28 }));
           assert.deepEqual(layers.slice(1), theirs.slice(1));
         }
+      });
+
+      await t.test('COPY and ADD rules: config and layers as docker build makes them', async () => {
+        const dir = ctx({
+          Dockerfile: COPY_RULES, 'f1.txt': '1\n', 'f2.txt': '2\n', 'dir/nested/n': 'n\n', 'dir/d': 'd\n', 'other/keep.md': 'keep\n', 'other/drop.md': 'drop\n',
+          '.dockerignore': 'other/*.md\n!other/keep.md\n',
+        });
+        execFileSync('sh', ['-c', 'chmod 755 . dir other && chmod 700 dir/nested && chmod 644 f1.txt f2.txt dir/d dir/nested/n other/*.md .dockerignore Dockerfile'
+          + ' && ln -s f1.txt lnk && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C dir -cf - . | gzip -n > arch.tgz && chmod 644 arch.tgz'], { cwd: dir });
+        await c.ok(['build', '-q', '-t', 'copyrules:1', dir]);
+        const layers = await savedLayers(execFileSync(FRONT, ['save', 'copyrules:1'], { env: { ...c.env, BERTH_NO_WORKER: '1' }, maxBuffer: 1 << 28 }));
+        const dockerHost = process.env.BERTH_TEST_DOCKER_HOST;
+        if (dockerHost) {
+          const env = { ...process.env, DOCKER_HOST: dockerHost, DOCKER_BUILDKIT: '0' };
+          execFileSync('docker', ['build', '-q', '-t', 'berth-oracle:copyrules', dir], { env, stdio: 'ignore' });
+          const theirs = await savedLayers(execFileSync('docker', ['save', 'berth-oracle:copyrules'], { env, maxBuffer: 1 << 28 }));
+          assert.deepEqual(layers.slice(1), theirs.slice(1));
+        }
+        assert.deepEqual(layers.slice(1), ORACLE_COPY_LAYERS, JSON.stringify(layers.slice(1)));
       });
 
       await t.test('the cache: what hits and what misses', async () => {
@@ -150,7 +205,7 @@ test('berth build', { skip: why || false, timeout: 240_000 }, async (t) => {
 
       await t.test('heredocs, ADD of a local tar, symlinks kept inside the context', async () => {
         const dir = ctx({
-          Dockerfile: 'FROM busybox:latest\nARG N=7\nRUN <<EOF\necho "n=$N" > /r\nEOF\nCOPY <<-"X" /q\n\tliteral $N\n\tX\nADD t.tar /t/\nCOPY link out /c/\n',
+          Dockerfile: 'FROM busybox:latest\nARG N=7\nRUN <<EOF\necho "n=$N" > /r\nEOF\nCOPY <<-"X" /q\n\tliteral $N\n\tX\nADD t.tar /t/\nCOPY link out /c/\nRUN <<EOT\n#!/bin/sh\necho "$0" > /s\nEOT\n',
           out: 'o',
         });
         execFileSync('tar', ['-cf', join(dir, 't.tar'), '-C', dir, 'out']);
@@ -160,8 +215,8 @@ test('berth build', { skip: why || false, timeout: 240_000 }, async (t) => {
         assert.match(r.err, /Dockerfile:10: COPY: "\/link": not found/);
         writeFileSync(join(dir, 'Dockerfile'), readFileSync(join(dir, 'Dockerfile'), 'utf8').replace('COPY link out /c/', 'COPY . /c/'));
         await c.ok(['build', '-t', 'hd:1', dir]);
-        const out = await c.ok(['run', '--rm', 'hd:1', 'sh', '-c', 'cat /r /q /t/out; echo; readlink /c/link; ls /c']);
-        assert.equal(out, 'n=7\nliteral $N\no\n/etc/passwd\nDockerfile\nlink\nout\nt.tar');
+        const out = await c.ok(['run', '--rm', 'hd:1', 'sh', '-c', 'cat /r /q /t/out; echo; readlink /c/link; ls /c; cat /s']);
+        assert.equal(out, 'n=7\nliteral $N\no\n/etc/passwd\nDockerfile\nlink\nout\nt.tar\n/dev/pipes/EOT');
       });
 
       await t.test('contexts and Dockerfiles from stdin, --iidfile, --label, -f', async () => {
@@ -194,6 +249,16 @@ test('berth build', { skip: why || false, timeout: 240_000 }, async (t) => {
           assert.match(r.err, re, df);
           if (/exit 3/.test(df)) assert.match(r.err, /^> out1\n> out2$/m, 'the last lines of the failed step');
         }
+        // interrupted during a RUN (Ctrl-C): the step's container goes, nothing is tagged
+        const dir = ctx({ Dockerfile: 'FROM busybox:latest\nRUN echo started; sleep 30\n' });
+        const child = c.spawn(['build', '--progress=plain', '-t', 'bad:1', dir]);
+        let err = '';
+        const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+        await new Promise<void>((res) => child.stderr!.on('data', (d: Buffer) => { err += d.toString(); if (/ started$/m.test(err)) res(); }));
+        child.kill('SIGINT');
+        const code = await exited;
+        assert.notEqual(code, 0, err);
+        assert.match(err, /interrupted/);
         assert.deepEqual(await c.ids(), before, 'no container left');
         assert.equal(await c.ok(['images', '-a', '-q', '--no-trunc']), imagesBefore, 'no image or tag left');
       });
