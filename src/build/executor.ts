@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../lib/index.js';
 import { formatReference, imageStore, parseReference, type Lease } from '../image/index.js';
-import { buildLayerDirs, resolveImage, writeBuildImage, type BuildImage, type EngineCore } from '../engine/index.js';
+import { buildLayerDirs, resolveImage, sweepBuildLeftovers, writeBuildImage, type BuildImage, type EngineCore } from '../engine/index.js';
 import { BuildCache } from './cache.js';
 import { PatternMatcher, readIgnore } from './dockerignore.js';
 import { ContextSource, LayersSource, type FileSource } from './fs.js';
@@ -97,6 +97,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   const context = new ContextSource(o.contextDir ?? '/nonexistent-empty-context', ignoreFor(o));
   const cache = new BuildCache(core.options.root);
   const images = imageStore(core.images);
+  await sweepBuildLeftovers(core);
   const lease: Lease = await images.lease({});
   let stepNo = 0;
   const counters = { steps: 0, cached: 0 };

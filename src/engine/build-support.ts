@@ -15,8 +15,31 @@ import {
   contentStore, imageStore, MT, snapshotter, type Descriptor, type ImageConfig, type ImageRecord, type Lease, type Platform,
 } from '../image/index.js';
 import { chainIDs } from '../snapshots/index.js';
+import { lockOwnerAlive, ownerTag } from '../content/index.js';
 import type { MountSpec } from './spec/index.js';
 import { commitContainer, killContainer, removeContainer, runContainer, type EngineCore } from './containers/index.js';
+
+const BUILD_LABEL = 'berth.build';
+const STEP_SOURCE = 'build-step ';
+/** Names this process (pid and start) on what a step makes, so that a later build can tell a killed builder's leftovers. */
+const OWNER = `${process.pid} ${ownerTag()}`;
+
+/**
+ * What builders killed during a RUN left (kill -9): their step containers and temporary images,
+ * removed when no live process owns them.
+ */
+export async function sweepBuildLeftovers(core: EngineCore): Promise<void> {
+  for (const c of core.store.containers.list({ all: true })) {
+    const owner = c.labels[BUILD_LABEL];
+    if (owner && !lockOwnerAlive(owner)) await removeContainer(core, c.id, { force: true, volumes: true }).catch(() => undefined);
+  }
+  const images = imageStore(core.images);
+  for (const r of await images.list()) {
+    if (!r.source?.startsWith(STEP_SOURCE) || lockOwnerAlive(r.source.slice(STEP_SOURCE.length))) continue;
+    if (core.store.containers.list({ all: true }).some((c) => c.imageId === r.id)) continue;
+    if (!(await images.tagsOf(r.id)).length) await images.delete(r.id).catch(() => undefined);
+  }
+}
 
 export interface BuildImage {
   layers: Descriptor[];
@@ -32,7 +55,7 @@ export interface BuildImage {
 export interface BuiltLayer { desc: Descriptor; diffID: string; size: number }
 
 /** Write the config and manifest blobs and the image record (untagged). */
-export async function writeBuildImage(core: EngineCore, img: BuildImage, lease?: Lease): Promise<ImageRecord> {
+export async function writeBuildImage(core: EngineCore, img: BuildImage, lease?: Lease, source = 'build'): Promise<ImageRecord> {
   const content = contentStore(core.images);
   const cfgBlob = await content.writeBlob(JSON.stringify(img.config));
   const cfgDesc: Descriptor = { mediaType: img.docker ? MT.dockerConfig : MT.ociConfig, ...cfgBlob };
@@ -42,7 +65,7 @@ export async function writeBuildImage(core: EngineCore, img: BuildImage, lease?:
   const now = new Date().toISOString();
   const record: ImageRecord = {
     id: cfgBlob.digest, manifest: { mediaType: manifestType, ...manBlob }, config: cfgDesc, layers: img.layers, diffIDs: img.diffIDs,
-    repoDigests: [], created: img.config.created ?? now, size: img.size, platform: img.platform, added: now, source: 'build',
+    repoDigests: [], created: img.config.created ?? now, size: img.size, platform: img.platform, added: now, source,
   };
   await imageStore(core.images).put(record);
   return record;
@@ -113,7 +136,7 @@ export interface BuildRunResult {
  */
 export async function runBuildStep(core: EngineCore, img: BuildImage, req: BuildRunRequest, lease: Lease): Promise<BuildRunResult> {
   const images = imageStore(core.images);
-  const temp = await writeBuildImage(core, img, lease);
+  const temp = await writeBuildImage(core, img, lease, `${STEP_SOURCE}${OWNER}`);
   const sink = { write: (d: Buffer) => { req.onOutput?.(d); return true; } } as unknown as NodeJS.WritableStream;
   let id: string | undefined;
   let filesDir: string | undefined;
@@ -135,7 +158,7 @@ export async function runBuildStep(core: EngineCore, img: BuildImage, req: Build
     if (req.signal?.aborted) return { exitCode: 130 };
     const res = await runContainer(core, {
       image: temp.id, pull: 'never',
-      options: { cmd: req.cmd, entrypoint: [], env: req.env, network: req.network, labels: { 'berth.build': String(process.pid) }, ...(mounts.length ? { mounts } : {}) },
+      options: { cmd: req.cmd, entrypoint: [], env: req.env, network: req.network, labels: { [BUILD_LABEL]: OWNER }, ...(mounts.length ? { mounts } : {}) },
     }, { stdout: sink, stderr: sink });
     id = res.id;
     const exitCode = res.exitCode ?? 255;

@@ -260,7 +260,18 @@ test('berth build', { skip: why || false, timeout: 240_000 }, async (t) => {
         assert.notEqual(code, 0, err);
         assert.match(err, /interrupted/);
         assert.deepEqual(await c.ids(), before, 'no container left');
-        assert.equal(await c.ok(['images', '-a', '-q', '--no-trunc']), imagesBefore, 'no image or tag left');
+        // kill -9 of the CLI during a RUN: the next build removes the step's container and image
+        const killed = c.spawn(['build', '--progress=plain', '-t', 'bad:1', dir]);
+        let kerr = '';
+        const kexit = new Promise<void>((res) => killed.on('close', () => res()));
+        await new Promise<void>((res) => killed.stderr!.on('data', (d: Buffer) => { kerr += d.toString(); if (/ started$/m.test(kerr)) res(); }));
+        killed.kill('SIGKILL');
+        await kexit;
+        assert.equal((await c.ids()).length, before.length + 1, 'the killed build left its step container');
+        const sweeper = await c.ok(['build', '-q', '-'], { input: 'FROM busybox:latest\n' });
+        assert.deepEqual(await c.ids(), before, 'swept by the next build');
+        const imagesAfter = (await c.ok(['images', '-a', '-q', '--no-trunc'])).split('\n').filter((i) => i !== sweeper);
+        assert.deepEqual(imagesAfter, imagesBefore.split('\n'), 'no image or tag left');
       });
     } finally {
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
