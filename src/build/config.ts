@@ -155,8 +155,30 @@ export function resolveChown(spec: string, passwd: string | undefined, group: st
   return { uid, gid: Number(e[2]) };
 }
 
-/** `--chmod`: octal only (symbolic modes are left for later). */
-export function parseChmod(s: string): number {
-  if (!/^[0-7]{1,4}$/.test(s)) throw new Error(`invalid chmod parameter: '${s}'. it should be octal string and between 0 and 07777`);
-  return parseInt(s, 8);
+/** `--chmod`: octal, or symbolic (`u+x,g-w,o=r`, `a+X`) applied to each copied file's own mode. */
+export function parseChmod(s: string): (mode: number, dir: boolean) => number {
+  if (/^[0-7]{1,4}$/.test(s)) { const m = parseInt(s, 8); return () => m; }
+  const clauses = s.split(',');
+  const parsed = clauses.map((c) => {
+    const m = /^([ugoa]*)([+=-])([rwxXst]*)$/.exec(c);
+    if (!m) throw new Error(`invalid chmod parameter: '${s}'. it should be octal string and between 0 and 07777`);
+    return { who: m[1] || 'a', op: m[2]!, perms: m[3]! };
+  });
+  return (mode, dir) => {
+    let out = mode & 0o7777;
+    for (const { who, op, perms } of parsed) {
+      const mask = (who.includes('a') ? 0o777 : 0) | (who.includes('u') ? 0o700 : 0) | (who.includes('g') ? 0o070 : 0) | (who.includes('o') ? 0o007 : 0);
+      let bits = 0;
+      if (perms.includes('r')) bits |= 0o444;
+      if (perms.includes('w')) bits |= 0o222;
+      if (perms.includes('x') || (perms.includes('X') && (dir || (mode & 0o111) !== 0))) bits |= 0o111;
+      bits &= mask;
+      if (perms.includes('s')) bits |= (who.includes('u') || who.includes('a') ? 0o4000 : 0) | (who.includes('g') || who.includes('a') ? 0o2000 : 0);
+      if (perms.includes('t')) bits |= 0o1000;
+      if (op === '+') out |= bits;
+      else if (op === '-') out &= ~bits;
+      else out = (out & ~mask & ~(who.includes('u') || who.includes('a') ? 0o4000 : 0)) | bits;
+    }
+    return out & 0o7777;
+  };
 }

@@ -3,7 +3,7 @@
  * another stage or image (wildcards as Go's path.Match, a directory's contents copied into the
  * destination, a file into `dest/` when dest ends with `/` or is a directory of the image),
  * heredoc files, `--chown` (numbers, or names looked up in the image's /etc/passwd and /etc/group),
- * `--chmod` (octal), local tar archives extracted by ADD. Parent directories of what is copied are
+ * `--chmod` (octal or symbolic), local tar archives extracted by ADD. Parent directories of what is copied are
  * in the layer too (with their metadata from the image, or 0755 when new), as a container diff has
  * them. The key of the step is computed from the same items (content digests, modes, owners,
  * names: never mtimes).
@@ -38,7 +38,7 @@ export interface CopyRequest {
   /** absolute, trailing slash kept */
   dest: string;
   owner?: { uid: number; gid: number };
-  chmod?: number;
+  chmod?: (mode: number, dir: boolean) => number;
   /** the image being built on (what exists at the destination) */
   image: FileSource;
   /** ADD: extract local archives */
@@ -135,12 +135,12 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length;
   if (count > 1 && !r.dest.endsWith('/')) throw new CopyError(`When using ${r.instr} with more than one source file, the destination must be a directory and end with a /`);
   const dest = clean(r.dest);
-  const mode = (m: number) => (r.chmod !== undefined ? r.chmod : m & 0o7777);
+  const mode = (m: number, dir = false) => (r.chmod ? r.chmod(m & 0o7777, dir) : m & 0o7777);
   const add = (it: CopyItem) => { items.set(it.name.replace(/^\/+/, ''), { ...it, name: it.name.replace(/^\/+/, '') }); };
   const addFrom = (src: FileSource, rel: string, name: string) => {
     const st = src.lstat(rel);
     if (!st) return;
-    const base = { name, mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 };
+    const base = { name, mode: mode(st.mode, st.isDirectory()), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 };
     if (st.isDirectory()) add({ ...base, type: 'directory' });
     else if (st.isSymbolicLink()) add({ ...base, mode: 0o777, type: 'symlink', linkname: src.readlink(rel) });
     else if (st.isFile()) add({ ...base, type: 'file', size: st.size, from: { src, rel } });
@@ -149,7 +149,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
     for (const m of matches) {
       const st = s.src.lstat(m)!;
       if (st.isDirectory()) {
-        if (dest) add({ name: dest, type: 'directory', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
+        if (dest) add({ name: dest, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
         for (const p of walk(s.src, m)) addFrom(s.src, p, posix.join(dest, m ? p.slice(m.length + 1) : p));
         continue;
       }
@@ -164,7 +164,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   }
   for (const c of r.contents) {
     const data = Buffer.from(c.data);
-    add({ name: destIsDir ? posix.join(dest, c.name) : dest, type: 'file', mode: r.chmod ?? 0o644, uid: own.uid, gid: own.gid, mtime: now, size: data.length, data });
+    add({ name: destIsDir ? posix.join(dest, c.name) : dest, type: 'file', mode: mode(0o644), uid: own.uid, gid: own.gid, mtime: now, size: data.length, data });
   }
   // parents of everything, from the image when they exist there
   for (const name of [...items.keys()]) {

@@ -397,7 +397,7 @@ export class Step {
         }
         const image = await this.c.layersOf(this.img);
         let owner: { uid: number; gid: number } | undefined;
-        let chmod: number | undefined;
+        let chmod: ((m: number, dir: boolean) => number) | undefined;
         try {
           if (typeof f.chown === 'string') {
             const spec = this.expand(ins, f.chown);
