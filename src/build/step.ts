@@ -334,12 +334,18 @@ export class Step {
     }
     const envOverride = envMap(this.cfg());
     const argEnv: string[] = [];
-    for (const [k, v] of this.args) if (v !== undefined && !envOverride.has(k)) argEnv.push(`${k}=${v}`);
+    // the history names every ARG in scope, with ENV's value where an ENV overrides it (BuildKit's runCommandString)
+    const shownArgs: string[] = [];
+    for (const [k, v] of this.args) {
+      if (v === undefined) continue;
+      if (!envOverride.has(k)) argEnv.push(`${k}=${v}`);
+      shownArgs.push(`${k}=${envOverride.get(k) ?? v}`);
+    }
     const proxies: string[] = [];
     for (const [k, v] of this.c.buildArgs) if (/^(https?|ftp|no|all)_proxy$/i.test(k) && !this.args.has(k)) proxies.push(`${k}=${v}`);
     const network = net === 'none' ? 'none' : 'host';
     return {
-      prepare: async () => ({ key: [argv, argEnv, net, files] }),
+      prepare: async () => ({ key: [argv, argEnv, shownArgs, net, files] }),
       apply: async () => {
         const t0 = Date.now();
         const lines: string[] = [];
@@ -360,7 +366,7 @@ export class Step {
           this.c.log(`#${n} ERROR: process "${argv.join(' ')}" did not complete successfully: exit code: ${res.exitCode}`);
           throw new StepFailed(label, text, argv, res.exitCode, lines.slice(-TAIL_LINES));
         }
-        const createdBy = `RUN ${argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : ''}${argv.join(' ')} # buildkit`;
+        const createdBy = `RUN ${shownArgs.length ? `|${shownArgs.length} ${shownArgs.join(' ')} ` : ''}${argv.join(' ')} # buildkit`;
         if (res.layer) {
           this.img.layers = [...this.img.layers, res.layer.desc];
           this.img.diffIDs = [...this.img.diffIDs, res.layer.diffID];

@@ -147,6 +147,30 @@ test('berth build', { skip: why || false, timeout: 240_000 }, async (t) => {
         assert.deepEqual(layers.slice(1), ORACLE_COPY_LAYERS, JSON.stringify(layers.slice(1)));
       });
 
+      await t.test('ARG scoping, predefined args, ONBUILD triggers, the syntax notice', async () => {
+        const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
+        const dir = ctx({
+          Dockerfile: [
+            '# syntax=docker/dockerfile:1', 'ARG BASE=busybox:latest', 'ARG GLOBAL=g', 'ARG ONLYGLOBAL=o', 'FROM $BASE AS parent', 'ARG GLOBAL', 'ARG LOCAL=l-$GLOBAL',
+            'ENV E=env-$LOCAL', 'ARG TARGETARCH', 'ARG OVER=arg', 'ENV OVER=env',
+            'RUN echo "$GLOBAL|$LOCAL|$E|$TARGETARCH|${ONLYGLOBAL:-unset}|$OVER|$http_proxy" > /args', 'ONBUILD RUN echo triggered > /trig',
+          ].join('\n'),
+        });
+        const r = await c.berth(['build', '--progress=plain', '--build-arg', 'http_proxy=http://proxy.invalid', '-t', 'argparent:1', dir]);
+        assert.equal(r.code, 0, r.err);
+        assert.match(r.err, /^#0 syntax=docker\/dockerfile:1: berth builds with its built-in Dockerfile frontend$/m);
+        assert.equal(await c.ok(['run', '--rm', 'argparent:1', 'cat', '/args']), `g|l-g|env-l-g|${arch}|unset|env|http://proxy.invalid`);
+        const hist = await c.ok(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'argparent:1']);
+        assert.doesNotMatch(hist, /proxy\.invalid/, 'proxy args stay out of the history');
+        assert.match(hist, /^RUN \|4 GLOBAL=g LOCAL=l-g TARGETARCH=\S+ OVER=env \/bin\/sh -c /m);
+        assert.deepEqual((await inspectConfig(c, 'argparent:1')).OnBuild, ['RUN echo triggered > /trig']);
+        const child = await c.berth(['build', '--progress=plain', '-t', 'argchild:1', '-'], { input: 'FROM argparent:1\nRUN cat /trig\n' });
+        assert.equal(child.code, 0, child.err);
+        assert.match(child.err, /ONBUILD RUN echo triggered > \/trig/);
+        assert.match(child.err, /^#\d+ [\d.]+ triggered$/m);
+        assert.ok(!(await inspectConfig(c, 'argchild:1')).OnBuild, 'triggers are not inherited');
+      });
+
       await t.test('the cache: what hits and what misses', async () => {
         const df = 'FROM busybox:latest\nARG USED=1\nRUN echo $USED > /used\nCOPY f /f\nRUN cat /f > /g\n';
         const dir = ctx({ Dockerfile: df, f: 'one\n', 'skip.txt': 'x', '.dockerignore': 'skip.txt\n' });
