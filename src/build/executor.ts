@@ -5,6 +5,7 @@
  * instructions on the config; progress as BuildKit's plain lines; the image written and tagged
  * at the end. A failed step leaves no container, no temporary image, no tag.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../lib/index.js';
@@ -136,12 +137,15 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
     const final: BuildImage = structuredClone(img);
     final.config.config ??= {};
     if (o.labels && Object.keys(o.labels).length) final.config.config.Labels = { ...(final.config.config.Labels ?? {}), ...o.labels };
-    const rec = await writeBuildImage(core, final, lease);
+    // an unchanged rebuild finds its image and tags as they are, and writes nothing
+    const known = await images.get(`sha256:${createHash('sha256').update(JSON.stringify(final.config)).digest('hex')}`);
+    const rec = known ?? await writeBuildImage(core, final, lease);
     log(`#${n} writing image ${rec.id} done`);
     for (const t of o.tags ?? []) {
       const ref = parseReference(t);
       if (ref.digest) throw new BerthError({ kind: 'usage', op: 'build', message: `build: invalid tag ${t}: a digest cannot be used as a tag` });
       const name = formatReference(ref);
+      if (await images.getTag(name) === rec.id) { log(`#${n} naming to ${name} done`); continue; }
       await images.setTag(name, rec.id);
       core.store.events.append({ type: 'image', action: 'tag', actorId: rec.id, attributes: { name } });
       log(`#${n} naming to ${name} done`);

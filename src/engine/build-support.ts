@@ -6,7 +6,7 @@
  * image's layers for reading files (/etc/passwd) without mounting anything.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -33,12 +33,21 @@ export async function sweepBuildLeftovers(core: EngineCore): Promise<void> {
     const owner = c.labels[BUILD_LABEL];
     if (owner && !lockOwnerAlive(owner)) await removeContainer(core, c.id, { force: true, volumes: true }).catch(() => undefined);
   }
+  // a marker per running step names its owner: the image records are read only when one is dead
+  const dir = join(core.options.root, 'builder', 'steps');
+  const dead: string[] = [];
+  for (const m of await readdir(dir).catch(() => [] as string[])) {
+    const owner = await readFile(join(dir, m), 'utf8').catch(() => '');
+    if (!lockOwnerAlive(owner)) dead.push(m);
+  }
+  if (!dead.length) return;
   const images = imageStore(core.images);
   for (const r of await images.list()) {
     if (!r.source?.startsWith(STEP_SOURCE) || lockOwnerAlive(r.source.slice(STEP_SOURCE.length))) continue;
     if (core.store.containers.list({ all: true }).some((c) => c.imageId === r.id)) continue;
     if (!(await images.tagsOf(r.id)).length) await images.delete(r.id).catch(() => undefined);
   }
+  for (const m of dead) await rm(join(dir, m), { force: true });
 }
 
 export interface BuildImage {
@@ -136,7 +145,12 @@ export interface BuildRunResult {
  */
 export async function runBuildStep(core: EngineCore, img: BuildImage, req: BuildRunRequest, lease: Lease): Promise<BuildRunResult> {
   const images = imageStore(core.images);
-  const temp = await writeBuildImage(core, img, lease, `${STEP_SOURCE}${OWNER}`);
+  const markers = join(core.options.root, 'builder', 'steps');
+  await mkdir(markers, { recursive: true });
+  const marker = join(markers, randomBytes(8).toString('hex'));
+  await writeFile(marker, OWNER);
+  // a config of its own (never the id of a user's image, nor of another build's step)
+  const temp = await writeBuildImage(core, { ...img, config: { ...img.config, container: `berth-build-step-${randomBytes(8).toString('hex')}` } }, lease, `${STEP_SOURCE}${OWNER}`);
   const sink = { write: (d: Buffer) => { req.onOutput?.(d); return true; } } as unknown as NodeJS.WritableStream;
   let id: string | undefined;
   let filesDir: string | undefined;
@@ -181,7 +195,7 @@ export async function runBuildStep(core: EngineCore, img: BuildImage, req: Build
       }
     }
     if (filesDir) await rm(filesDir, { recursive: true, force: true });
-    const tagged = await images.tagsOf(temp.id);
-    if (!tagged.length) await images.delete(temp.id).catch(() => undefined);
+    await images.delete(temp.id).catch(() => undefined);
+    await rm(marker, { force: true });
   }
 }
