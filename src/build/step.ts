@@ -52,10 +52,10 @@ const TAIL_LINES = 8;
 
 /** A RUN that exited non-zero. */
 export class StepFailed extends BerthError {
-  constructor(label: string, text: string, argv: string[], readonly exitCode: number, readonly tail: string[]) {
+  constructor(where: string, label: string, text: string, argv: string[], readonly exitCode: number, readonly tail: string[]) {
     super({
       kind: 'invalid', op: 'build',
-      message: `build: ${label} ${text}: process "${argv.join(' ')}" did not complete successfully: exit code: ${exitCode}`,
+      message: `build: ${where}: ${label} ${text}: process "${argv.join(' ')}" did not complete successfully: exit code: ${exitCode}`,
     });
   }
 }
@@ -364,7 +364,7 @@ export class Step {
         if (this.c.signal?.aborted) throw new BerthError({ kind: 'system', op: 'build', message: 'build: interrupted' });
         if (res.exitCode !== 0) {
           this.c.log(`#${n} ERROR: process "${argv.join(' ')}" did not complete successfully: exit code: ${res.exitCode}`);
-          throw new StepFailed(label, text, argv, res.exitCode, lines.slice(-TAIL_LINES));
+          throw new StepFailed(`${this.c.df.file}:${ins.node.line}`, label, text, argv, res.exitCode, lines.slice(-TAIL_LINES));
         }
         const createdBy = `RUN ${shownArgs.length ? `|${shownArgs.length} ${shownArgs.join(' ')} ` : ''}${argv.join(' ')} # buildkit`;
         if (res.layer) {

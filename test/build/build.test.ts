@@ -261,7 +261,7 @@ test('berth build', { skip: why || false, timeout: 240_000 }, async (t) => {
         const before = await c.ids();
         const imagesBefore = await c.ok(['images', '-a', '-q', '--no-trunc']);
         const cases: Array<[string, RegExp]> = [
-          ['FROM busybox:latest\nRUN echo out1; echo out2; exit 3\n', /\[2\/2\] RUN echo out1; echo out2; exit 3: process "\/bin\/sh -c echo out1; echo out2; exit 3" did not complete successfully: exit code: 3/],
+          ['FROM busybox:latest\nRUN echo out1; echo out2; exit 3\n', /Dockerfile:2: \[2\/2\] RUN echo out1; echo out2; exit 3: process "\/bin\/sh -c echo out1; echo out2; exit 3" did not complete successfully: exit code: 3/],
           ['FROM busybox:latest\nRUNN x\n', /Dockerfile:2: dockerfile parse error on line 2: unknown instruction: RUNN/],
           ['FROM busybox:latest\nCOPY missing /m\n', /Dockerfile:2: COPY: "\/missing": not found/],
           ['FROM localhost:1/nothing:here\n', /Dockerfile:1: FROM localhost:1\/nothing:here: /],
