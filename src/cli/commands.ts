@@ -55,6 +55,7 @@ const COMMANDS: Record<string, Loader> = {
   logout: async () => (await img()).logout,
   history: async () => (await img()).history,
   import: async () => (await img()).import_,
+  build: ctr(() => import('./build.js'), 'run'), builder: ctr(() => import('./build.js'), 'builder'),
   worker: ctr(() => import('./worker.js'), 'run'),
 };
 

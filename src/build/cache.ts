@@ -1,0 +1,41 @@
+/**
+ * The build cache: step key → the state after the step (layers, diffIDs, config, size), one small
+ * JSON file per key under `<data-root>/builder/cache/`, written atomically. A key is a digest of
+ * the parent's key, the instruction after expansion, the build args it uses and the content of
+ * what COPY/ADD read — never mtimes. An entry is used only while its layers are still stored.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { BuildImage } from '../engine/index.js';
+
+export const stepKey = (...parts: unknown[]) => createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+
+export class BuildCache {
+  readonly dir: string;
+  constructor(root: string) { this.dir = join(root, 'builder', 'cache'); }
+
+  async get(key: string): Promise<BuildImage | undefined> {
+    try { return JSON.parse(await fsp.readFile(join(this.dir, `${key}.json`), 'utf8')) as BuildImage; } catch { return undefined; }
+  }
+
+  async put(key: string, img: BuildImage): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    const tmp = join(this.dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await fsp.writeFile(tmp, JSON.stringify(img));
+    await fsp.rename(tmp, join(this.dir, `${key}.json`));
+  }
+
+  /** Remove every entry; returns how many. */
+  async prune(): Promise<{ entries: number; bytes: number }> {
+    let entries = 0;
+    let bytes = 0;
+    let names: string[] = [];
+    try { names = await fsp.readdir(this.dir); } catch { return { entries, bytes }; }
+    for (const n of names) {
+      const p = join(this.dir, n);
+      try { bytes += (await fsp.stat(p)).size; await fsp.rm(p, { force: true }); if (n.endsWith('.json')) entries++; } catch { /* gone */ }
+    }
+    return { entries, bytes };
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * COPY and ADD as one layer tar, written without a container: sources from the context or from
+ * another stage or image (wildcards as Go's path.Match, a directory's contents copied into the
+ * destination, a file into `dest/` when dest ends with `/` or is a directory of the image),
+ * heredoc files, `--chown` (numbers, or names looked up in the image's /etc/passwd and /etc/group),
+ * `--chmod` (octal or symbolic), local tar archives extracted by ADD. Parent directories of what is copied are
+ * in the layer too (with their metadata from the image, or 0755 when new), as a container diff has
+ * them. The key of the step is computed from the same items (content digests, modes, owners,
+ * names: never mtimes).
+ */
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { followInside, walk, type FileSource } from './fs.js';
+
+export interface CopyItem {
+  name: string;
+  type: 'file' | 'directory' | 'symlink' | 'link';
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+  size: number;
+  linkname?: string;
+  /** file content: from a source, or bytes */
+  from?: { src: FileSource; rel: string };
+  data?: Buffer;
+}
+
+export interface CopySource { src: FileSource; pattern: string }
+
+export interface CopyRequest {
+  instr: 'COPY' | 'ADD';
+  sources: CopySource[];
+  contents: Array<{ name: string; data: string }>;
+  /** absolute, trailing slash kept */
+  dest: string;
+  owner?: { uid: number; gid: number };
+  chmod?: (mode: number, dir: boolean) => number;
+  /** the image being built on (what exists at the destination) */
+  image: FileSource;
+  /** ADD: extract local archives */
+  extract: boolean;
+}
+
+export class CopyError extends Error {}
+
+const hasMeta = (p: string) => /[*?[\\]/.test(p);
+
+/** Go's path.Match for one whole path (`*` and `?` never match `/`). */
+export function pathMatch(pattern: string, name: string): boolean {
+  let re = '^';
+  const cs = [...pattern];
+  for (let i = 0; i < cs.length; i++) {
+    const c = cs[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < cs.length) re += `\\${cs[++i]}`;
+    else if (c === '[') {
+      const end = cs.indexOf(']', i + 1);
+      if (end < 0) throw new CopyError(`syntax error in pattern: ${pattern}`);
+      let body = cs.slice(i + 1, end).join('');
+      if (body.startsWith('^')) body = `^${body.slice(1)}`;
+      re += `[${body.replace(/^\^?/, (m) => m).replace(/\\/g, '\\\\')}]`;
+      i = end;
+    } else re += c.replace(/[.+^${}()|\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`${re}$`, 'su').test(name);
+}
+
+const clean = (p: string) => posix.normalize(`/${p}`).slice(1).replace(/\/$/, '');
+
+function expandSources(s: CopySource): string[] {
+  const pat = clean(s.pattern);
+  if (!hasMeta(pat)) {
+    const rel = followInside(s.src, pat);
+    if (!s.src.lstat(rel)) throw new CopyError(`"/${pat}": not found`);
+    return [rel];
+  }
+  const depth = pat.split('/').length;
+  const out = walk(s.src, '').filter((p) => p.split('/').length === depth && pathMatch(pat, p));
+  if (!out.length) throw new CopyError(`lstat /${pat}: no source files were specified`);
+  return out;
+}
+
+function isArchive(head: Buffer): 'gzip' | 'tar' | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
+  return undefined;
+}
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function extractArchive(buf: Buffer, kind: 'gzip' | 'tar', destDir: string, add: (it: CopyItem) => void): Promise<boolean> {
+  const ex = tar.extract();
+  const input = kind === 'gzip' ? Readable.from([buf]).pipe(createGunzip()) : Readable.from([buf]);
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (h, stream, next) => {
+      readAll(stream as unknown as Readable).then((data) => {
+        const rel = clean(h.name);
+        if (rel && !rel.startsWith('..')) {
+          const type = h.type === 'directory' ? 'directory' : h.type === 'symlink' ? 'symlink' : h.type === 'link' ? 'link' : h.type === 'file' ? 'file' : undefined;
+          if (type) {
+            add({
+              name: posix.join(destDir, rel), type, mode: (h.mode ?? 0o644) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(0),
+              size: type === 'file' ? data.length : 0, ...(type === 'symlink' ? { linkname: h.linkname ?? '' } : {}),
+              ...(type === 'link' ? { linkname: posix.join(destDir, clean(h.linkname ?? '')).slice(1) } : {}), ...(type === 'file' ? { data } : {}),
+            });
+          }
+        }
+        next();
+      }, reject);
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+    input.on('error', reject);
+  });
+  input.pipe(ex);
+  try { await done; return true; } catch { return false; }
+}
+
+/** The items of a COPY/ADD layer, in tar order (parents first). */
+export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
+  const items = new Map<string, CopyItem>();
+  const now = new Date();
+  const own = r.owner ?? { uid: 0, gid: 0 };
+  const destIsDir = r.dest.endsWith('/') || !!r.image.lstat(clean(r.dest))?.isDirectory();
+  const expanded = r.sources.map((s) => ({ s, matches: expandSources(s) }));
+  const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length;
+  if (count > 1 && !r.dest.endsWith('/')) throw new CopyError(`When using ${r.instr} with more than one source file, the destination must be a directory and end with a /`);
+  const dest = clean(r.dest);
+  const mode = (m: number, dir = false) => (r.chmod ? r.chmod(m & 0o7777, dir) : m & 0o7777);
+  const add = (it: CopyItem) => { items.set(it.name.replace(/^\/+/, ''), { ...it, name: it.name.replace(/^\/+/, '') }); };
+  const addFrom = (src: FileSource, rel: string, name: string) => {
+    const st = src.lstat(rel);
+    if (!st) return;
+    const base = { name, mode: mode(st.mode, st.isDirectory()), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 };
+    if (st.isDirectory()) add({ ...base, type: 'directory' });
+    else if (st.isSymbolicLink()) add({ ...base, mode: 0o777, type: 'symlink', linkname: src.readlink(rel) });
+    else if (st.isFile()) add({ ...base, type: 'file', size: st.size, from: { src, rel } });
+  };
+  for (const { s, matches } of expanded) {
+    for (const m of matches) {
+      const st = s.src.lstat(m)!;
+      if (st.isDirectory()) {
+        if (dest) add({ name: dest, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
+        for (const p of walk(s.src, m)) addFrom(s.src, p, posix.join(dest, m ? p.slice(m.length + 1) : p));
+        continue;
+      }
+      const target = destIsDir ? posix.join(dest, posix.basename(m)) : dest;
+      if (r.extract && st.isFile()) {
+        const buf = await readAll(s.src.open(m));
+        const kind = isArchive(buf.subarray(0, 512));
+        if (kind && await extractArchive(buf, kind, dest, add)) continue;
+      }
+      addFrom(s.src, m, target);
+    }
+  }
+  for (const c of r.contents) {
+    const data = Buffer.from(c.data);
+    add({ name: destIsDir ? posix.join(dest, c.name) : dest, type: 'file', mode: mode(0o644), uid: own.uid, gid: own.gid, mtime: now, size: data.length, data });
+  }
+  // parents of everything, from the image when they exist there
+  for (const name of [...items.keys()]) {
+    const parts = name.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (items.has(p)) continue;
+      const st = r.image.lstat(p);
+      items.set(p, st?.isDirectory()
+        ? { name: p, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: now, size: 0 }
+        : { name: p, type: 'directory', mode: 0o755, uid: own.uid, gid: own.gid, mtime: now, size: 0 });
+    }
+  }
+  return [...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The content key of the items (names, types, modes, owners, link targets, content digests). */
+export async function itemsKey(items: CopyItem[]): Promise<string> {
+  const h = createHash('sha256');
+  for (const it of items) {
+    const body = it.from ? await it.from.src.digest(it.from.rel) : it.data ? createHash('sha256').update(it.data).digest('hex') : '';
+    h.update(JSON.stringify([it.name, it.type, it.mode, it.uid, it.gid, it.linkname ?? '', it.size, body]));
+  }
+  return h.digest('hex');
+}
+
+/** The items as a tar stream. */
+export function itemsTar(items: CopyItem[]): Readable {
+  const pack = tar.pack();
+  (async () => {
+    for (const it of items) {
+      const header = {
+        name: it.type === 'directory' ? `${it.name}/` : it.name, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, mtime: it.mtime,
+        size: it.type === 'file' ? it.size : 0, ...(it.linkname !== undefined ? { linkname: it.linkname } : {}),
+      };
+      if (it.type !== 'file') { await new Promise<void>((res, rej) => pack.entry(header, (e) => (e ? rej(e) : res()))); continue; }
+      if (it.data) { await new Promise<void>((res, rej) => pack.entry(header, it.data!, (e) => (e ? rej(e) : res()))); continue; }
+      const body = it.from!.src.open(it.from!.rel);
+      await new Promise<void>((res, rej) => {
+        const e = pack.entry(header, (err) => (err ? rej(err) : res()));
+        body.on('error', rej);
+        body.pipe(e);
+      });
+    }
+    pack.finalize();
+  })().catch((e: unknown) => pack.destroy(e as Error));
+  return pack as unknown as Readable;
+}

@@ -1,0 +1,165 @@
+/**
+ * Where COPY and ADD read from: the build context (a directory, `.dockerignore` applied, symlinks
+ * kept as links, file contents opened with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) so that
+ * nothing outside the context is ever read) or the merged layers of a stage or image (top layer
+ * first, overlay whiteouts hiding what is below). Paths are slash-separated, relative, cleaned.
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc, createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { closeFd, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../sys/index.js';
+import type { PatternMatcher } from './dockerignore.js';
+
+export interface FileSource {
+  /** lstat of `rel` ('' = the root), undefined when absent or ignored */
+  lstat(rel: string): Stats | undefined;
+  /** names in directory `rel` (not ignored), sorted */
+  readdir(rel: string): string[];
+  readlink(rel: string): string;
+  open(rel: string): Readable;
+  /** a content digest of one regular file (memoised) */
+  digest(rel: string): Promise<string>;
+}
+
+const lstatMaybe = (p: string): Stats | undefined => { try { return lstatSync(p); } catch { return undefined; } };
+
+async function hashStream(s: Readable): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of s) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+export class ContextSource implements FileSource {
+  private rootFd: number | undefined;
+  private readonly hashes = new Map<string, Promise<string>>();
+  constructor(readonly root: string, private readonly ignore: PatternMatcher) {}
+
+  private ignored(rel: string): boolean { return rel !== '' && this.ignore.matches(rel); }
+
+  lstat(rel: string): Stats | undefined {
+    if (this.ignored(rel)) return undefined;
+    // every parent must be a real directory of the context (no link on the way)
+    const parts = rel ? rel.split('/') : [];
+    let p = this.root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      p = join(p, parts[i]!);
+      if (!lstatMaybe(p)?.isDirectory()) return undefined;
+    }
+    return lstatMaybe(rel ? join(this.root, rel) : this.root);
+  }
+
+  readdir(rel: string): string[] {
+    const names = readdirSync(rel ? join(this.root, rel) : this.root).sort();
+    return names.filter((n) => !this.ignored(rel ? `${rel}/${n}` : n) || (this.ignore.mayIncludeUnder(rel ? `${rel}/${n}` : n) && lstatMaybe(join(this.root, rel, n))?.isDirectory()));
+  }
+
+  readlink(rel: string): string { return readlinkSync(join(this.root, rel)); }
+
+  open(rel: string): Readable {
+    this.rootFd ??= openDirPath(this.root);
+    const fd = openat2(this.rootFd, rel, fsc.O_RDONLY | fsc.O_NOFOLLOW | 0o2000000, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+    return createReadStream('', { fd, autoClose: true });
+  }
+
+  digest(rel: string): Promise<string> {
+    let d = this.hashes.get(rel);
+    if (!d) this.hashes.set(rel, (d = hashStream(this.open(rel))));
+    return d;
+  }
+
+  close(): void { closeFd(this.rootFd); this.rootFd = undefined; }
+}
+
+const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
+
+/** The merged view of an image's layer directories (top first). */
+export class LayersSource implements FileSource {
+  private readonly hashes = new Map<string, Promise<string>>();
+  constructor(private readonly dirs: string[]) {}
+
+  private find(rel: string): { path: string; st: Stats } | undefined {
+    for (const d of this.dirs) {
+      const p = rel ? join(d, rel) : d;
+      const st = lstatMaybe(p);
+      if (st) return isWhiteout(st) ? undefined : { path: p, st };
+      // a whiteout or a non-directory on the way hides the rest below
+      const parts = rel.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const q = lstatMaybe(join(d, ...parts.slice(0, i)));
+        if (q && (isWhiteout(q) || !q.isDirectory())) return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  lstat(rel: string): Stats | undefined { return this.find(rel)?.st; }
+
+  readdir(rel: string): string[] {
+    const names = new Set<string>();
+    const gone = new Set<string>();
+    for (const d of this.dirs) {
+      const st = lstatMaybe(rel ? join(d, rel) : d);
+      if (!st) continue;
+      if (!st.isDirectory()) break;
+      for (const n of readdirSync(rel ? join(d, rel) : d)) {
+        if (names.has(n) || gone.has(n)) continue;
+        const s = lstatMaybe(join(d, rel, n));
+        if (s && isWhiteout(s)) gone.add(n); else names.add(n);
+      }
+    }
+    return [...names].sort();
+  }
+
+  readlink(rel: string): string { return readlinkSync(this.find(rel)!.path); }
+  open(rel: string): Readable { return createReadStream(this.find(rel)!.path); }
+  digest(rel: string): Promise<string> {
+    let d = this.hashes.get(rel);
+    if (!d) this.hashes.set(rel, (d = hashStream(this.open(rel))));
+    return d;
+  }
+}
+
+/** A path resolved inside a source: symlinks followed, never above its root (BuildKit's FollowSymlinks on COPY sources). */
+export function followInside(src: FileSource, rel: string): string {
+  let parts = rel.split('/').filter(Boolean);
+  for (let hops = 0; hops < 40; hops++) {
+    let changed = false;
+    for (let i = 0; i < parts.length; i++) {
+      const cur = parts.slice(0, i + 1).join('/');
+      const st = src.lstat(cur);
+      if (!st?.isSymbolicLink()) continue;
+      const target = src.readlink(cur);
+      const base = target.startsWith('/') ? '/' : `/${parts.slice(0, i).join('/')}`;
+      parts = [...posix.join(base, target).split('/').filter(Boolean), ...parts.slice(i + 1)];
+      changed = true;
+      break;
+    }
+    if (!changed) return parts.join('/');
+  }
+  return parts.join('/');
+}
+
+/** Paths of every entry under `rel` (itself excluded), depth first, sorted. */
+export function walk(src: FileSource, rel: string): string[] {
+  const out: string[] = [];
+  const rec = (dir: string) => {
+    for (const n of src.readdir(dir)) {
+      const p = dir ? `${dir}/${n}` : n;
+      const st = src.lstat(p);
+      if (!st) {
+        // an ignored directory walked for the exceptions under it
+        if (lstatUnfiltered(src, p)?.isDirectory()) rec(p);
+        continue;
+      }
+      out.push(p);
+      if (st.isDirectory()) rec(p);
+    }
+  };
+  rec(rel);
+  return out;
+}
+
+function lstatUnfiltered(src: FileSource, rel: string): Stats | undefined {
+  return src instanceof ContextSource ? lstatMaybe(join(src.root, rel)) : undefined;
+}
