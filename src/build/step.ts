@@ -343,7 +343,8 @@ export class Step {
     }
     const proxies: string[] = [];
     for (const [k, v] of this.c.buildArgs) if (/^(https?|ftp|no|all)_proxy$/i.test(k) && !this.args.has(k)) proxies.push(`${k}=${v}`);
-    const network = net === 'none' ? 'none' : 'host';
+    // default: the engine's default bridge, as Docker's builders; without one, the host's network
+    const network = net === 'none' ? 'none' : net === 'host' || this.c.core.options.bridge === 'none' ? 'host' : 'bridge';
     return {
       prepare: async () => ({ key: [argv, argEnv, shownArgs, net, files] }),
       apply: async () => {

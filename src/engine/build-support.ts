@@ -124,7 +124,7 @@ export interface BuildRunRequest {
   cmd: string[];
   /** extra environment (build args in scope), `K=V` */
   env: string[];
-  network: 'none' | 'host';
+  network: 'none' | 'host' | 'bridge';
   /** output of the step as it comes */
   onOutput?: (chunk: Buffer) => void;
   /** aborted: the step's container is killed */
