@@ -183,6 +183,7 @@ void reset_signals(void);
 int op_subreaper(struct step *s);
 int op_stdio_pipes(struct step *s);
 int op_monitor(struct step *s);
+int op_health(struct step *s);
 /* seccomp (seccomp.c) */
 int op_seccomp(struct step *s);
 int op_seccomp_bpf(struct step *s);

@@ -128,6 +128,13 @@ void mon_clients_expire(int all);        /* after the exit: close the clients (a
 void replay_start(struct client *c);
 void replay_more(struct client *c);
 
+/* monitor_health.c: healthchecks on the monitor's timer */
+struct pollfd;
+int mh_poll(struct pollfd *p, int n);        /* add the running check's fds (at most 2) */
+int mh_timeout(long now, int timeout);       /* poll timeout, shortened for the next health event */
+void mh_events(struct pollfd *p, long now);  /* after poll: output, timers, the next check */
+int mh_reaped(pid_t p, long now);            /* 1: p was the running check's helper */
+
 /* monitor_loop.c */
 void mon_loop(void) __attribute__((noreturn));
 void mon_stdin_write(void);

@@ -31,6 +31,7 @@ static const struct op ops[] = {
 	{ "relay", L_POST, 1, op_relay },
 	{ "wait_exit", L_POST, 1, op_wait_exit },
 	{ "monitor", L_POST, 8, op_monitor },
+	{ "health", L_POST, 14, op_health },
 	/* child */
 	{ "await_release", L_CHILD, 1, op_await_release },
 	{ "setsid", L_CHILD, 1, op_setsid },

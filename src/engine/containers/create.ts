@@ -12,6 +12,7 @@ import { createVolumeDir } from '../files/index.js';
 import { randomId, type Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 import { dockerConfig, dockerHostConfig, type CreateFlags } from './docker-shape.js';
+import { mergeHealthcheck, validateHealthcheck } from './health.js';
 import { resolveImage, type ImageRequest } from './image.js';
 
 export interface CreateRequest extends ImageRequest, CreateFlags {
@@ -93,6 +94,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     logMaxSize: req.logMaxSize ?? core.options.logMaxSize,
     logMaxFile: req.logMaxFile ?? core.options.logMaxFile,
   };
+  validateHealthcheck(opts.healthcheck, op);
   const hostConfig = dockerHostConfig(opts, flags);
   hostConfig[RUN_OPTIONS_KEY] = opts;
   const snapsP = snapshotter(core.images);
@@ -112,6 +114,9 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     const id = rec.id;
     const cfg = effectiveConfig(image.config, opts, { id });
     const config = dockerConfig(cfg, req.image, opts, flags);
+    const health = mergeHealthcheck(opts.healthcheck, image.config.config?.Healthcheck);
+    if (health) config.Healthcheck = health;
+    if (opts.healthOnFailure && opts.healthOnFailure !== 'none') config.HealthcheckOnFailureAction = opts.healthOnFailure;
     const paths = core.paths(id);
     const snaps = await snapsP;
     const chain = chainIDs(image.record.diffIDs);

@@ -26,3 +26,7 @@ export {
 } from './diff.js';
 export { commitContainer, type CommitOptions } from './commit.js';
 export { exportContainer, withContainerView, packTree, type ContainerView, type ViewOptions } from './export.js';
+export {
+  parseGoDuration, mergeHealthcheck, validateHealthcheck, readHealth, healthStatus, healthSuffix, ingestHealthEvents, checkHealthFilter,
+  HEALTH_ACTIONS, type HealthConfig, type HealthState, type HealthStatus, type HealthAction,
+} from './health.js';

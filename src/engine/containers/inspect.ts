@@ -4,6 +4,7 @@ import { containerFilePaths } from '../files/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
+import { ingestHealthEvents, readHealth } from './health.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -27,6 +28,8 @@ export function inspectContainer(core: EngineCore, c: Container): Record<string,
   delete hostConfig[RUN_OPTIONS_KEY];
   const cfg = c.config as { Entrypoint?: string[] | null; Cmd?: string[] | null };
   const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
+  const health = readHealth(core, c);
+  if (health) ingestHealthEvents(core, c);
   return {
     Id: c.id,
     Created: c.created,
@@ -44,6 +47,7 @@ export function inspectContainer(core: EngineCore, c: Container): Record<string,
       Error: st.error,
       StartedAt: st.startedAt ?? ZERO_TIME,
       FinishedAt: st.finishedAt ?? ZERO_TIME,
+      ...(health ? { Health: health } : {}),
     },
     Image: c.imageId,
     ResolvConfPath: files.resolvConf,

@@ -22,6 +22,7 @@ import { OPTION_LIMIT } from '../../snapshots/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
 import { readImageConfig } from './image.js';
+import { healthOptionsOf } from './health.js';
 import { imageStore } from '../../image/index.js';
 
 export interface StartOptions {
@@ -181,6 +182,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       log: c.logPath, maxSize: Number(lc['max-size'] ?? 0), maxFiles: Number(lc['max-file'] ?? 1) || 1,
       exitFile: paths.exitFile, socket: paths.socket, stdin: !!o.openStdin,
       exitCommand: core.exitCommand(c.id),
+      health: healthOptionsOf(core, c, (c.config as { Shell?: string[] }).Shell),
     };
     const attachFirst = !!so.attach;
     const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined }, op, false, false, !attachFirst);

@@ -1,0 +1,116 @@
+/**
+ * Healthchecks run by the container's monitor (issue 14): `--health-*` flags, State.Health in
+ * inspect, `(healthy)` in ps, `--filter health=`, `health_status` events, `--health-on-failure`,
+ * and Docker's errors for bad values. Real containers, real intervals.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cannotRun, messageLines, waitFor, withCli, type Cli } from './run-util.js';
+
+const skip = cannotRun();
+
+interface Health { Status: string; FailingStreak: number; Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }> }
+
+async function health(c: Cli, id: string): Promise<Health | null> {
+  const st = JSON.parse(await c.ok(['inspect', '-f', '{{json .State}}', id])) as { Health?: Health };
+  return st.Health ?? null;
+}
+
+async function status(c: Cli, id: string): Promise<string> {
+  return (await health(c, id))?.Status ?? '';
+}
+
+test('health: starting -> healthy -> unhealthy with real intervals; ps, filters, events, the last 5 results', { skip }, () => withCli(async (c) => {
+  // healthy while /tmp/ok exists; the check prints something each time
+  const id = await c.ok(['run', '-d', '--health-cmd', 'echo checked; test -e /tmp/ok', '--health-interval', '2500ms',
+    '--health-timeout', '2s', '--health-retries', '2', 'busybox', 'sh', '-c', 'touch /tmp/ok; exec sleep 60']);
+  try {
+    const first = await health(c, id);
+    assert.ok(first, 'State.Health is there from the start');
+    assert.equal(first!.Status, 'starting');
+    assert.match(await c.ok(['ps', '--format', '{{.Status}}']), /^Up .* \(health: starting\)$/);
+    assert.equal(await c.ok(['ps', '-q', '--filter', 'health=starting']), id.slice(0, 12));
+    await waitFor(async () => (await status(c, id)) === 'healthy' || undefined, 15000);
+    const h = (await health(c, id))!;
+    assert.equal(h.FailingStreak, 0);
+    assert.equal(h.Log.at(-1)!.ExitCode, 0);
+    assert.equal(h.Log.at(-1)!.Output, 'checked\n');
+    assert.ok(Date.parse(h.Log.at(-1)!.End) >= Date.parse(h.Log.at(-1)!.Start));
+    assert.match(await c.ok(['ps', '--format', '{{.Status}}']), /^Up .* \(healthy\)$/);
+    assert.equal(await c.ok(['ps', '-q', '--filter', 'health=healthy']), id.slice(0, 12));
+    assert.equal(await c.ok(['ps', '-q', '--filter', 'health=unhealthy']), '');
+    await c.ok(['exec', id, 'rm', '/tmp/ok']);
+    await waitFor(async () => (await status(c, id)) === 'unhealthy' || undefined, 15000);
+    const u = (await health(c, id))!;
+    assert.ok(u.FailingStreak >= 2, JSON.stringify(u));
+    assert.equal(u.Log.at(-1)!.ExitCode, 1);
+    assert.match(await c.ok(['ps', '--format', '{{.Status}}']), /^Up .* \(unhealthy\)$/);
+    assert.equal(await c.ok(['ps', '-q', '--filter', 'health=unhealthy']), id.slice(0, 12));
+    const ev = await c.ok(['events', '--since', '0', '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', `container=${id}`, '--format', '{{.Action}}']);
+    const actions = ev.split('\n').filter((a) => a.startsWith('health_status'));
+    assert.deepEqual(actions, ['health_status: healthy', 'health_status: unhealthy']);
+  } finally {
+    await c.berth(['rm', '-f', id]);
+  }
+}));
+
+test('health: a check that outlives --health-timeout fails with -1 and Docker\'s message', { skip }, () => withCli(async (c) => {
+  const id = await c.ok(['run', '-d', '--health-cmd', 'sleep 5', '--health-interval', '200ms', '--health-timeout', '300ms',
+    '--health-retries', '1', 'busybox', 'sleep', '60']);
+  try {
+    await waitFor(async () => (await status(c, id)) === 'unhealthy' || undefined, 15000);
+    const h = (await health(c, id))!;
+    assert.equal(h.Log[0]!.ExitCode, -1);
+    assert.equal(h.Log[0]!.Output, 'Health check exceeded timeout (300ms)');
+  } finally {
+    await c.berth(['rm', '-f', id]);
+  }
+}));
+
+test('health: start period failures do not count; the last 5 results; --no-healthcheck; none in ps filter', { skip }, () => withCli(async (c) => {
+  const id = await c.ok(['run', '-d', '--health-cmd', 'false', '--health-interval', '200ms', '--health-retries', '1',
+    '--health-start-period', '60s', '--health-start-interval', '200ms', 'busybox', 'sleep', '60']);
+  const none = await c.ok(['run', '-d', '--no-healthcheck', 'busybox', 'sleep', '60']);
+  try {
+    // every 200 ms during the start period: well over 5 checks, of which Docker keeps the last 5
+    await new Promise((r) => setTimeout(r, 3000));
+    const h = (await health(c, id))!;
+    assert.equal(h.Log.length, 5);
+    assert.ok(h.Log.every((l) => l.ExitCode === 1), JSON.stringify(h.Log));
+    assert.equal(h.Status, 'starting');
+    assert.equal(h.FailingStreak, 0);
+    assert.equal(await c.ok(['inspect', '-f', '{{json .Config.Healthcheck.Test}}', none]), '["NONE"]');
+    assert.equal(await health(c, none), null);
+    assert.equal(await c.ok(['ps', '-q', '--filter', 'health=none']), none.slice(0, 12));
+  } finally {
+    await c.berth(['rm', '-f', id, none]);
+  }
+}));
+
+test('health: --health-on-failure=kill ends the container when it turns unhealthy', { skip }, () => withCli(async (c) => {
+  const id = await c.ok(['run', '-d', '--health-cmd', 'exit 3', '--health-interval', '200ms', '--health-retries', '2',
+    '--health-on-failure', 'kill', 'busybox', 'sleep', '60']);
+  try {
+    await waitFor(async () => (await c.ok(['inspect', '-f', '{{.State.Status}}', id])) === 'exited' || undefined, 15000);
+    assert.equal(await c.ok(['inspect', '-f', '{{.State.ExitCode}} {{.State.Health.Status}}', id]), '137 unhealthy');
+  } finally {
+    await c.berth(['rm', '-f', id]);
+  }
+}));
+
+test('health: bad values give Docker\'s errors (125)', { skip }, () => withCli(async (c) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--health-interval', '-1s'], /--health-interval cannot be negative/],
+    [['--health-retries', '-1'], /--health-retries cannot be negative/],
+    [['--health-timeout', 'abc'], /invalid argument "abc" for "--health-timeout" flag: time: invalid duration "abc"/],
+    [['--no-healthcheck', '--health-cmd', 'true'], /--no-healthcheck conflicts with --health-\* options/],
+    [['--health-interval', '10us'], /Interval in Healthcheck cannot be less than 1ms/],
+    [['--health-on-failure', 'explode'], /invalid on-failure action "explode"/],
+  ];
+  for (const [flags, re] of cases) {
+    const r = await c.berth(['create', ...flags, 'busybox', 'true']);
+    assert.equal(r.code, 125, `${flags.join(' ')}: ${r.err}`);
+    assert.match(messageLines(r.err).join('\n'), re);
+  }
+  assert.deepEqual(await c.ids(), []);
+}));
