@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { cannotRun, messageLines, waitFor, withCli, type Cli } from './run-util.js';
 
 const skip = cannotRun();
@@ -14,6 +15,15 @@ interface Health { Status: string; FailingStreak: number; Log: Array<{ Start: st
 async function health(c: Cli, id: string): Promise<Health | null> {
   const st = JSON.parse(await c.ok(['inspect', '-f', '{{json .State}}', id])) as { Health?: Health };
   return st.Health ?? null;
+}
+
+/** VmRSS (kB) of a container's monitor: its init's parent. */
+async function monitorRss(c: Cli, id: string): Promise<number> {
+  const pid = Number(await c.ok(['inspect', '-f', '{{.State.Pid}}', id]));
+  const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  const mon = readFileSync(`/proc/${ppid}/status`, 'utf8');
+  assert.match(mon, /^Name:\s+berth-monitor$/m);
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(mon)![1]);
 }
 
 async function status(c: Cli, id: string): Promise<string> {
@@ -77,6 +87,11 @@ test('health: start period failures do not count; the last 5 results; --no-healt
     const h = (await health(c, id))!;
     assert.equal(h.Log.length, 5);
     assert.ok(h.Log.every((l) => l.ExitCode === 1), JSON.stringify(h.Log));
+    // the monitor (the init's parent) stays small between checks: Docker's shape costs no Node process
+    const rss = await monitorRss(c, id), plain = await monitorRss(c, none);
+    console.log(`# monitor VmRSS: ${rss} kB after ${h.Log.length}+ checks, ${plain} kB without a healthcheck`);
+    // the checks leave nothing behind in the monitor (the baseline itself is about 1 MiB)
+    assert.ok(rss <= plain + 64, `monitor RSS ${rss} kB, ${plain} kB without a healthcheck`);
     assert.equal(h.Status, 'starting');
     assert.equal(h.FailingStreak, 0);
     assert.equal(await c.ok(['inspect', '-f', '{{json .Config.Healthcheck.Test}}', none]), '["NONE"]');
@@ -113,4 +128,36 @@ test('health: bad values give Docker\'s errors (125)', { skip }, () => withCli(a
     assert.match(messageLines(r.err).join('\n'), re);
   }
   assert.deepEqual(await c.ids(), []);
+}));
+
+test('health: --health-on-failure=stop stops with the stop signal, then kills after --stop-timeout', { skip }, () => withCli(async (c) => {
+  const id = await c.ok(['run', '-d', '--health-cmd', 'false', '--health-interval', '200ms', '--health-retries', '1',
+    '--health-on-failure', 'stop', '--stop-timeout', '1', 'busybox', 'sleep', '60']);
+  try {
+    await waitFor(async () => (await c.ok(['inspect', '-f', '{{.State.Status}}', id])) === 'exited' || undefined, 15000);
+    // sleep as PID 1 ignores SIGTERM: killed after the stop timeout
+    assert.equal(await c.ok(['inspect', '-f', '{{.State.ExitCode}}', id]), '137');
+  } finally {
+    await c.berth(['rm', '-f', id]);
+  }
+}));
+
+test('health: --health-on-failure=restart restarts the container; an image\'s healthcheck is inherited and merged', { skip }, () => withCli(async (c) => {
+  // a committed container carries its healthcheck into the image (Docker's commit keeps Config.Healthcheck)
+  const base = await c.ok(['create', '--health-cmd', 'test -e /tmp/never', '--health-interval', '30s', 'busybox', 'true']);
+  await c.ok(['commit', base, 'berth-test/health:1']);
+  const id = await c.ok(['run', '-d', '--health-interval', '200ms', '--health-retries', '1', '--health-on-failure', 'restart',
+    'berth-test/health:1', 'sleep', '60']);
+  try {
+    assert.equal(await c.ok(['inspect', '-f', '{{json .Config.Healthcheck.Test}} {{.Config.Healthcheck.Interval}}', id]),
+      '["CMD-SHELL","test -e /tmp/never"] 200000000');
+    const started = await c.ok(['inspect', '-f', '{{.State.StartedAt}}', id]);
+    await waitFor(async () => {
+      const [st, at] = (await c.ok(['inspect', '-f', '{{.State.Status}} {{.State.StartedAt}}', id])).split(' ');
+      return (st === 'running' && at !== started) || undefined;
+    }, 30000, 200);
+  } finally {
+    await c.berth(['rm', '-f', id, base]);
+    await c.berth(['rmi', 'berth-test/health:1']);
+  }
 }));
