@@ -6,6 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { BerthError, invalid, mark } from '../../lib/index.js';
 import { chainIDs } from '../../snapshots/index.js';
+import { hostCgroupVersion } from '../../cgroups/index.js';
 import { snapshotter } from '../../image/index.js';
 import { checkBindSources, effectiveConfig, type MountSpec, type RunOptions } from '../spec/index.js';
 import { createVolumeDir } from '../files/index.js';
@@ -19,6 +20,23 @@ export interface CreateRequest extends ImageRequest, CreateFlags {
   image: string;
   options?: RunOptions;
   name?: string;
+  /** Docker's create warnings (the CLI prints `WARNING: …`). */
+  onWarning?: (message: string) => void;
+}
+
+/** What dockerd does on a cgroup v2 host: a private cgroup namespace by default; settings v2
+ *  has no file for are discarded with its warnings instead of failing at start. */
+export function adaptToCgroupV2(opts: RunOptions, warn: (message: string) => void, version = hostCgroupVersion()): void {
+  if (version !== 2) return;
+  opts.cgroupns ||= 'private';
+  if (opts.oomKillDisable !== undefined) {
+    if (opts.oomKillDisable) warn('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+    delete opts.oomKillDisable;
+  }
+  if (opts.memorySwappiness !== undefined && opts.memorySwappiness !== -1) {
+    warn('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
+    delete opts.memorySwappiness;
+  }
 }
 
 /** The key under which the engine keeps the run options in HostConfig (hidden by inspect). */
@@ -74,6 +92,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     if (mode?.startsWith('container:')) core.store.containers.get(mode.slice('container:'.length)); // must exist
   }
   opts.network ??= 'none';
+  adaptToCgroupV2(opts, req.onWarning ?? (() => {}));
   if (!['none', 'host'].includes(opts.network) && !opts.network.startsWith('container:')) {
     throw invalid(op, `network ${opts.network} not found: this engine has the none, host and container:<name|id> network modes`);
   }

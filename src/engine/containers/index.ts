@@ -1,5 +1,5 @@
 export { EngineCore } from './core.js';
-export { createContainer, planMounts, RUN_OPTIONS_KEY, type CreateRequest } from './create.js';
+export { createContainer, planMounts, adaptToCgroupV2, RUN_OPTIONS_KEY, type CreateRequest } from './create.js';
 export { startContainer, runOptionsOf, exitCodeForStartError, type StartOptions, type Started } from './start.js';
 export { reconcile, settle, teardown, readExitRecord, monitorAlive, exitCodeOf } from './cleanup.js';
 export {
