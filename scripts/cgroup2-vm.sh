@@ -84,6 +84,10 @@ $B hostname cg2vm
 $B ip link set lo up 2>/dev/null || $B ifconfig lo up
 $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 work /mnt/work || { echo "cg2init: no work share"; $B poweroff -f; }
 $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro repo /mnt/repo || echo "cg2init: no repo share"
+# a worktree's node_modules may be a symlink out of the repository: its target comes as "modules"
+for a in $($B cat /proc/cmdline); do
+  case "$a" in cg2vm.modules=*) $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro modules "${a#cg2vm.modules=}" || echo "cg2init: no modules share";; esac
+done
 cd /mnt/work
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb
 echo "cg2init: guest ready $($B cut -d' ' -f1 /proc/uptime)" > /dev/console
@@ -160,15 +164,22 @@ run() {
   # a small block device (/dev/vda) for the tests of device throttles (io.max)
   [ -f "$work/disk.img" ] || truncate -s 8M "$work/disk.img"
   local mem="${BERTH_VM_MEM:-1536}" limit="${BERTH_VM_TIMEOUT:-900}"
+  local nm extra=() append=""
+  nm="$(readlink -f "$here/node_modules" || true)"
+  if [ -L "$here/node_modules" ] && [ -d "$nm" ]; then
+    mkdir -p "$dir/rootfs$nm" # its mount point, at the same path as on the host
+    extra=(-fsdev "local,id=moddev,path=$nm,security_model=none,multidevs=remap,readonly=on" -device virtio-9p-pci,fsdev=moddev,mount_tag=modules)
+    append=" cg2vm.modules=$nm"
+  fi
   timeout --signal=KILL "$limit" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 1 -m "$mem" \
     -machine pc -nographic -no-reboot -kernel "$dir/vmlinux" -initrd "$dir/initramfs.gz" \
-    -append "console=ttyS0 panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 quiet mitigations=off tsc=reliable" \
+    -append "console=ttyS0 panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 quiet mitigations=off tsc=reliable$append" \
     -fsdev "local,id=rootdev,path=$dir/rootfs,security_model=none,multidevs=remap,readonly=on" \
     -device virtio-9p-pci,fsdev=rootdev,mount_tag=rootfs \
     -fsdev "local,id=repodev,path=$here,security_model=none,multidevs=remap,readonly=on" \
     -device virtio-9p-pci,fsdev=repodev,mount_tag=repo \
     -virtfs "local,path=$work,mount_tag=work,security_model=none,id=work" \
-    -drive "if=virtio,format=raw,file=$work/disk.img" \
+    -drive "if=virtio,format=raw,file=$work/disk.img" "${extra[@]}" \
     > "$work/console.txt" 2>&1 < /dev/null || true
   [ -f "$work/rc.txt" ] || { tail -n 30 "$work/console.txt" >&2; die "the guest did not finish (see $work/console.txt)"; }
   return "$(cat "$work/rc.txt")"

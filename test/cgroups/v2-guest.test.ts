@@ -51,7 +51,7 @@ t oomdisable $B run --rm --oom-kill-disable --memory-swappiness 10 busybox true
 t hostconfig sh -c "$B create --name insp --oom-kill-disable busybox true >/dev/null 2>&1; $B inspect -f '{{.HostConfig.CgroupnsMode}} {{.HostConfig.OomKillDisable}}' insp"
 t spec sh -c "mkdir -p /tmp/sp && cd /tmp/sp && $R spec && grep -c '\"type\": \"cgroup\"' config.json"
 t oom sh -c "$B run --name oom --memory 16m --memory-swap 16m busybox sh -c 'x=aaaaaaaa; while :; do x=\$x\$x; done' >/dev/null 2>&1; $B inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' oom"
-t health sh -c "$B run -d --name hc --health-cmd 'cat /proc/self/cgroup' --health-interval 1s busybox sleep 300 >/dev/null && sleep 8 && $B inspect -f '{{.State.Health.Status}} {{(index .State.Health.Log 0).Output}}' hc"
+t health sh -c "$B run -d --name hc --health-cmd 'cat /proc/self/cgroup' --health-interval 1s busybox sleep 300 >/dev/null && sleep 12 && $B inspect -f '{{.State.Health.Status}} {{(index .State.Health.Log 0).Output}}' hc"
 t psi sh -c "$B run -d --name st busybox sh -c 'while :; do :; done' >/dev/null && sleep 3 && node --input-type=module -e \"
   const m = await import('/mnt/repo/build/src/engine/index.js');
   const core = new m.EngineCore({ root: process.env.BERTH_ROOT, runRoot: process.env.BERTH_RUN_ROOT, env: {} });

@@ -161,3 +161,18 @@ test('health: --health-on-failure=restart restarts the container; an image\'s he
     await c.berth(['rmi', 'berth-test/health:1']);
   }
 }));
+
+test('health: a following `events` sees health_status as the monitor reports it', { skip }, () => withCli(async (c) => {
+  const ev = c.spawn(['events', '--format', '{{.Action}} {{.Actor.ID}}']);
+  let out = '';
+  ev.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  let id = '';
+  try {
+    await new Promise((r) => setTimeout(r, 1000)); // events is listening
+    id = await c.ok(['run', '-d', '--health-cmd', 'true', '--health-interval', '300ms', 'busybox', 'sleep', '60']);
+    await waitFor(() => out.includes(`health_status: healthy ${id}`) || undefined, 15000);
+  } finally {
+    ev.kill();
+    if (id) await c.berth(['rm', '-f', id]);
+  }
+}));

@@ -142,11 +142,23 @@ export function ingestHealthEvents(core: EngineCore, c: Container): void {
   rmSync(taken, { force: true });
   for (const line of text.split('\n')) {
     if (!line) continue;
-    try {
-      const e = JSON.parse(line) as { status?: string };
-      if (e.status === 'healthy' || e.status === 'unhealthy' || e.status === 'starting') core.event('container', `health_status: ${e.status}`, c);
-    } catch { /* a torn line */ }
+    // the monitor's time of the change (19 digits: read as a bigint, not through a double)
+    const m = /^\{"status":"(starting|healthy|unhealthy)","timeNano":(\d+)\}$/.exec(line);
+    if (!m) continue; // a torn line
+    core.store.events.append({
+      type: 'container', action: `health_status: ${m[1]}`, actorId: c.id, timeNano: BigInt(m[2]!),
+      attributes: { ...c.labels, image: c.image, name: c.name },
+    });
   }
+}
+
+let lastSweep = 0;
+
+/** Ingest the health events of every running container (`events` does it as it polls, at most twice a second). */
+export function ingestAllHealthEvents(core: EngineCore): void {
+  if (Date.now() - lastSweep < 500) return;
+  lastSweep = Date.now();
+  for (const c of core.store.containers.list({ all: false })) ingestHealthEvents(core, c);
 }
 
 /** `--filter health=…` values (Docker's check). */

@@ -27,6 +27,6 @@ export {
 export { commitContainer, type CommitOptions } from './commit.js';
 export { exportContainer, withContainerView, packTree, type ContainerView, type ViewOptions } from './export.js';
 export {
-  parseGoDuration, mergeHealthcheck, validateHealthcheck, readHealth, healthStatus, healthSuffix, ingestHealthEvents, checkHealthFilter,
+  parseGoDuration, mergeHealthcheck, validateHealthcheck, readHealth, healthStatus, healthSuffix, ingestHealthEvents, ingestAllHealthEvents, checkHealthFilter,
   HEALTH_ACTIONS, type HealthConfig, type HealthState, type HealthStatus, type HealthAction,
 } from './health.js';
