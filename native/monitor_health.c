@@ -445,7 +445,7 @@ static void check_done(long now)
 		close(H.out);
 	H.ctl = H.out = -1;
 	H.pid = 0;
-	if (!H.timed_out) {
+	if (!H.timed_out && !M.exited) { /* a check killed because the container ended is no result */
 		char *e = strstr(H.ctlbuf, "{\"type\":\"exit\"");
 		char *er = strstr(H.ctlbuf, "{\"type\":\"error\"");
 		if (e && strstr(e, "\"code\":"))
