@@ -272,9 +272,38 @@ static void set_out(const char *s)
 	put_out(s, strlen(s));
 }
 
+/* Docker runs no check while the container is paused: its cgroup is frozen (v2 cgroup.freeze,
+ * v1 freezer.state). */
+static int frozen(void)
+{
+	for (const char *f = H.procs; *f; ) {
+		size_t l = strcspn(f, "\n");
+		char path[4200], buf[16];
+		const char *slash = memrchr(f, '/', l);
+		size_t d = slash ? (size_t)(slash - f) : 0;
+		static const char *const files[] = { "cgroup.freeze", "freezer.state" };
+		for (int k = 0; k < 2 && d + 16 < sizeof path; k++) {
+			snprintf(path, sizeof path, "%.*s/%s", (int)d, f, files[k]);
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			ssize_t n = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			if (n > 0 && (buf[0] == '1' || !strncmp(buf, "FROZEN", 6) || !strncmp(buf, "FREEZING", 8)))
+				return 1;
+		}
+		f += l + (f[l] == '\n');
+	}
+	return 0;
+}
+
 static void start_check(long now)
 {
 	int sv[2], op[2];
+	if (frozen()) {
+		H.next = now + interval_now(now); /* paused: look again later */
+		return;
+	}
 	H.next = 0;
 	memset(&H.cur, 0, sizeof H.cur);
 	clock_gettime(CLOCK_REALTIME, &H.cur.start);
@@ -535,7 +564,14 @@ void mh_events(struct pollfd *p, long now)
 	if (M.exited)
 		return;
 	if (H.pid) {
-		if (!H.timed_out && now >= H.deadline) {
+		if (!H.timed_out && now >= H.deadline && frozen()) {
+			/* paused while checking: Docker cancels the probe and keeps no result */
+			H.timed_out = 1;
+			if (H.ctl >= 0 && write(H.ctl, "A", 1) < 0) {
+				/* the helper is going anyway */
+			}
+			H.kill_at = now + H_KILL_MS;
+		} else if (!H.timed_out && now >= H.deadline) {
 			/* Docker: the check failed with -1; the process is killed (abort, then the helper) */
 			H.timed_out = 1;
 			char text[96];

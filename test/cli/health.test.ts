@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cannotRun, messageLines, waitFor, withCli, type Cli } from './run-util.js';
 
 const skip = cannotRun();
@@ -174,5 +175,24 @@ test('health: a following `events` sees health_status as the monitor reports it'
   } finally {
     ev.kill();
     if (id) await c.berth(['rm', '-f', id]);
+  }
+}));
+
+test('health: no checks run while the container is paused (Docker stops its monitor), they resume after', { skip }, () => withCli(async (c) => {
+  // (a check that ran in the frozen cgroup would start during the pause and time out as a failure)
+  const id = await c.ok(['run', '-d', '--health-cmd', 'true', '--health-interval', '200ms', '--health-timeout', '300ms', 'busybox', 'sleep', '60']);
+  try {
+    await waitFor(async () => (await status(c, id)) === 'healthy' || undefined, 15000);
+    await c.ok(['pause', id]);
+    const paused = Date.now();
+    await new Promise((r) => setTimeout(r, 2000));
+    // the monitor's state file itself (the CLI is too slow to see each result before 5 newer ones)
+    const file = JSON.parse(readFileSync(join(c.root, 'containers', id, 'health.json'), 'utf8')) as Health;
+    assert.deepEqual(file.Log.filter((l) => l.ExitCode !== 0 || Date.parse(l.Start) > paused), [], 'no check during the pause');
+    await c.ok(['unpause', id]);
+    await waitFor(async () => ((await health(c, id))!.Log.some((l) => Date.parse(l.Start) > paused)) || undefined, 15000);
+    assert.equal(await status(c, id), 'healthy');
+  } finally {
+    await c.berth(['rm', '-f', id]);
   }
 }));
