@@ -188,6 +188,7 @@ int op_stdio_pipes(struct step *s);
 int op_monitor(struct step *s);
 int op_dns(struct step *s);
 int op_port_hold(struct step *s);
+int op_health(struct step *s);
 /* seccomp (seccomp.c) */
 int op_seccomp(struct step *s);
 int op_seccomp_bpf(struct step *s);

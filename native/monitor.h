@@ -150,6 +150,11 @@ size_t dns_servfail(const unsigned char *m, size_t n, unsigned char *out, size_t
 
 /* monitor_ports.c: pre `port_hold` sockets, kept by the monitor */
 int mon_ports_fds(const int **fds);
+/* monitor_health.c: healthchecks on the monitor's timer */
+int mh_poll(struct pollfd *p, int n);        /* add the running check's fds (at most 2) */
+int mh_timeout(long now, int timeout);       /* poll timeout, shortened for the next health event */
+void mh_events(struct pollfd *p, long now);  /* after poll: output, timers, the next check */
+int mh_reaped(pid_t p, long now);            /* 1: p was the running check's helper */
 
 /* monitor_loop.c */
 void mon_loop(void) __attribute__((noreturn));

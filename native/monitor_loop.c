@@ -34,6 +34,8 @@ static void reap(void)
 			return;
 		if (p == M.init && !M.exited)
 			mon_exit_status(st);
+		else
+			mh_reaped(p, mon_now_ms());
 	}
 }
 
@@ -140,8 +142,8 @@ static void drain(long now)
 
 void mon_loop(void)
 {
-	struct pollfd p[4 + MON_CLIENTS + DNS_POLL];
-	struct client *pc[4 + MON_CLIENTS];
+	struct pollfd p[6 + MON_CLIENTS + DNS_POLL];
+	struct client *pc[6 + MON_CLIENTS];
 	reap(); /* the init may be gone already */
 	for (;;) {
 		long now = mon_now_ms();
@@ -178,6 +180,7 @@ void mon_loop(void)
 			ii = n;
 			p[n++] = (struct pollfd){ M.in, POLLOUT, 0 };
 		}
+		n = mh_poll(p, n);
 		int nfixed = n;
 		for (int k = 0; k < MON_CLIENTS; k++) {
 			struct client *c = M.cl[k];
@@ -199,6 +202,7 @@ void mon_loop(void)
 			timeout = (int)(d > now ? d - now : 0);
 		}
 		timeout = dns_timeout(now, timeout);
+		timeout = mh_timeout(now, timeout);
 		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -206,6 +210,7 @@ void mon_loop(void)
 		}
 		if (p[0].revents)
 			reap();
+		mh_events(p, mon_now_ms());
 		for (int k = 0; k < 2; k++) {
 			short r = io[k] >= 0 ? p[io[k]].revents : 0;
 			if (!r)

@@ -33,6 +33,7 @@ static const struct op ops[] = {
 	{ "wait_exit", L_POST, 1, op_wait_exit },
 	{ "monitor", L_POST, 8, op_monitor },
 	{ "dns", L_POST, 2, op_dns },
+	{ "health", L_POST, 14, op_health },
 	/* child */
 	{ "await_release", L_CHILD, 1, op_await_release },
 	{ "setsid", L_CHILD, 1, op_setsid },

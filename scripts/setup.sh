@@ -22,6 +22,7 @@ PACKAGES=(
   busybox-static libseccomp-dev libcap-dev tini
   docker-registry skopeo runc crun containerd docker.io apache2-utils
   jq file python3 iproute2 kmod e2fsprogs nftables
+  qemu-system-x86 debootstrap cpio
 )
 # (no `cmd | grep -q` here: with pipefail, grep's early exit can SIGPIPE cmd and fail the test)
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]; }

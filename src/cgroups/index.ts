@@ -10,6 +10,7 @@ import { V2Cgroup } from './v2.js';
 
 export * from './types.js';
 export { sharesToWeight, blkioToIOWeight, swapToV2 } from './convert.js';
+export { parsePressure } from './stats.js';
 export { detectLayout, type Layout, type Hierarchy } from './detect.js';
 export { DeviceState, fromSpec as deviceRuleFromSpec, ruleString as deviceRuleString, type DeviceRule } from './devices.js';
 export { deviceProgram, encodeProgram, runProgram, type Insn } from './devfilter.js';
@@ -26,4 +27,14 @@ export function openCgroup(opts: OpenOptions): CgroupManager {
   const dirOf = (i: number) => resolveDir(layout, layout.hierarchies[i]!, opts.path, own);
   if (layout.version === 2) return new V2Cgroup(layout, opts.path, dirOf(0), opts.attachDevices);
   return new V1Cgroup(layout, opts.path, dirOf);
+}
+
+let hostVersion: 1 | 2 | 0 | undefined;
+
+/** The cgroup version of this machine (/sys/fs/cgroup): 2 on a unified host, 1 otherwise, 0 when none is mounted. */
+export function hostCgroupVersion(): 1 | 2 | 0 {
+  if (hostVersion === undefined) {
+    try { hostVersion = detectLayout(DEFAULT_CGROUP_ROOT).version; } catch { hostVersion = 0; }
+  }
+  return hostVersion;
 }

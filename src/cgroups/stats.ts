@@ -1,7 +1,7 @@
 /** Reading a cgroup's counters into CgroupStats, for v1 (one directory per controller) and v2. */
 import { readdirSync } from 'node:fs';
 import { V1_UNLIMITED, parseNum, readKV, readNum, readOptional } from './files.js';
-import type { BlkioEntry, CgroupStats, HugetlbStats } from './types.js';
+import type { BlkioEntry, CgroupStats, HugetlbStats, PSIData, PSIStats } from './types.js';
 
 /** USER_HZ, the unit of cpuacct.stat (fixed at 100 for user space on Linux). */
 const NS_PER_TICK = 1e9 / 100;
@@ -133,6 +133,10 @@ export function statsV2(dir: string): CgroupStats {
   m.oomKill = ev.oom_kill ?? 0;
   st.pids.current = readNum(dir, 'pids.current') ?? 0;
   st.pids.limit = parseNum(readOptional(dir, 'pids.max')) ?? null;
+  for (const [k, f] of [['cpu', 'cpu.pressure'], ['memory', 'memory.pressure'], ['io', 'io.pressure']] as const) {
+    const psi = parsePressure(readOptional(dir, f));
+    if (psi) (st.psi ??= {})[k] = psi;
+  }
   const io = parseIoStat(readOptional(dir, 'io.stat'));
   st.blkio = { ioServiceBytes: io.bytes, ioServiced: io.ios };
   for (const f of files(dir)) {
@@ -147,4 +151,22 @@ export function statsV2(dir: string): CgroupStats {
     st.hugetlb[size] = h;
   }
   return st;
+}
+
+/** A PSI file ("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull …"); undefined when absent or unreadable. */
+export function parsePressure(text: string | undefined): PSIStats | undefined {
+  if (!text) return undefined;
+  const zero = (): PSIData => ({ avg10: 0, avg60: 0, avg300: 0, total: 0 });
+  const out: PSIStats = { some: zero(), full: zero() };
+  let seen = false;
+  for (const line of text.split('\n')) {
+    const [kind, ...kv] = line.trim().split(/\s+/);
+    if (kind !== 'some' && kind !== 'full') continue;
+    seen = true;
+    for (const pair of kv) {
+      const [k, v] = pair.split('=');
+      if (k === 'avg10' || k === 'avg60' || k === 'avg300' || k === 'total') out[kind][k] = Number(v) || 0;
+    }
+  }
+  return seen ? out : undefined;
 }

@@ -52,7 +52,13 @@ export interface CgroupStats {
   blkio: { ioServiceBytes: BlkioEntry[]; ioServiced: BlkioEntry[] };
   /** Keyed by page size as in file names and the spec ("2MB", "1GB"). */
   hugetlb: Record<string, HugetlbStats>;
+  /** Pressure stall information (v2 `cpu.pressure`, `memory.pressure`, `io.pressure`, where the kernel has PSI). */
+  psi?: { cpu?: PSIStats; memory?: PSIStats; io?: PSIStats };
 }
+
+/** One PSI file, in runc's shape (libcontainer/cgroups stats: avg10/60/300 in %, total in µs). */
+export interface PSIData { avg10: number; avg60: number; avg300: number; total: number }
+export interface PSIStats { some: PSIData; full: PSIData }
 
 export interface CgroupManager {
   readonly version: 1 | 2;

@@ -5,6 +5,7 @@ import { BerthError, debugStacks, describeError, mark, usage } from '../lib/inde
 import { parseFlags, str, bool, list, int, type FlagSpec, type Parsed } from './runtime-args.js';
 import * as rt from '../runtime/index.js';
 import { exampleSpec, runtimeFeatures, type LinuxResources } from '../oci/index.js';
+import { hostCgroupVersion } from '../cgroups/index.js';
 import { printTable, runPs } from './runtime-output.js';
 
 const VERSION = '0.1.0';
@@ -136,7 +137,8 @@ const COMMANDS: Record<string, (ctx: Ctx, argv: string[]) => Promise<number>> = 
     const p = parseFlags('spec', argv, [{ names: ['bundle', 'b'], value: true }, { names: ['rootless'] }]);
     const file = join(resolve(str(p, 'bundle') ?? '.'), 'config.json');
     if (existsSync(file)) throw new BerthError({ kind: 'conflict', op: 'spec', path: file, message: `spec: File ${file} exists. Remove it first` });
-    writeFileSync(file, JSON.stringify(exampleSpec({ rootless: bool(p, 'rootless') }), null, '\t'));
+    // runc's spec adds a cgroup namespace on a cgroup v2 host
+    writeFileSync(file, JSON.stringify(exampleSpec({ rootless: bool(p, 'rootless'), cgroupns: hostCgroupVersion() === 2 }), null, '\t'));
     return 0;
   },
   async checkpoint() { throw new BerthError({ kind: 'usage', op: 'checkpoint', message: 'checkpoint: not supported by berth-runtime (no CRIU integration)' }); },

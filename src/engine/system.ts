@@ -10,7 +10,7 @@ import { detectLayout } from '../cgroups/index.js';
 import { BerthError, invalid } from '../lib/index.js';
 import { contentStore, imageStore, listImages, prune as pruneImageStore, readDaemonConfig, snapshotter, type PruneOptions, type PruneReport } from '../image/index.js';
 import { chainIDs, SIZE_LABEL } from '../snapshots/index.js';
-import { reconcile, removeContainer, type EngineCore } from './containers/index.js';
+import { ingestAllHealthEvents, reconcile, removeContainer, type EngineCore } from './containers/index.js';
 import { nowNs, parseUntil, PRUNE_FILTER_KEYS, type Container, type EngineEvent, type Filters, type Volume } from './store/index.js';
 import { treeSize } from './volumes.js';
 
@@ -337,6 +337,7 @@ export async function* watchEvents(core: EngineCore, o: WatchEventsOptions = {})
   let last = o.since !== undefined || o.until !== undefined ? 0 : events.lastId();
   for (;;) {
     const final = o.follow === false || (o.until !== undefined && nowNs() > o.until) || !!o.signal?.aborted;
+    ingestAllHealthEvents(core); // the monitors' healthcheck status changes
     const top = events.lastId();
     for (const e of events.query({ afterId: last, since: o.since, until: o.until, filters: o.filters })) {
       if (e.id > top) break;

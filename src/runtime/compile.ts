@@ -38,6 +38,8 @@ export interface MonitorOptions {
   dnsConfig?: string;
   /** Host ports bound (never listened on) in the caller's network namespace for the container's life; ip '' = all. */
   holdPorts?: HoldPort[];
+  /** a healthcheck run by the monitor (docs/PLAN.md "Healthchecks") */
+  health?: HealthOptions;
 }
 
 export interface HoldPort { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: number }
@@ -48,6 +50,29 @@ export function holdPortSteps(ports: HoldPort[] | undefined): Step[] {
     const what = `${p.proto} ${p.ip.includes(':') ? `[${p.ip}]` : p.ip || '[::]'}:${p.port}`;
     return step('port_hold', [p.proto, p.ip, p.port], `reserve the host port ${what}`, what);
   });
+}
+
+/** The healthcheck the monitor runs on its timer: an exec of `args` with the init's env, user, cwd. */
+export interface HealthOptions {
+  args: string[];
+  /** where the runtime writes the check's exec plan (read by the monitor for every check) */
+  planFile: string;
+  /** Docker's State.Health, written atomically by the monitor */
+  stateFile: string;
+  /** one JSON line per status change, appended by the monitor ('' = none) */
+  eventsFile: string;
+  intervalMs: number;
+  timeoutMs: number;
+  startPeriodMs: number;
+  startIntervalMs: number;
+  retries: number;
+  onFailure: 'none' | 'kill' | 'restart' | 'stop';
+  stopSignal: number;
+  stopTimeoutMs: number;
+  /** run (detached) when the container turns unhealthy with onFailure 'restart' */
+  restartCommand?: string[];
+  /** the container's cgroup.procs files (filled in by the runtime) */
+  cgroupProcs?: string[];
 }
 
 export interface InitContext extends TerminalOptions, ProcessHooks {
@@ -156,6 +181,12 @@ export function compileInit(c: InitContext): Plan {
   plan.post.push(step('release', [], 'release the container process'));
   if (proc.terminal) plan.post.push(...terminalPost(c));
   plan.post.push(step('await_ready', [], 'wait for the container to be ready'));
+  if (mon?.health) {
+    const h = mon.health;
+    plan.post.push(step('health', [h.planFile, h.stateFile, h.eventsFile, (h.cgroupProcs ?? []).join('\n'), h.intervalMs, h.timeoutMs,
+      h.startPeriodMs, h.startIntervalMs, h.retries, h.onFailure, h.stopSignal, h.stopTimeoutMs, (h.restartCommand ?? []).join('\n')],
+    `set up the healthcheck (every ${h.intervalMs} ms)`, h.planFile));
+  }
   if (mon) {
     plan.post.push(step('monitor', [mon.log, mon.maxSize, mon.maxFiles, mon.exitFile, mon.socket, mon.oomFile ?? '', (mon.exitCommand ?? []).join('\n')],
       `monitor the container (log ${mon.log || 'none'}, attach socket ${mon.socket})`, mon.socket));
@@ -213,6 +244,10 @@ export interface ExecContext extends TerminalOptions, ProcessHooks {
   rootless: boolean;
   apparmor: boolean;
   selinux: boolean;
+  /** Where the namespaces are: default `/proc/PID`; the monitor's checks run in /proc/INIT: `.` */
+  nsDir?: string;
+  /** Nobody answers: no pid report, no go (the monitor's healthchecks). */
+  unattended?: boolean;
 }
 
 export function compileExec(c: ExecContext): Plan {
@@ -221,12 +256,14 @@ export function compileExec(c: ExecContext): Plan {
   if (c.process.terminal && !c.consoleSocket && !c.relay) throw invalid('exec', 'terminal requested but no --console-socket was given and the exec is detached');
   for (const t of JOIN_ORDER) {
     if (!namespaces.some((n) => n.type === t)) continue;
-    const path = `/proc/${c.pid}/ns/${NAMESPACES[t]!.file}`;
+    const path = `${c.nsDir ?? `/proc/${c.pid}`}/ns/${NAMESPACES[t]!.file}`;
     plan.pre.push(step('setns', [path, NAMESPACES[t]!.flag], `join the container's ${t} namespace`, path));
   }
   plan.pre.push(step('spawn', [0], 'create the exec process'));
-  plan.post.push(step('report_pid', [], 'report the process pid'));
-  plan.post.push(step('await_go', [], 'wait for the runtime'));
+  if (!c.unattended) {
+    plan.post.push(step('report_pid', [], 'report the process pid'));
+    plan.post.push(step('await_go', [], 'wait for the runtime'));
+  }
   plan.post.push(step('release', [], 'release the process'));
   if (c.process.terminal) plan.post.push(...terminalPost(c));
   plan.post.push(step('await_ready', [], 'wait for the process to start'));

@@ -4,8 +4,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { BerthError, invalid, mark, wrapError } from '../lib/index.js';
 import { validateConfig, type Spec } from '../oci/index.js';
 import { openCgroup, type CgroupManager } from '../cgroups/index.js';
-import { HelperSession, procStat, joinCgroupFiles, step, type NetSteps } from '../sys/index.js';
-import { compileInit, type MonitorOptions } from './compile.js';
+import { HelperSession, procStat, joinCgroupFiles, step, encodePlan, type NetSteps } from '../sys/index.js';
+import { compileExec, compileInit, type MonitorOptions } from './compile.js';
 import type { CgroupMountInfo } from './compile-mounts.js';
 import { rootfsPath, type RootfsMount } from './compile-mounts.js';
 import { Container, type RuntimeOptions } from './container.js';
@@ -114,6 +114,16 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       cg = null;
     }
     const lsm = lsmEnabled();
+    const health = o.monitor?.health;
+    if (health) {
+      // the check's exec plan, prepared once: the monitor runs it in /proc/INIT for every check
+      const hp = compileExec({
+        pid: 0, nsDir: '.', unattended: true, spec, process: { ...spec.process!, args: health.args, terminal: false }, detach: false,
+        relay: false, preserveFds: 0, rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
+        seccompStep: (s) => seccompStep(s, opts.seccompCacheDir, 'create'),
+      });
+      try { writeFileSync(health.planFile, encodePlan(hp), { mode: 0o600 }); } catch (e) { throw wrapError(e, `${op}: write the healthcheck plan`, health.planFile); }
+    }
     const plan = compileInit({
       id, spec, bundle, rootfs, fifo: dir.fifo, foreground, noFifo: started,
       cgroupMount: cg ? mountInfo(cg, spec) : undefined,
@@ -121,7 +131,10 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       noPivot: !!o.noPivot, noNewKeyring: !!o.noNewKeyring, preserveFds: o.preserveFds ?? 0,
       rootless, apparmor: lsm.apparmor, selinux: lsm.selinux,
       loopbackUp: o.loopbackUp, rootfsMounts: o.rootfsMounts, mkdirCwd: o.mkdirCwd, netSteps: o.netSteps,
-      monitor: o.monitor ? { ...o.monitor, oomFile: o.monitor.oomFile ?? oomFile(cg) } : undefined,
+      monitor: o.monitor ? {
+        ...o.monitor, oomFile: o.monitor.oomFile ?? oomFile(cg),
+        health: health && { ...health, cgroupProcs: cg ? cg.procsFiles() : [] },
+      } : undefined,
       seccompStep: (s) => seccompStep(s, opts.seccompCacheDir, 'create'),
     });
     if (!started) plan.pre.unshift(step('mkfifo', [dir.fifo, 0o622], `create the exec fifo ${dir.fifo}`, dir.fifo));

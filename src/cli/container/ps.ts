@@ -1,6 +1,6 @@
 /** `berth ps` (and `container ls`): Docker's columns, filters, formats. */
 import { imageStore } from '../../image/index.js';
-import { reconcile, type EngineCore } from '../../engine/index.js';
+import { checkHealthFilter, healthStatus, healthSuffix, ingestHealthEvents, reconcile, type EngineCore } from '../../engine/index.js';
 import { parseFilters, type Container } from '../../engine/store/index.js';
 import { bool, int, str, strs } from '../flags.js';
 import { PS_ERRORS, formatItems, preflight } from '../image/format.js';
@@ -53,7 +53,7 @@ function command(c: Container, noTrunc: boolean): string {
   return noTrunc ? JSON.stringify(cmd) : `"${cmd}"`;
 }
 
-export function rowOf(c: Container, noTrunc: boolean, size?: { rw: number; root: number }, ports = ''): Record<string, unknown> {
+export function rowOf(c: Container, noTrunc: boolean, size?: { rw: number; root: number }, health = '', ports = ''): Record<string, unknown> {
   const labels = Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).sort().join(','); // sorted, as docker 28 prints them
   const image = c.image;
   return {
@@ -70,7 +70,7 @@ export function rowOf(c: Container, noTrunc: boolean, size?: { rw: number; root:
     RunningFor: `${ago(c.created)} ago`,
     Size: size ? `${humanSize(size.rw)} (virtual ${humanSize(size.root)})` : '0B',
     State: c.state.status,
-    Status: statusText(c),
+    Status: statusText(c) + health,
   };
 }
 
@@ -89,6 +89,9 @@ export async function run(argv: string[], name = 'ps'): Promise<number> {
     const blank = Object.fromEntries(Object.keys(HEADERS).map((k) => [k, '']));
     preflight(format, Object.defineProperty(blank, 'Label', { value: Object.assign(() => '', { params: ['string'] }) }), '*formatter.ContainerContext', PS_ERRORS);
     const filters = parseFilters(strs(p, 'filter'), 'list containers');
+    const health = filters.health; // the monitor's state file, not the store, knows it
+    delete filters.health;
+    if (health) checkHealthFilter(health, 'list containers');
     const last = int(p, 'last');
     const limit = bool(p, 'latest') ? 1 : last > 0 ? last : undefined;
     const images = imageStore(core.images);
@@ -99,7 +102,8 @@ export async function run(argv: string[], name = 'ps'): Promise<number> {
       }
     }
     const list = core.store.containers.list({ all: bool(p, 'all'), limit, filters }, (v) => (tagged.has(v) ? [tagged.get(v)!] : []))
-      .map((c) => reconcile(core, c));
+      .map((c) => reconcile(core, c))
+      .filter((c) => { ingestHealthEvents(core, c); return !health || health.includes(healthStatus(core, c)); });
     if (bool(p, 'quiet')) {
       io.out.write(list.map((c) => (bool(p, 'no-trunc') ? c.id : c.id.slice(0, 12)) + '\n').join(''));
       return 0;
@@ -108,7 +112,7 @@ export async function run(argv: string[], name = 'ps'): Promise<number> {
     const withSize = bool(p, 'size') || /\.Size\b/.test(format);
     const rows: Record<string, unknown>[] = [];
     for (const c of list) {
-      const row = rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined, portsText(core, c));
+      const row = rowOf(c, bool(p, 'no-trunc'), withSize ? await sizes(core, c) : undefined, healthSuffix(core, c), portsText(core, c));
       // Docker's ContainerContext method: {{.Label "key"}} is that label's value or ''
       Object.defineProperty(row, 'Label', { value: Object.assign((key: string) => c.labels[key] ?? '', { params: ['string'] }) });
       rows.push(row);

@@ -18,6 +18,7 @@ import {
 } from '../../engine/spec/index.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
 import { parseRestartPolicy, validateRestartPolicy, type RestartPolicy } from '../../engine/containers/restart-policy.js';
+import { HEALTH_ACTIONS, parseGoDuration } from '../../engine/index.js';
 
 export type RunCommand = 'run' | 'create';
 export type PullPolicy = 'always' | 'missing' | 'never';
@@ -111,6 +112,13 @@ const COMMON: FlagSpec[] = [
   L('env', 'Set environment variables', 'e'),
   L('env-file', 'Read in a file of environment variables'),
   L('group-add', 'Add additional groups to join'),
+  S('health-cmd', 'Command to run to check health'),
+  S('health-interval', 'Time between running the check (ms|s|m|h) (default 0s)', undefined, 'duration'),
+  S('health-on-failure', 'Action to take once the container turns unhealthy (none, kill, restart, stop)'),
+  { name: 'health-retries', type: 'int', help: 'Consecutive failures needed to report unhealthy' },
+  S('health-start-interval', 'Time between running the check during the start period (ms|s|m|h) (default 0s)', undefined, 'duration'),
+  S('health-start-period', 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)', undefined, 'duration'),
+  S('health-timeout', 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)', undefined, 'duration'),
   S('hostname', 'Container host name', 'h'),
   B('init', 'Run an init inside the container that forwards signals and reaps processes'),
   B('interactive', 'Keep STDIN open even if not attached', 'i'),
@@ -124,6 +132,7 @@ const COMMON: FlagSpec[] = [
   { name: 'memory-swappiness', type: 'int', default: -1, help: 'Tune container memory swappiness (0 to 100)' },
   L('mount', 'Attach a filesystem mount to the container', undefined, 'mount'),
   S('name', 'Assign a name to the container'),
+  B('no-healthcheck', 'Disable any container-specified HEALTHCHECK'),
   { name: 'net', type: 'strings' },
   L('network', 'Connect a container to a network', undefined, 'network'),
   B('oom-kill-disable', 'Disable OOM Killer'),
@@ -266,6 +275,28 @@ export function parseRunArgs(command: RunCommand, argv: string[], ctx: RunParseC
   if (has('init')) o.init = p.flags.init as boolean;
   if (has('stop-signal')) o.stopSignal = str('stop-signal');
   if (has('stop-timeout')) o.stopTimeout = num('stop-timeout');
+  // healthcheck (docker/cli opts.go: negative values, --no-healthcheck conflicts)
+  const dur = (n: string) => (has(n) ? flagVal(n, str(n), parseGoDuration) : 0);
+  const hc = {
+    Test: has('health-cmd') && str('health-cmd') ? ['CMD-SHELL', str('health-cmd')] : undefined,
+    Interval: dur('health-interval'), Timeout: dur('health-timeout'), StartPeriod: dur('health-start-period'),
+    StartInterval: dur('health-start-interval'), Retries: has('health-retries') ? num('health-retries') : 0,
+  };
+  const haveHealth = !!hc.Test || !!hc.Interval || !!hc.Timeout || !!hc.StartPeriod || !!hc.StartInterval || !!hc.Retries;
+  if (p.flags['no-healthcheck']) {
+    if (haveHealth) throw parseErr('--no-healthcheck conflicts with --health-* options');
+    o.healthcheck = { Test: ['NONE'] };
+  } else if (haveHealth) {
+    for (const [n, v] of [['interval', hc.Interval], ['timeout', hc.Timeout], ['start-period', hc.StartPeriod], ['start-interval', hc.StartInterval], ['retries', hc.Retries]] as const) {
+      if (v < 0) throw parseErr(`--health-${n} cannot be negative`);
+    }
+    o.healthcheck = Object.fromEntries(Object.entries(hc).filter(([, v]) => v !== undefined && v !== 0)) as RunOptions['healthcheck'];
+  }
+  if (has('health-on-failure')) {
+    const a = str('health-on-failure');
+    if (!(HEALTH_ACTIONS as readonly string[]).includes(a)) throw invalid(`invalid on-failure action "${a}" for health check: supported actions are: none,kill,restart,stop`);
+    o.healthOnFailure = a;
+  }
   if (p.flags.tty) o.tty = true;
   if (p.flags.interactive) o.openStdin = true;
   // storage

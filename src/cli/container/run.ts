@@ -27,6 +27,7 @@ async function create(c: EngineCore, command: RunCommand, cli: RunCliOptions, op
     logMaxSize: cli.logOpts.maxSize, logMaxFile: cli.logOpts.maxFile, volumesFrom: cli.volumesFrom, restart: cli.restart,
     attachStdin: !cli.detach && attachStd('stdin'), attachStdout: !cli.detach && attachStd('stdout'), attachStderr: !cli.detach && attachStd('stderr'),
     stdinOnce: cli.interactive && !cli.detach,
+    onWarning: (w) => printErr(`WARNING: ${w}`),
     onPull: cli.quiet ? undefined : (ref) => printErr(`Unable to find image '${ref}' locally`),
     onProgress: cli.quiet ? undefined : new ProgressPrinter(io.err).handle,
   });

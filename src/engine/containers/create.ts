@@ -6,12 +6,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { BerthError, invalid, mark } from '../../lib/index.js';
 import { chainIDs } from '../../snapshots/index.js';
+import { hostCgroupVersion } from '../../cgroups/index.js';
 import { snapshotter } from '../../image/index.js';
 import { checkBindSources, effectiveConfig, type MountSpec, type RunOptions } from '../spec/index.js';
 import { createVolumeDir } from '../files/index.js';
 import { randomId, type Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 import { dockerConfig, dockerHostConfig, type CreateFlags } from './docker-shape.js';
+import { mergeHealthcheck, validateHealthcheck } from './health.js';
 import { resolveImage, type ImageRequest } from './image.js';
 import { planNetworks } from '../networks/plan.js';
 
@@ -19,6 +21,23 @@ export interface CreateRequest extends ImageRequest, CreateFlags {
   image: string;
   options?: RunOptions;
   name?: string;
+  /** Docker's create warnings (the CLI prints `WARNING: …`). */
+  onWarning?: (message: string) => void;
+}
+
+/** What dockerd does on a cgroup v2 host: a private cgroup namespace by default; settings v2
+ *  has no file for are discarded with its warnings instead of failing at start. */
+export function adaptToCgroupV2(opts: RunOptions, warn: (message: string) => void, version = hostCgroupVersion()): void {
+  if (version !== 2) return;
+  opts.cgroupns ||= 'private';
+  if (opts.oomKillDisable !== undefined) {
+    if (opts.oomKillDisable) warn('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
+    delete opts.oomKillDisable;
+  }
+  if (opts.memorySwappiness !== undefined && opts.memorySwappiness !== -1) {
+    warn('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
+    delete opts.memorySwappiness;
+  }
 }
 
 /** The key under which the engine keeps the run options in HostConfig (hidden by inspect). */
@@ -73,6 +92,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
   for (const mode of [opts.network, opts.pid, opts.ipc]) {
     if (mode?.startsWith('container:')) core.store.containers.get(mode.slice('container:'.length)); // must exist
   }
+  adaptToCgroupV2(opts, req.onWarning ?? (() => {}));
   const joins = planNetworks(core, opts, op);
   mark('create');
   const image = await resolveImage(core.images, req.image, req);
@@ -91,6 +111,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     logMaxSize: req.logMaxSize ?? core.options.logMaxSize,
     logMaxFile: req.logMaxFile ?? core.options.logMaxFile,
   };
+  validateHealthcheck(opts.healthcheck, op);
   const hostConfig = dockerHostConfig(opts, flags);
   hostConfig[RUN_OPTIONS_KEY] = opts;
   const snapsP = snapshotter(core.images);
@@ -112,6 +133,9 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     const config = dockerConfig(cfg, req.image, opts, flags);
     const exposed = [...Object.keys(image.config.config?.ExposedPorts ?? {}), ...(opts.expose ?? []), ...Object.keys(opts.publish ?? {})];
     if (exposed.length) config.ExposedPorts = Object.fromEntries([...new Set(exposed)].map((k) => [k, {}]));
+    const health = mergeHealthcheck(opts.healthcheck, image.config.config?.Healthcheck);
+    if (health) config.Healthcheck = health;
+    if (opts.healthOnFailure && opts.healthOnFailure !== 'none') config.HealthcheckOnFailureAction = opts.healthOnFailure;
     const paths = core.paths(id);
     const snaps = await snapsP;
     const chain = chainIDs(image.record.diffIDs);

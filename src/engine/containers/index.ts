@@ -1,5 +1,5 @@
 export { EngineCore } from './core.js';
-export { createContainer, planMounts, RUN_OPTIONS_KEY, type CreateRequest } from './create.js';
+export { createContainer, planMounts, adaptToCgroupV2, RUN_OPTIONS_KEY, type CreateRequest } from './create.js';
 export { startContainer, runOptionsOf, exitCodeForStartError, type StartOptions, type Started } from './start.js';
 export { reconcile, settle, teardown, readExitRecord, monitorAlive, exitCodeOf } from './cleanup.js';
 export {
@@ -32,3 +32,7 @@ export {
 } from './restart-policy.js';
 export { updateContainer, checkUpdateRequest, type UpdateRequest, type UpdateResult } from './update.js';
 export { bootContainers, startsAtBoot, type BootResult } from './boot.js';
+export {
+  parseGoDuration, mergeHealthcheck, validateHealthcheck, readHealth, healthStatus, healthSuffix, ingestHealthEvents, ingestAllHealthEvents, checkHealthFilter,
+  HEALTH_ACTIONS, type HealthConfig, type HealthState, type HealthStatus, type HealthAction,
+} from './health.js';

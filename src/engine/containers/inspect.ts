@@ -5,6 +5,7 @@ import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
 import { networkSettings } from '../networks/shape.js';
+import { ingestHealthEvents, readHealth } from './health.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -28,6 +29,8 @@ export function inspectContainer(core: EngineCore, c: Container): Record<string,
   delete hostConfig[RUN_OPTIONS_KEY];
   const cfg = c.config as { Entrypoint?: string[] | null; Cmd?: string[] | null };
   const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
+  const health = readHealth(core, c);
+  if (health) ingestHealthEvents(core, c);
   return {
     Id: c.id,
     Created: c.created,
@@ -45,6 +48,7 @@ export function inspectContainer(core: EngineCore, c: Container): Record<string,
       Error: st.error,
       StartedAt: st.startedAt ?? ZERO_TIME,
       FinishedAt: st.finishedAt ?? ZERO_TIME,
+      ...(health ? { Health: health } : {}),
     },
     Image: c.imageId,
     ResolvConfPath: files.resolvConf,

@@ -23,6 +23,7 @@ import { OPTION_LIMIT } from '../../snapshots/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
 import { readImageConfig } from './image.js';
+import { healthOptionsOf } from './health.js';
 import { imageStore } from '../../image/index.js';
 import { commitNetworks, prepareNetworks } from '../networks/attach.js';
 import { parseAddHost, type HostRecord } from '../files/index.js';
@@ -201,6 +202,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       exitFile: paths.exitFile, socket: paths.socket, stdin: !!o.openStdin,
       exitCommand: core.exitCommand(c.id),
       dnsConfig: net?.dnsConfig, holdPorts: net?.holdPorts,
+      health: healthOptionsOf(core, c, (c.config as { Shell?: string[] }).Shell),
     };
     const attachFirst = !!so.attach;
     const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined, netSteps: net?.wiring }, op, false, false, !attachFirst);

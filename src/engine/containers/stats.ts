@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import type { BlkioEntry, CgroupStats } from '../../cgroups/index.js';
+import type { BlkioEntry, CgroupStats, PSIStats } from '../../cgroups/index.js';
 import { Container as RtContainer } from '../../runtime/index.js';
 import type { Container } from '../store/index.js';
 import { reconcile } from './cleanup.js';
@@ -23,6 +23,7 @@ export interface CpuStats {
   system_cpu_usage?: number;
   online_cpus?: number;
   throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
+  psi?: PSIStats;
 }
 
 export interface NetworkStats {
@@ -48,12 +49,13 @@ export interface StatsJSON {
     io_merged_recursive: BlkioStatEntry[] | null;
     io_time_recursive: BlkioStatEntry[] | null;
     sectors_recursive: BlkioStatEntry[] | null;
+    psi?: PSIStats;
   };
   num_procs: number;
   storage_stats: Record<string, never>;
   cpu_stats: CpuStats;
   precpu_stats: CpuStats;
-  memory_stats: { usage?: number; max_usage?: number; stats?: Record<string, number>; failcnt?: number; limit?: number };
+  memory_stats: { usage?: number; max_usage?: number; stats?: Record<string, number>; failcnt?: number; limit?: number; psi?: PSIStats };
   /** Per interface of the container's network namespace (no loopback); absent without one. */
   networks?: Record<string, NetworkStats>;
 }
@@ -141,6 +143,10 @@ export function toStatsJSON(c: Container, cg: CgroupStats, version: 1 | 2, sys: 
   s.pids_stats = { current: cg.pids.current, ...(cg.pids.limit !== null ? { limit: cg.pids.limit } : {}) };
   s.blkio_stats.io_service_bytes_recursive = entries(cg.blkio.ioServiceBytes, version === 2);
   s.blkio_stats.io_serviced_recursive = entries(cg.blkio.ioServiced, version === 2);
+  // pressure stall information where the kernel has it (cgroup v2), in runc's `psi` shape
+  if (cg.psi?.cpu) s.cpu_stats.psi = cg.psi.cpu;
+  if (cg.psi?.memory) s.memory_stats.psi = cg.psi.memory;
+  if (cg.psi?.io) s.blkio_stats.psi = cg.psi.io;
   return s;
 }
 

@@ -78,6 +78,10 @@ export interface RunOptions {
   init?: boolean;
   stopSignal?: string;
   stopTimeout?: number;
+  /** `--health-*` / `--no-healthcheck` (Docker's HealthConfig, durations in ns; Test ["NONE"] disables). */
+  healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
+  /** `--health-on-failure` (podman): none, kill, restart, stop. */
+  healthOnFailure?: string;
   tty?: boolean;
   openStdin?: boolean;
   /** `[height, width]` of the terminal, when known. */
