@@ -47,9 +47,10 @@ test('a run killed at any moment: rm -f leaves no veth, rule, lease or DNS entry
     const env = { ...c.env, BERTH_BRIDGE: 'berth0', BERTH_RESOLV_CONF: c.resolvConf, BERTH_NO_WORKER: '1' };
     for (const delay of [40, 120, 250, 400, 600, 900]) {
       const child = spawn('nsenter', [`--net=${c.ns}`, '--', FRONT, 'run', '-d', '--network', 'app', '-p', `${7100 + delay}:80`, 'busybox', 'sleep', '60'], { env, stdio: 'ignore' });
+      const closed = new Promise((r) => child.once('close', r));
       await sleep(delay);
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('close', r));
+      await closed;
     }
     const ids = await allIds(c);
     if (ids.length) await c.ok(['rm', '-f', ...ids]);
