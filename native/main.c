@@ -35,12 +35,14 @@ void child_main(void)
 
 static int usage(void)
 {
-	fputs("usage: berth-helper run --ctl FD | berth-helper seccomp-export | berth-helper net | berth-helper version\n", stderr);
+	fputs("usage: berth-helper run --ctl FD | berth-helper seccomp-export | berth-helper net | berth-helper netbench … | berth-helper version\n", stderr);
 	return 2;
 }
 
 int main(int argc, char **argv, char **envp)
 {
+	if (argc >= 2 && !strcmp(argv[1], "netbench")) /* a load generator: no plan, no sealing */
+		return netbench_main(argc, argv);
 	reexec_sealed(argv, envp);
 	if (argc >= 2 && !strcmp(argv[1], "version")) {
 		printf("berth-helper %d\n", HELPER_VERSION);

@@ -8,3 +8,4 @@ export * as store from './store/index.js';
 export * from './volumes.js';
 export * from './system.js';
 export * from './networks/index.js';
+export * from './bench-net.js';
