@@ -47,7 +47,7 @@ export interface SchemeResult {
   rr: LatencyStats | null;
   /** ICMP echo to the address the client talks to (null where ICMP does not take the same path) */
   ping: LatencyStats | null;
-  /** `run -d` of a container on this scheme minus `run -d --network none` (ms, median) */
+  /** `run -d` of a container on this scheme minus a `run -d --network none` just before it (ms, median of pairs) */
   setupMs: number | null;
   /** why the scheme was not (fully) measured */
   error?: string;
@@ -306,20 +306,28 @@ async function clientContainerShared(c: Ctx, serverId: string): Promise<Place> {
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
-async function setupCost(c: Ctx, opts: RunOptions, reps: number): Promise<number> {
-  const ms: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const r = await runDetached(c, opts, ['sleep', '3600']);
-    ms.push(r.ms);
+/** `run -d` on the scheme minus `run -d --network none` just before it (median of pairs, ms): robust to load drift. */
+async function setupCost(c: Ctx, opts: RunOptions, reps: number, baselines: number[]): Promise<number> {
+  const diff: number[] = [];
+  const once = async (o: RunOptions) => {
+    const r = await runDetached(c, o, ['sleep', '3600']);
     await remove(c, r.id);
+    return r.ms;
+  };
+  for (let i = 0; i < reps; i++) {
+    // the order alternates: whichever runs first in a pair pays more (the previous removal's
+    // tail), so a fixed order would bias every difference
+    const [a, b] = i % 2 ? [await once(opts), await once({ network: 'none' })].reverse() : [await once({ network: 'none' }), await once(opts)];
+    baselines.push(a!);
+    diff.push(b! - a!);
   }
-  return median(ms);
+  return median(diff);
 }
 
 const lat = (j: Record<string, number>): LatencyStats => ({ p50Us: j.p50_us!, p99Us: j.p99_us!, samples: j.samples!, ...(j.lost ? { lost: j.lost } : {}) });
 const gbit = (j: Record<string, number>) => Math.round(j.bits_per_second! / 1e7) / 100;
 
-async function measure(c: Ctx, scheme: BenchScheme, baseline: number | null, reps: number): Promise<SchemeResult> {
+async function measure(c: Ctx, scheme: BenchScheme, baselines: number[], reps: number): Promise<SchemeResult> {
   const info = SCHEME_INFO[scheme];
   const r: SchemeResult = { scheme, ...info, gbit1: null, gbit4: null, rr: null, ping: null, setupMs: null };
   try {
@@ -330,7 +338,7 @@ async function measure(c: Ctx, scheme: BenchScheme, baseline: number | null, rep
     r.gbit4 = gbit(await netbench(c, p.client, ['stream', p.addr, String(p.port), '4', d]));
     r.rr = lat(await netbench(c, p.client, ['rr', p.addr, String(p.port), d]));
     if (p.pingAddr) r.ping = lat(await netbench(c, p.client, ['ping', p.pingAddr, String(Math.min(c.o.duration, 1))]));
-    if (baseline !== null) r.setupMs = Math.round((await setupCost(c, p.setup, reps) - baseline) * 10) / 10;
+    r.setupMs = Math.round(await setupCost(c, p.setup, reps, baselines) * 10) / 10;
   } catch (e) {
     if (c.o.signal?.aborted) throw e;
     r.error = describeError(e);
@@ -385,14 +393,16 @@ export async function benchNet(core: EngineCore, o: BenchNetOptions = {}): Promi
   };
   let problems: string[] = [];
   try {
-    const reps = Math.max(1, Math.min(5, Math.round(duration * 2)));
+    const reps = Math.max(1, Math.min(6, 2 * Math.round(duration)));
+    const baselines: number[] = [];
     try {
-      result.baselineSetupMs = Math.round(await setupCost(c, { network: 'none' }, reps) * 10) / 10;
+      await setupCost(c, { network: 'none' }, 1, []); // warm, and the image is there
     } catch (e) {
       if (o.signal?.aborted) throw e;
       throw new BerthError({ kind: 'system', op: OP, message: `${OP}: run -d --network none ${c.o.image}: ${describeError(e)}`, cause: e });
     }
-    for (const s of schemes) result.schemes.push(await measure(c, s, result.baselineSetupMs, reps));
+    for (const s of schemes) result.schemes.push(await measure(c, s, baselines, reps));
+    if (baselines.length) result.baselineSetupMs = Math.round(median(baselines) * 10) / 10;
     try { result.crossCheck = await crossCheck(c); } catch (e) { if (o.signal?.aborted) throw e; o.progress?.(`iperf3 cross-check: ${describeError(e)}`); }
   } finally {
     problems = await cleanup(c);
