@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/probe.js';
 import { busyboxRootfs, haveBusybox } from '../test/helpers/rootfs.js';
 import { BENCH_SCHEMES, type BenchNetResult, type SchemeResult } from '../src/engine/index.js';
+import { setupPodman, type Engine as Peer } from './engine-peers.js';
 import { comm, killLeftovers, memOf, pidsAlive, ppid, removeCgroupsCreated, unmountUnder } from './engine-proc.js';
 
 const D = Number(process.env.BENCH_NET_DURATION ?? 3);
@@ -147,8 +148,10 @@ function berthBench(schemes: string, strict = true): { raw: BenchNetResult; by: 
 }
 const berthPath = (s: SchemeResult): Path => ({ gbit1: s.gbit1!, gbit4: s.gbit4!, rrP50: s.rr!.p50Us, rrP99: s.rr!.p99Us });
 
-function runRm(nameOf: 'berth' | 'docker', d?: Dockerd): number {
-  const r = nameOf === 'berth' ? berth(['run', '--rm', 'busybox', 'true'], true) : docker(d!, ['run', '--rm', 'busybox', 'true'], true);
+let podman: Peer | undefined;
+function runRm(nameOf: 'berth' | 'docker' | 'podman', d?: Dockerd): number {
+  const args = ['run', '--rm', 'busybox', 'true'];
+  const r = nameOf === 'berth' ? berth(args, true) : nameOf === 'docker' ? docker(d!, args, true) : sh(inNs(podman!.argv(args)), { env: podman!.env, allowFail: true });
   if (r.status !== 0) throw new Error(`${nameOf} run --rm busybox true: exit ${r.status}: ${r.err.trim()}`); // a failing peer looks fast
   return r.ms;
 }
@@ -250,13 +253,25 @@ async function main(): Promise<number> {
     res.ratios.publishedLoVsDockerNat = { x1: round(pub.gbit1 / dnat.gbit1), x4: round(pub.gbit4 / dnat.gbit4), rrP50: round(pub.rrP50 / dnat.rrP50), rrP99: round(pub.rrP99 / dnat.rrP99), goal: 'tput >= 0.95, rr <= 1.1' };
 
     log(`run --rm busybox true on the default bridge: ${N} interleaved`);
-    const tb: number[] = [], td: number[] = [];
+    if (existsSync('/usr/bin/podman')) {
+      try {
+        podman = await setupPodman(work, tar, (e) => { podman = e; });
+        res.versions.podman = podman.version;
+        res.notes.push(...podman.notes);
+        runRm('podman');
+      } catch (e) {
+        res.notes.push(`podman: not measured: ${(e as Error).message}`);
+        if (podman) cleanup.push(...(await podman.stop()));
+        podman = undefined;
+      }
+    } else res.notes.push('podman: not installed: not measured');
+    const tb: number[] = [], td: number[] = [], tp: number[] = [];
     runRm('berth'); runRm('docker', d); // warm
-    for (let i = 0; i < N; i++) { tb.push(runRm('berth')); td.push(runRm('docker', d)); }
-    res.runRm = { berthMs: round(median(tb), 1), dockerMs: round(median(td), 1) };
+    for (let i = 0; i < N; i++) { tb.push(runRm('berth')); td.push(runRm('docker', d)); if (podman) tp.push(runRm('podman')); }
+    res.runRm = { berthMs: round(median(tb), 1), dockerMs: round(median(td), 1), ...(podman ? { podmanMs: round(median(tp), 1) } : {}) };
     res.ratios.runRmVsDocker = { ratio: round(median(tb) / median(td)), goal: '<= 0.4' };
-    res.notes.push('run --rm: berth is the native front dist/berth running Node for each command (BERTH_NO_WORKER=1); docker: dockerd 20.10 already running');
-    if (!existsSync('/usr/bin/podman')) res.notes.push('podman: not installed on this machine at the time of the run: not measured');
+    if (podman) res.ratios.runRmVsPodman = { ratio: round(median(tb) / median(tp)) };
+    res.notes.push('run --rm: berth is the native front dist/berth running Node for each command (BERTH_NO_WORKER=1); docker: dockerd 20.10 already running; podman: its default network (netavark), in the same namespace; each exit status checked');
 
     await stopDockerd(cleanup);
     log('dockerd (default: userland proxy)');
@@ -281,6 +296,7 @@ async function main(): Promise<number> {
     code = 1;
   } finally {
     await stopDockerd(cleanup).catch((e) => cleanup.push(String(e)));
+    if (podman) cleanup.push(...(await podman.stop().catch((e) => [String(e)])));
     const ids = berth(['ps', '-aq'], true).out.split('\n').filter(Boolean);
     if (ids.length) berth(['rm', '-f', ...ids], true);
     cleanup.push(...(await killLeftovers(new Set(ids), [work, berthRun], ['berth-monitor'])));

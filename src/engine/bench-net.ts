@@ -47,7 +47,7 @@ export interface SchemeResult {
   rr: LatencyStats | null;
   /** ICMP echo to the address the client talks to (null where ICMP does not take the same path) */
   ping: LatencyStats | null;
-  /** `run -d` of a container on this scheme minus a `run -d --network none` just before it (ms, median of pairs) */
+  /** median `run -d` of a container on this scheme minus that of `run -d --network none`, run in alternating pairs (ms) */
   setupMs: number | null;
   /** why the scheme was not (fully) measured */
   error?: string;
@@ -306,9 +306,9 @@ async function clientContainerShared(c: Ctx, serverId: string): Promise<Place> {
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
-/** `run -d` on the scheme minus `run -d --network none` just before it (median of pairs, ms): robust to load drift. */
+/** median `run -d` on the scheme minus median `run -d --network none`, measured in pairs (ms): robust to load drift. */
 async function setupCost(c: Ctx, opts: RunOptions, reps: number, baselines: number[]): Promise<number> {
-  const diff: number[] = [];
+  const on: number[] = [], none: number[] = [];
   const once = async (o: RunOptions) => {
     const r = await runDetached(c, o, ['sleep', '3600']);
     await remove(c, r.id);
@@ -319,9 +319,11 @@ async function setupCost(c: Ctx, opts: RunOptions, reps: number, baselines: numb
     // tail), so a fixed order would bias every difference
     const [a, b] = i % 2 ? [await once(opts), await once({ network: 'none' })].reverse() : [await once({ network: 'none' }), await once(opts)];
     baselines.push(a!);
-    diff.push(b! - a!);
+    none.push(a!);
+    on.push(b!);
   }
-  return median(diff);
+  // medians of each side (a median of alternating-sign differences would pick one side's sign)
+  return median(on) - median(none);
 }
 
 const lat = (j: Record<string, number>): LatencyStats => ({ p50Us: j.p50_us!, p99Us: j.p99_us!, samples: j.samples!, ...(j.lost ? { lost: j.lost } : {}) });

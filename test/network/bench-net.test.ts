@@ -4,10 +4,12 @@
  * network, no link and no namespace beyond what the fixture made.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cannotRunNet, withNetCli } from './engine-util.js';
+import { FRONT } from '../helpers/worker.js';
 
 const skip = cannotRunNet();
 
@@ -73,5 +75,32 @@ test('bench net: an unknown scheme is a usage error and makes nothing', { skip }
     assert.equal(r.code, 1);
     assert.match(r.err, /unknown scheme "warp"/);
     assert.equal(await c.ok(['ps', '-aq']), '');
+  });
+});
+
+test('bench net: Ctrl-C in the middle removes what it made', { skip, timeout: 240_000 }, async () => {
+  await withNetCli(async (c) => {
+    await c.ok(['run', '--rm', 'busybox', 'true']);
+    const linksBefore = links(c);
+    const nsBefore = netnsList();
+    const env = { ...c.env, BERTH_BRIDGE: 'berth0', BERTH_RESOLV_CONF: c.resolvConf, BERTH_NO_WORKER: '1' };
+    const child = spawn('nsenter', [`--net=${c.ns}`, '--', FRONT, 'bench', 'net', '--duration', '2', '--schemes', 'macvlan,bridge'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    // interrupt once the macvlan's parent namespace and its server container exist
+    const end = Date.now() + 60_000;
+    while (netnsList().length === nsBefore.length || (await c.ok(['ps', '-q'])) === '') {
+      assert.ok(Date.now() < end, `the bench made no namespace or container in 60 s: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGINT');
+    const code = await closed;
+    assert.notEqual(code, 0, err);
+    assert.match(err, /interrupted/);
+    assert.equal(await c.ok(['ps', '-aq']), '');
+    assert.equal((await c.ok(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith('berth-bench')).join(), '');
+    assert.deepEqual(links(c), linksBefore);
+    assert.deepEqual(netnsList(), nsBefore);
   });
 });

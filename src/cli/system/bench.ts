@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { BENCH_SCHEMES, benchNet, type BenchNetResult } from '../../engine/index.js';
+import { onSignal } from '../context.js';
 import { str } from '../flags.js';
 import { io, printErr, runEngineCommand, type CommandSpec } from '../container/common.js';
 import { dispatch } from './common.js';
@@ -28,7 +29,7 @@ const f2 = (v: number | null | undefined) => (v === null || v === undefined ? '-
 
 export function renderTable(r: BenchNetResult): string {
   const head = ['SCHEME', 'GBIT/S x1', 'GBIT/S x4', 'RR P50 µs', 'RR P99 µs', 'PING µs', 'SETUP ms'];
-  const rows = r.schemes.map((s) => [s.scheme, f2(s.gbit1), f2(s.gbit4), f1(s.rr?.p50Us), f1(s.rr?.p99Us), f1(s.ping?.p50Us), s.setupMs === null ? '-' : `+${f1(s.setupMs)}`]);
+  const rows = r.schemes.map((s) => [s.scheme, f2(s.gbit1), f2(s.gbit4), f1(s.rr?.p50Us), f1(s.rr?.p99Us), f1(s.ping?.p50Us), s.setupMs === null ? '-' : `${s.setupMs >= 0 ? '+' : ''}${f1(s.setupMs)}`]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
   const out = [line(head), ...rows.map(line), ''];
@@ -72,8 +73,8 @@ async function net(argv: string[], name: string): Promise<number> {
     const schemes = str(p, 'schemes') ? str(p, 'schemes').split(',').map((s) => s.trim()).filter(Boolean) : undefined;
     const ac = new AbortController();
     const onSig = () => { printErr('berth bench net: interrupted, cleaning up'); ac.abort(); };
-    process.on('SIGINT', onSig);
-    process.on('SIGTERM', onSig);
+    // onSignal: the process's signals, or the client's when a `berth worker` runs the command
+    const offs = [onSignal('SIGINT', onSig), onSignal('SIGTERM', onSig), onSignal('hangup', onSig)];
     try {
       const { result, cleanupProblems } = await benchNet(core, {
         duration, schemes, image: str(p, 'image') || 'busybox', signal: ac.signal,
@@ -85,8 +86,7 @@ async function net(argv: string[], name: string): Promise<number> {
       for (const l of cleanupProblems) printErr(`berth bench net: clean-up: ${l}`);
       return cleanupProblems.length || result.schemes.some((s) => s.error) ? 1 : 0;
     } finally {
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
+      for (const off of offs) off();
     }
   });
 }
