@@ -214,6 +214,7 @@ int op_addr_add(struct step *s);
 int op_route_add(struct step *s);
 int op_sysctl(struct step *s);
 int net_main(void);
+int netbench_main(int argc, char **argv);
 /* after each step: a finished group of network steps returns to the helper's own netns */
 void net_after_step(struct list *l, int k);
 

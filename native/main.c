@@ -35,7 +35,7 @@ void child_main(void)
 
 static int usage(void)
 {
-	fputs("usage: berth-helper run --ctl FD | berth-helper seccomp-export | berth-helper net | berth-helper version\n", stderr);
+	fputs("usage: berth-helper run --ctl FD | berth-helper seccomp-export | berth-helper net | berth-helper netbench … | berth-helper version\n", stderr);
 	return 2;
 }
 
@@ -45,6 +45,8 @@ int main(int argc, char **argv, char **envp)
 		return watch_main(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "delay")) /* a restarter's long back-off (watch.c) */
 		return delay_main(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "netbench")) /* a load generator: no plan, no sealing */
+		return netbench_main(argc, argv);
 	reexec_sealed(argv, envp);
 	if (argc >= 2 && !strcmp(argv[1], "version")) {
 		printf("berth-helper %d\n", HELPER_VERSION);

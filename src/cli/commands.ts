@@ -43,6 +43,7 @@ const COMMANDS: Record<string, Loader> = {
   info: ctr(sys, 'info'),
   version: ctr(sys, 'version'),
   events: ctr(sys, 'events'),
+  bench: ctr(() => import('./system/bench.js'), 'run'),
   pull: async () => (await img()).pull,
   push: async () => (await img()).push,
   images: async () => (await img()).images,

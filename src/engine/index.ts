@@ -9,3 +9,4 @@ export * from './volumes.js';
 export * from './system.js';
 export * from './networks/index.js';
 export * from './build-support.js';
+export * from './bench-net.js';
