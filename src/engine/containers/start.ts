@@ -157,6 +157,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
   await teardown(core, c); // what a previous run may have left
   mkdirSync(paths.rootfs, { recursive: true, mode: 0o700 });
   let monitorPid = 0;
+  let published: Promise<void> | undefined;
   try {
     if (o.ipc === 'shareable') {
       mountShareableShm(paths.shm, o.shmSize || DEFAULT_SHM_SIZE);
@@ -177,6 +178,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
     const imageConfig = await readImageConfig(core.images, rec, op);
     const cfg = c.config as { Hostname?: string; Domainname?: string };
     const net = await prepareNetworks(core, c, o, op);
+    published = net?.published;
     mark('network planned');
     const files = await writeContainerFiles(paths.dataDir, {
       hostname: cfg.Hostname ?? c.id.slice(0, 12), domainname: cfg.Domainname, network: o.network ?? 'none',
@@ -218,11 +220,13 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       core.event('container', 'start', r);
       return r;
     });
-    if (net) await commitNetworks(core, c);
+    if (net) await commitNetworks(core, c, net);
+    mark('network committed');
     watchMonitor(core, c); // a restart policy's watcher (restart.ts)
     return { container: c, attach: conn, launched: true };
   } catch (e) {
     if (monitorPid) { try { process.kill(monitorPid, 'SIGKILL'); } catch { /* gone */ } }
+    await published; // its rules are in before teardown takes them out
     await teardown(core, c).catch(() => undefined);
     let err = e instanceof BerthError ? e : new BerthError({ kind: 'system', op, message: `${op}: ${(e as Error).message}`, cause: e });
     if (err.step === 'lookup' && err.path) {

@@ -32,6 +32,10 @@ export interface NetworkStart {
   hostGateway?: string;
   links: { ip: string; names: string }[];
   ipv6: boolean;
+  /** The published ports going into the firewall while the container starts (settled: never
+   *  rejects; `publishError` tells). */
+  published: Promise<void>;
+  publishError?: unknown;
 }
 
 export function exposedPorts(c: Container, o: RunOptions): string[] {
@@ -129,7 +133,13 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
   let dnsConfig: string | undefined;
   if (user.length) dnsConfig = room.writeDnsConf(c.id, upstreams(core, o), user.map(({ n }) => n.id));
   const first = states[0]!;
-  return {
+  // the rules can be in place before the container runs: their nft transaction overlaps the launch
+  const gwIdx = states.findIndex((st) => st.ipv4 || st.ipv6);
+  const out: Partial<NetworkStart> = {};
+  out.published = ports.length && gwIdx >= 0
+    ? room.publish(fwPorts(recs[gwIdx]!.id, states[gwIdx]!.ipv4, states[gwIdx]!.ipv6, ports)).catch((e: unknown) => { out.publishError = e; })
+    : Promise.resolve();
+  return Object.assign(out, {
     wiring,
     holdPorts: ports.map((p) => ({ proto: p.proto, ip: p.hostIp, port: p.hostPort })),
     dnsConfig,
@@ -138,7 +148,7 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
     hostGateway: first.gateway4,
     links: linkRecords(core, recs, o),
     ipv6: recs.some((n) => n.ipv6),
-  };
+  }) as NetworkStart;
 }
 
 /** `--link name[:alias]` on the default bridge: the linked container's address under its names. */
@@ -169,13 +179,11 @@ function upstreams(core: EngineCore, o: RunOptions): string[] {
   }
 }
 
-/** After the start: published ports into the firewall, names into the DNS tables. */
-export async function commitNetworks(core: EngineCore, c: Container): Promise<void> {
-  const eps = core.store.networks.endpointsOf(c.id);
-  const ports = core.store.networks.portsOf(c.id);
-  const gw = eps.find((e) => e.state?.ipv4 || e.state?.ipv6);
-  if (gw && ports.length) await core.network.publish(fwPorts(gw.networkId, gw.state!.ipv4, gw.state!.ipv6, ports));
-  for (const e of eps) refreshDnsTable(core, e.networkId);
+/** After the start: the published ports are in the firewall; the names go into the DNS tables. */
+export async function commitNetworks(core: EngineCore, c: Container, net: NetworkStart): Promise<void> {
+  await net.published;
+  if (net.publishError) throw net.publishError;
+  for (const e of core.store.networks.endpointsOf(c.id)) refreshDnsTable(core, e.networkId);
 }
 
 /** Undo everything of a container's networks (idempotent): rules, DNS entries, leases, ports. */
