@@ -36,7 +36,7 @@ const skip = why();
 /** The batch: `@@ NAME` before each command's output, `@@ rc=N` after it. */
 const BATCH = String.raw`
 set -u
-export BERTH_NO_WORKER=1 BERTH_ROOT=/var/lib/berth-guest/root BERTH_RUN_ROOT=/run/berth
+export BERTH_NO_WORKER=1 BERTH_ROOT=/var/lib/berth-guest/root BERTH_RUN_ROOT=/run/berth BERTH_BRIDGE=none
 B=/mnt/repo/dist/berth
 R=/mnt/repo/dist/berth-runtime
 t() { n=$1; shift; echo "@@ $n"; "$@" 2>&1; echo "@@ rc=$?"; }
@@ -58,7 +58,8 @@ t psi sh -c "$B run -d --name st busybox sh -c 'while :; do :; done' >/dev/null 
   const s = m.sampleStats(core, 'st');
   console.log(JSON.stringify({ cpu: s.cpu_stats.psi, memory: s.memory_stats.psi, io: s.blkio_stats.psi }));
   await core.close();\""
-t cleanup $B rm -f hc st oom insp
+t update sh -c "$B run -d --name up --memory 64m busybox sleep 300 >/dev/null && $B update --memory 128m --cpus 0.25 --pids-limit 33 up >/dev/null && $B exec up cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max && $B inspect -f '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}' up"
+t cleanup $B rm -f hc st oom insp up
 `;
 
 function sections(out: string): Map<string, { text: string; rc: number }> {
@@ -111,6 +112,8 @@ test('cgroup v2 guest: berth behaves as Docker does on a v2 host (one boot, one 
     const psi = JSON.parse(ok('psi').trim().split('\n').at(-1)!) as Record<string, { some: { avg10: number; total: number } }>;
     for (const k of ['cpu', 'memory', 'io']) assert.ok(psi[k] && typeof psi[k]!.some.total === 'number', `${k} psi: ${JSON.stringify(psi)}`);
     assert.ok(psi.cpu!.some.total > 0, 'a busy loop under a cpu limit stalls');
+    // update on v2: the cgroup files and inspect
+    assert.equal(ok('update').trim(), '134217728\n25000 100000\n33\n134217728 250000000 33');
     ok('cleanup');
     passed = true;
   } finally {
