@@ -8,20 +8,13 @@
 import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../lib/index.js';
-import { parseSignal } from '../../oci/index.js';
+import { parseSignal, type ImageRuntimeConfig } from '../../oci/index.js';
 import type { HealthOptions } from '../../runtime/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 
 /** Docker's Config.Healthcheck (durations in nanoseconds, 0 = inherit / default). */
-export interface HealthConfig {
-  Test?: string[];
-  Interval?: number;
-  Timeout?: number;
-  StartPeriod?: number;
-  StartInterval?: number;
-  Retries?: number;
-}
+export type HealthConfig = NonNullable<ImageRuntimeConfig['Healthcheck']>;
 
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy' | 'none';
 export const HEALTH_ACTIONS = ['none', 'kill', 'restart', 'stop'] as const;

@@ -17,26 +17,13 @@ import { RUN_OPTIONS_KEY } from './create.js';
 import { policyOf, validateRestartPolicy, type RestartPolicy } from './restart-policy.js';
 import { watchMonitor } from './restart.js';
 
-export interface UpdateRequest {
-  memory?: number;
-  /** -1: unlimited */
-  memorySwap?: number;
-  memoryReservation?: number;
+export type UpdateRequest = Pick<RunOptions,
+  'memory' | 'memorySwap' | 'memoryReservation' | 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' |
+  'cpuRtPeriod' | 'cpuRtRuntime' | 'cpusetCpus' | 'cpusetMems' | 'pidsLimit' | 'blkioWeight'> & {
   /** Accepted and ignored, as Docker does (kmem limits are deprecated; v2 has none). */
   kernelMemory?: number;
-  nanoCpus?: number;
-  cpuShares?: number;
-  cpuPeriod?: number;
-  cpuQuota?: number;
-  cpuRtPeriod?: number;
-  cpuRtRuntime?: number;
-  cpusetCpus?: string;
-  cpusetMems?: string;
-  /** 0 or -1: unlimited */
-  pidsLimit?: number;
-  blkioWeight?: number;
   restartPolicy?: RestartPolicy;
-}
+};
 
 export interface UpdateResult { container: Container; warnings: string[] }
 
