@@ -19,6 +19,7 @@ import { toDockerfile, type Dockerfile, type Stage } from './instructions.js';
 import { expandWord, LexError } from './lex.js';
 import { parseDockerfile, DockerfileError } from './parser.js';
 import { Step, type StepContext } from './step.js';
+import type { BuildSecret } from './mounts.js';
 
 export interface BuildOptions {
   /** the context directory; undefined: an empty context */
@@ -38,6 +39,14 @@ export interface BuildOptions {
   /** one progress line (no newline) */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** `--secret id=...,src=...|env=...` */
+  secrets?: BuildSecret[];
+  /** `--allow` entitlements (security.insecure) */
+  allow?: string[];
+  /** `--add-host name:ip` for the RUNs */
+  addHosts?: string[];
+  /** `--network` of the RUNs (default: the engine's default bridge) */
+  network?: 'default' | 'none' | 'host';
 }
 
 export interface BuildResult { id: string; steps: number; cached: number; warnings: string[] }
@@ -105,6 +114,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   const results = new Map<number, Promise<{ img: BuildImage; key: string }>>();
   const ctx: StepContext = {
     core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters,
+    secrets: new Map((o.secrets ?? []).map((s) => [s.id, s])), allow: new Set(o.allow ?? []), addHosts: o.addHosts ?? [], network: o.network ?? 'default',
     nextStep: () => ++stepNo,
     stageResult: (i: number) => runStage(i),
     layersOf: async (img: BuildImage): Promise<FileSource> => new LayersSource(await buildLayerDirs(core, img.diffIDs)),

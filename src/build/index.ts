@@ -6,3 +6,4 @@ export { parseDockerfile, DockerfileError, type Node, type Heredoc } from './par
 export { toDockerfile, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 export { expandWord, expandWords } from './lex.js';
 export { PatternMatcher, readIgnore } from './dockerignore.js';
+export { cacheMountRoot, type BuildSecret } from './mounts.js';
