@@ -125,21 +125,48 @@ async function extractArchive(buf: Buffer, kind: 'gzip' | 'tar', destDir: string
   try { await done; return true; } catch { return false; }
 }
 
+/**
+ * The destination inside the image: its parents' symlinks followed inside the root (a COPY into
+ * /var/run/x writes /run/x when /var/run -> /run), and the last name too when it links to a directory.
+ */
+export function resolveDest(image: FileSource, dest: string): string {
+  if (!dest) return dest;
+  const i = dest.lastIndexOf('/');
+  const parent = i < 0 ? '' : followInside(image, dest.slice(0, i));
+  const full = parent ? `${parent}/${dest.slice(i + 1)}` : dest.slice(i + 1);
+  if (image.lstat(full)?.isSymbolicLink()) {
+    const target = followInside(image, full);
+    if (image.lstat(target)?.isDirectory()) return target;
+  }
+  return full;
+}
+
 /** The items of a COPY/ADD layer, in tar order (parents first). */
 export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   const items = new Map<string, CopyItem>();
   const now = new Date();
   const own = r.owner ?? { uid: 0, gid: 0 };
-  const destIsDir = r.dest.endsWith('/') || !!r.image.lstat(clean(r.dest))?.isDirectory();
+  const dest = resolveDest(r.image, clean(r.dest));
+  const destIsDir = r.dest.endsWith('/') || !!r.image.lstat(dest)?.isDirectory();
   const expanded = r.sources.map((s) => ({ s, matches: expandSources(s) }));
   const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length;
   if (count > 1 && !r.dest.endsWith('/')) throw new CopyError(`When using ${r.instr} with more than one source file, the destination must be a directory and end with a /`);
-  const dest = clean(r.dest);
   const mode = (m: number, dir = false) => (r.chmod ? r.chmod(m & 0o7777, dir) : m & 0o7777);
   const add = (it: CopyItem) => { items.set(it.name.replace(/^\/+/, ''), { ...it, name: it.name.replace(/^\/+/, '') }); };
+  const links = new Map<string, string>();
   const addFrom = (src: FileSource, rel: string, name: string) => {
     const st = src.lstat(rel);
     if (!st) return;
+    if (st.isFile() && st.nlink > 1) {
+      // a hard link to a file this copy already has: kept as a link (BuildKit's copy does)
+      const k = `${st.dev}:${st.ino}`;
+      const first = links.get(k);
+      if (first !== undefined && first !== name.replace(/^\/+/, '')) {
+        add({ name, type: 'link', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0, linkname: first });
+        return;
+      }
+      links.set(k, name.replace(/^\/+/, ''));
+    }
     const base = { name, mode: mode(st.mode, st.isDirectory()), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 };
     if (st.isDirectory()) add({ ...base, type: 'directory' });
     else if (st.isSymbolicLink()) add({ ...base, mode: 0o777, type: 'symlink', linkname: src.readlink(rel) });
@@ -178,7 +205,25 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
         : { name: p, type: 'directory', mode: 0o755, uid: own.uid, gid: own.gid, mtime: now, size: 0 });
     }
   }
-  return [...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // a hard link must come after its target in the tar: the first of a group in tar order holds the content
+  const byName = new Map(sorted.map((it) => [it.name, it]));
+  const canon = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const it of sorted) {
+    if (it.type === 'link' && it.linkname) {
+      const t = canon.get(it.linkname) ?? it.linkname;
+      const file = byName.get(t);
+      if (seen.has(t) || file?.type !== 'file') it.linkname = t;
+      else {
+        Object.assign(it, { type: 'file', size: file.size, from: file.from, data: file.data, linkname: undefined });
+        Object.assign(file, { type: 'link', size: 0, from: undefined, data: undefined, linkname: it.name });
+        canon.set(t, it.name);
+      }
+    }
+    seen.add(it.name);
+  }
+  return sorted;
 }
 
 /** The content key of the items (names, types, modes, owners, link targets, content digests). */
