@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { followInside, walk, type FileSource } from './fs.js';
+import { PatternMatcher, readIgnore } from './dockerignore.js';
 
 export interface CopyItem {
   name: string;
@@ -43,6 +44,12 @@ export interface CopyRequest {
   image: FileSource;
   /** ADD: extract local archives */
   extract: boolean;
+  /** `--parents`: each source keeps its path (from the context root, or from a `/./` pivot) under dest */
+  parents?: boolean;
+  /** `--exclude` patterns (dockerignore syntax), matched against paths relative to each source */
+  exclude?: string[];
+  /** ADD of http(s) URLs: files already downloaded */
+  remote?: Array<{ name: string; data: Buffer; mtime: Date }>;
 }
 
 export class CopyError extends Error {}
@@ -141,6 +148,13 @@ export function resolveDest(image: FileSource, dest: string): string {
   return full;
 }
 
+/** `--parents`: the part of a source before a `/./` pivot (what is not kept), cleaned. */
+function parentsPivot(pattern: string): string {
+  const p = pattern.replace(/^\.\//, '');
+  const i = p.indexOf('/./');
+  return i < 0 ? '' : clean(p.slice(0, i));
+}
+
 /** The items of a COPY/ADD layer, in tar order (parents first). */
 export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   const items = new Map<string, CopyItem>();
@@ -149,7 +163,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   const dest = resolveDest(r.image, clean(r.dest));
   const destIsDir = r.dest.endsWith('/') || !!r.image.lstat(dest)?.isDirectory();
   const expanded = r.sources.map((s) => ({ s, matches: expandSources(s) }));
-  const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length;
+  const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length + (r.remote?.length ?? 0);
   if (count > 1 && !r.dest.endsWith('/')) throw new CopyError(`When using ${r.instr} with more than one source file, the destination must be a directory and end with a /`);
   const mode = (m: number, dir = false) => (r.chmod ? r.chmod(m & 0o7777, dir) : m & 0o7777);
   const add = (it: CopyItem) => { items.set(it.name.replace(/^\/+/, ''), { ...it, name: it.name.replace(/^\/+/, '') }); };
@@ -172,15 +186,25 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
     else if (st.isSymbolicLink()) add({ ...base, mode: 0o777, type: 'symlink', linkname: src.readlink(rel) });
     else if (st.isFile()) add({ ...base, type: 'file', size: st.size, from: { src, rel } });
   };
+  const excluded = r.exclude?.length ? new PatternMatcher(readIgnore(r.exclude.join('\n'))) : undefined;
   for (const { s, matches } of expanded) {
+    const pivot = r.parents ? parentsPivot(s.pattern) : '';
     for (const m of matches) {
       const st = s.src.lstat(m)!;
+      const kept = r.parents ? (pivot && m.startsWith(`${pivot}/`) ? m.slice(pivot.length + 1) : m === pivot ? '' : m) : undefined;
       if (st.isDirectory()) {
-        if (dest) add({ name: dest, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
-        for (const p of walk(s.src, m)) addFrom(s.src, p, posix.join(dest, m ? p.slice(m.length + 1) : p));
+        const base = kept !== undefined ? posix.join(dest, kept) : dest;
+        if (base) add({ name: base, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
+        const skipped: string[] = [];
+        for (const p of walk(s.src, m)) {
+          const rel = m ? p.slice(m.length + 1) : p;
+          if (excluded && (skipped.some((d) => rel.startsWith(`${d}/`)) || excluded.matches(rel))) { skipped.push(rel); continue; }
+          addFrom(s.src, p, posix.join(base, rel));
+        }
         continue;
       }
-      const target = destIsDir ? posix.join(dest, posix.basename(m)) : dest;
+      if (excluded?.matches(posix.basename(m))) continue;
+      const target = kept !== undefined ? posix.join(dest, kept) : destIsDir ? posix.join(dest, posix.basename(m)) : dest;
       if (r.extract && st.isFile()) {
         const buf = await readAll(s.src.open(m));
         const kind = isArchive(buf.subarray(0, 512));
@@ -188,6 +212,9 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
       }
       addFrom(s.src, m, target);
     }
+  }
+  for (const f of r.remote ?? []) {
+    add({ name: destIsDir ? posix.join(dest, f.name) : dest, type: 'file', mode: mode(0o600), uid: own.uid, gid: own.gid, mtime: f.mtime, size: f.data.length, data: f.data });
   }
   for (const c of r.contents) {
     const data = Buffer.from(c.data);

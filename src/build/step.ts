@@ -78,6 +78,24 @@ async function readText(src: FileSource, rel: string): Promise<string | undefine
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** ADD of an http(s) URL: the file's name (the URL's last path element), bytes and Last-Modified; `--checksum` verified. */
+async function download(url: string, checksum: string | undefined): Promise<{ name: string; data: Buffer; mtime: Date }> {
+  let res: Response;
+  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
+    throw new CopyError(`failed to load cache key: ${url}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+  }
+  if (!res.ok) throw new CopyError(`failed to load cache key: invalid response status ${res.status}`);
+  const data = Buffer.from(await res.arrayBuffer());
+  if (checksum) {
+    const [algo, want] = checksum.split(':') as [string, string];
+    const got = createHash(algo).update(data).digest('hex');
+    if (got !== want) throw new CopyError(`digest mismatch ${checksum}: ${algo}:${got}`);
+  }
+  const lm = res.headers.get('last-modified');
+  const name = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '') || '__unnamed__';
+  return { name, data, mtime: lm ? new Date(lm) : new Date(0) };
+}
+
 /** A content key of a tree of a source (names, types, modes, owners, link targets, file digests). */
 async function treeKey(src: FileSource, rel: string): Promise<string> {
   const h = createHash('sha256');
@@ -459,13 +477,18 @@ export class Step {
 
   private copyPlan(ins: Instruction): { prepare: () => Promise<{ key: unknown }>; apply: () => Promise<void> } {
     const f = ins.flags;
-    for (const bad of ['parents', 'exclude', 'checksum', 'keep-git-dir', 'unpack'] as const) {
+    for (const bad of ['keep-git-dir', 'unpack'] as const) {
       if (f[bad] !== undefined) this.fail(ins, `--${bad} is not supported by berth yet`);
     }
     const words = ins.args.map((w) => this.expand(ins, w));
     const destWord = words.at(-1)!;
     const srcs = words.slice(0, -1);
-    if (ins.name === 'ADD' && srcs.some((s) => /^(https?|git):\/\//.test(s) || s.startsWith('git@'))) this.fail(ins, 'ADD from a URL or git is not supported by berth yet');
+    if (ins.name === 'ADD' && srcs.some((s) => /^git:\/\//.test(s) || s.startsWith('git@') || /^https?:\/\/.*\.git(#.*)?$/.test(s))) this.fail(ins, 'ADD from git is not supported by berth yet');
+    const urls = ins.name === 'ADD' ? srcs.filter((s) => /^https?:\/\//.test(s)) : [];
+    const checksum = typeof f.checksum === 'string' ? this.expand(ins, f.checksum) : undefined;
+    if (checksum !== undefined && (urls.length !== 1 || srcs.length !== 1)) this.fail(ins, 'checksum can\'t be specified for non-HTTP(S) sources');
+    if (checksum !== undefined && !/^sha(256|384|512):[0-9a-f]+$/.test(checksum)) this.fail(ins, `invalid checksum digest format: ${checksum}`);
+    const exclude = ((f.exclude as string[] | undefined) ?? []).map((e) => this.expand(ins, e));
     const wd = this.cfg().WorkingDir || '/';
     let dest = posix.isAbsolute(destWord) ? destWord : posix.join(wd, destWord) + (destWord.endsWith('/') || destWord === '.' ? '/' : '');
     if (destWord.endsWith('/') && !dest.endsWith('/')) dest += '/';
@@ -483,8 +506,13 @@ export class Step {
             owner = /^\d+(:\d+)?$/.test(spec) ? resolveChown(spec, undefined, undefined) : resolveChown(spec, await readText(image, 'etc/passwd'), await readText(image, 'etc/group'));
           }
           if (typeof f.chmod === 'string') chmod = parseChmod(this.expand(ins, f.chmod));
-          const sources: CopySource[] = srcs.map((p) => ({ src: from, pattern: p }));
-          items = await copyItems({ instr: ins.name as 'COPY' | 'ADD', sources, contents, dest, owner, chmod, image, extract: ins.name === 'ADD' && f.from === undefined });
+          const sources: CopySource[] = srcs.filter((p) => !urls.includes(p)).map((p) => ({ src: from, pattern: p }));
+          const remote = [];
+          for (const u of urls) remote.push(await download(u, checksum));
+          items = await copyItems({
+            instr: ins.name as 'COPY' | 'ADD', sources, contents, dest, owner, chmod, image, extract: ins.name === 'ADD' && f.from === undefined,
+            parents: f.parents === true, exclude, remote,
+          });
         } catch (e) {
           if (e instanceof CopyError || !(e instanceof BerthError)) return this.fail(ins, (e as Error).message);
           throw e;
