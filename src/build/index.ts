@@ -7,3 +7,4 @@ export { toDockerfile, type Dockerfile, type Instruction, type Stage } from './i
 export { expandWord, expandWords } from './lex.js';
 export { PatternMatcher, readIgnore } from './dockerignore.js';
 export { cacheMountRoot, type BuildSecret } from './mounts.js';
+export { parseOutput, type BuildOutput } from './export.js';

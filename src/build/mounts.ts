@@ -116,7 +116,7 @@ export const cacheMountRoot = (root: string) => join(root, 'builder', 'mounts', 
 const cacheDirName = (id: string) => createHash('sha256').update(id).digest('hex').slice(0, 32);
 
 /** Copy one source path (file or directory tree) of a FileSource to a host path. */
-async function materialize(src: FileSource, rel: string, host: string): Promise<void> {
+export async function materialize(src: FileSource, rel: string, host: string): Promise<void> {
   const st = src.lstat(rel);
   if (!st) throw new MountError(`"/${rel}": not found`);
   const one = async (r: string, h: string) => {

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { BerthError, describeError, usage } from '../lib/index.js';
-import { build, BuildCache, DockerfileError, StepFailed, type BuildSecret } from '../build/index.js';
+import { build, BuildCache, DockerfileError, parseOutput, StepFailed, type BuildSecret } from '../build/index.js';
 import { onSignal } from './context.js';
 import { bool, str, strs } from './flags.js';
 import { io, print, printErr, runEngineCommand, type CommandSpec } from './container/common.js';
@@ -35,6 +35,7 @@ export const spec: CommandSpec = {
     { name: 'secret', type: 'strings', help: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=X,env=VAR")' },
     { name: 'allow', type: 'strings', help: 'Allow extra privileged entitlement (e.g., "security.insecure")' },
     { name: 'add-host', type: 'strings', help: 'Add a custom host-to-IP mapping ("host:ip")' },
+    { name: 'output', short: 'o', type: 'strings', help: 'Output destination (format: "type=local,dest=path", "type=tar,dest=file|-", "type=image")' },
     { name: 'network', type: 'string', help: 'Set the networking mode for the RUN instructions during build (default, none, host)' },
   ],
 };
@@ -131,6 +132,10 @@ export async function run(argv: string[]): Promise<number> {
     if (!['default', 'none', 'host'].includes(network)) throw usage('build', `invalid network mode ${network}: use default, none or host`);
     const addHosts = strs(p, 'add-host');
     for (const h of addHosts) if (!/^[^:]+:.+$/.test(h)) throw usage('build', `invalid argument "${h}" for "--add-host" flag: bad format for add-host: "${h}"`);
+    const outputs = strs(p, 'output').map((v) => { try { return parseOutput(v); } catch (e) { throw usage('build', `invalid output ${v}: ${(e as Error).message}`); } });
+    if (outputs.length > 1) throw usage('build', 'multiple outputs are not supported');
+    const output = outputs[0];
+    if (output?.dest && output.dest !== '-') output.dest = resolve(output.dest);
     const labels: Record<string, string> = {};
     for (const l of strs(p, 'label')) { const i = l.indexOf('='); labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1); }
     try {
@@ -162,11 +167,12 @@ export async function run(argv: string[]): Promise<number> {
           contextDir, dockerfile, dockerfileName: file && file !== '-' ? posix.basename(file) : 'Dockerfile', dockerfilePath,
           tags: strs(p, 'tag'), buildArgs, target: str(p, 'target') || undefined, noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'),
           labels, log, signal: ac.signal, secrets, allow, addHosts, network: network as 'default' | 'none' | 'host',
+          ...(output ? { output } : {}), stdout: io.out as unknown as import('node:stream').Writable,
         });
         for (const w of res.warnings) if (!quiet) io.err.write(`${w}\n`);
         const iid = str(p, 'iidfile');
-        if (iid) writeFileSync(iid, res.id);
-        if (quiet) print(res.id);
+        if (iid && res.id) writeFileSync(iid, res.id);
+        if (quiet && res.id) print(res.id);
         return 0;
       } finally { for (const off of offs) off(); }
     } catch (e) {
