@@ -285,3 +285,21 @@ export function itemsTar(items: CopyItem[]): Readable {
   })().catch((e: unknown) => pack.destroy(e as Error));
   return pack as unknown as Readable;
 }
+
+/** ADD of an http(s) URL: the file's name (the URL's last path element), bytes and Last-Modified; `--checksum` verified. */
+export async function download(url: string, checksum: string | undefined): Promise<{ name: string; data: Buffer; mtime: Date }> {
+  let res: Response;
+  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
+    throw new CopyError(`failed to load cache key: ${url}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+  }
+  if (!res.ok) throw new CopyError(`failed to load cache key: invalid response status ${res.status}`);
+  const data = Buffer.from(await res.arrayBuffer());
+  if (checksum) {
+    const [algo, want] = checksum.split(':') as [string, string];
+    const got = createHash(algo).update(data).digest('hex');
+    if (got !== want) throw new CopyError(`digest mismatch ${checksum}: ${algo}:${got}`);
+  }
+  const lm = res.headers.get('last-modified');
+  const name = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '') || '__unnamed__';
+  return { name, data, mtime: lm ? new Date(lm) : new Date(0) };
+}

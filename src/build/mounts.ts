@@ -221,3 +221,14 @@ export async function prepareMounts(mounts: RunMount[], d: MountDeps): Promise<P
   return { binds, env, release };
 }
 
+
+/** A content key of a tree of a source (names, types, modes, owners, link targets, file digests). */
+export async function treeKey(src: FileSource, rel: string): Promise<string> {
+  const h = createHash('sha256');
+  for (const p of [rel, ...(src.lstat(rel)?.isDirectory() ? walk(src, rel) : [])]) {
+    const st = src.lstat(p);
+    if (!st) continue;
+    h.update(JSON.stringify([p, st.mode, st.uid, st.gid, st.isSymbolicLink() ? src.readlink(p) : '', st.isFile() ? await src.digest(p) : '']));
+  }
+  return h.digest('hex');
+}

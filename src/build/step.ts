@@ -4,7 +4,6 @@
  * executed (RUN in a container, COPY/ADD/WORKDIR as a layer tar, the rest on the config) — with
  * its history entry as BuildKit writes it.
  */
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError } from '../lib/index.js';
@@ -17,14 +16,13 @@ import { stepKey } from './cache.js';
 import {
   checkStopSignal, envMap, type RuntimeConfig, exposedPorts, goQ, healthcheck, healthHistory, parseChmod, resolveChown, setEnv,
 } from './config.js';
-import { copyItems, CopyError, itemsKey, itemsTar, type CopySource } from './copy.js';
+import { copyItems, CopyError, download, itemsKey, itemsTar, type CopySource } from './copy.js';
 import type { ContextSource, FileSource } from './fs.js';
 import { stageRef } from './graph.js';
 import { toInstruction, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import { expandWord, type Env } from './lex.js';
 import { DockerfileError, parseHeredocWord, parseLine, chompHeredoc } from './parser.js';
-import { MountError, parseMount, prepareMounts, type BuildSecret, type RunMount } from './mounts.js';
-import { walk } from './fs.js';
+import { MountError, parseMount, prepareMounts, treeKey, type BuildSecret, type RunMount } from './mounts.js';
 
 export interface StepContext {
   core: EngineCore;
@@ -76,35 +74,6 @@ async function readText(src: FileSource, rel: string): Promise<string | undefine
   const parts: Buffer[] = [];
   for await (const c of src.open(rel)) parts.push(c as Buffer);
   return Buffer.concat(parts).toString('utf8');
-}
-
-/** ADD of an http(s) URL: the file's name (the URL's last path element), bytes and Last-Modified; `--checksum` verified. */
-async function download(url: string, checksum: string | undefined): Promise<{ name: string; data: Buffer; mtime: Date }> {
-  let res: Response;
-  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
-    throw new CopyError(`failed to load cache key: ${url}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
-  }
-  if (!res.ok) throw new CopyError(`failed to load cache key: invalid response status ${res.status}`);
-  const data = Buffer.from(await res.arrayBuffer());
-  if (checksum) {
-    const [algo, want] = checksum.split(':') as [string, string];
-    const got = createHash(algo).update(data).digest('hex');
-    if (got !== want) throw new CopyError(`digest mismatch ${checksum}: ${algo}:${got}`);
-  }
-  const lm = res.headers.get('last-modified');
-  const name = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '') || '__unnamed__';
-  return { name, data, mtime: lm ? new Date(lm) : new Date(0) };
-}
-
-/** A content key of a tree of a source (names, types, modes, owners, link targets, file digests). */
-async function treeKey(src: FileSource, rel: string): Promise<string> {
-  const h = createHash('sha256');
-  for (const p of [rel, ...(src.lstat(rel)?.isDirectory() ? walk(src, rel) : [])]) {
-    const st = src.lstat(p);
-    if (!st) continue;
-    h.update(JSON.stringify([p, st.mode, st.uid, st.gid, st.isSymbolicLink() ? src.readlink(p) : '', st.isFile() ? await src.digest(p) : '']));
-  }
-  return h.digest('hex');
 }
 
 export class Step {
