@@ -45,7 +45,7 @@ export class BuildCache {
       const size = await treeSize(p);
       await fsp.rm(p, { recursive: true, force: true });
       bytes += size;
-      if (!n.endsWith('.id')) entries++;
+      if (!n.includes('.')) entries++;
     }
     return { entries, bytes };
   }

@@ -11,6 +11,8 @@ import { chmodSync, chownSync, createWriteStream, existsSync, lchownSync, mkdirS
 import { pipeline } from 'node:stream/promises';
 import { rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { lockFile } from '../content/index.js';
+import { BerthError } from '../lib/index.js';
 import type { FileSource } from './fs.js';
 import { walk } from './fs.js';
 
@@ -131,7 +133,7 @@ export async function materialize(src: FileSource, rel: string, host: string): P
   if (st.isDirectory()) for (const p of walk(src, rel)) await one(p, join(host, rel ? p.slice(rel.length + 1) : p));
 }
 
-/** In-process locks for `sharing=locked` and the count of users for `sharing=private`. */
+/** In-process locks for `sharing=locked` (a lock file beside the directory too) and the count of users for `sharing=private`. */
 const locks = new Map<string, Promise<void>>();
 const inUse = new Map<string, number>();
 
@@ -141,6 +143,7 @@ export interface MountDeps {
   secrets: Map<string, BuildSecret>;
   /** the FileSource of a bind/cache `from` (undefined: the context) */
   sourceOf: (from: string | undefined) => Promise<FileSource>;
+  signal?: AbortSignal;
 }
 
 /** Prepare the host side of every mount (call `release` after the RUN, whatever happened). */
@@ -198,7 +201,16 @@ export async function prepareMounts(mounts: RunMount[], d: MountDeps): Promise<P
         const chain = prev.then(() => mine);
         locks.set(base, chain);
         await prev;
-        undo.push(async () => { done(); if (locks.get(base) === chain) locks.delete(base); });
+        let unlock: (() => Promise<void>) | undefined;
+        undo.push(async () => { await unlock?.(); done(); if (locks.get(base) === chain) locks.delete(base); });
+        // and across processes: another build's RUN holding it is waited for
+        for (;;) {
+          try { unlock = await lockFile(`${base}.lock`, `cache mount ${m.id}`); break; } catch (e) {
+            if (!(e instanceof BerthError) || e.kind !== 'conflict') throw e;
+            if (d.signal?.aborted) throw new MountError('interrupted');
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
       } else if (m.sharing === 'private') {
         const n = inUse.get(base) ?? 0;
         if (n > 0) {

@@ -393,6 +393,7 @@ export class Step {
           prepared = await prepareMounts(mounts, {
             root: this.c.core.options.root, runRoot: this.c.core.options.runRoot, secrets: this.c.secrets,
             sourceOf: async (from) => (await this.sourceFor(ins, from)).src,
+            ...(this.c.signal ? { signal: this.c.signal } : {}),
           });
         } catch (e) {
           if (e instanceof MountError) return this.fail(ins, e.message);

@@ -52,6 +52,18 @@ test('berth build: RUN --mount', { skip: why || false, timeout: 120_000 }, async
         assert.equal((await c.ok(['run', '--rm', 'cm:3', 'cat', '/n'])).trim(), '1', 'pruned: a fresh cache');
       });
 
+      await t.test('sharing=locked: two builds at once take turns', async () => {
+        const df = (n: string) => `FROM busybox:latest\nRUN --mount=type=cache,id=lk,target=/c,sharing=locked echo start-${n} >> /c/log && sleep 1 && echo end-${n} >> /c/log\n`;
+        const [a, b] = await Promise.all([c.berth(['build', '-q', '--no-cache', '-'], { input: df('a') }), c.berth(['build', '-q', '--no-cache', '-'], { input: df('b') })]);
+        assert.equal(a.code, 0, a.err);
+        assert.equal(b.code, 0, b.err);
+        const log = (await c.ok(['build', '-q', '--no-cache', '-t', 'lk:1', '-'], { input: 'FROM busybox:latest\nRUN --mount=type=cache,id=lk,target=/c cp /c/log /log\n' })) && await c.ok(['run', '--rm', 'lk:1', 'cat', '/log']);
+        const lines = log.split('\n');
+        assert.equal(lines.length, 4, log);
+        assert.equal(lines[0]!.slice(6), lines[1]!.slice(4), `one RUN at a time: ${log}`);
+        assert.equal(lines[2]!.slice(6), lines[3]!.slice(4), `one RUN at a time: ${log}`);
+      });
+
       await t.test('type=bind: from the context and from a stage, rw writes discarded, keyed by content', async () => {
         const dir = ctx({
           Dockerfile: 'FROM busybox:latest AS s\nRUN echo staged > /st\nFROM busybox:latest\n'
