@@ -17,7 +17,7 @@ import {
   checkStopSignal, envMap, type RuntimeConfig, exposedPorts, goQ, healthcheck, healthHistory, parseChmod, resolveChown, setEnv,
 } from './config.js';
 import { copyItems, CopyError, download, itemsKey, itemsTar, type CopySource } from './copy.js';
-import type { ContextSource, FileSource } from './fs.js';
+import { LayersSource, type ContextSource, type FileSource } from './fs.js';
 import { stageRef } from './graph.js';
 import { toInstruction, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import { expandWord, type Env } from './lex.js';
@@ -480,7 +480,9 @@ export class Step {
           const remote = [];
           for (const u of urls) remote.push(await download(u, checksum));
           items = await copyItems({
-            instr: ins.name as 'COPY' | 'ADD', sources, contents, dest, owner, chmod, image, extract: ins.name === 'ADD' && f.from === undefined,
+            instr: ins.name as 'COPY' | 'ADD', sources, contents, dest, owner, chmod, extract: ins.name === 'ADD' && f.from === undefined,
+            // --link: the layer is made on nothing (no symlink of the image followed, new parents 0755)
+            image: f.link === true ? new LayersSource([]) : image,
             parents: f.parents === true, exclude, remote,
           });
         } catch (e) {

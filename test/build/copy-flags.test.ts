@@ -10,7 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { cannotRun, withCli } from '../cli/run-util.js';
+import { FRONT } from '../helpers/worker.js';
+import { savedLayers } from './util.js';
 
 const why = cannotRun();
 
@@ -50,6 +53,17 @@ test('berth build: COPY/ADD flags', { skip: why || false, timeout: 120_000 }, as
         assert.ok(!ex.includes('/ex/a.md') && !ex.some((e) => e.startsWith('/ex/sub')), ex.join(' '));
         assert.deepEqual((await ls('/ex2')).split('\n').sort(), ['/ex2', '/ex2/hx']);
         assert.equal(await c.ok(['run', '--rm', 'fl:1', 'cat', '/linked/a']), 'a');
+      });
+
+      await t.test('--link: a layer made on nothing (new parents, no link of the image followed)', async () => {
+        const dir = ctx({ Dockerfile: 'FROM busybox:latest\nRUN mkdir -m 700 /p /real && chown 5:5 /p && ln -s /real /s\nCOPY f /p/a\nCOPY --link f /p/b\nCOPY --link f /s/\n', f: 'f\n' });
+        await c.ok(['build', '-q', '-t', 'lnk:1', dir]);
+        const layers = (await savedLayers(execFileSync(FRONT, ['save', 'lnk:1'], { env: { ...c.env, BERTH_NO_WORKER: '1' }, maxBuffer: 1 << 28 }))).slice(-3);
+        assert.deepEqual(layers, [
+          ['p directory 700 5:5 0 -', 'p/a file 644 0:0 2 092fcfbbcfca'],
+          ['p directory 755 0:0 0 -', 'p/b file 644 0:0 2 092fcfbbcfca'],
+          ['s directory 755 0:0 0 -', 's/f file 644 0:0 2 092fcfbbcfca'],
+        ]);
       });
 
       await t.test('ADD of an http URL with --checksum', async () => {
