@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { lockFile } from '../content/index.js';
+import { cacheMountRoot } from '../engine/index.js';
 import { BerthError } from '../lib/index.js';
 import type { FileSource } from './fs.js';
 import { walk } from './fs.js';
@@ -113,8 +114,6 @@ export interface PreparedMounts {
   release: () => Promise<void>;
 }
 
-/** The cache directories of a data root. */
-export const cacheMountRoot = (root: string) => join(root, 'builder', 'mounts', 'cache');
 const cacheDirName = (id: string) => createHash('sha256').update(id).digest('hex').slice(0, 32);
 
 /** Copy one source path (file or directory tree) of a FileSource to a host path. */

@@ -21,6 +21,31 @@ import type { MountSpec } from './spec/index.js';
 import { commitContainer, killContainer, removeContainer, runContainer, type EngineCore } from './containers/index.js';
 
 const BUILD_LABEL = 'berth.build';
+
+/** Where `RUN --mount=type=cache` directories live (one per id, named by a digest of it, with `<name>.id` holding the id). */
+export const cacheMountRoot = (root: string) => join(root, 'builder', 'mounts', 'cache');
+
+async function treeBytes(p: string): Promise<number> {
+  const st = await lstat(p).catch(() => undefined);
+  if (!st?.isDirectory()) return st?.size ?? 0;
+  let n = 0;
+  for (const e of await readdir(p).catch(() => [] as string[])) n += await treeBytes(join(p, e));
+  return n;
+}
+
+/** The cache mounts of a data root, for `system df`'s Build Cache row. */
+export async function cacheMountUsage(root: string): Promise<Array<{ id: string; name: string; size: number; lastUsed: Date; inUse: boolean }>> {
+  const dir = cacheMountRoot(root);
+  const out = [];
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (n.includes('.')) continue;
+    const id = await readFile(join(dir, `${n}.id`), 'utf8').catch(() => n);
+    const st = await lstat(join(dir, n)).catch(() => undefined);
+    const lock = await readFile(join(dir, `${n}.lock`), 'utf8').catch(() => undefined);
+    out.push({ id, name: n, size: await treeBytes(join(dir, n)), lastUsed: st?.mtime ?? new Date(0), inUse: lock !== undefined && lockOwnerAlive(lock) });
+  }
+  return out;
+}
 const STEP_SOURCE = 'build-step ';
 /** Names this process (pid and start) on what a step makes, so that a later build can tell a killed builder's leftovers. */
 const OWNER = `${process.pid} ${ownerTag()}`;

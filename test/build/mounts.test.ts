@@ -45,6 +45,9 @@ test('berth build: RUN --mount', { skip: why || false, timeout: 120_000 }, async
         const layers = await layersOf('cm:2');
         assert.deepEqual(layers.map((l) => l.map((e) => e.split(' ')[0])), [['n'], ['o']]);
         assert.equal(await c.ok(['run', '--rm', 'cm:2', 'sh', '-c', 'ls /var/cache; test -e /other || echo none']), 'none');
+        assert.match(await c.ok(['system', 'df']), /^Build Cache\s+2\s+0\s/m, 'the two cache mounts in system df');
+        const verbose = await c.ok(['system', 'df', '-v']);
+        assert.match(verbose, /exec\.cachemount/);
         const pruned = await c.ok(['builder', 'prune', '-f']);
         assert.match(pruned, /Deleted build cache objects: [1-9]/);
         assert.deepEqual(readdirSync(join(c.root, 'builder', 'mounts', 'cache')), []);
