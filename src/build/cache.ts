@@ -31,11 +31,31 @@ export class BuildCache {
     let entries = 0;
     let bytes = 0;
     let names: string[] = [];
-    try { names = await fsp.readdir(this.dir); } catch { return { entries, bytes }; }
+    try { names = await fsp.readdir(this.dir); } catch { /* none */ }
     for (const n of names) {
       const p = join(this.dir, n);
       try { bytes += (await fsp.stat(p)).size; await fsp.rm(p, { force: true }); if (n.endsWith('.json')) entries++; } catch { /* gone */ }
     }
+    // RUN --mount=type=cache directories (one per id, with its `.id` file)
+    const mounts = join(this.dir, '..', 'mounts', 'cache');
+    let dirs: string[] = [];
+    try { dirs = await fsp.readdir(mounts); } catch { /* none */ }
+    for (const n of dirs) {
+      const p = join(mounts, n);
+      const size = await treeSize(p);
+      await fsp.rm(p, { recursive: true, force: true });
+      bytes += size;
+      if (!n.includes('.')) entries++;
+    }
     return { entries, bytes };
   }
+}
+
+async function treeSize(p: string): Promise<number> {
+  const st = await fsp.lstat(p).catch(() => undefined);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  let n = 0;
+  for (const e of await fsp.readdir(p).catch(() => [] as string[])) n += await treeSize(join(p, e));
+  return n;
 }

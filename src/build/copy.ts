@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { followInside, walk, type FileSource } from './fs.js';
+import { PatternMatcher, readIgnore } from './dockerignore.js';
 
 export interface CopyItem {
   name: string;
@@ -43,6 +44,12 @@ export interface CopyRequest {
   image: FileSource;
   /** ADD: extract local archives */
   extract: boolean;
+  /** `--parents`: each source keeps its path (from the context root, or from a `/./` pivot) under dest */
+  parents?: boolean;
+  /** `--exclude` patterns (dockerignore syntax), matched against paths relative to each source */
+  exclude?: string[];
+  /** ADD of http(s) URLs: files already downloaded */
+  remote?: Array<{ name: string; data: Buffer; mtime: Date }>;
 }
 
 export class CopyError extends Error {}
@@ -125,35 +132,79 @@ async function extractArchive(buf: Buffer, kind: 'gzip' | 'tar', destDir: string
   try { await done; return true; } catch { return false; }
 }
 
+/**
+ * The destination inside the image: its parents' symlinks followed inside the root (a COPY into
+ * /var/run/x writes /run/x when /var/run -> /run), and the last name too when it links to a directory.
+ */
+export function resolveDest(image: FileSource, dest: string): string {
+  if (!dest) return dest;
+  const i = dest.lastIndexOf('/');
+  const parent = i < 0 ? '' : followInside(image, dest.slice(0, i));
+  const full = parent ? `${parent}/${dest.slice(i + 1)}` : dest.slice(i + 1);
+  if (image.lstat(full)?.isSymbolicLink()) {
+    const target = followInside(image, full);
+    if (image.lstat(target)?.isDirectory()) return target;
+  }
+  return full;
+}
+
+/** `--parents`: the part of a source before a `/./` pivot (what is not kept), cleaned. */
+function parentsPivot(pattern: string): string {
+  const p = pattern.replace(/^\.\//, '');
+  const i = p.indexOf('/./');
+  return i < 0 ? '' : clean(p.slice(0, i));
+}
+
 /** The items of a COPY/ADD layer, in tar order (parents first). */
 export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   const items = new Map<string, CopyItem>();
   const now = new Date();
   const own = r.owner ?? { uid: 0, gid: 0 };
-  const destIsDir = r.dest.endsWith('/') || !!r.image.lstat(clean(r.dest))?.isDirectory();
+  const dest = resolveDest(r.image, clean(r.dest));
+  const destIsDir = r.dest.endsWith('/') || !!r.image.lstat(dest)?.isDirectory();
   const expanded = r.sources.map((s) => ({ s, matches: expandSources(s) }));
-  const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length;
+  const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length + (r.remote?.length ?? 0);
   if (count > 1 && !r.dest.endsWith('/')) throw new CopyError(`When using ${r.instr} with more than one source file, the destination must be a directory and end with a /`);
-  const dest = clean(r.dest);
   const mode = (m: number, dir = false) => (r.chmod ? r.chmod(m & 0o7777, dir) : m & 0o7777);
   const add = (it: CopyItem) => { items.set(it.name.replace(/^\/+/, ''), { ...it, name: it.name.replace(/^\/+/, '') }); };
+  const links = new Map<string, string>();
   const addFrom = (src: FileSource, rel: string, name: string) => {
     const st = src.lstat(rel);
     if (!st) return;
+    if (st.isFile() && st.nlink > 1) {
+      // a hard link to a file this copy already has: kept as a link (BuildKit's copy does)
+      const k = `${st.dev}:${st.ino}`;
+      const first = links.get(k);
+      if (first !== undefined && first !== name.replace(/^\/+/, '')) {
+        add({ name, type: 'link', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0, linkname: first });
+        return;
+      }
+      links.set(k, name.replace(/^\/+/, ''));
+    }
     const base = { name, mode: mode(st.mode, st.isDirectory()), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 };
     if (st.isDirectory()) add({ ...base, type: 'directory' });
     else if (st.isSymbolicLink()) add({ ...base, mode: 0o777, type: 'symlink', linkname: src.readlink(rel) });
     else if (st.isFile()) add({ ...base, type: 'file', size: st.size, from: { src, rel } });
   };
+  const excluded = r.exclude?.length ? new PatternMatcher(readIgnore(r.exclude.join('\n'))) : undefined;
   for (const { s, matches } of expanded) {
+    const pivot = r.parents ? parentsPivot(s.pattern) : '';
     for (const m of matches) {
       const st = s.src.lstat(m)!;
+      const kept = r.parents ? (pivot && m.startsWith(`${pivot}/`) ? m.slice(pivot.length + 1) : m === pivot ? '' : m) : undefined;
       if (st.isDirectory()) {
-        if (dest) add({ name: dest, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
-        for (const p of walk(s.src, m)) addFrom(s.src, p, posix.join(dest, m ? p.slice(m.length + 1) : p));
+        const base = kept !== undefined ? posix.join(dest, kept) : dest;
+        if (base) add({ name: base, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
+        const skipped: string[] = [];
+        for (const p of walk(s.src, m)) {
+          const rel = m ? p.slice(m.length + 1) : p;
+          if (excluded && (skipped.some((d) => rel.startsWith(`${d}/`)) || excluded.matches(rel))) { skipped.push(rel); continue; }
+          addFrom(s.src, p, posix.join(base, rel));
+        }
         continue;
       }
-      const target = destIsDir ? posix.join(dest, posix.basename(m)) : dest;
+      if (excluded?.matches(posix.basename(m))) continue;
+      const target = kept !== undefined ? posix.join(dest, kept) : destIsDir ? posix.join(dest, posix.basename(m)) : dest;
       if (r.extract && st.isFile()) {
         const buf = await readAll(s.src.open(m));
         const kind = isArchive(buf.subarray(0, 512));
@@ -161,6 +212,9 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
       }
       addFrom(s.src, m, target);
     }
+  }
+  for (const f of r.remote ?? []) {
+    add({ name: destIsDir ? posix.join(dest, f.name) : dest, type: 'file', mode: mode(0o600), uid: own.uid, gid: own.gid, mtime: f.mtime, size: f.data.length, data: f.data });
   }
   for (const c of r.contents) {
     const data = Buffer.from(c.data);
@@ -178,7 +232,25 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
         : { name: p, type: 'directory', mode: 0o755, uid: own.uid, gid: own.gid, mtime: now, size: 0 });
     }
   }
-  return [...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // a hard link must come after its target in the tar: the first of a group in tar order holds the content
+  const byName = new Map(sorted.map((it) => [it.name, it]));
+  const canon = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const it of sorted) {
+    if (it.type === 'link' && it.linkname) {
+      const t = canon.get(it.linkname) ?? it.linkname;
+      const file = byName.get(t);
+      if (seen.has(t) || file?.type !== 'file') it.linkname = t;
+      else {
+        Object.assign(it, { type: 'file', size: file.size, from: file.from, data: file.data, linkname: undefined });
+        Object.assign(file, { type: 'link', size: 0, from: undefined, data: undefined, linkname: it.name });
+        canon.set(t, it.name);
+      }
+    }
+    seen.add(it.name);
+  }
+  return sorted;
 }
 
 /** The content key of the items (names, types, modes, owners, link targets, content digests). */
@@ -212,4 +284,22 @@ export function itemsTar(items: CopyItem[]): Readable {
     pack.finalize();
   })().catch((e: unknown) => pack.destroy(e as Error));
   return pack as unknown as Readable;
+}
+
+/** ADD of an http(s) URL: the file's name (the URL's last path element), bytes and Last-Modified; `--checksum` verified. */
+export async function download(url: string, checksum: string | undefined): Promise<{ name: string; data: Buffer; mtime: Date }> {
+  let res: Response;
+  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
+    throw new CopyError(`failed to load cache key: ${url}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+  }
+  if (!res.ok) throw new CopyError(`failed to load cache key: invalid response status ${res.status}`);
+  const data = Buffer.from(await res.arrayBuffer());
+  if (checksum) {
+    const [algo, want] = checksum.split(':') as [string, string];
+    const got = createHash(algo).update(data).digest('hex');
+    if (got !== want) throw new CopyError(`digest mismatch ${checksum}: ${algo}:${got}`);
+  }
+  const lm = res.headers.get('last-modified');
+  const name = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '') || '__unnamed__';
+  return { name, data, mtime: lm ? new Date(lm) : new Date(0) };
 }

@@ -6,7 +6,7 @@
  * at the end. A failed step leaves no container, no temporary image, no tag.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../lib/index.js';
 import { formatReference, imageStore, parseReference, type Lease } from '../image/index.js';
@@ -19,6 +19,9 @@ import { toDockerfile, type Dockerfile, type Stage } from './instructions.js';
 import { expandWord, LexError } from './lex.js';
 import { parseDockerfile, DockerfileError } from './parser.js';
 import { Step, type StepContext } from './step.js';
+import { exportLocal, exportTar, type BuildOutput } from './export.js';
+import type { Writable } from 'node:stream';
+import type { BuildSecret } from './mounts.js';
 
 export interface BuildOptions {
   /** the context directory; undefined: an empty context */
@@ -38,6 +41,18 @@ export interface BuildOptions {
   /** one progress line (no newline) */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** `--secret id=...,src=...|env=...` */
+  secrets?: BuildSecret[];
+  /** `--allow` entitlements (security.insecure) */
+  allow?: string[];
+  /** `--add-host name:ip` for the RUNs */
+  addHosts?: string[];
+  /** `--network` of the RUNs (default: the engine's default bridge) */
+  network?: 'default' | 'none' | 'host';
+  /** `-o`: local/tar write the final filesystem instead of an image */
+  output?: BuildOutput;
+  /** where `type=tar,dest=-` goes */
+  stdout?: Writable;
 }
 
 export interface BuildResult { id: string; steps: number; cached: number; warnings: string[] }
@@ -105,6 +120,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   const results = new Map<number, Promise<{ img: BuildImage; key: string }>>();
   const ctx: StepContext = {
     core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters,
+    secrets: new Map((o.secrets ?? []).map((s) => [s.id, s])), allow: new Set(o.allow ?? []), addHosts: o.addHosts ?? [], network: o.network ?? 'default',
     nextStep: () => ++stepNo,
     stageResult: (i: number) => runStage(i),
     layersOf: async (img: BuildImage): Promise<FileSource> => new LayersSource(await buildLayerDirs(core, img.diffIDs)),
@@ -133,6 +149,16 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
     if (failed) throw failed.reason;
     const { img } = await runStage(target);
     const n = ctx.nextStep();
+    if (o.output && o.output.type !== 'image') {
+      const dest = o.output.dest!;
+      log(`#${n} exporting to ${o.output.type === 'local' ? 'client directory' : 'client tarball'}`);
+      const fsrc = await ctx.layersOf(img);
+      if (o.output.type === 'local') await exportLocal(fsrc, dest);
+      else await exportTar(fsrc, dest === '-' ? o.stdout! : createWriteStream(dest, { mode: 0o644 }));
+      log(`#${n} copying files to ${dest === '-' ? 'stdout' : dest} done`);
+      log(`#${n} DONE 0.0s`);
+      return { id: '', steps: counters.steps, cached: counters.cached, warnings };
+    }
     log(`#${n} exporting to image`);
     const final: BuildImage = structuredClone(img);
     final.config.config ??= {};

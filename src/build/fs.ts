@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { closeFd, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../sys/index.js';
+import { closeFd, lgetxattr, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../sys/index.js';
 import type { PatternMatcher } from './dockerignore.js';
 
 export interface FileSource {
@@ -72,6 +72,8 @@ export class ContextSource implements FileSource {
 }
 
 const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
+/** An overlay opaque directory: what lower layers have under it is hidden. */
+const isOpaque = (p: string) => { try { return lgetxattr(p, 'trusted.overlay.opaque')?.toString() === 'y'; } catch { return false; } };
 
 /** The merged view of an image's layer directories (top first). */
 export class LayersSource implements FileSource {
@@ -83,11 +85,12 @@ export class LayersSource implements FileSource {
       const p = rel ? join(d, rel) : d;
       const st = lstatMaybe(p);
       if (st) return isWhiteout(st) ? undefined : { path: p, st };
-      // a whiteout or a non-directory on the way hides the rest below
+      // a whiteout, a non-directory or an opaque directory on the way hides the rest below
       const parts = rel.split('/');
       for (let i = 1; i < parts.length; i++) {
-        const q = lstatMaybe(join(d, ...parts.slice(0, i)));
-        if (q && (isWhiteout(q) || !q.isDirectory())) return undefined;
+        const qp = join(d, ...parts.slice(0, i));
+        const q = lstatMaybe(qp);
+        if (q && (isWhiteout(q) || !q.isDirectory() || isOpaque(qp))) return undefined;
       }
     }
     return undefined;
@@ -107,6 +110,7 @@ export class LayersSource implements FileSource {
         const s = lstatMaybe(join(d, rel, n));
         if (s && isWhiteout(s)) gone.add(n); else names.add(n);
       }
+      if (rel && isOpaque(join(d, rel))) break;
     }
     return [...names].sort();
   }

@@ -9,19 +9,20 @@ import { Readable } from 'node:stream';
 import { BerthError } from '../lib/index.js';
 import type { Lease } from '../image/index.js';
 import {
-  haveBuildLayers, resolveImage, runBuildStep, storeBuildLayer, type BuildImage, type EngineCore,
+  haveBuildLayers, resolveImage, runBuildStep, storeBuildLayer, type BuildImage, type BuildRunRequest, type EngineCore,
 } from '../engine/index.js';
 import type { BuildCache } from './cache.js';
 import { stepKey } from './cache.js';
 import {
   checkStopSignal, envMap, type RuntimeConfig, exposedPorts, goQ, healthcheck, healthHistory, parseChmod, resolveChown, setEnv,
 } from './config.js';
-import { copyItems, CopyError, itemsKey, itemsTar, type CopySource } from './copy.js';
-import type { ContextSource, FileSource } from './fs.js';
+import { copyItems, CopyError, download, itemsKey, itemsTar, type CopySource } from './copy.js';
+import { LayersSource, type ContextSource, type FileSource } from './fs.js';
 import { stageRef } from './graph.js';
 import { toInstruction, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import { expandWord, type Env } from './lex.js';
 import { DockerfileError, parseHeredocWord, parseLine, chompHeredoc } from './parser.js';
+import { MountError, parseMount, prepareMounts, treeKey, type BuildSecret, type RunMount } from './mounts.js';
 
 export interface StepContext {
   core: EngineCore;
@@ -42,6 +43,14 @@ export interface StepContext {
   layersOf: (img: BuildImage) => Promise<FileSource>;
   imageSource: (ref: string) => Promise<FileSource>;
   stageLabel: (s: Stage, k: number) => string;
+  /** `--secret`s by id */
+  secrets: Map<string, BuildSecret>;
+  /** `--allow` entitlements */
+  allow: Set<string>;
+  /** `--add-host` entries (`name:ip`) */
+  addHosts: string[];
+  /** `--network`: the RUNs' default network (default: the engine's default bridge) */
+  network: 'default' | 'none' | 'host';
 }
 
 const COMMENT = 'buildkit.dockerfile.v0';
@@ -312,9 +321,16 @@ export class Step {
   }
 
   private runPlan(ins: Instruction, n: number, label: string, text: string): { prepare: () => Promise<{ key: unknown }>; apply: () => Promise<void> } {
-    if (ins.flags.mount) this.fail(ins, 'RUN --mount is not supported by berth yet');
-    if (ins.flags.security && ins.flags.security !== 'sandbox') this.fail(ins, `security mode ${String(ins.flags.security)} is not allowed`);
-    const net = (ins.flags.network as string | undefined) ?? 'default';
+    const security = (ins.flags.security as string | undefined) ?? 'sandbox';
+    if (security !== 'sandbox' && security !== 'insecure') this.fail(ins, `unsupported security mode ${security}`);
+    if (security === 'insecure' && !this.c.allow.has('security.insecure')) {
+      throw new BerthError({ kind: 'invalid', op: 'build', message: `build: ${this.c.df.file}:${ins.node.line}: RUN --security=insecure: security.insecure is not allowed (berth build --allow security.insecure)` });
+    }
+    let mounts: RunMount[] = [];
+    try { mounts = ((ins.flags.mount as string[] | undefined) ?? []).map((w) => parseMount(this.expand(ins, w), this.cfg().WorkingDir || '/')); } catch (e) {
+      return this.fail(ins, (e as Error).message);
+    }
+    const net = (ins.flags.network as string | undefined) ?? this.c.network;
     if (!['default', 'none', 'host'].includes(net)) this.fail(ins, `unsupported network mode ${net}`);
     const shell = this.cfg().Shell ?? ['/bin/sh', '-c'];
     const files: Array<{ target: string; data: string; mode: number }> = [];
@@ -345,48 +361,104 @@ export class Step {
     for (const [k, v] of this.c.buildArgs) if (/^(https?|ftp|no|all)_proxy$/i.test(k) && !this.args.has(k)) proxies.push(`${k}=${v}`);
     // default: the engine's default bridge, as Docker's builders; without one, the host's network
     const network = net === 'none' ? 'none' : net === 'host' || this.c.core.options.bridge === 'none' ? 'host' : 'bridge';
+    const mountKeys: unknown[] = [];
     return {
-      prepare: async () => ({ key: [argv, argEnv, shownArgs, net, files] }),
-      apply: async () => {
-        const t0 = Date.now();
-        const lines: string[] = [];
-        let partial = '';
-        const onOutput = (d: Buffer) => {
-          const parts = (partial + d.toString('utf8')).split('\n');
-          partial = parts.pop()!;
-          for (const l of parts) {
-            lines.push(l);
-            if (lines.length > TAIL_LINES) lines.shift();
-            this.c.log(`#${n} ${((Date.now() - t0) / 1000).toFixed(3)} ${l}`);
+      prepare: async () => {
+        for (const m of mounts) {
+          const { type, target, from, source, readonly, id, sharing, mode, uid, gid, required, size, env } = m;
+          let content: unknown;
+          if (type === 'bind') {
+            const { src, key } = await this.sourceFor(ins, from);
+            const rel = posix.normalize(`/${source}`).slice(1).replace(/\/$/, '');
+            if (!src.lstat(rel)) this.fail(ins, `failed to compute cache key: "/${rel}": not found`);
+            content = [key, await treeKey(src, rel)];
           }
-        };
-        const res = await runBuildStep(this.c.core, this.img, { cmd: argv, env: [...argEnv, ...proxies], network, onOutput, signal: this.c.signal, files }, this.c.lease);
-        if (partial) { lines.push(partial); this.c.log(`#${n} ${((Date.now() - t0) / 1000).toFixed(3)} ${partial}`); }
-        if (this.c.signal?.aborted) throw new BerthError({ kind: 'system', op: 'build', message: 'build: interrupted' });
-        if (res.exitCode !== 0) {
-          this.c.log(`#${n} ERROR: process "${argv.join(' ')}" did not complete successfully: exit code: ${res.exitCode}`);
-          throw new StepFailed(`${this.c.df.file}:${ins.node.line}`, label, text, argv, res.exitCode, lines.slice(-TAIL_LINES));
+          mountKeys.push([type, target, from, source, readonly, id, sharing, mode, uid, gid, required, size, env, content]);
         }
-        const createdBy = `RUN ${shownArgs.length ? `|${shownArgs.length} ${shownArgs.join(' ')} ` : ''}${argv.join(' ')} # buildkit`;
-        if (res.layer) {
-          this.img.layers = [...this.img.layers, res.layer.desc];
-          this.img.diffIDs = [...this.img.diffIDs, res.layer.diffID];
-          this.img.size += res.layer.size;
-          this.history(createdBy, false);
-        } else this.history(createdBy, true);
+        return { key: [argv, argEnv, shownArgs, net, files, mountKeys, security, this.c.addHosts] };
+      },
+      apply: async () => {
+        const image = await this.c.layersOf(this.img);
+        const stubs: string[] = [];
+        for (const m of mounts) {
+          if (!m.target) continue;
+          const parts = m.target.slice(1).split('/');
+          for (let i = 1; i <= parts.length; i++) {
+            const p = parts.slice(0, i).join('/');
+            if (!image.lstat(p)) stubs.push(p);
+          }
+        }
+        let prepared;
+        try {
+          prepared = await prepareMounts(mounts, {
+            root: this.c.core.options.root, runRoot: this.c.core.options.runRoot, secrets: this.c.secrets,
+            sourceOf: async (from) => (await this.sourceFor(ins, from)).src,
+            ...(this.c.signal ? { signal: this.c.signal } : {}),
+          });
+        } catch (e) {
+          if (e instanceof MountError) return this.fail(ins, e.message);
+          throw e;
+        }
+        try { await this.execRun(ins, n, label, text, argv, [...argEnv, ...proxies, ...prepared.env], network, files, shownArgs, {
+          mounts: prepared.binds.map((b) => ({ ...b })), stubs, privileged: security === 'insecure', extraHosts: this.c.addHosts,
+        }); } finally { await prepared.release(); }
       },
     };
   }
 
+  /** Where a COPY --from or a RUN --mount from= reads: a stage, an image or (unset) the context; with its key. */
+  private async sourceFor(ins: Instruction, fromWord: string | undefined): Promise<{ src: FileSource; key: unknown }> {
+    if (fromWord === undefined) return { src: this.c.context, key: 'context' };
+    const ref = this.expand(ins, fromWord);
+    const st = stageRef(this.c.df, ref, this.stage.index, false);
+    if (st) { const r = await this.c.stageResult(st.index); return { src: await this.c.layersOf(r.img), key: r.key }; }
+    return { src: await this.c.imageSource(ref), key: ref };
+  }
+
+  private async execRun(ins: Instruction, n: number, label: string, text: string, argv: string[], env: string[], network: 'none' | 'host' | 'bridge',
+    files: Array<{ target: string; data: string; mode: number }>, shownArgs: string[], extra: Pick<BuildRunRequest, 'mounts' | 'stubs' | 'privileged' | 'extraHosts'>): Promise<void> {
+    const t0 = Date.now();
+    const lines: string[] = [];
+    let partial = '';
+    const onOutput = (d: Buffer) => {
+      const parts = (partial + d.toString('utf8')).split('\n');
+      partial = parts.pop()!;
+      for (const l of parts) {
+        lines.push(l);
+        if (lines.length > TAIL_LINES) lines.shift();
+        this.c.log(`#${n} ${((Date.now() - t0) / 1000).toFixed(3)} ${l}`);
+      }
+    };
+    const res = await runBuildStep(this.c.core, this.img, { cmd: argv, env, network, onOutput, signal: this.c.signal, files, ...extra }, this.c.lease);
+    if (partial) { lines.push(partial); this.c.log(`#${n} ${((Date.now() - t0) / 1000).toFixed(3)} ${partial}`); }
+    if (this.c.signal?.aborted) throw new BerthError({ kind: 'system', op: 'build', message: 'build: interrupted' });
+    if (res.exitCode !== 0) {
+      this.c.log(`#${n} ERROR: process "${argv.join(' ')}" did not complete successfully: exit code: ${res.exitCode}`);
+      throw new StepFailed(`${this.c.df.file}:${ins.node.line}`, label, text, argv, res.exitCode, lines.slice(-TAIL_LINES));
+    }
+    const createdBy = `RUN ${shownArgs.length ? `|${shownArgs.length} ${shownArgs.join(' ')} ` : ''}${argv.join(' ')} # buildkit`;
+    if (res.layer) {
+      this.img.layers = [...this.img.layers, res.layer.desc];
+      this.img.diffIDs = [...this.img.diffIDs, res.layer.diffID];
+      this.img.size += res.layer.size;
+      this.history(createdBy, false);
+    } else this.history(createdBy, true);
+  }
+
   private copyPlan(ins: Instruction): { prepare: () => Promise<{ key: unknown }>; apply: () => Promise<void> } {
     const f = ins.flags;
-    for (const bad of ['parents', 'exclude', 'checksum', 'keep-git-dir', 'unpack'] as const) {
+    for (const bad of ['keep-git-dir', 'unpack'] as const) {
       if (f[bad] !== undefined) this.fail(ins, `--${bad} is not supported by berth yet`);
     }
     const words = ins.args.map((w) => this.expand(ins, w));
     const destWord = words.at(-1)!;
     const srcs = words.slice(0, -1);
-    if (ins.name === 'ADD' && srcs.some((s) => /^(https?|git):\/\//.test(s) || s.startsWith('git@'))) this.fail(ins, 'ADD from a URL or git is not supported by berth yet');
+    if (ins.name === 'ADD' && srcs.some((s) => /^git:\/\//.test(s) || s.startsWith('git@') || /^https?:\/\/.*\.git(#.*)?$/.test(s))) this.fail(ins, 'ADD from git is not supported by berth yet');
+    const urls = ins.name === 'ADD' ? srcs.filter((s) => /^https?:\/\//.test(s)) : [];
+    const checksum = typeof f.checksum === 'string' ? this.expand(ins, f.checksum) : undefined;
+    if (checksum !== undefined && (urls.length !== 1 || srcs.length !== 1)) this.fail(ins, 'checksum can\'t be specified for non-HTTP(S) sources');
+    if (checksum !== undefined && !/^sha(256|384|512):[0-9a-f]+$/.test(checksum)) this.fail(ins, `invalid checksum digest format: ${checksum}`);
+    const exclude = ((f.exclude as string[] | undefined) ?? []).map((e) => this.expand(ins, e));
     const wd = this.cfg().WorkingDir || '/';
     let dest = posix.isAbsolute(destWord) ? destWord : posix.join(wd, destWord) + (destWord.endsWith('/') || destWord === '.' ? '/' : '');
     if (destWord.endsWith('/') && !dest.endsWith('/')) dest += '/';
@@ -394,14 +466,7 @@ export class Step {
     let items: Awaited<ReturnType<typeof copyItems>> | undefined;
     return {
       prepare: async () => {
-        let from: FileSource = this.c.context;
-        let fromKey: unknown = 'context';
-        if (typeof f.from === 'string') {
-          const ref = this.expand(ins, f.from);
-          const st = stageRef(this.c.df, ref, this.stage.index, false);
-          if (st) { const r = await this.c.stageResult(st.index); from = await this.c.layersOf(r.img); fromKey = r.key; }
-          else { from = await this.c.imageSource(ref); fromKey = ref; }
-        }
+        const { src: from, key: fromKey } = await this.sourceFor(ins, typeof f.from === 'string' ? f.from : undefined);
         const image = await this.c.layersOf(this.img);
         let owner: { uid: number; gid: number } | undefined;
         let chmod: ((m: number, dir: boolean) => number) | undefined;
@@ -411,8 +476,15 @@ export class Step {
             owner = /^\d+(:\d+)?$/.test(spec) ? resolveChown(spec, undefined, undefined) : resolveChown(spec, await readText(image, 'etc/passwd'), await readText(image, 'etc/group'));
           }
           if (typeof f.chmod === 'string') chmod = parseChmod(this.expand(ins, f.chmod));
-          const sources: CopySource[] = srcs.map((p) => ({ src: from, pattern: p }));
-          items = await copyItems({ instr: ins.name as 'COPY' | 'ADD', sources, contents, dest, owner, chmod, image, extract: ins.name === 'ADD' && f.from === undefined });
+          const sources: CopySource[] = srcs.filter((p) => !urls.includes(p)).map((p) => ({ src: from, pattern: p }));
+          const remote = [];
+          for (const u of urls) remote.push(await download(u, checksum));
+          items = await copyItems({
+            instr: ins.name as 'COPY' | 'ADD', sources, contents, dest, owner, chmod, extract: ins.name === 'ADD' && f.from === undefined,
+            // --link: the layer is made on nothing (no symlink of the image followed, new parents 0755)
+            image: f.link === true ? new LayersSource([]) : image,
+            parents: f.parents === true, exclude, remote,
+          });
         } catch (e) {
           if (e instanceof CopyError || !(e instanceof BerthError)) return this.fail(ins, (e as Error).message);
           throw e;

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { BerthError, describeError, usage } from '../lib/index.js';
-import { build, BuildCache, DockerfileError, StepFailed } from '../build/index.js';
+import { build, BuildCache, DockerfileError, parseOutput, StepFailed, type BuildSecret } from '../build/index.js';
 import { onSignal } from './context.js';
 import { bool, str, strs } from './flags.js';
 import { io, print, printErr, runEngineCommand, type CommandSpec } from './container/common.js';
@@ -32,6 +32,11 @@ export const spec: CommandSpec = {
     { name: 'iidfile', type: 'string', help: 'Write the image ID to the file' },
     { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the build output and print image ID on success' },
     { name: 'progress', type: 'string', default: 'auto', help: 'Set type of progress output ("auto", "plain", "quiet")' },
+    { name: 'secret', type: 'strings', help: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=X,env=VAR")' },
+    { name: 'allow', type: 'strings', help: 'Allow extra privileged entitlement (e.g., "security.insecure")' },
+    { name: 'add-host', type: 'strings', help: 'Add a custom host-to-IP mapping ("host:ip")' },
+    { name: 'output', short: 'o', type: 'strings', help: 'Output destination (format: "type=local,dest=path", "type=tar,dest=file|-", "type=image")' },
+    { name: 'network', type: 'string', help: 'Set the networking mode for the RUN instructions during build (default, none, host)' },
   ],
 };
 
@@ -81,6 +86,29 @@ async function extractContext(buf: Buffer, dir: string): Promise<void> {
   });
 }
 
+/** `--secret id=ID[,src|source=FILE][,env=VAR][,type=file|env]` (buildx's parser). */
+function parseSecret(v: string): BuildSecret {
+  const out: { id?: string; src?: string; env?: string; type?: string } = {};
+  for (const f of v.split(',')) {
+    const i = f.indexOf('=');
+    const k = (i < 0 ? f : f.slice(0, i)).trim().toLowerCase();
+    const val = i < 0 ? '' : f.slice(i + 1);
+    if (k === 'type') { if (val !== 'file' && val !== 'env') throw usage('build', `invalid secret ${v}: unsupported secret type "${val}"`); out.type = val; }
+    else if (k === 'id') out.id = val;
+    else if (k === 'src' || k === 'source') out.src = val;
+    else if (k === 'env') out.env = val;
+    else throw usage('build', `invalid secret ${v}: unexpected key '${k}' in '${f}'`);
+  }
+  if (out.type === 'env' && !out.env) { out.env = out.src; delete out.src; }
+  if (!out.id) out.id = out.src ? posix.basename(out.src) : out.env;
+  if (!out.id) throw usage('build', `invalid secret ${v}: an id is required`);
+  if (out.src) {
+    out.src = resolve(out.src);
+    if (!existsSync(out.src)) throw usage('build', `invalid secret ${v}: open ${out.src}: no such file or directory`);
+  }
+  return { id: out.id, ...(out.src ? { src: out.src } : {}), ...(out.env ? { env: out.env } : {}) };
+}
+
 export async function run(argv: string[]): Promise<number> {
   return runEngineCommand(spec, argv, async (p, core) => {
     const progress = str(p, 'progress') || 'auto';
@@ -97,6 +125,17 @@ export async function run(argv: string[]): Promise<number> {
       const i = a.indexOf('=');
       if (i < 0) buildArgs[a] = undefined; else buildArgs[a.slice(0, i)] = a.slice(i + 1);
     }
+    const secrets = strs(p, 'secret').map(parseSecret);
+    const allow = strs(p, 'allow').flatMap((a) => a.split(','));
+    for (const a of allow) if (!['security.insecure', 'network.host'].includes(a)) throw usage('build', `invalid entitlement: ${a}`);
+    const network = str(p, 'network') || 'default';
+    if (!['default', 'none', 'host'].includes(network)) throw usage('build', `invalid network mode ${network}: use default, none or host`);
+    const addHosts = strs(p, 'add-host');
+    for (const h of addHosts) if (!/^[^:]+:.+$/.test(h)) throw usage('build', `invalid argument "${h}" for "--add-host" flag: bad format for add-host: "${h}"`);
+    const outputs = strs(p, 'output').map((v) => { try { return parseOutput(v); } catch (e) { throw usage('build', `invalid output ${v}: ${(e as Error).message}`); } });
+    if (outputs.length > 1) throw usage('build', 'multiple outputs are not supported');
+    const output = outputs[0];
+    if (output?.dest && output.dest !== '-') output.dest = resolve(output.dest);
     const labels: Record<string, string> = {};
     for (const l of strs(p, 'label')) { const i = l.indexOf('='); labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1); }
     try {
@@ -127,12 +166,13 @@ export async function run(argv: string[]): Promise<number> {
         const res = await build(core, {
           contextDir, dockerfile, dockerfileName: file && file !== '-' ? posix.basename(file) : 'Dockerfile', dockerfilePath,
           tags: strs(p, 'tag'), buildArgs, target: str(p, 'target') || undefined, noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'),
-          labels, log, signal: ac.signal,
+          labels, log, signal: ac.signal, secrets, allow, addHosts, network: network as 'default' | 'none' | 'host',
+          ...(output ? { output } : {}), stdout: io.out as unknown as import('node:stream').Writable,
         });
         for (const w of res.warnings) if (!quiet) io.err.write(`${w}\n`);
         const iid = str(p, 'iidfile');
-        if (iid) writeFileSync(iid, res.id);
-        if (quiet) print(res.id);
+        if (iid && res.id) writeFileSync(iid, res.id);
+        if (quiet && res.id) print(res.id);
         return 0;
       } finally { for (const off of offs) off(); }
     } catch (e) {

@@ -6,7 +6,7 @@
  * image's layers for reading files (/etc/passwd) without mounting anything.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,11 +15,37 @@ import {
   contentStore, imageStore, MT, snapshotter, type Descriptor, type ImageConfig, type ImageRecord, type Lease, type Platform,
 } from '../image/index.js';
 import { chainIDs } from '../snapshots/index.js';
+import { lgetxattr } from '../sys/index.js';
 import { lockOwnerAlive, ownerTag } from '../content/index.js';
 import type { MountSpec } from './spec/index.js';
 import { commitContainer, killContainer, removeContainer, runContainer, type EngineCore } from './containers/index.js';
 
 const BUILD_LABEL = 'berth.build';
+
+/** Where `RUN --mount=type=cache` directories live (one per id, named by a digest of it, with `<name>.id` holding the id). */
+export const cacheMountRoot = (root: string) => join(root, 'builder', 'mounts', 'cache');
+
+async function treeBytes(p: string): Promise<number> {
+  const st = await lstat(p).catch(() => undefined);
+  if (!st?.isDirectory()) return st?.size ?? 0;
+  let n = 0;
+  for (const e of await readdir(p).catch(() => [] as string[])) n += await treeBytes(join(p, e));
+  return n;
+}
+
+/** The cache mounts of a data root, for `system df`'s Build Cache row. */
+export async function cacheMountUsage(root: string): Promise<Array<{ id: string; name: string; size: number; lastUsed: Date; inUse: boolean }>> {
+  const dir = cacheMountRoot(root);
+  const out = [];
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (n.includes('.')) continue;
+    const id = await readFile(join(dir, `${n}.id`), 'utf8').catch(() => n);
+    const st = await lstat(join(dir, n)).catch(() => undefined);
+    const lock = await readFile(join(dir, `${n}.lock`), 'utf8').catch(() => undefined);
+    out.push({ id, name: n, size: await treeBytes(join(dir, n)), lastUsed: st?.mtime ?? new Date(0), inUse: lock !== undefined && lockOwnerAlive(lock) });
+  }
+  return out;
+}
 const STEP_SOURCE = 'build-step ';
 /** Names this process (pid and start) on what a step makes, so that a later build can tell a killed builder's leftovers. */
 const OWNER = `${process.pid} ${ownerTag()}`;
@@ -131,12 +157,47 @@ export interface BuildRunRequest {
   signal?: AbortSignal;
   /** files bound read-only into the container for the step (heredoc scripts under /dev/pipes) */
   files?: Array<{ target: string; data: string; mode: number }>;
+  /** `RUN --mount`s (binds of host directories/files, tmpfs) */
+  mounts?: MountSpec[];
+  /** mount points absent from the image: removed from the diff when the run left them empty (BuildKit's mount stubs) */
+  stubs?: string[];
+  /** `--security=insecure` (allowed by `--allow security.insecure`) */
+  privileged?: boolean;
+  /** `--add-host` entries (`name:ip`) */
+  extraHosts?: string[];
 }
 
 export interface BuildRunResult {
   exitCode: number;
   /** the new layer; undefined when the step changed nothing */
   layer?: BuiltLayer;
+}
+
+/**
+ * Empty mount points the run created (`stubs`: paths absent from the image) out of the container's
+ * upper directory, deepest first; then their parents that exist in the image, when overlay only
+ * copied them up for the stub (empty, not opaque, same mode and owner as below).
+ */
+async function removeStubs(core: EngineCore, id: string, stubs: string[]): Promise<void> {
+  const snaps = await snapshotter(core.images);
+  const [upper, ...lowers] = snaps.layerDirs(core.store.containers.get(id).snapshotKey);
+  const rels = [...new Set(stubs.map((s) => s.replace(/^\/+/, '')).filter(Boolean))].sort((x, y) => y.split('/').length - x.split('/').length);
+  const parents = new Set<string>();
+  for (const rel of rels) {
+    const p = join(upper!, rel);
+    const st = await lstat(p).catch(() => undefined);
+    if (st?.isDirectory()) { if (!(await readdir(p)).length) await rmdir(p); } else if (st?.isFile() && st.size === 0) await rm(p);
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+    if (parent && !rels.includes(parent)) parents.add(parent);
+  }
+  for (const rel of [...parents].sort((x, y) => y.split('/').length - x.split('/').length)) {
+    const p = join(upper!, rel);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st?.isDirectory() || (await readdir(p)).length || lgetxattr(p, 'trusted.overlay.opaque')?.toString() === 'y') continue;
+    let below;
+    for (const l of lowers) { below = await lstat(join(l, rel)).catch(() => undefined); if (below) break; }
+    if (below?.isDirectory() && below.mode === st.mode && below.uid === st.uid && below.gid === st.gid) await rmdir(p);
+  }
 }
 
 /**
@@ -154,7 +215,7 @@ export async function runBuildStep(core: EngineCore, img: BuildImage, req: Build
   const sink = { write: (d: Buffer) => { req.onOutput?.(d); return true; } } as unknown as NodeJS.WritableStream;
   let id: string | undefined;
   let filesDir: string | undefined;
-  const mounts: MountSpec[] = [];
+  const mounts: MountSpec[] = [...(req.mounts ?? [])];
   if (req.files?.length) {
     filesDir = await mkdtemp(join(core.options.runRoot, 'build-files-'));
     for (const [i, f] of req.files.entries()) {
@@ -172,11 +233,15 @@ export async function runBuildStep(core: EngineCore, img: BuildImage, req: Build
     if (req.signal?.aborted) return { exitCode: 130 };
     const res = await runContainer(core, {
       image: temp.id, pull: 'never',
-      options: { cmd: req.cmd, entrypoint: [], env: req.env, network: req.network, labels: { [BUILD_LABEL]: OWNER }, ...(mounts.length ? { mounts } : {}) },
+      options: {
+        cmd: req.cmd, entrypoint: [], env: req.env, network: req.network, labels: { [BUILD_LABEL]: OWNER }, ...(mounts.length ? { mounts } : {}),
+        ...(req.privileged ? { privileged: true } : {}), ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
+      },
     }, { stdout: sink, stderr: sink });
     id = res.id;
     const exitCode = res.exitCode ?? 255;
     if (exitCode !== 0 || req.signal?.aborted || !mine(id)) return { exitCode: exitCode || 130 };
+    if (req.stubs?.length) await removeStubs(core, id, req.stubs);
     const committed = await commitContainer(core, id, { pause: false });
     const rec = await images.get(committed);
     await images.delete(committed);

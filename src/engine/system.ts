@@ -13,6 +13,7 @@ import { chainIDs, SIZE_LABEL } from '../snapshots/index.js';
 import { ingestAllHealthEvents, reconcile, removeContainer, type EngineCore } from './containers/index.js';
 import { nowNs, parseUntil, PRUNE_FILTER_KEYS, type Container, type EngineEvent, type Filters, type Volume } from './store/index.js';
 import { treeSize } from './volumes.js';
+import { cacheMountUsage } from './build-support.js';
 
 function checkFilterKeys(op: string, filters: Filters, allowed: readonly string[]): void {
   for (const k of Object.keys(filters)) if (!allowed.includes(k)) throw invalid(op, `invalid filter '${k}'`);
@@ -107,7 +108,9 @@ export interface DiskUsageImage {
  */
 export interface DiskUsageIngest {
   ID: string;
-  CacheType: 'ingest';
+  /** 'exec.cachemount': a `RUN --mount=type=cache` directory of `berth build` */
+  CacheType: 'ingest' | 'exec.cachemount';
+  Description?: string;
   Size: number;
   /** last written */
   LastUsedAt: string;
@@ -154,9 +157,14 @@ export async function diskUsage(core: EngineCore): Promise<DiskUsage> {
     Images: images,
     Containers: ctrs,
     Volumes: usage.volumes.map((u) => ({ volume: u.volume, Size: treeSize(u.volume.mountpoint), RefCount: u.refCount })),
-    BuildCache: (await contentStore(core.images).ingests()).map((i) => ({
-      ID: i.ref, CacheType: 'ingest' as const, Size: i.offset, LastUsedAt: i.updatedAt.toISOString(), InUse: i.activePid !== undefined,
-    })),
+    BuildCache: [
+      ...(await contentStore(core.images).ingests()).map((i) => ({
+        ID: i.ref, CacheType: 'ingest' as const, Size: i.offset, LastUsedAt: i.updatedAt.toISOString(), InUse: i.activePid !== undefined,
+      })),
+      ...(await cacheMountUsage(core.options.root)).map((m) => ({
+        ID: m.name, CacheType: 'exec.cachemount' as const, Description: `cached mount ${m.id}`, Size: m.size, LastUsedAt: m.lastUsed.toISOString(), InUse: m.inUse,
+      })),
+    ],
   };
 }
 

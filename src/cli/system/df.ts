@@ -71,7 +71,7 @@ function verboseItems(du: DiskUsage) {
       Driver: v.volume.driver, Links: String(v.RefCount), Mountpoint: v.volume.mountpoint, Name: v.volume.name, Scope: 'local', Size: humanSize4(v.Size),
     })),
     BuildCache: du.BuildCache.map((b) => sortedKeys({
-      CacheType: b.CacheType, CreatedSince: since(b.LastUsedAt), Description: 'interrupted or running blob write', ID: b.ID,
+      CacheType: b.CacheType, CreatedSince: since(b.LastUsedAt), Description: b.Description ?? 'interrupted or running blob write', ID: b.ID,
       InUse: String(b.InUse), LastUsedSince: since(b.LastUsedAt), Shared: 'false', Size: humanSize(b.Size), UsageCount: '0',
     })) as Record<string, unknown>[],
   };
