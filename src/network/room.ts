@@ -8,7 +8,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Step } from '../sys/index.js';
-import { parsePrefix } from './addr.js';
 import { bridgeDownSteps, bridgeSteps, gatewaySteps, sysctlSteps } from './wiring.js';
 import { BerthError } from '../lib/index.js';
 import { BRIDGE_OPT, type NetworkRecord } from './types.js';
@@ -131,10 +130,6 @@ export class NetworkRoom {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     for (const n of nets) writeFileSync(this.marker(n), '');
   }
-}
-
-export function prefixBits(cidr: string): number {
-  return parsePrefix(cidr)!.bits;
 }
 
 /** The links of this process's network namespace (/proc/self/net/dev follows it; sysfs does not). */

@@ -5,13 +5,12 @@
  * start), undo all of it. Everything undone is found from the store, so a killed CLI's leftovers
  * are undone by the next teardown of the container.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { conflict } from '../../lib/index.js';
 import {
-  fwPorts, hostIfname, parseIp, portsView, startWiring,
+  fwPorts, hostIfname, parseDnsConfig, portsView, startWiring,
   type DnsRecord, type EndpointState, type NetworkRecord, type PublishedPort, type Wiring,
 } from '../../network/index.js';
-import type { Step } from '../../sys/index.js';
 import type { RunOptions } from '../spec/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
@@ -209,7 +208,7 @@ export function refreshDnsTable(core: EngineCore, networkId: string): void {
     const c = core.store.containers.find(e.containerId);
     if (!c) continue;
     // `name.network` first: the monitor answers an address's PTR query with its first name
-    const names = [`${c.name}.${net.name}`, ...dnsNames(c, e.request.aliases ?? [], e.request.links ?? [])];
+    const names = [`${c.name}.${net.name}`, ...dnsNames(c, e.request.aliases ?? [])];
     for (const name of names) {
       if (e.state.ipv4) records.push({ name, address: e.state.ipv4 });
       if (e.state.ipv6) records.push({ name, address: e.state.ipv6 });
@@ -218,8 +217,18 @@ export function refreshDnsTable(core: EngineCore, networkId: string): void {
   core.network.writeDnsTable(networkId, records);
 }
 
+/** A running container's DNS configuration after it joined or left a network: the tables of its
+ *  user-defined networks now, the upstream servers it started with. */
+export function rewriteDnsConf(core: EngineCore, id: string): void {
+  const path = core.network.dnsConf(id);
+  if (!existsSync(path)) return; // started without the embedded DNS (no user-defined network then)
+  const { upstreams } = parseDnsConfig(readFileSync(path, 'utf8'));
+  const user = core.store.networks.endpointsOf(id).map((e) => core.store.networks.find(e.networkId)).filter((x) => x && !x.isDefault);
+  core.network.writeDnsConf(id, upstreams, user.map((x) => x!.id));
+}
+
 /** Docker's DNSNames: the container's name, its aliases on the network, its short id. */
-export function dnsNames(c: Container, aliases: string[], _links: string[] = []): string[] {
+export function dnsNames(c: Container, aliases: string[]): string[] {
   return [...new Set([c.name, ...aliases, c.id.slice(0, 12)])];
 }
 
@@ -228,5 +237,3 @@ export function containerPortsView(core: EngineCore, c: Container, o: RunOptions
   return portsView(exposedPorts(c, o), core.store.networks.portsOf(c.id));
 }
 
-export { parseIp };
-export type { Step };

@@ -2,7 +2,6 @@
  * `network create|ls|inspect|rm|prune|connect|disconnect|reload`: Docker's use cases over the
  * store's records and the network room (the kernel side).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { BerthError, conflict, invalid } from '../../lib/index.js';
 import { connectSteps, disconnectSteps, fwPorts, linkNames, hostIfname, type EndpointRequest, type EndpointState, type NetworkRecord } from '../../network/index.js';
 import { netStep, runNetSteps } from '../../sys/index.js';
@@ -10,7 +9,7 @@ import { matchLabels, parseUntil, type Filters } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { reconcile } from '../containers/cleanup.js';
 import { ensurePredefined, insertNetwork, PREDEFINED, type NetworkCreateRequest } from './records.js';
-import { refreshDnsTable } from './attach.js';
+import { refreshDnsTable, rewriteDnsConf } from './attach.js';
 import { leaseFor } from './lease.js';
 import { networkResource } from './shape.js';
 
@@ -156,18 +155,10 @@ async function hotConnect(core: EngineCore, id: string, pid: number, n: NetworkR
   while (used.has(`eth${slot}`)) slot++;
   const st: EndpointState = core.store.tx(() => leaseFor(core, id, n, req, slot, hostIfname(id, slot), op));
   const routed = core.store.networks.endpointsOf(id).some((e) => e.networkId !== n.id && e.state && (e.state.gateway4 || e.state.gateway6));
-  try {
-    await runNetSteps(connectSteps(n, st, `/proc/${pid}/ns/net`, !routed && !n.internal), op);
-  } catch (e) {
-    core.store.tx(() => { core.store.networks.setEndpointState(id, n.id, undefined); core.store.db.prepare('DELETE FROM leases WHERE container_id = ? AND network_id = ?').run(id, n.id); });
-    throw e;
-  }
+  // a failure here is undone by the caller (removeEndpoint drops the lease with the endpoint)
+  await runNetSteps(connectSteps(n, st, `/proc/${pid}/ns/net`, !routed && !n.internal), op);
   refreshDnsTable(core, n.id);
-  const user = core.store.networks.endpointsOf(id).map((e) => core.store.networks.find(e.networkId)!).filter((x) => x && !x.isDefault);
-  if (user.length && existsSync(core.network.dnsConf(id))) {
-    const ups = readFileSync(core.network.dnsConf(id), 'utf8').split('\n').filter((l) => l.startsWith('upstream ')).map((l) => l.slice(9));
-    core.network.writeDnsConf(id, ups, user.map((x) => x.id));
-  }
+  rewriteDnsConf(core, id);
 }
 
 /** `network disconnect`: leave a network; hot when the container runs. */
@@ -189,11 +180,7 @@ export async function disconnectNetwork(core: EngineCore, netRef: string, ref: s
   }
   core.store.tx(() => core.store.networks.removeEndpoint(c.id, n.id));
   refreshDnsTable(core, n.id);
-  const user = core.store.networks.endpointsOf(c.id).map((e) => core.store.networks.find(e.networkId)!).filter((x) => x && !x.isDefault);
-  if (existsSync(core.network.dnsConf(c.id))) {
-    const ups = readFileSync(core.network.dnsConf(c.id), 'utf8').split('\n').filter((l) => l.startsWith('upstream ')).map((l) => l.slice(9));
-    core.network.writeDnsConf(c.id, ups, user.map((x) => x.id));
-  }
+  rewriteDnsConf(core, c.id);
   event(core, 'disconnect', n, { container: c.id });
 }
 

@@ -51,9 +51,6 @@ export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Jo
     if (j.driverOpts) request.driverOpts = j.driverOpts;
     out.push({ net, request });
   }
-  if (opts.links?.length && !out[0]!.net.isDefault) {
-    // links on a user-defined network are aliases of the linked containers for this one (not kept)
-  }
   opts.network = out[0]!.net.isDefault ? 'bridge' : out[0]!.net.name;
   return out;
 }

@@ -58,12 +58,12 @@ export function networkSettings(core: EngineCore, c: Container, o: RunOptions): 
     networks[n.name] = entry;
     if (n.isDefault) primary = entry;
   }
-  if (!eps.length) {
-    networks[mode.startsWith('container:') ? mode : mode] = {
+  if (!eps.length && !mode.startsWith('container:')) {
+    // `host` / `none`: Docker lists the network with an empty endpoint (a joiner lists none)
+    networks[mode] = {
       IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, NetworkID: core.store.networks.find(mode)?.id ?? '',
       EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
     };
-    if (mode.startsWith('container:')) delete networks[mode];
   }
   const p = (primary ?? {}) as Record<string, unknown>;
   const pid = c.state.pid;
