@@ -13,6 +13,8 @@ import { ApiError, COMMON_HEADERS, frame, messageOf, qBool, splitVersion, status
 export interface PendingAttach {
   options: AttachOptions;
   connect(conn: MonitorAttach): void;
+  /** The start failed: end the client's connection. */
+  fail(): void;
 }
 
 /** Attaches waiting for their container's start, by container id (the engine attaches at start). */
@@ -73,7 +75,7 @@ export function handleUpgrade(core: EngineCore, req: IncomingMessage, socket: Du
     if (live) {
       monitorAttach(core.paths(c.id).socket, options).then(connect, () => socket.end());
     } else {
-      pendingAttach.set(c.id, { options, connect });
+      pendingAttach.set(c.id, { options, connect, fail: () => socket.end() });
     }
   } catch (err) {
     writeError(socket, err);

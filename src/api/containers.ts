@@ -73,7 +73,13 @@ export async function start(ctx: ApiContext, res: ServerResponse, id: string): P
     return sendEmpty(res, 204);
   }
   pendingAttach.delete(c.id);
-  const started = await startContainer(ctx.core, c.id, { attach: pending.options });
+  let started;
+  try {
+    started = await startContainer(ctx.core, c.id, { attach: pending.options });
+  } catch (err) {
+    pending.fail(); // the client's attach ends, or `docker run` would wait on it forever
+    throw err;
+  }
   pending.connect(started.attach!);
   sendEmpty(res, 204);
 }

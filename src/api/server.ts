@@ -14,6 +14,9 @@ import { ROUTES } from './routes.js';
 
 export type Listen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
+/** BERTH_API_DEBUG=1: one line per request on stderr. */
+const DEBUG = !!process.env.BERTH_API_DEBUG;
+
 const usage = (message: string) => new BerthError({ kind: 'usage', op: 'serve', message });
 
 /** `-H unix:///path` or `-H tcp://host:port`; a non-loopback TCP address needs `insecure`. */
@@ -77,11 +80,15 @@ export async function serve(core: EngineCore, listen: Listen[]): Promise<ApiServ
   const unixPaths: string[] = [];
   for (const l of listen) {
     const server = createServer((req, res) => {
+      if (DEBUG) process.stderr.write(`berth serve: ${req.method} ${req.url}\n`);
       dispatch(core, req, res).catch((err) => sendError(res, err));
     });
     server.requestTimeout = 0;
     server.keepAliveTimeout = 30_000;
-    server.on('upgrade', (req, socket, head) => handleUpgrade(core, req, socket, head));
+    server.on('upgrade', (req, socket, head) => {
+      if (DEBUG) process.stderr.write(`berth serve: ${req.method} ${req.url} (upgrade)\n`);
+      handleUpgrade(core, req, socket, head);
+    });
     server.on('clientError', (_err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
     if (l.kind === 'unix' && existsSync(l.path)) {
       if (!statSync(l.path).isSocket()) throw usage(`${l.path} exists and is not a socket`);
