@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { reconcile, type EngineCore } from '../engine/index.js';
 import { attach as monitorAttach, type AttachOptions, type MonitorAttach } from '../sys/index.js';
+import { checkExec, startHijacked } from './exec.js';
 import { ApiError, COMMON_HEADERS, frame, messageOf, qBool, splitVersion, statusOf } from './http.js';
 
 export interface PendingAttach {
@@ -29,12 +30,33 @@ function writeError(socket: Duplex, err: unknown): void {
   socket.end(head.join('\r\n') + '\r\n\r\n' + body);
 }
 
+const upgraded = (tty: boolean) => ['HTTP/1.1 101 UPGRADED', `Content-Type: application/vnd.docker.${tty ? 'raw' : 'multiplexed'}-stream`,
+  'Connection: Upgrade', 'Upgrade: tcp', ...Object.entries(COMMON_HEADERS).map(([k, v]) => `${k}: ${v}`)].join('\r\n') + '\r\n\r\n';
+
+/** `POST /exec/{id}/start` hijacked: read the JSON body (Content-Length bytes), 101, run. */
+function hijackExec(core: EngineCore, req: IncomingMessage, socket: Duplex, head: Buffer, id: string): void {
+  checkExec(id);
+  const len = Number(req.headers['content-length'] ?? 0) || 0;
+  let buf = head;
+  const more = (d: Buffer) => { buf = Buffer.concat([buf, d]); if (buf.length >= len) go(); };
+  const go = (): void => {
+    socket.off('data', more);
+    let body: { Tty?: boolean; Detach?: boolean } = {};
+    try { if (len) body = JSON.parse(buf.subarray(0, len).toString('utf8')); } catch { return writeError(socket, new ApiError(400, 'invalid JSON body')); }
+    socket.write(upgraded(!!body.Tty));
+    try { startHijacked(core, id, body, socket, buf.subarray(len)); } catch (err) { socket.end(); void err; }
+  };
+  if (buf.length >= len) go(); else socket.on('data', more);
+}
+
 /** The server's `upgrade` event. */
 export function handleUpgrade(core: EngineCore, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => undefined);
   try {
     const url = new URL(req.url ?? '/', 'http://berth');
     const { path } = splitVersion(url.pathname);
+    const ex = /^\/exec\/([^/]+)\/start$/.exec(path);
+    if (req.method === 'POST' && ex) return hijackExec(core, req, socket, head, decodeURIComponent(ex[1]!));
     const m = /^\/containers\/([^/]+)\/attach$/.exec(path);
     if (req.method !== 'POST' || !m) throw new ApiError(404, 'page not found');
     const c = reconcile(core, core.store.containers.get(decodeURIComponent(m[1]!)));

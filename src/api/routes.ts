@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { systemInfo } from '../engine/index.js';
 import * as containers from './containers.js';
+import * as exec from './exec.js';
 import * as images from './images.js';
 import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION, sendJSON, type ApiContext } from './http.js';
 import { versionBody } from './version.js';
@@ -25,6 +26,10 @@ export const ROUTES: Route[] = [
   route('POST', `${C}/wait`, (c, res, q, m) => containers.wait(c, res, m[0]!, q)),
   route('GET', `${C}/logs`, (c, res, q, m) => containers.logs(c, res, m[0]!, q)),
   route('POST', `${C}/resize`, (c, res, _q, m) => { c.core.store.containers.get(m[0]!); res.writeHead(200, { 'Content-Length': 0 }); res.end(); }),
+  route('POST', `${C}/exec`, (c, res, _q, m) => exec.create(c, res, m[0]!)),
+  route('POST', '/exec/([^/]+)/start', (c, res, _q, m) => exec.startDetached(c, res, m[0]!)),
+  route('POST', '/exec/([^/]+)/resize', (c, res, _q, m) => exec.resize(c, res, m[0]!)),
+  route('GET', '/exec/([^/]+)/json', (c, res, _q, m) => exec.inspect(c, res, m[0]!)),
   route('DELETE', C, (c, res, q, m) => containers.remove(c, res, m[0]!, q)),
   route('GET', '/images/json', (c, res, q) => images.list(c, res, q)),
   route('POST', '/images/create', (c, res, q) => images.create(c, res, q)),

@@ -63,3 +63,25 @@ test('serve refuses a non-loopback TCP address without --insecure-tcp', { skip }
   assert.notEqual(r.status, 0, r.stderr);
   assert.match(r.stderr, /refusing to listen on tcp:\/\/0\.0\.0\.0:23750/);
 });
+
+test('docker exec: output, exit code, stdin, a stopped container refused', { skip, timeout: 60_000 }, async () => {
+  await withServer(async (s) => {
+    assert.equal((await s.docker(['run', '-d', '--name', 'host', 'busybox', 'sleep', '60'])).code, 0);
+    const e = await s.docker(['exec', 'host', 'sh', '-c', 'echo out; echo err >&2; exit 5']);
+    assert.equal(e.code, 5, e.err);
+    assert.equal(e.out, 'out\n');
+    assert.equal(e.err, 'err\n');
+    const i = await s.docker(['exec', '-i', 'host', 'cat'], { input: 'piped\n' });
+    assert.equal(i.code, 0, i.err);
+    assert.equal(i.out, 'piped\n');
+    const d = await s.docker(['exec', '-d', 'host', 'touch', '/tmp/detached']);
+    assert.equal(d.code, 0, d.err);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await s.docker(['exec', 'host', 'ls', '/tmp/detached'])).out, '/tmp/detached\n');
+    await s.docker(['stop', '-t', '0', 'host']);
+    const stopped = await s.docker(['exec', 'host', 'true']);
+    assert.equal(stopped.code, 1);
+    assert.match(stopped.err, /is not running/);
+    await s.docker(['rm', '-f', 'host']);
+  });
+});
