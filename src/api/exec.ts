@@ -72,18 +72,21 @@ function runExec(core: EngineCore, e: ExecInstance, tty: boolean, io?: { out: (b
   if (e.started) throw new ApiError(409, `Error: Exec command ${e.id} has already run`);
   e.started = true;
   e.running = true;
+  let closed: Promise<unknown> = Promise.resolve();
   const run = execInContainer(core, e.containerId, {
     cmd: e.cmd, tty: e.tty, env: e.env, user: e.user, workdir: e.workdir, privileged: e.privileged,
     stdio: [io && e.attachStdin ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore'],
     onSpawn: (child) => {
       e.pid = child.pid ?? 0;
+      // the exit can be known before the pipes are drained: the output goes first
+      closed = new Promise((r) => { child.once('close', r); child.once('error', r); });
       if (!io) return;
       child.stdout?.on('data', (d: Buffer) => io.out(tty ? d : frame(1, d)));
       child.stderr?.on('data', (d: Buffer) => io.out(tty ? d : frame(2, d)));
       if (child.stdin) io.onInput((d) => { if (d) child.stdin!.write(d); else child.stdin!.end(); });
     },
   });
-  return run.then((code) => { e.exitCode = code; e.running = false; return code; }, (err) => { e.exitCode = 126; e.running = false; throw err; });
+  return run.then(async (code) => { await closed; e.exitCode = code; e.running = false; return code; }, (err) => { e.exitCode = 126; e.running = false; throw err; });
 }
 
 /** `POST /exec/{id}/start` with `Detach: true` (no hijack): 200 at once, the process runs on. */

@@ -56,7 +56,7 @@ export async function withServer(fn: (s: Served) => Promise<void>): Promise<void
   let serverErr = '';
   const start = async () => {
     server = spawn(process.execPath, [BERTH_MAIN, 'serve', '-H', `unix://${socket}`], { env: { ...e.env, BERTH_NO_WORKER: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    server.stderr!.on('data', (d: Buffer) => { serverErr += d.toString(); });
+    server.stderr!.on('data', (d: Buffer) => { serverErr += d.toString(); if (process.env.BERTH_API_DEBUG) process.stderr.write(d); });
     for (let i = 0; i < 200; i++) {
       if (existsSync(socket)) {
         try { if ((await httpOn(socket, 'GET', '/_ping')).status === 200) return; } catch { /* not yet */ }
