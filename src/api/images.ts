@@ -59,20 +59,24 @@ export async function create(ctx: ApiContext, res: ServerResponse, q: URLSearchP
     if (!started) {
       started = true;
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.write(JSON.stringify({ status: `Pulling from ${familiarString(r).replace(/[:@].*$/, '')}`, id: r.tag ?? 'latest' }) + '\r\n');
     }
     res.write(JSON.stringify(m) + '\r\n');
   };
+  // "Pulling from" comes before the registry answered: held back, so that a missing repository
+  // is still a plain HTTP error (404: `docker run` then fails with 125)
+  const held: Record<string, unknown>[] = [];
   const onProgress = (e: ProgressEvent) => {
     const m: Record<string, unknown> = { status: e.status };
     if (e.id) m.id = e.id;
     if (e.current !== undefined) m.progressDetail = { current: e.current, total: e.total };
+    if (!started && e.status.startsWith('Pulling from')) { held.push(m); return; }
+    for (const h of held.splice(0)) send(h);
     send(m);
   };
   try {
     const p = q.get('platform');
     const result = await pull(ctx.core.images, ref, { onProgress, platform: p ? parsePlatform(p) : undefined });
-    send({ status: `Digest: ${result.digest}` });
+    for (const h of held.splice(0)) send(h);
     send({ status: result.status === 'up-to-date' ? `Status: Image is up to date for ${familiarString(r)}` : `Status: Downloaded newer image for ${familiarString(r)}` });
     res.end();
   } catch (err) {
