@@ -44,6 +44,7 @@ const COMMANDS: Record<string, Loader> = {
   version: ctr(sys, 'version'),
   events: ctr(sys, 'events'),
   bench: ctr(() => import('./system/bench.js'), 'run'),
+  serve: ctr(() => import('./system/serve.js'), 'run'),
   pull: async () => (await img()).pull,
   push: async () => (await img()).push,
   images: async () => (await img()).images,

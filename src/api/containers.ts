@@ -1,0 +1,170 @@
+/** The container routes: create, start, stop, kill, restart, wait, inspect, list, delete, logs. */
+import type { ServerResponse } from 'node:http';
+import {
+  createContainer, inspectContainer, killContainer, readLogs, reconcile, removeContainer, restartContainer, startContainer,
+  stopContainer, waitContainer, type EngineCore,
+} from '../engine/index.js';
+import type { Container } from '../engine/store/index.js';
+import { createRequest } from './create.js';
+import { ApiError, frame, qBool, qFilters, qInt, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
+import { pendingAttach } from './attach.js';
+
+const get = (core: EngineCore, ref: string): Container => reconcile(core, core.store.containers.get(ref));
+const isRunning = (c: Container) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting';
+
+const ago = (iso: string | null | undefined): string => {
+  if (!iso) return '';
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s < 60) return `${Math.floor(s)} seconds`;
+  const m = s / 60;
+  if (m < 2) return 'About a minute';
+  if (m < 60) return `${Math.floor(m)} minutes`;
+  const h = m / 60;
+  if (Math.round(h) === 1) return 'About an hour';
+  if (h < 48) return `${Math.round(h)} hours`;
+  return `${Math.floor(h / 24)} days`;
+};
+
+/** Docker's Status column. */
+function statusText(c: Container): string {
+  const s = c.state;
+  switch (s.status) {
+    case 'running': return `Up ${ago(s.startedAt)}`;
+    case 'paused': return `Up ${ago(s.startedAt)} (Paused)`;
+    case 'restarting': return `Restarting (${s.exitCode}) ${ago(s.finishedAt)} ago`;
+    case 'exited': return s.finishedAt ? `Exited (${s.exitCode}) ${ago(s.finishedAt)} ago` : 'Created';
+    case 'dead': return 'Dead';
+    default: return 'Created';
+  }
+}
+
+function summary(core: EngineCore, c: Container): Record<string, unknown> {
+  const j = inspectContainer(core, c) as Record<string, any>;
+  const ports: unknown[] = [];
+  for (const [k, binds] of Object.entries((j.NetworkSettings?.Ports ?? {}) as Record<string, { HostIp: string; HostPort: string }[] | null>)) {
+    const [port, type = 'tcp'] = k.split('/');
+    if (!binds) { ports.push({ PrivatePort: Number(port), Type: type }); continue; }
+    for (const b of binds) ports.push({ IP: b.HostIp || '0.0.0.0', PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+  }
+  const cmd = [j.Path, ...(j.Args ?? [])].filter((x) => x !== undefined && x !== '').join(' ');
+  return {
+    Id: c.id, Names: [`/${c.name}`], Image: c.image, ImageID: c.imageId, Command: cmd,
+    Created: Math.floor(Date.parse(c.created) / 1000), Ports: ports, Labels: c.labels ?? {},
+    State: c.state.status, Status: statusText(c), HostConfig: { NetworkMode: j.HostConfig?.NetworkMode ?? '' },
+    NetworkSettings: { Networks: j.NetworkSettings?.Networks ?? {} }, Mounts: j.Mounts ?? [],
+  };
+}
+
+export async function create(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): Promise<void> {
+  const body = await readJSON<Record<string, unknown>>(ctx.req);
+  const warnings: string[] = [];
+  const req = createRequest(body, q.get('name') ?? undefined, q.get('platform') ?? undefined);
+  const c = await createContainer(ctx.core, { ...req, onWarning: (m) => warnings.push(m) });
+  sendJSON(res, 201, { Id: c.id, Warnings: warnings });
+}
+
+export async function start(ctx: ApiContext, res: ServerResponse, id: string): Promise<void> {
+  const c = get(ctx.core, id);
+  if (isRunning(c)) return sendEmpty(res, 304);
+  const pending = pendingAttach.get(c.id);
+  if (!pending) {
+    await startContainer(ctx.core, c.id);
+    return sendEmpty(res, 204);
+  }
+  pendingAttach.delete(c.id);
+  let started;
+  try {
+    started = await startContainer(ctx.core, c.id, { attach: pending.options });
+  } catch (err) {
+    pending.fail(); // the client's attach ends, or `docker run` would wait on it forever
+    throw err;
+  }
+  pending.connect(started.attach!);
+  sendEmpty(res, 204);
+}
+
+export async function stop(ctx: ApiContext, res: ServerResponse, id: string, q: URLSearchParams): Promise<void> {
+  const c = get(ctx.core, id);
+  if (!isRunning(c)) return sendEmpty(res, 304);
+  await stopContainer(ctx.core, c.id, qInt(q, 't'), q.get('signal') || undefined);
+  sendEmpty(res, 204);
+}
+
+const signalName = (s: string): string => (/^\d+$/.test(s) ? s : s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`);
+
+export async function kill(ctx: ApiContext, res: ServerResponse, id: string, q: URLSearchParams): Promise<void> {
+  const c = get(ctx.core, id);
+  if (!isRunning(c)) throw new ApiError(409, `cannot kill container: ${id}: container ${c.id} is not running`);
+  await killContainer(ctx.core, c.id, signalName(q.get('signal') || 'KILL'));
+  sendEmpty(res, 204);
+}
+
+export async function restart(ctx: ApiContext, res: ServerResponse, id: string, q: URLSearchParams): Promise<void> {
+  await restartContainer(ctx.core, get(ctx.core, id).id, qInt(q, 't'));
+  sendEmpty(res, 204);
+}
+
+/** `/wait`: headers at once (the CLI waits for them before it starts the container), the body at the exit. */
+export async function wait(ctx: ApiContext, res: ServerResponse, id: string, q: URLSearchParams): Promise<void> {
+  const c = get(ctx.core, id);
+  const condition = q.get('condition') || 'not-running';
+  const done = waitContainer(ctx.core, c.id, condition);
+  done.catch(() => undefined);
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.flushHeaders();
+  try {
+    res.end(JSON.stringify({ StatusCode: await done }) + '\n');
+  } catch (e) {
+    res.end(JSON.stringify({ StatusCode: 125, Error: { Message: (e as Error).message } }) + '\n');
+  }
+}
+
+export function inspect(ctx: ApiContext, res: ServerResponse, id: string): void {
+  sendJSON(res, 200, inspectContainer(ctx.core, get(ctx.core, id)));
+}
+
+export function list(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): void {
+  const rows = ctx.core.store.containers.list({ all: qBool(q, 'all'), limit: qInt(q, 'limit') || undefined, filters: qFilters(q) })
+    .map((c) => reconcile(ctx.core, c));
+  sendJSON(res, 200, rows.map((c) => summary(ctx.core, c)));
+}
+
+export async function remove(ctx: ApiContext, res: ServerResponse, id: string, q: URLSearchParams): Promise<void> {
+  const c = get(ctx.core, id);
+  if (isRunning(c) && !qBool(q, 'force')) {
+    throw new ApiError(409, `cannot remove container "/${c.name}": container is running: stop the container before removing or force remove`);
+  }
+  await removeContainer(ctx.core, c.id, { force: qBool(q, 'force'), volumes: qBool(q, 'v'), link: qBool(q, 'link') });
+  sendEmpty(res, 204);
+}
+
+const since = (v: string | null): bigint | undefined => {
+  if (!v || v === '0') return undefined;
+  const [s, frac = ''] = v.split('.');
+  return BigInt(s!) * 1_000_000_000n + BigInt((frac + '000000000').slice(0, 9));
+};
+
+/** `/logs`: multiplexed frames without a tty, raw bytes with one; `follow` ends when the container stops. */
+export async function logs(ctx: ApiContext, res: ServerResponse, id: string, q: URLSearchParams): Promise<void> {
+  const c = get(ctx.core, id);
+  const stdout = qBool(q, 'stdout');
+  const stderr = qBool(q, 'stderr');
+  if (!stdout && !stderr) throw new ApiError(400, 'Bad parameters: you must choose at least one stream');
+  const tty = !!(c.config as { Tty?: boolean }).Tty;
+  const tail = q.get('tail');
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+  res.flushHeaders();
+  const ts = qBool(q, 'timestamps');
+  for await (const e of readLogs(ctx.core, c, {
+    follow: qBool(q, 'follow'), stdout, stderr, signal: abort.signal,
+    tail: tail && tail !== 'all' ? Number(tail) : undefined, since: since(q.get('since')), until: since(q.get('until')),
+  })) {
+    const text = ts ? `${e.time.replace(/\.(\d+)Z$/, (_m, f: string) => `.${f.padEnd(9, '0').slice(0, 9)}Z`)} ${e.log}` : e.log;
+    const data = Buffer.from(text);
+    res.write(tty ? data : frame(e.stream === 'stderr' ? 2 : 1, data));
+  }
+  res.end();
+}

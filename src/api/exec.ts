@@ -1,0 +1,117 @@
+/**
+ * Exec instances: `POST /containers/{id}/exec` records one, `POST /exec/{id}/start` runs it
+ * (hijacked: output on the connection, multiplexed unless the start body says Tty; or detached),
+ * `GET /exec/{id}/json` tells its exit code (set before the connection closes: the CLI reads it
+ * at once). The process runs through the engine's exec with pipes (no pty yet).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { execInContainer, reconcile, type EngineCore } from '../engine/index.js';
+import { ApiError, frame, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
+
+interface ExecInstance {
+  id: string;
+  containerId: string;
+  cmd: string[];
+  tty: boolean;
+  env?: string[];
+  user?: string;
+  workdir?: string;
+  privileged: boolean;
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
+  running: boolean;
+  started: boolean;
+  exitCode: number | null;
+  pid: number;
+}
+
+const execs = new Map<string, ExecInstance>();
+
+function find(id: string): ExecInstance {
+  const e = execs.get(id) ?? [...execs.values()].find((x) => x.id.startsWith(id));
+  if (!e) throw new ApiError(404, `No such exec instance: ${id}`);
+  return e;
+}
+
+export async function create(ctx: ApiContext, res: ServerResponse, ref: string): Promise<void> {
+  const c = reconcile(ctx.core, ctx.core.store.containers.get(ref));
+  const b = await readJSON<Record<string, any>>(ctx.req);
+  if (c.state.status === 'paused') throw new ApiError(409, `Container ${c.id} is paused, unpause the container before exec`);
+  if (c.state.status !== 'running') throw new ApiError(409, `container ${c.id} is not running`);
+  if (!Array.isArray(b.Cmd) || b.Cmd.length === 0) throw new ApiError(400, 'No exec command specified');
+  const e: ExecInstance = {
+    id: randomBytes(32).toString('hex'), containerId: c.id, cmd: b.Cmd.map(String), tty: !!b.Tty,
+    env: Array.isArray(b.Env) ? b.Env.map(String) : undefined, user: b.User || undefined, workdir: b.WorkingDir || undefined,
+    privileged: !!b.Privileged, attachStdin: !!b.AttachStdin, attachStdout: b.AttachStdout !== false, attachStderr: b.AttachStderr !== false,
+    running: false, started: false, exitCode: null, pid: 0,
+  };
+  execs.set(e.id, e);
+  sendJSON(res, 201, { Id: e.id });
+}
+
+export function inspect(_ctx: ApiContext, res: ServerResponse, id: string): void {
+  const e = find(id);
+  sendJSON(res, 200, {
+    ID: e.id, Running: e.running, ExitCode: e.exitCode, ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: e.privileged, user: e.user ?? '' },
+    OpenStdin: e.attachStdin, OpenStderr: e.attachStderr, OpenStdout: e.attachStdout, CanRemove: false, ContainerID: e.containerId,
+    DetachKeys: '', Pid: e.pid,
+  });
+}
+
+export function resize(_ctx: ApiContext, res: ServerResponse, id: string): void {
+  find(id);
+  res.writeHead(200, { 'Content-Length': 0 });
+  res.end();
+}
+
+/** Run an exec; `out` receives its output (framed unless tty), `input` feeds its stdin. */
+function runExec(core: EngineCore, e: ExecInstance, tty: boolean, io?: { out: (b: Buffer) => void; onInput: (fn: (d: Buffer | null) => void) => void }): Promise<number> {
+  if (e.started) throw new ApiError(409, `Error: Exec command ${e.id} has already run`);
+  e.started = true;
+  e.running = true;
+  let closed: Promise<unknown> = Promise.resolve();
+  const run = execInContainer(core, e.containerId, {
+    cmd: e.cmd, tty: e.tty, env: e.env, user: e.user, workdir: e.workdir, privileged: e.privileged,
+    stdio: [io && e.attachStdin ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore'],
+    onSpawn: (child) => {
+      e.pid = child.pid ?? 0;
+      // the exit can be known before the pipes are drained: the output goes first
+      closed = new Promise((r) => { child.once('close', r); child.once('error', r); });
+      if (!io) return;
+      child.stdout?.on('data', (d: Buffer) => io.out(tty ? d : frame(1, d)));
+      child.stderr?.on('data', (d: Buffer) => io.out(tty ? d : frame(2, d)));
+      if (child.stdin) io.onInput((d) => { if (d) child.stdin!.write(d); else child.stdin!.end(); });
+    },
+  });
+  return run.then(async (code) => { await closed; e.exitCode = code; e.running = false; return code; }, (err) => { e.exitCode = 126; e.running = false; throw err; });
+}
+
+/** `POST /exec/{id}/start` with `Detach: true` (no hijack): 200 at once, the process runs on. */
+export async function startDetached(ctx: ApiContext, res: ServerResponse, id: string): Promise<void> {
+  const e = find(id);
+  const b = await readJSON<{ Detach?: boolean; Tty?: boolean }>(ctx.req);
+  if (!b.Detach) throw new ApiError(400, 'exec start without Detach needs a hijacked connection (Upgrade: tcp)');
+  runExec(ctx.core, e, !!b.Tty).catch(() => undefined);
+  sendEmpty(res, 200);
+}
+
+/** The hijacked start: the caller has read the body and written the 101. */
+export function startHijacked(core: EngineCore, id: string, body: { Tty?: boolean }, socket: Duplex, rest: Buffer): void {
+  const e = find(id);
+  const tty = !!body.Tty;
+  let feed: ((d: Buffer | null) => void) | undefined;
+  const pending: Array<Buffer | null> = rest.length ? [rest] : [];
+  socket.on('data', (d: Buffer) => { if (feed) feed(d); else pending.push(d); });
+  socket.on('end', () => { if (feed) feed(null); else pending.push(null); });
+  runExec(core, e, tty, {
+    out: (b) => { socket.write(b); },
+    onInput: (fn) => { feed = fn; for (const d of pending.splice(0)) fn(d); },
+  }).then(() => socket.end(), (err: Error) => { socket.write(tty ? Buffer.from(err.message + '\n') : frame(3, Buffer.from(err.message + '\n'))); socket.end(); });
+}
+
+export function checkExec(id: string): { tty: boolean } {
+  return { tty: find(id).tty };
+}
