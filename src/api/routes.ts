@@ -1,19 +1,17 @@
 /** The route table: method, path pattern (after the version prefix), handler. */
-import type { ServerResponse } from 'node:http';
 import { systemInfo } from '../engine/index.js';
 import * as containers from './containers.js';
 import * as exec from './exec.js';
 import * as images from './images.js';
-import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION, sendJSON, type ApiContext } from './http.js';
+import { API_VERSION, ENGINE_VERSION, MIN_API_VERSION, sendJSON } from './http.js';
+import { C, route, type Route } from './route.js';
+import { CONTAINER_ROUTES } from './routes-containers.js';
+import { IMAGE_ROUTES } from './routes-images.js';
+import { SYSTEM_ROUTES } from './routes-system.js';
 import { versionBody } from './version.js';
 
-type Handler = (ctx: ApiContext, res: ServerResponse, q: URLSearchParams, m: string[]) => Promise<void> | void;
-interface Route { method: string; re: RegExp; fn: Handler }
-
-const C = '/containers/([^/]+)';
-const route = (method: string, pattern: string, fn: Handler): Route => ({ method, re: new RegExp(`^${pattern}$`), fn });
-
-export const ROUTES: Route[] = [
+/** The core routes, then each area's table (first match wins, so an area's routes come before the catch-alls below). */
+const CORE: Route[] = [
   route('GET', '/version', (_c, res) => sendJSON(res, 200, versionBody())),
   route('GET', '/info', async (c, res) => sendJSON(res, 200, { ...(await systemInfo(c.core, ENGINE_VERSION)), Swarm: { LocalNodeState: 'inactive' } })),
   route('POST', '/containers/create', (c, res, q) => containers.create(c, res, q)),
@@ -30,12 +28,18 @@ export const ROUTES: Route[] = [
   route('POST', '/exec/([^/]+)/start', (c, res, _q, m) => exec.startDetached(c, res, m[0]!)),
   route('POST', '/exec/([^/]+)/resize', (c, res, _q, m) => exec.resize(c, res, m[0]!)),
   route('GET', '/exec/([^/]+)/json', (c, res, _q, m) => exec.inspect(c, res, m[0]!)),
-  route('DELETE', C, (c, res, q, m) => containers.remove(c, res, m[0]!, q)),
   route('GET', '/images/json', (c, res, q) => images.list(c, res, q)),
   route('POST', '/images/create', (c, res, q) => images.create(c, res, q)),
   route('GET', '/images/(.+)/json', (c, res, _q, m) => images.inspect(c, res, m[0]!)),
   route('POST', '/images/(.+)/tag', (c, res, q, m) => images.tagImage(c, res, m[0]!, q)),
+];
+
+/** Catch-all patterns last: `/images/(.+)` would swallow `/images/x/push`, say. */
+const LAST: Route[] = [
+  route('DELETE', C, (c, res, q, m) => containers.remove(c, res, m[0]!, q)),
   route('DELETE', '/images/(.+)', (c, res, q, m) => images.del(c, res, m[0]!, q)),
 ];
+
+export const ROUTES: Route[] = [...CORE, ...CONTAINER_ROUTES, ...IMAGE_ROUTES, ...SYSTEM_ROUTES, ...LAST];
 
 export { API_VERSION, MIN_API_VERSION };
