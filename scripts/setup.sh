@@ -16,13 +16,16 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 
 # --- apt packages -----------------------------------------------------------------------------
 # build-essential, pkg-config: the native helper, the probe (static glibc) and better-sqlite3.
-# curl: waiting for the registry. The rest: fixtures, reference runtimes, registry tools.
+# curl: waiting for the registry. The rest: fixtures, reference runtimes, registry tools, the
+# Engine API's clients (docker-compose), git (ADD of a git URL), openssl (TLS certificates in the
+# tests), and what rootless needs (user-mode networking, newuidmap, fuse-overlayfs).
 PACKAGES=(
   build-essential pkg-config curl ca-certificates
   busybox-static libseccomp-dev libcap-dev tini
   docker-registry skopeo runc crun containerd docker.io apache2-utils
   jq file python3 iproute2 kmod e2fsprogs nftables
   qemu-system-x86 debootstrap cpio
+  docker-compose git openssl passt slirp4netns uidmap fuse-overlayfs
 )
 # (no `cmd | grep -q` here: with pipefail, grep's early exit can SIGPIPE cmd and fail the test)
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]; }
