@@ -25,6 +25,7 @@ async function exitOfRun(core: EngineCore, id: string, signal: AbortSignal): Pro
   if (!c || (c.state.status !== 'running' && c.state.status !== 'paused')) return;
   let conn;
   try { conn = await monitorAttach(core.paths(id).socket, {}); } catch { await sleep(20); return; }
+  if (signal.aborted) { conn.detach(); return; }
   const onAbort = () => conn.detach();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
