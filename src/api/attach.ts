@@ -64,7 +64,7 @@ export function attachOptions(q: URLSearchParams, dflt = false): AttachOptions {
 
 /** Connect a client to the container: now when it runs, else at its start. */
 export function openSession(core: EngineCore, c: Container, options: AttachOptions, sink: AttachSink): AttachSession {
-  const cfg = c.config as { StdinOnce?: boolean };
+  const cfg = c.config as { StdinOnce?: boolean; Tty?: boolean };
   const input: Buffer[] = [];
   let inputEnded = false;
   let closed = false;
@@ -78,7 +78,7 @@ export function openSession(core: EngineCore, c: Container, options: AttachOptio
     a.stderr.on('data', (d: Buffer) => sink.out(2, d));
     if (options.stdin) {
       for (const d of input.splice(0)) a.write(d);
-      if (inputEnded && cfg.StdinOnce) a.closeStdin();
+      if (inputEnded && cfg.StdinOnce && !cfg.Tty) a.closeStdin();
     }
     let open = 2;
     const done = () => { if (--open === 0) { untrackAttach(c.id, a); sink.end(); } };
@@ -96,8 +96,13 @@ export function openSession(core: EngineCore, c: Container, options: AttachOptio
   return {
     input(d) { if (!options.stdin) return; if (conn) conn.write(d); else input.push(d); },
     inputEnd() {
+      // moby: the client's EOF closes the container's stdin only for StdinOnce without a tty;
+      // otherwise it ends this attach (a CLI that detached with ctrl-p ctrl-q), the container runs on
+      if (!options.stdin || inputEnded) return;
       inputEnded = true;
-      if (conn && options.stdin && cfg.StdinOnce) conn.closeStdin();
+      if (cfg.StdinOnce && !cfg.Tty) { if (conn) conn.closeStdin(); return; }
+      this.close();
+      sink.end();
     },
     close() {
       closed = true;
