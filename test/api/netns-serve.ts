@@ -101,10 +101,13 @@ export async function withNsServer(fn: (s: NsServed) => Promise<void>, o: { brid
       serverLog: () => log,
     });
   } finally {
+    const t0 = Date.now();
+    const lap = (what: string) => { if (process.env.BERTH_API_DEBUG) process.stderr.write(`netns-serve cleanup: ${what} at ${Date.now() - t0} ms\n`); };
     if (server && server.exitCode === null) {
       server.kill('SIGTERM');
       await new Promise((r) => server!.once('exit', r));
     }
+    lap('server stopped');
     if (e) {
       // containers out from inside the namespace (their links and rules live there)
       const env = { ...e.env, BERTH_BRIDGE: o.bridge ?? 'none', BERTH_NO_WORKER: '1' };
@@ -112,7 +115,9 @@ export async function withNsServer(fn: (s: NsServed) => Promise<void>, o: { brid
         const ids = execFileSync('nsenter', [`--net=${ns}`, '--', FRONT, 'ps', '-aq'], { env, encoding: 'utf8' }).split('\n').filter(Boolean);
         if (ids.length) execFileSync('nsenter', [`--net=${ns}`, '--', FRONT, 'rm', '-f', ...ids], { env, stdio: 'ignore' });
       } catch { /* the engine's cleanup removes what is left */ }
+      lap('containers removed');
       await e.cleanup();
+      lap('engine cleaned up');
     }
     run(['ip', 'netns', 'del', name], true);
     rmSync(tmp, { recursive: true, force: true });
