@@ -4,7 +4,15 @@ import {
   familiarString, inspect as inspectImage, listImages, parsePlatform, parseReference, pull, remove, tag,
   type ImageRow, type ListFilters, type ProgressEvent,
 } from '../image/index.js';
+import { importImage } from './images-misc.js';
 import { ApiError, messageOf, qBool, qFilters, sendEmpty, sendJSON, statusOf, type ApiContext } from './http.js';
+
+/** The request's API version is below `v` (moby drops VirtualSize from 1.44). */
+const before = (version: string, v: number): boolean => {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  const [c, d] = String(v).split('.').map(Number) as [number, number];
+  return a !== c ? a < c : b < d;
+};
 
 /** Docker's ImageSummary rows: one per image, its names gathered. */
 export async function list(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): Promise<void> {
@@ -24,6 +32,7 @@ export async function list(ctx: ApiContext, res: ServerResponse, q: URLSearchPar
       RepoTags: rs.filter((x) => !x.dangling && x.tag !== '<none>').map((x) => `${x.repository}:${x.tag}`),
       RepoDigests: rs.filter((x) => x.digest !== '<none>').map((x) => `${x.repository}@${x.digest}`),
       Created: Math.floor(Date.parse(r.created) / 1000), Size: r.size, SharedSize: -1, Labels: r.labels ?? {}, Containers: -1,
+      ...(before(ctx.version, 1.44) ? { VirtualSize: r.size } : {}),
     };
   });
   sendJSON(res, 200, out);
@@ -32,7 +41,7 @@ export async function list(ctx: ApiContext, res: ServerResponse, q: URLSearchPar
 /** Image inspect, always with `Container`/`ContainerConfig` (docker-compose 1.29 reads them). */
 export async function inspect(ctx: ApiContext, res: ServerResponse, name: string): Promise<void> {
   const j = await inspectImage(ctx.core.images, name);
-  sendJSON(res, 200, { Container: '', ContainerConfig: j.Config ?? {}, ...j });
+  sendJSON(res, 200, { Container: '', ContainerConfig: j.Config ?? {}, ...j, ...(before(ctx.version, 1.44) ? { VirtualSize: j.Size } : {}) });
 }
 
 export async function tagImage(ctx: ApiContext, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
@@ -49,8 +58,9 @@ export async function del(ctx: ApiContext, res: ServerResponse, name: string, q:
 
 /** `POST /images/create?fromImage=&tag=`: a JSON progress stream; errors before the first byte are HTTP errors. */
 export async function create(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): Promise<void> {
+  if (q.get('fromSrc')) return importImage(ctx, res, q);
   const from = q.get('fromImage');
-  if (!from) throw new ApiError(400, 'import from a source (fromSrc) is not supported');
+  if (!from) throw new ApiError(400, 'fromImage or fromSrc is required');
   const t = q.get('tag');
   const ref = t ? (t.startsWith('sha256:') ? `${from}@${t}` : `${from}:${t}`) : from;
   const r = parseReference(ref);
