@@ -9,6 +9,7 @@ import {
 import { ApiError, messageOf, qFilters, sendJSON, type ApiContext } from './http.js';
 import { imagesWithAuth } from './images-auth.js';
 import { jsonStream } from './images-transfer.js';
+import { imageEvent } from './images-events.js';
 
 /** `GET /images/{name}/history`: newest first; Tags null below the top (moby's nil slice). */
 export async function imageHistory(ctx: ApiContext, res: ServerResponse, name: string): Promise<void> {
@@ -45,6 +46,7 @@ export async function importImage(ctx: ApiContext, res: ServerResponse, q: URLSe
     const id = await importRootfs(ctx.core.images, ctx.req, {
       ...(reference ? { reference } : {}), changes, message: q.get('message') ?? undefined, source: '-', ...(platform ? { platform } : {}),
     });
+    imageEvent(ctx, 'import', id, reference);
     out.send({ status: id });
     res.end();
   } catch (e) {
@@ -75,6 +77,8 @@ export async function pruneImages(ctx: ApiContext, res: ServerResponse, q: URLSe
   ].map(({ l, negate }) => { const i = l.indexOf('='); return i < 0 ? { key: l, negate } : { key: l.slice(0, i), value: l.slice(i + 1), negate }; });
   if (labels.length) opts.labels = labels;
   const r = await prune(ctx.core.images, opts);
+  for (const i of r.ImagesDeleted) if (i.Deleted) imageEvent(ctx, 'delete', i.Deleted);
+  ctx.core.store.events.append({ type: 'image', action: 'prune', actorId: '', attributes: { reclaimed: String(r.SpaceReclaimed) } });
   sendJSON(res, 200, { ImagesDeleted: r.ImagesDeleted.length ? r.ImagesDeleted : null, SpaceReclaimed: r.SpaceReclaimed });
 }
 

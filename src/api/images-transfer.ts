@@ -11,6 +11,7 @@ import {
 } from '../image/index.js';
 import { ApiError, messageOf, qBool, statusOf, type ApiContext } from './http.js';
 import { imagesWithAuth } from './images-auth.js';
+import { imageEvent } from './images-events.js';
 
 type J = Record<string, unknown>;
 
@@ -58,7 +59,10 @@ export async function pushImage(ctx: ApiContext, res: ServerResponse, name: stri
   const out = jsonStream(res);
   try {
     const results = await push(images, ref, { allTags, onProgress: (e) => out.send(progressMessage(e)) });
-    for (const r of results) out.send({ progressDetail: {}, aux: { Tag: r.tag, Digest: r.digest, Size: r.size } });
+    for (const r of results) {
+      out.send({ progressDetail: {}, aux: { Tag: r.tag, Digest: r.digest, Size: r.size } });
+      imageEvent(ctx, 'push', familiarString(parseReference(r.reference)), repositoryName(parseReference(r.reference)));
+    }
     res.end();
   } catch (e) {
     out.fail(e);
@@ -87,6 +91,7 @@ export async function saveImages(ctx: ApiContext, res: ServerResponse, names: st
   const sink = tarSink(res);
   res.on('close', () => { if (!res.writableFinished) sink.destroy(); });
   await save(ctx.core.images, list, sink);
+  for (const n of list) imageEvent(ctx, 'save', n);
 }
 
 /** `POST /images/load?quiet=`: always a JSON stream (moby answers it before loading); errors in-band. */
@@ -97,6 +102,7 @@ export async function loadImages(ctx: ApiContext, res: ServerResponse, q: URLSea
   try {
     const loaded = await load(ctx.core.images, ctx.req, { onProgress: quiet ? undefined : (e) => send(progressMessage(e)) });
     for (const l of loaded) {
+      imageEvent(ctx, 'load', l.id);
       if (!l.names.length) send({ stream: `Loaded image ID: ${l.id}\n` });
       for (const n of l.names) send({ stream: `Loaded image: ${familiarString(parseReference(n))}\n` });
     }

@@ -38,6 +38,8 @@ test('docker save | docker load round trip; GET /images/{name}/get; the archive 
       assert.match(loaded.out, /^Loaded image: rt:1$/m);
       assert.match(loaded.out, /^Loaded image: busybox:latest$/m);
       assert.equal((await s.docker(['image', 'inspect', 'rt:1', '--format', '{{.Id}}'])).out.trim(), id);
+      const evs = s.core.store.events.query({}).filter((e) => e.type === 'image').map((e) => `${e.action} ${e.actor.id} ${e.actor.attributes.name ?? ''}`.trim());
+      assert.deepEqual(evs, [`tag ${id} rt:1`, 'save rt:1', 'save busybox', `untag ${id} rt:1`, `load ${id}`], evs.join('\n'));
       // through a pipe, after removing it again
       assert.equal((await s.docker(['rmi', 'rt:1'])).code, 0);
       const pipe = sh(s, '$D tag busybox:latest rt:2 && $D save rt:2 | $D load', dir);
