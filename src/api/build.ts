@@ -13,6 +13,7 @@ import { build, DockerfileError, parseDockerfile, StepFailed, toDockerfile, type
 import { extractContextTar, isContextFile } from '../build/context-tar.js';
 import { familiarString, hostPlatform, imageStore, parsePlatform, parseReference } from '../image/index.js';
 import { ApiError, messageOf, qBool, type ApiContext } from './http.js';
+import { engineWithBuildAuth } from './images-auth.js';
 
 type J = Record<string, unknown>;
 
@@ -149,7 +150,7 @@ export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSear
         const s = steps.line(stageLabel, Number(k), txt!);
         if (printed.has(key) && txt!.startsWith('ONBUILD ')) { later(() => say(` ---> Running build trigger: ${txt!.slice(8)}\n`)); return; }
         printed.add(key);
-        if (/^FROM\s/i.test(txt!) && Number(k) === 1) fromSteps.set(n!, txt!.replace(/^FROM\s+/i, '').split(/\s+/)[0]!);
+        if (/^FROM\s/i.test(txt!) && Number(k) === 1) fromSteps.set(n!, txt!.replace(/^FROM\s+/i, '').split(/\s+/).find((w) => !w.startsWith('--'))!);
         later(() => say(`Step ${s.step}/${steps.total} : ${s.text}\n`));
         return;
       }
@@ -171,7 +172,7 @@ export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSear
     };
     let id: string;
     try {
-      const r = await build(ctx.core, {
+      const r = await build(await engineWithBuildAuth(ctx), {
         contextDir: dir, dockerfile: text, dockerfileName: posix.basename(o.dockerfile), dockerfilePath: join(dir, o.dockerfile),
         tags: o.tags, buildArgs: o.buildArgs, target: o.target, noCache: o.noCache, pull: o.pull, labels: o.labels,
         log, signal: ac.signal, addHosts: o.extraHosts, network: o.network,

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BerthError } from '../lib/index.js';
+import type { EngineCore } from '../engine/index.js';
 import { registryHosts, snapshotter, type ImageContext } from '../image/index.js';
 import { RegistryClient, type Credentials } from '../image/registry/index.js';
 import { ApiError, messageOf, readJSON, sendJSON, type ApiContext } from './http.js';
@@ -32,6 +33,37 @@ export function registryAuth(req: IncomingMessage): Credentials | undefined {
   try {
     return toCredentials(JSON.parse(Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as AuthConfig);
   } catch { return undefined; }
+}
+
+/** `X-Registry-Config` (builds): registry → auth config, keyed by server address. */
+export function registryConfig(req: IncomingMessage): Map<string, Credentials> {
+  const h = req.headers['x-registry-config'];
+  const raw = Array.isArray(h) ? h[0] : h;
+  const out = new Map<string, Credentials>();
+  if (!raw) return out;
+  try {
+    const m = JSON.parse(Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as Record<string, AuthConfig>;
+    for (const [k, v] of Object.entries(m ?? {})) {
+      const c = toCredentials(v);
+      if (c) out.set(registryDomain(k), c);
+    }
+  } catch { /* no credentials */ }
+  return out;
+}
+
+/** The engine for a build: its image context answers with the build's registry credentials first. */
+export async function engineWithBuildAuth(ctx: ApiContext): Promise<EngineCore> {
+  const creds = registryConfig(ctx.req);
+  if (!creds.size) return ctx.core;
+  const base = ctx.core.images;
+  const images: ImageContext = {
+    ...base, snapshotter: await snapshotter(base),
+    credentials: { get: async (domain: string) => creds.get(domain) ?? base.credentials?.get(domain) },
+  };
+  // the lazily opened parts live on the engine itself, shared by the view below
+  void ctx.core.store;
+  void ctx.core.network;
+  return Object.create(ctx.core, { images: { value: images } }) as EngineCore;
 }
 
 /** The engine's image context, or one that answers with the request's credentials first. */

@@ -4,14 +4,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { importRootfs, push } from '../../src/image/index.js';
+import { closeContext, importRootfs, push, tag } from '../../src/image/index.js';
 import { haveRegistry, startRegistry } from '../helpers/registry.js';
-import { cannotServe, withServer, type Served } from './util.js';
+import { cannotServe, DOCKER, withServer, type Served } from './util.js';
 
 const skip = cannotServe() ?? (haveRegistry() ? undefined : 'no docker-registry');
 
@@ -143,6 +147,35 @@ test('kill -9 of berth serve mid-pull: no half-written image; after a restart th
     });
   } finally {
     proxy.close();
+    await reg.stop();
+  }
+});
+
+test('docker build (classic) FROM an image of a registry with basic auth: X-Registry-Config', { skip, timeout: 300_000 }, async () => {
+  const reg = await startRegistry({ auth: 'htpasswd' });
+  const ctxDir = mkdtempSync(join(tmpdir(), 'berth-apibuild-auth-'));
+  try {
+    await withServer(async (s) => {
+      const base = `${reg.host}/team/base:1`;
+      const withCreds = { ...s.core.images, credentials: { get: async () => ({ username: 'tester', password: 'secret-pw' }) } };
+      await tag(s.core.images, 'busybox:latest', base);
+      await push(withCreds, base);
+      await closeContext(withCreds);
+      assert.equal((await s.docker(['rmi', base])).code, 0);
+      writeFileSync(join(ctxDir, 'Dockerfile'), `FROM ${base}\nRUN echo private > /p\n`);
+      const env = { PATH: process.env.PATH, HOME: ctxDir, DOCKER_CONFIG: join(ctxDir, '.docker'), DOCKER_BUILDKIT: '0' };
+      const run = (args: string[], input = '') => spawnSync(DOCKER, ['-H', `unix://${s.socket}`, ...args], { cwd: ctxDir, env, input, encoding: 'utf8', timeout: 120_000 });
+      const anon = run(['build', '-t', 'from-private:1', '.']);
+      assert.equal(anon.status, 1, anon.stdout);
+      assert.match(anon.stdout + anon.stderr, /unauthorized|authentication required/);
+      assert.equal(run(['login', '-u', 'tester', '--password-stdin', reg.host], 'secret-pw\n').status, 0);
+      const b = run(['build', '-t', 'from-private:1', '.']);
+      assert.equal(b.status, 0, b.stdout + b.stderr);
+      assert.match(b.stdout, /^Successfully tagged from-private:1$/m);
+      assert.equal((await s.docker(['run', '--rm', 'from-private:1', 'cat', '/p'])).out, 'private\n');
+    });
+  } finally {
+    rmSync(ctxDir, { recursive: true, force: true });
     await reg.stop();
   }
 });
