@@ -188,3 +188,32 @@ test('POST /build: a client that goes away mid-RUN cancels the build and leaves 
     rmSync(ctx, { recursive: true, force: true });
   }
 });
+
+test('docker build (classic): cache lines, --no-cache, --add-host; docker-compose 1.29 builds a service', { skip, timeout: 300_000 }, async () => {
+  const ctx = context({
+    Dockerfile: 'FROM busybox\nRUN grep myhost /etc/hosts > /hosts-line\nRUN echo two > /two\n',
+    'Dockerfile.compose': 'FROM busybox\nARG GREET\nRUN echo "$GREET" > /greet\n',
+    'docker-compose.yml': 'version: "2.4"\nservices:\n  web:\n    build:\n      context: .\n      dockerfile: Dockerfile.compose\n      args:\n        GREET: composed\n    image: cbuild:1\n',
+  });
+  try {
+    await withServer(async (s) => {
+      const first = await classic(s, ['build', '--add-host', 'myhost:10.1.2.3', '-t', 'api-h:1', '.'], ctx);
+      assert.equal(first.code, 0, first.err + first.out);
+      assert.doesNotMatch(first.out, /Using cache/);
+      assert.equal((await s.docker(['run', '--rm', 'api-h:1', 'cat', '/hosts-line'])).out, '10.1.2.3\tmyhost\n');
+      const cached = await classic(s, ['build', '--add-host', 'myhost:10.1.2.3', '-t', 'api-h:1', '.'], ctx);
+      assert.match(cached.out, /^Step 2\/3 : RUN grep myhost \/etc\/hosts > \/hosts-line\n ---> Using cache\n/m);
+      const fresh = await classic(s, ['build', '--no-cache', '--add-host', 'myhost:10.1.2.3', '-t', 'api-h:1', '.'], ctx);
+      assert.equal(fresh.code, 0, fresh.err);
+      assert.doesNotMatch(fresh.out, /Using cache/);
+      // docker-compose 1.29 (docker-py 5): the classic POST /build, the id read from the stream
+      const dc = spawnSync('docker-compose', ['build'], { cwd: ctx, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: ctx, DOCKER_HOST: `unix://${s.socket}`, COMPOSE_DOCKER_CLI_BUILD: '0' } });
+      if (dc.error || dc.status === null) return;
+      assert.equal(dc.status, 0, dc.stdout + dc.stderr);
+      assert.match(dc.stdout + dc.stderr, /Successfully tagged cbuild:1/);
+      assert.equal((await s.docker(['run', '--rm', 'cbuild:1', 'cat', '/greet'])).out, 'composed\n');
+    });
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+});
