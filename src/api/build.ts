@@ -140,6 +140,24 @@ export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSear
     const printed = new Set<string>();
     // the base's id after a FROM, as the classic builder shows it
     const images = imageStore(ctx.core.images);
+    // a RUN's container, as the classic builder names it: found by its create event once the step shows it ran
+    const cursor = ctx.core.store.events.lastId();
+    const seen = new Set<string>();
+    const runs = new Map<string, { cid?: string }>();
+    const container = (n: string): string | undefined => {
+      const r = runs.get(n);
+      if (!r) return undefined;
+      if (!r.cid) {
+        for (const e of ctx.core.store.events.query({ afterId: cursor, filters: { type: ['container'], event: ['create'] } })) {
+          if (!('berth.build' in e.actor.attributes) || seen.has(e.actor.id)) continue;
+          seen.add(e.actor.id);
+          r.cid = e.actor.id.slice(0, 12);
+          say(` ---> Running in ${r.cid}\n`);
+          break;
+        }
+      }
+      return r.cid;
+    };
     let chain = Promise.resolve();
     const later = (f: () => Promise<void> | void) => { chain = chain.then(f).catch(() => undefined); };
     const log = (line: string) => {
@@ -151,13 +169,16 @@ export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSear
         if (printed.has(key) && txt!.startsWith('ONBUILD ')) { later(() => say(` ---> Running build trigger: ${txt!.slice(8)}\n`)); return; }
         printed.add(key);
         if (/^FROM\s/i.test(txt!) && Number(k) === 1) fromSteps.set(n!, txt!.replace(/^FROM\s+/i, '').split(/\s+/).find((w) => !w.startsWith('--'))!);
+        if (/^RUN\s/i.test(txt!)) runs.set(n!, {});
         later(() => say(`Step ${s.step}/${steps.total} : ${s.text}\n`));
         return;
       }
       m = /^#(\d+) (CACHED|DONE .*)$/.exec(line);
       if (m) {
         const base = fromSteps.get(m[1]!);
-        if (m[2] === 'CACHED') later(() => say(' ---> Using cache\n'));
+        const n = m[1]!;
+        if (m[2] === 'CACHED') later(() => { runs.delete(n); say(' ---> Using cache\n'); });
+        else if (runs.has(n)) later(() => { const cid = container(n); if (cid) say(` ---> Removed intermediate container ${cid}\n`); });
         else if (base) {
           later(async () => {
             if (base.toLowerCase() === 'scratch') return;
@@ -168,7 +189,7 @@ export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSear
         return;
       }
       m = RE_OUT.exec(line);
-      if (m) { const t = m[2]!; later(() => say(`${t}\n`)); }
+      if (m) { const n = m[1]!; const t = m[2]!; later(() => { container(n); say(`${t}\n`); }); }
     };
     let id: string;
     try {
