@@ -7,6 +7,7 @@
  * BuildKit (`version=2`, its /session and /grpc endpoints) is not served.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { build, DockerfileError, parseDockerfile, StepFailed, toDockerfile, type Dockerfile } from '../build/index.js';
@@ -111,7 +112,7 @@ const RE_OUT = /^#(\d+) \d+\.\d{3} (.*)$/;
 
 export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): Promise<void> {
   const o = options(q);
-  const dir = mkdtempSync(join(ctx.core.options.runRoot, 'api-build-'));
+  const dir = mkdtempSync(join(tmpdir(), 'berth-api-build-'));
   const ac = new AbortController();
   const onClose = () => { if (!res.writableFinished) ac.abort(); };
   res.on('close', onClose);

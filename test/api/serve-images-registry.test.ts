@@ -56,6 +56,11 @@ test('docker login and push to a registry with basic auth; distribution inspect'
       const auth = `Basic ${Buffer.from('tester:secret-pw').toString('base64')}`;
       const m = await fetch(`${reg.url}/v2/team/bb/manifests/1`, { method: 'HEAD', headers: { Authorization: auth, Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' } });
       assert.equal(m.headers.get('docker-content-digest'), digest);
+      // pulled back with the client's credentials (X-Registry-Auth)
+      assert.equal((await s.docker(['rmi', ref])).code, 0);
+      const pulled = await s.docker(['pull', ref]);
+      assert.equal(pulled.code, 0, pulled.err);
+      assert.match(pulled.out, new RegExp(`^Digest: ${digest}$`, 'm'));
       const again = await s.docker(['push', ref]);
       assert.match(again.out, /^[0-9a-f]{12}: Layer already exists$/m);
       // distribution inspect with the client's credentials
