@@ -35,6 +35,7 @@ function options(q: URLSearchParams) {
     throw new ApiError(400, 'BuildKit (version=2) is not supported by berth serve: its /session and /grpc endpoints are not served; build with the classic protocol (DOCKER_BUILDKIT=0)');
   }
   if (version !== '1') throw new ApiError(400, `invalid builder version ${JSON.stringify(version)}: want 1`);
+  if (qBool(q, 'squash')) throw new ApiError(400, 'squash is not supported by berth serve (it is an experimental feature of the classic builder)');
   if (q.get('remote')) throw new ApiError(400, 'a remote build context (remote=) is not supported by berth serve: send the context as the request body');
   const tags = q.getAll('t').filter(Boolean);
   for (const t of tags) {
