@@ -68,6 +68,7 @@ test('docker login and push to a registry with basic auth; distribution inspect'
       const d = await get(s, `/v1.47/distribution/${ref}/json`, { 'X-Registry-Auth': xauth });
       assert.equal(d.status, 200, d.body);
       assert.equal(JSON.parse(d.body).Descriptor.digest, digest);
+      assert.deepEqual(JSON.parse(d.body).Platforms.map((p: { os: string }) => p.os), ['linux']);
       const missing = await s.docker(['push', `${reg.host}/team/nosuch:1`]);
       assert.equal(missing.code, 1);
       assert.match(missing.err, /An image does not exist locally with the tag/);
