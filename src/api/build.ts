@@ -15,6 +15,7 @@ import { extractContextTar, isContextFile } from '../build/context-tar.js';
 import { familiarString, hostPlatform, imageStore, parsePlatform, parseReference } from '../image/index.js';
 import { ApiError, messageOf, qBool, type ApiContext } from './http.js';
 import { engineWithBuildAuth } from './images-auth.js';
+import { jsonStream } from './images-transfer.js';
 
 type J = Record<string, unknown>;
 
@@ -95,19 +96,6 @@ function stepNumbers(df: Dockerfile, target: string | undefined) {
   };
 }
 
-/** A JSON message stream whose headers go out with the first message (errors before are HTTP errors). */
-function stream(res: ServerResponse) {
-  let started = false;
-  return {
-    get started() { return started; },
-    send(m: J) {
-      if (res.destroyed) return;
-      if (!started) { started = true; res.writeHead(200, { 'Content-Type': 'application/json' }); }
-      res.write(JSON.stringify(m) + '\r\n');
-    },
-  };
-}
-
 const RE_STEP = /^#(\d+) \[(?:(.+) )?(\d+)\/(\d+)\] (.*)$/;
 const RE_OUT = /^#(\d+) \d+\.\d{3} (.*)$/;
 
@@ -118,7 +106,7 @@ export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSear
   const onClose = () => { if (!res.writableFinished) ac.abort(); };
   res.on('close', onClose);
   ctx.req.on('aborted', () => ac.abort());
-  const out = stream(res);
+  const out = jsonStream(res);
   const held: J[] = [];
   const say = (text: string) => { if (o.quiet) held.push({ stream: text }); else out.send({ stream: text }); };
   try {
