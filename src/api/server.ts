@@ -121,6 +121,8 @@ function tlsOptions(t: TlsFiles): Record<string, unknown> {
   return {
     cert: read('certificate', t.cert), key: read('key', t.key), ca: t.ca ? read('CA certificate', t.ca) : undefined,
     requestCert: t.verify, rejectUnauthorized: t.verify, minVersion: 'TLSv1.2',
+    // a hijacked client half-closes (close_notify) after the upgrade and still reads our output
+    allowHalfOpen: true,
   };
 }
 

@@ -40,12 +40,14 @@ export async function run(argv: string[]): Promise<number> {
     const internal = (err: unknown) => io.err.write(`berth serve: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     process.on('uncaughtException', internal);
     process.on('unhandledRejection', internal);
-    io.err.write(`berth: API listening on ${listen.map((l) => (l.kind === 'unix' ? `unix://${l.path}` : `tcp://${l.host}:${l.port}${tls ? ' (TLS)' : ''}`)).join(', ')}\n`);
-    await new Promise<void>((resolve) => {
+    // the signal handlers first: whoever reads the line below may stop us at once
+    const stopped = new Promise<void>((resolve) => {
       const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
+    io.err.write(`berth: API listening on ${listen.map((l) => (l.kind === 'unix' ? `unix://${l.path}` : `tcp://${l.host}:${l.port}${tls ? ' (TLS)' : ''}`)).join(', ')}\n`);
+    await stopped;
     await server.close();
     return 0;
   });
