@@ -2,12 +2,12 @@
 import type { ServerResponse } from 'node:http';
 import {
   createContainer, inspectContainer, killContainer, readLogs, reconcile, removeContainer, restartContainer, startContainer,
-  stopContainer, waitContainer, type EngineCore,
+  stopContainer, type EngineCore,
 } from '../engine/index.js';
 import type { Container } from '../engine/store/index.js';
 import { createRequest } from './create.js';
 import { ApiError, frame, qBool, qFilters, qInt, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
-import { pendingAttach } from './attach.js';
+import { connectPending } from './attach.js';
 
 const get = (core: EngineCore, ref: string): Container => reconcile(core, core.store.containers.get(ref));
 const isRunning = (c: Container) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting';
@@ -67,20 +67,8 @@ export async function create(ctx: ApiContext, res: ServerResponse, q: URLSearchP
 export async function start(ctx: ApiContext, res: ServerResponse, id: string): Promise<void> {
   const c = get(ctx.core, id);
   if (isRunning(c)) return sendEmpty(res, 304);
-  const pending = pendingAttach.get(c.id);
-  if (!pending) {
-    await startContainer(ctx.core, c.id);
-    return sendEmpty(res, 204);
-  }
-  pendingAttach.delete(c.id);
-  let started;
-  try {
-    started = await startContainer(ctx.core, c.id, { attach: pending.options });
-  } catch (err) {
-    pending.fail(); // the client's attach ends, or `docker run` would wait on it forever
-    throw err;
-  }
-  pending.connect(started.attach!);
+  const firstRun = !c.state.startedAt || c.state.startedAt.startsWith('0001-');
+  await connectPending(ctx.core, c.id, async (attach) => (await startContainer(ctx.core, c.id, attach ? { attach } : {})).attach, firstRun);
   sendEmpty(res, 204);
 }
 
@@ -105,20 +93,7 @@ export async function restart(ctx: ApiContext, res: ServerResponse, id: string, 
   sendEmpty(res, 204);
 }
 
-/** `/wait`: headers at once (the CLI waits for them before it starts the container), the body at the exit. */
-export async function wait(ctx: ApiContext, res: ServerResponse, id: string, q: URLSearchParams): Promise<void> {
-  const c = get(ctx.core, id);
-  const condition = q.get('condition') || 'not-running';
-  const done = waitContainer(ctx.core, c.id, condition);
-  done.catch(() => undefined);
-  res.writeHead(200, { 'Content-Type': 'application/json' });
-  res.flushHeaders();
-  try {
-    res.end(JSON.stringify({ StatusCode: await done }) + '\n');
-  } catch (e) {
-    res.end(JSON.stringify({ StatusCode: 125, Error: { Message: (e as Error).message } }) + '\n');
-  }
-}
+export { wait } from './containers-wait.js';
 
 export function inspect(ctx: ApiContext, res: ServerResponse, id: string): void {
   sendJSON(res, 200, inspectContainer(ctx.core, get(ctx.core, id)));

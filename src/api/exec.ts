@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { execInContainer, reconcile, type EngineCore } from '../engine/index.js';
+import { resizeExecPty, sizeOf } from './containers-tty.js';
 import { ApiError, frame, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
 
 interface ExecInstance {
@@ -26,7 +27,12 @@ interface ExecInstance {
   started: boolean;
   exitCode: number | null;
   pid: number;
+  /** the pty size asked for (ConsoleSize, then resizes), applied once the process has its pty */
+  size?: [number, number];
 }
+
+const consoleSize = (v: unknown): [number, number] | undefined =>
+  (Array.isArray(v) && Number(v[0]) > 0 && Number(v[1]) > 0 ? [Number(v[0]), Number(v[1])] : undefined);
 
 const execs = new Map<string, ExecInstance>();
 
@@ -46,7 +52,7 @@ export async function create(ctx: ApiContext, res: ServerResponse, ref: string):
     id: randomBytes(32).toString('hex'), containerId: c.id, cmd: b.Cmd.map(String), tty: !!b.Tty,
     env: Array.isArray(b.Env) ? b.Env.map(String) : undefined, user: b.User || undefined, workdir: b.WorkingDir || undefined,
     privileged: !!b.Privileged, attachStdin: !!b.AttachStdin, attachStdout: b.AttachStdout !== false, attachStderr: b.AttachStderr !== false,
-    running: false, started: false, exitCode: null, pid: 0,
+    running: false, started: false, exitCode: null, pid: 0, size: consoleSize(b.ConsoleSize),
   };
   execs.set(e.id, e);
   sendJSON(res, 201, { Id: e.id });
@@ -61,8 +67,13 @@ export function inspect(_ctx: ApiContext, res: ServerResponse, id: string): void
   });
 }
 
-export function resize(_ctx: ApiContext, res: ServerResponse, id: string): void {
-  find(id);
+export function resize(ctx: ApiContext, res: ServerResponse, id: string): void {
+  const e = find(id);
+  const [h, w] = sizeOf(new URL(ctx.req.url ?? '/', 'http://berth').searchParams);
+  if (h > 0 && w > 0) {
+    e.size = [h, w];
+    if (e.tty && e.running && e.pid) void resizeExecPty(e.pid, () => e.size);
+  }
   res.writeHead(200, { 'Content-Length': 0 });
   res.end();
 }
@@ -78,6 +89,7 @@ function runExec(core: EngineCore, e: ExecInstance, tty: boolean, io?: { out: (b
     stdio: [io && e.attachStdin ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore'],
     onSpawn: (child) => {
       e.pid = child.pid ?? 0;
+      if (e.tty && e.size) void resizeExecPty(e.pid, () => e.size);
       // the exit can be known before the pipes are drained: the output goes first
       closed = new Promise((r) => { child.once('close', r); child.once('error', r); });
       if (!io) return;
@@ -99,8 +111,9 @@ export async function startDetached(ctx: ApiContext, res: ServerResponse, id: st
 }
 
 /** The hijacked start: the caller has read the body and written the 101. */
-export function startHijacked(core: EngineCore, id: string, body: { Tty?: boolean }, socket: Duplex, rest: Buffer): void {
+export function startHijacked(core: EngineCore, id: string, body: { Tty?: boolean; ConsoleSize?: unknown }, socket: Duplex, rest: Buffer): void {
   const e = find(id);
+  e.size = consoleSize(body.ConsoleSize) ?? e.size;
   const tty = !!body.Tty;
   let feed: ((d: Buffer | null) => void) | undefined;
   const pending: Array<Buffer | null> = rest.length ? [rest] : [];

@@ -23,7 +23,6 @@ const CORE: Route[] = [
   route('POST', `${C}/restart`, (c, res, q, m) => containers.restart(c, res, m[0]!, q)),
   route('POST', `${C}/wait`, (c, res, q, m) => containers.wait(c, res, m[0]!, q)),
   route('GET', `${C}/logs`, (c, res, q, m) => containers.logs(c, res, m[0]!, q)),
-  route('POST', `${C}/resize`, (c, res, _q, m) => { c.core.store.containers.get(m[0]!); res.writeHead(200, { 'Content-Length': 0 }); res.end(); }),
   route('POST', `${C}/exec`, (c, res, _q, m) => exec.create(c, res, m[0]!)),
   route('POST', '/exec/([^/]+)/start', (c, res, _q, m) => exec.startDetached(c, res, m[0]!)),
   route('POST', '/exec/([^/]+)/resize', (c, res, _q, m) => exec.resize(c, res, m[0]!)),

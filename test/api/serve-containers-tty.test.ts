@@ -1,0 +1,59 @@
+/** `berth serve`: `docker run -it`, `docker exec -it` through a real pty (size, resize, exit codes), `run -t`, `run --rm` exit codes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dockerPty } from './serve-containers-util.js';
+import { cannotServe, withServer } from './util.js';
+
+const skip = cannotServe();
+
+/** The terminal's text without escape sequences and carriage returns. */
+const plain = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+
+test('docker run -it: a pty of the terminal size, resized with it, raw output, the exit code', { skip, timeout: 120_000 }, async () => {
+  await withServer(async (s) => {
+    const r = await dockerPty(s, ['run', '-it', '--rm', '--name', 'tty1', 'busybox', 'sh'], [30, 100], [
+      { until: '# ' }, { write: 'stty size; tty; echo x$((6*7))y\r' }, { until: 'x42y' },
+      { resize: [20, 50] }, { sleep: 0.5 }, { write: 'stty size\r' }, { until: '20 50' }, { write: 'exit 7\r' },
+    ]);
+    const out = plain(r.out);
+    assert.equal(r.code, 7, out);
+    assert.match(out, /\n30 100\n/);
+    assert.match(out, /\/dev\/pts\/\d+\n/);
+    assert.match(out, /\nx42y\n/); // no stdcopy frame headers in a tty's stream
+    assert.doesNotMatch(r.out, /\x01\x00\x00\x00/);
+    assert.match(out, /\n20 50\n/);
+    assert.equal((await s.docker(['ps', '-aq', '--filter', 'name=tty1'])).out, '', 'the --rm container is gone');
+  });
+});
+
+test('docker exec -it: the pty of ConsoleSize, resized, stdin, the exit code', { skip, timeout: 120_000 }, async () => {
+  await withServer(async (s) => {
+    assert.equal((await s.docker(['run', '-d', '--name', 'host', 'busybox', 'sleep', '300'])).code, 0);
+    const r = await dockerPty(s, ['exec', '-it', 'host', 'sh'], [33, 101], [
+      { until: '# ' }, { write: 'stty size; tty\r' }, { until: '33 101' },
+      { resize: [25, 60] }, { sleep: 0.5 }, { write: 'stty size\r' }, { until: '25 60' }, { write: 'exit 5\r' },
+    ]);
+    const out = plain(r.out);
+    assert.equal(r.code, 5, out);
+    assert.match(out, /\n33 101\n/);
+    assert.match(out, /\/dev\/pts\/\d+\n/);
+    assert.match(out, /\n25 60\n/);
+    await s.docker(['rm', '-f', 'host']);
+  });
+});
+
+test('docker run -t without -i, and exit codes of run, run --rm, run -d + wait', { skip, timeout: 120_000 }, async () => {
+  await withServer(async (s) => {
+    const t = await s.docker(['run', '--rm', '-t', 'busybox', 'sh', '-c', 'tty; echo err >&2; exit 4']);
+    assert.equal(t.code, 4, t.err);
+    // one pty: stderr arrives on stdout, lines end in \r\n (the pty's onlcr)
+    assert.match(t.out, /^\/dev\/pts\/\d+\r\nerr\r\n$/);
+    assert.equal(t.err, '');
+    for (const [args, code] of [[['--rm'], 3], [[], 3], [['--rm', '-i'], 9]] as const) {
+      const r = await s.docker(['run', ...args, 'busybox', 'sh', '-c', `exit ${code}`]);
+      assert.equal(r.code, code, `run ${args.join(' ')}: ${r.err}`);
+    }
+    const d = await s.docker(['run', '-d', 'busybox', 'sh', '-c', 'sleep 0.3; exit 6']);
+    assert.equal((await s.docker(['wait', d.out.trim()])).out, '6\n');
+  });
+});
