@@ -1,10 +1,19 @@
 /** The image routes: list, inspect, pull (`POST /images/create`), tag, delete. */
 import type { ServerResponse } from 'node:http';
 import {
-  familiarString, inspect as inspectImage, listImages, parsePlatform, parseReference, pull, remove, tag,
+  familiarName, familiarString, inspect as inspectImage, listImages, parsePlatform, parseReference, pull, remove, tag,
   type ImageRow, type ListFilters, type ProgressEvent,
 } from '../image/index.js';
+import { imageEvent } from './images-events.js';
+import { importImage } from './images-misc.js';
 import { ApiError, messageOf, qBool, qFilters, sendEmpty, sendJSON, statusOf, type ApiContext } from './http.js';
+
+/** The request's API version is below `v` (moby drops VirtualSize from 1.44). */
+const before = (version: string, v: number): boolean => {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  const [c, d] = String(v).split('.').map(Number) as [number, number];
+  return a !== c ? a < c : b < d;
+};
 
 /** Docker's ImageSummary rows: one per image, its names gathered. */
 export async function list(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): Promise<void> {
@@ -24,6 +33,7 @@ export async function list(ctx: ApiContext, res: ServerResponse, q: URLSearchPar
       RepoTags: rs.filter((x) => !x.dangling && x.tag !== '<none>').map((x) => `${x.repository}:${x.tag}`),
       RepoDigests: rs.filter((x) => x.digest !== '<none>').map((x) => `${x.repository}@${x.digest}`),
       Created: Math.floor(Date.parse(r.created) / 1000), Size: r.size, SharedSize: -1, Labels: r.labels ?? {}, Containers: -1,
+      ...(before(ctx.version, 1.44) ? { VirtualSize: r.size } : {}),
     };
   });
   sendJSON(res, 200, out);
@@ -32,25 +42,34 @@ export async function list(ctx: ApiContext, res: ServerResponse, q: URLSearchPar
 /** Image inspect, always with `Container`/`ContainerConfig` (docker-compose 1.29 reads them). */
 export async function inspect(ctx: ApiContext, res: ServerResponse, name: string): Promise<void> {
   const j = await inspectImage(ctx.core.images, name);
-  sendJSON(res, 200, { Container: '', ContainerConfig: j.Config ?? {}, ...j });
+  sendJSON(res, 200, { Container: '', ContainerConfig: j.Config ?? {}, ...j, ...(before(ctx.version, 1.44) ? { VirtualSize: j.Size } : {}) });
 }
 
 export async function tagImage(ctx: ApiContext, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
   const repo = q.get('repo');
   if (!repo) throw new ApiError(400, 'repository name must have at least one component');
-  await tag(ctx.core.images, name, `${repo}:${q.get('tag') || 'latest'}`);
+  const target = `${repo}:${q.get('tag') || 'latest'}`;
+  await tag(ctx.core.images, name, target);
+  const j = await inspectImage(ctx.core.images, target).catch(() => undefined);
+  if (j) imageEvent(ctx, 'tag', String(j.Id), familiarString(parseReference(target)));
   sendEmpty(res, 201);
 }
 
 export async function del(ctx: ApiContext, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
+  const j = await inspectImage(ctx.core.images, name).catch(() => undefined);
   const items = await remove(ctx.core.images, name, { force: qBool(q, 'force'), noPrune: qBool(q, 'noprune') });
+  for (const i of items) {
+    if (i.Untagged) imageEvent(ctx, 'untag', String(j?.Id ?? ''), i.Untagged);
+    if (i.Deleted) imageEvent(ctx, 'delete', i.Deleted, j ? undefined : name);
+  }
   sendJSON(res, 200, items);
 }
 
 /** `POST /images/create?fromImage=&tag=`: a JSON progress stream; errors before the first byte are HTTP errors. */
 export async function create(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): Promise<void> {
+  if (q.get('fromSrc')) return importImage(ctx, res, q);
   const from = q.get('fromImage');
-  if (!from) throw new ApiError(400, 'import from a source (fromSrc) is not supported');
+  if (!from) throw new ApiError(400, 'fromImage or fromSrc is required');
   const t = q.get('tag');
   const ref = t ? (t.startsWith('sha256:') ? `${from}@${t}` : `${from}:${t}`) : from;
   const r = parseReference(ref);
@@ -76,6 +95,7 @@ export async function create(ctx: ApiContext, res: ServerResponse, q: URLSearchP
   try {
     const p = q.get('platform');
     const result = await pull(ctx.core.images, ref, { onProgress, platform: p ? parsePlatform(p) : undefined });
+    imageEvent(ctx, 'pull', familiarString(r), familiarName(r));
     for (const h of held.splice(0)) send(h);
     send({ status: result.status === 'up-to-date' ? `Status: Image is up to date for ${familiarString(r)}` : `Status: Downloaded newer image for ${familiarString(r)}` });
     res.end();
