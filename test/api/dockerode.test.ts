@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { cannotServe, withServer } from './util.js';
+import { cannotServe, demuxBuffer, withServer } from './util.js';
 
 const skip = cannotServe();
 
@@ -26,22 +26,6 @@ const ended = (s: Readable | Duplex) => new Promise<void>((resolve, reject) => {
   s.once('close', resolve);
   s.once('error', reject);
 });
-
-/** Split a multiplexed body (logs without follow) into stdout and stderr, checking each frame header. */
-function demuxBuffer(b: Buffer): { out: string; err: string } {
-  let out = '';
-  let err = '';
-  for (let i = 0; i < b.length;) {
-    assert.ok(b.length - i >= 8, 'a whole frame header');
-    const [type, z1, z2, z3] = [b[i]!, b[i + 1], b[i + 2], b[i + 3]];
-    assert.deepEqual([z1, z2, z3], [0, 0, 0]);
-    const len = b.readUInt32BE(i + 4);
-    const payload = b.subarray(i + 8, i + 8 + len).toString();
-    if (type === 1) out += payload; else if (type === 2) err += payload; else assert.fail(`frame type ${type}`);
-    i += 8 + len;
-  }
-  return { out, err };
-}
 
 test('dockerode: ping, version, info', { skip, timeout: 60_000 }, async () => {
   await withServer(async (s) => {

@@ -50,6 +50,22 @@ export function httpOn(socket: string, method: string, path: string, body?: unkn
   });
 }
 
+/** Split a multiplexed body (logs without follow) into stdout and stderr, checking each frame header. */
+export function demuxBuffer(b: Buffer): { out: string; err: string } {
+  let out = '';
+  let err = '';
+  for (let i = 0; i < b.length;) {
+    if (b.length - i < 8) throw new Error(`a cut frame header at ${i}`);
+    const type = b[i]!;
+    if (b[i + 1] || b[i + 2] || b[i + 3]) throw new Error(`a frame header with non-zero padding at ${i}`);
+    const len = b.readUInt32BE(i + 4);
+    const payload = b.subarray(i + 8, i + 8 + len).toString();
+    if (type === 1) out += payload; else if (type === 2) err += payload; else throw new Error(`frame type ${type} at ${i}`);
+    i += 8 + len;
+  }
+  return { out, err };
+}
+
 export interface ServeOptions {
   /** more `berth serve` arguments (e.g. another `-H tcp://…` with TLS flags) */
   serveArgs?: string[];
