@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { reconcile, type EngineCore } from '../engine/index.js';
+import { readLogs, reconcile, type EngineCore } from '../engine/index.js';
 import type { Container } from '../engine/store/index.js';
 import { attach as monitorAttach, type AttachOptions, type MonitorAttach } from '../sys/index.js';
 import { trackAttach, untrackAttach } from './containers-tty.js';
@@ -52,19 +52,37 @@ export interface AttachSession {
 }
 
 /** The checks moby makes before any transport answers. */
-export function checkAttach(c: Container, q: URLSearchParams): void {
+export function checkAttach(c: Container, _q: URLSearchParams): void {
   const st = c.state.status;
-  if (st === 'paused' || st === 'restarting') throw new ApiError(409, `You cannot attach to a ${st} container, unpause it first`);
-  if (st !== 'running' && !qBool(q, 'stream', true)) throw new ApiError(409, `container ${c.id} is not running`);
+  if (st === 'paused') throw new ApiError(409, `container ${c.id} is paused, unpause the container before attach`);
+  if (st === 'restarting') throw new ApiError(409, `container ${c.id} is restarting, wait until the container is running`);
 }
 
-export function attachOptions(q: URLSearchParams, dflt = false): AttachOptions {
-  return { stdin: qBool(q, 'stdin', dflt), stdout: qBool(q, 'stdout', dflt), stderr: qBool(q, 'stderr', dflt), logs: qBool(q, 'logs') };
+export type SessionOptions = AttachOptions & { stream: boolean };
+
+export function attachOptions(q: URLSearchParams, dflt = false): SessionOptions {
+  return { stdin: qBool(q, 'stdin', dflt), stdout: qBool(q, 'stdout', dflt), stderr: qBool(q, 'stderr', dflt), logs: qBool(q, 'logs'), stream: qBool(q, 'stream', true) };
+}
+
+/** `stream=0`: the logged output (with `logs=1`), then the end — no live output, no stdin. */
+async function replayOnly(core: EngineCore, c: Container, o: SessionOptions, sink: AttachSink): Promise<void> {
+  try {
+    if (o.logs && (o.stdout || o.stderr)) {
+      for await (const e of readLogs(core, c, { stdout: !!o.stdout, stderr: !!o.stderr })) sink.out(e.stream === 'stderr' ? 2 : 1, Buffer.from(e.log));
+    }
+  } finally {
+    sink.end();
+  }
 }
 
 /** Connect a client to the container: now when it runs, else at its start. */
-export function openSession(core: EngineCore, c: Container, options: AttachOptions, sink: AttachSink): AttachSession {
-  const cfg = c.config as { StdinOnce?: boolean };
+export function openSession(core: EngineCore, c: Container, so: SessionOptions, sink: AttachSink): AttachSession {
+  const { stream, ...options } = so;
+  if (!stream) {
+    void replayOnly(core, c, so, sink).catch(() => undefined);
+    return { input: () => undefined, inputEnd: () => undefined, close: () => undefined };
+  }
+  const cfg = c.config as { StdinOnce?: boolean; Tty?: boolean };
   const input: Buffer[] = [];
   let inputEnded = false;
   let closed = false;
@@ -78,7 +96,7 @@ export function openSession(core: EngineCore, c: Container, options: AttachOptio
     a.stderr.on('data', (d: Buffer) => sink.out(2, d));
     if (options.stdin) {
       for (const d of input.splice(0)) a.write(d);
-      if (inputEnded && cfg.StdinOnce) a.closeStdin();
+      if (inputEnded && cfg.StdinOnce && !cfg.Tty) a.closeStdin();
     }
     let open = 2;
     const done = () => { if (--open === 0) { untrackAttach(c.id, a); sink.end(); } };
@@ -96,8 +114,13 @@ export function openSession(core: EngineCore, c: Container, options: AttachOptio
   return {
     input(d) { if (!options.stdin) return; if (conn) conn.write(d); else input.push(d); },
     inputEnd() {
+      // moby: the client's EOF closes the container's stdin only for StdinOnce without a tty;
+      // otherwise it ends this attach (a CLI that detached with ctrl-p ctrl-q), the container runs on
+      if (!options.stdin || inputEnded) return;
       inputEnded = true;
-      if (conn && options.stdin && cfg.StdinOnce) conn.closeStdin();
+      if (cfg.StdinOnce && !cfg.Tty) { if (conn) conn.closeStdin(); return; }
+      this.close();
+      sink.end();
     },
     close() {
       closed = true;

@@ -39,7 +39,7 @@ function statusText(c: Container): string {
   }
 }
 
-function summary(core: EngineCore, c: Container): Record<string, unknown> {
+export function summary(core: EngineCore, c: Container, healthSuffix = ''): Record<string, unknown> {
   const j = inspectContainer(core, c) as Record<string, any>;
   const ports: unknown[] = [];
   for (const [k, binds] of Object.entries((j.NetworkSettings?.Ports ?? {}) as Record<string, { HostIp: string; HostPort: string }[] | null>)) {
@@ -51,7 +51,7 @@ function summary(core: EngineCore, c: Container): Record<string, unknown> {
   return {
     Id: c.id, Names: [`/${c.name}`], Image: c.image, ImageID: c.imageId, Command: cmd,
     Created: Math.floor(Date.parse(c.created) / 1000), Ports: ports, Labels: c.labels ?? {},
-    State: c.state.status, Status: statusText(c), HostConfig: { NetworkMode: j.HostConfig?.NetworkMode ?? '' },
+    State: c.state.status, Status: statusText(c) + healthSuffix, HostConfig: { NetworkMode: j.HostConfig?.NetworkMode ?? '' },
     NetworkSettings: { Networks: j.NetworkSettings?.Networks ?? {} }, Mounts: j.Mounts ?? [],
   };
 }
@@ -99,11 +99,7 @@ export function inspect(ctx: ApiContext, res: ServerResponse, id: string): void 
   sendJSON(res, 200, inspectContainer(ctx.core, get(ctx.core, id)));
 }
 
-export function list(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): void {
-  const rows = ctx.core.store.containers.list({ all: qBool(q, 'all'), limit: qInt(q, 'limit') || undefined, filters: qFilters(q) })
-    .map((c) => reconcile(ctx.core, c));
-  sendJSON(res, 200, rows.map((c) => summary(ctx.core, c)));
-}
+export { list } from './containers-list.js';
 
 export async function remove(ctx: ApiContext, res: ServerResponse, id: string, q: URLSearchParams): Promise<void> {
   const c = get(ctx.core, id);

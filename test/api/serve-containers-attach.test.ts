@@ -48,6 +48,12 @@ test('dockerode: attach without hijack before start (raw and multiplexed), demux
     assert.match(got, /^HTTP\/1\.1 200 OK\r\nContent-Type: application\/vnd\.docker\.multiplexed-stream\r\n/);
     const body = Buffer.from(got.slice(got.indexOf('\r\n\r\n') + 4), 'latin1');
     assert.deepEqual(demux(body), [[1, 'late\n']]);
+
+    // logs=1&stream=0 on an exited container (docker-py's attach(logs=True)): the log, then the end
+    await c.wait();
+    const replay = (await rawExchange(s.socket, `POST /v1.47/containers/${c.id}/attach?logs=1&stream=0&stdout=1&stderr=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n`)).toString('latin1');
+    assert.match(replay, /^HTTP\/1\.1 101 UPGRADED\r\n/);
+    assert.deepEqual(demux(Buffer.from(replay.slice(replay.indexOf('\r\n\r\n') + 4), 'latin1')), [[1, 'out\n'], [2, 'err\n']]);
   });
 });
 

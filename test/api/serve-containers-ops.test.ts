@@ -165,6 +165,11 @@ test('stats stream and one-shot shapes; wait conditions; container prune; ps fil
     assert.deepEqual(await ps('exited=4'), ['later']);
     assert.deepEqual(await ps('name=^/?done'), ['done0']);
     assert.deepEqual(await ps('ancestor=busybox', 'label=team'), ['busy', 'done0']);
+    assert.deepEqual(await ps('health=none', 'status=running'), ['busy']);
+    assert.deepEqual(await ps('health=healthy'), []);
+    assert.deepEqual(await ps('is-task=true'), []);
+    const sized = await s.docker(['ps', '-s', '--filter', 'name=busy', '--format', '{{.Size}}']);
+    assert.match(sized.out, /^\d+(\.\d+)?[kMG]?B \(virtual [\d.]+[kMG]?B\)\n$/, sized.err);
 
     const pruned = await s.http('POST', '/containers/prune?filters=' + encodeURIComponent(JSON.stringify({ label: { 'team=b': true } })));
     assert.equal(pruned.status, 200, pruned.body);

@@ -42,6 +42,20 @@ test('docker exec -it: the pty of ConsoleSize, resized, stdin, the exit code', {
   });
 });
 
+test('docker run -it, detach with ctrl-p ctrl-q: the container runs on; docker attach to it again', { skip, timeout: 120_000 }, async () => {
+  await withServer(async (s) => {
+    const r = await dockerPty(s, ['run', '-it', '--name', 'det', 'busybox', 'sh'], [24, 80], [
+      { until: '# ' }, { write: 'echo alive\r' }, { until: 'alive\r\n' }, { write: '\x10\x11' }, { sleep: 1 },
+    ]);
+    assert.equal(r.code, 0, plain(r.out));
+    assert.equal((await s.docker(['inspect', '-f', '{{.State.Status}}', 'det'])).out, 'running\n');
+    const a = await dockerPty(s, ['attach', 'det'], [24, 80], [{ sleep: 1 }, { write: 'echo back-$((40+2))\r' }, { until: 'back-42' }, { write: 'exit 4\r' }]);
+    assert.match(plain(a.out), /back-42\n/);
+    assert.equal(a.code, 4, plain(a.out));
+    assert.equal((await s.docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'det'])).out, 'exited 4\n');
+  });
+});
+
 test('docker run -t without -i, and exit codes of run, run --rm, run -d + wait', { skip, timeout: 120_000 }, async () => {
   await withServer(async (s) => {
     const t = await s.docker(['run', '--rm', '-t', 'busybox', 'sh', '-c', 'tty; echo err >&2; exit 4']);
