@@ -1,6 +1,7 @@
 /** `POST /containers/create`: Docker's ContainerConfig + HostConfig JSON as the engine's create request. */
 import type { CreateRequest, spec } from '../engine/index.js';
 import { ApiError } from './http.js';
+import { networkJoins } from './networks.js';
 
 type RunOptions = spec.RunOptions;
 type MountSpec = spec.MountSpec;
@@ -60,6 +61,7 @@ export function createRequest(body: J, name: string | undefined, platform: strin
   const nm = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : '';
   // "default" is the platform's default network: bridge, or none on an engine without one
   if (nm && nm !== 'default') o.network = nm;
+  o.networks = networkJoins(body);
   if (hc.PortBindings && typeof hc.PortBindings === 'object' && Object.keys(hc.PortBindings).length) {
     o.publish = hc.PortBindings as RunOptions['publish'];
   }

@@ -48,6 +48,8 @@ export function networkJoins(body: J): spec.NetworkJoin[] | undefined {
   if (!eps || typeof eps !== 'object' || !Object.keys(eps).length) return undefined;
   const mode = String(((body.HostConfig ?? {}) as J).NetworkMode ?? '');
   const joins = Object.entries(eps as J).map(([name, cfg]) => ({ network: name === 'default' ? '' : name, ...endpointRequest(cfg) }));
+  // the CLI's plain `run` sends one empty endpoint (`default`, or the --network): NetworkMode says it all
+  if (joins.length === 1 && Object.keys(joins[0]!).length === 1) return undefined;
   const primary = joins.findIndex((j) => j.network === (mode === 'default' ? '' : mode));
   if (primary > 0) joins.unshift(...joins.splice(primary, 1));
   return joins;

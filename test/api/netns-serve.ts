@@ -103,6 +103,13 @@ export async function withNsServer(fn: (s: NsServed) => Promise<void>, o: { brid
   } finally {
     const t0 = Date.now();
     const lap = (what: string) => { if (process.env.BERTH_API_DEBUG) process.stderr.write(`netns-serve cleanup: ${what} at ${Date.now() - t0} ms\n`); };
+    if (server && server.exitCode === null && e) {
+      // containers out through the server first (a failed test leaves them running)
+      const ids = await spawnRun([DOCKER, '-H', `unix://${join(e.runRoot, 'api.sock')}`, 'ps', '-aq'], { PATH: process.env.PATH, HOME: tmp, DOCKER_CONFIG: tmp }).catch(() => undefined);
+      const list = ids?.out.split('\n').filter(Boolean) ?? [];
+      if (list.length) await spawnRun([DOCKER, '-H', `unix://${join(e.runRoot, 'api.sock')}`, 'rm', '-f', ...list], { PATH: process.env.PATH, HOME: tmp, DOCKER_CONFIG: tmp }).catch(() => undefined);
+      lap('containers removed through the server');
+    }
     if (server && server.exitCode === null) {
       server.kill('SIGTERM');
       await new Promise((r) => server!.once('exit', r));

@@ -55,6 +55,16 @@ test('docker network create/ls/inspect/connect/disconnect/rm/prune through berth
     assert.match(ip1, /^10\.88\.0\.(\d+)\/24$/);
     assert.ok(Number(/\.(\d+)\//.exec(ip1)![1]) >= 128, `${ip1} is in the ip-range`);
 
+    // create's NetworkingConfig: an alias and a fixed address on the network
+    await ok(['run', '-d', '--name', 'aliased', '--network', 'net1', '--network-alias', 'foo', '--ip', '10.88.0.200', 'busybox', 'sleep', '120']);
+    const al = JSON.parse(await ok(['inspect', '--format', '{{json .NetworkSettings.Networks.net1}}', 'aliased']));
+    assert.equal(al.IPAddress, '10.88.0.200');
+    assert.ok(al.Aliases?.includes('foo'), JSON.stringify(al));
+    const foo = await s.docker(['exec', 'web', 'ping', '-c', '1', '-W', '2', 'foo']);
+    assert.equal(foo.code, 0, foo.err + foo.out);
+    assert.match(foo.out, /from 10\.88\.0\.200/);
+    await ok(['rm', '-f', 'aliased']);
+
     // hot connect with an alias and a fixed address; the container sees its new interface
     await ok(['network', 'connect', '--alias', 'extra', '--ip', '10.99.0.9', 'net2', 'web']);
     const eps = JSON.parse(await ok(['inspect', '--format', '{{json .NetworkSettings.Networks}}', 'web']));
