@@ -7,6 +7,7 @@
  * BuildKit (`version=2`, its /session and /grpc endpoints) is not served.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { build, DockerfileError, parseDockerfile, StepFailed, toDockerfile, type Dockerfile } from '../build/index.js';
@@ -14,6 +15,7 @@ import { extractContextTar, isContextFile } from '../build/context-tar.js';
 import { familiarString, hostPlatform, imageStore, parsePlatform, parseReference } from '../image/index.js';
 import { ApiError, messageOf, qBool, type ApiContext } from './http.js';
 import { engineWithBuildAuth } from './images-auth.js';
+import { jsonStream } from './images-transfer.js';
 
 type J = Record<string, unknown>;
 
@@ -34,6 +36,7 @@ function options(q: URLSearchParams) {
     throw new ApiError(400, 'BuildKit (version=2) is not supported by berth serve: its /session and /grpc endpoints are not served; build with the classic protocol (DOCKER_BUILDKIT=0)');
   }
   if (version !== '1') throw new ApiError(400, `invalid builder version ${JSON.stringify(version)}: want 1`);
+  if (qBool(q, 'squash')) throw new ApiError(400, 'squash is not supported by berth serve (it is an experimental feature of the classic builder)');
   if (q.get('remote')) throw new ApiError(400, 'a remote build context (remote=) is not supported by berth serve: send the context as the request body');
   const tags = q.getAll('t').filter(Boolean);
   for (const t of tags) {
@@ -93,30 +96,17 @@ function stepNumbers(df: Dockerfile, target: string | undefined) {
   };
 }
 
-/** A JSON message stream whose headers go out with the first message (errors before are HTTP errors). */
-function stream(res: ServerResponse) {
-  let started = false;
-  return {
-    get started() { return started; },
-    send(m: J) {
-      if (res.destroyed) return;
-      if (!started) { started = true; res.writeHead(200, { 'Content-Type': 'application/json' }); }
-      res.write(JSON.stringify(m) + '\r\n');
-    },
-  };
-}
-
 const RE_STEP = /^#(\d+) \[(?:(.+) )?(\d+)\/(\d+)\] (.*)$/;
 const RE_OUT = /^#(\d+) \d+\.\d{3} (.*)$/;
 
 export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSearchParams): Promise<void> {
   const o = options(q);
-  const dir = mkdtempSync(join(ctx.core.options.runRoot, 'api-build-'));
+  const dir = mkdtempSync(join(tmpdir(), 'berth-api-build-'));
   const ac = new AbortController();
   const onClose = () => { if (!res.writableFinished) ac.abort(); };
   res.on('close', onClose);
   ctx.req.on('aborted', () => ac.abort());
-  const out = stream(res);
+  const out = jsonStream(res);
   const held: J[] = [];
   const say = (text: string) => { if (o.quiet) held.push({ stream: text }); else out.send({ stream: text }); };
   try {

@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import {
-  familiarString, history, importRootfs, parsePlatform, parseReference, prune, registryClient, type PruneOptions,
+  familiarString, history, importRootfs, parsePlatform, parseReference, prune, registry, registryClient, type PruneOptions,
 } from '../image/index.js';
 import { ApiError, messageOf, qFilters, sendJSON, type ApiContext } from './http.js';
 import { imagesWithAuth } from './images-auth.js';
@@ -87,10 +87,18 @@ export async function distribution(ctx: ApiContext, res: ServerResponse, name: s
   let ref;
   try { ref = parseReference(name); } catch (e) { throw new ApiError(400, `invalid reference format: ${messageOf(e)}`); }
   const images = await imagesWithAuth(ctx);
-  const m = await registryClient(images, ref.domain).getManifest(ref.path, ref.digest ?? ref.tag ?? 'latest', { op: `distribution ${familiarString(ref)}` });
-  const platforms = m.index
-    ? m.index.manifests.filter((d) => d.platform).map((d) => d.platform)
-    : [];
+  const client = registryClient(images, ref.domain);
+  const m = await client.getManifest(ref.path, ref.digest ?? ref.tag ?? 'latest', { op: `distribution ${familiarString(ref)}` });
+  let platforms: unknown[] = m.index ? m.index.manifests.filter((d) => d.platform).map((d) => d.platform) : [];
+  const cfg = m.manifest?.config;
+  if (cfg && cfg.size <= 1 << 20) {
+    // a single manifest: its platform is in the config (moby fetches it too)
+    const parts: Buffer[] = [];
+    let n = 0;
+    await registry.fetchBlob(client, ref.path, cfg, { offset: () => n, write: async (c) => { parts.push(c); n += c.length; } });
+    const c = JSON.parse(Buffer.concat(parts).toString('utf8')) as { architecture?: string; os?: string; variant?: string };
+    platforms = [{ architecture: c.architecture ?? '', os: c.os ?? '', ...(c.variant ? { variant: c.variant } : {}) }];
+  }
   sendJSON(res, 200, { Descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length }, Platforms: platforms });
 }
 

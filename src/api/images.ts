@@ -4,6 +4,7 @@ import {
   familiarName, familiarString, inspect as inspectImage, listImages, parsePlatform, parseReference, pull, remove, tag,
   type ImageRow, type ListFilters, type ProgressEvent,
 } from '../image/index.js';
+import { imagesWithAuth } from './images-auth.js';
 import { imageEvent } from './images-events.js';
 import { importImage } from './images-misc.js';
 import { ApiError, messageOf, qBool, qFilters, sendEmpty, sendJSON, statusOf, type ApiContext } from './http.js';
@@ -94,7 +95,7 @@ export async function create(ctx: ApiContext, res: ServerResponse, q: URLSearchP
   };
   try {
     const p = q.get('platform');
-    const result = await pull(ctx.core.images, ref, { onProgress, platform: p ? parsePlatform(p) : undefined });
+    const result = await pull(await imagesWithAuth(ctx), ref, { onProgress, platform: p ? parsePlatform(p) : undefined });
     imageEvent(ctx, 'pull', familiarString(r), familiarName(r));
     for (const h of held.splice(0)) send(h);
     send({ status: result.status === 'up-to-date' ? `Status: Image is up to date for ${familiarString(r)}` : `Status: Downloaded newer image for ${familiarString(r)}` });

@@ -133,6 +133,7 @@ test('POST /build: gzip context, target, q, buildargs/labels JSON, version=2 ref
       const v2 = await rawBuild(s, 'version=2', tarOf(ctx));
       assert.equal(v2.status, 400);
       assert.match(JSON.parse(v2.text).message, /BuildKit.*not supported/);
+      assert.equal((await rawBuild(s, 'squash=1', tarOf(ctx))).status, 400);
       const plat = await rawBuild(s, 'platform=foo/bar/baz/qux', tarOf(ctx));
       assert.equal(plat.status, 400);
     });

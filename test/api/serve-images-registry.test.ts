@@ -56,6 +56,11 @@ test('docker login and push to a registry with basic auth; distribution inspect'
       const auth = `Basic ${Buffer.from('tester:secret-pw').toString('base64')}`;
       const m = await fetch(`${reg.url}/v2/team/bb/manifests/1`, { method: 'HEAD', headers: { Authorization: auth, Accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' } });
       assert.equal(m.headers.get('docker-content-digest'), digest);
+      // pulled back with the client's credentials (X-Registry-Auth)
+      assert.equal((await s.docker(['rmi', ref])).code, 0);
+      const pulled = await s.docker(['pull', ref]);
+      assert.equal(pulled.code, 0, pulled.err);
+      assert.match(pulled.out, new RegExp(`^Digest: ${digest}$`, 'm'));
       const again = await s.docker(['push', ref]);
       assert.match(again.out, /^[0-9a-f]{12}: Layer already exists$/m);
       // distribution inspect with the client's credentials
@@ -63,6 +68,7 @@ test('docker login and push to a registry with basic auth; distribution inspect'
       const d = await get(s, `/v1.47/distribution/${ref}/json`, { 'X-Registry-Auth': xauth });
       assert.equal(d.status, 200, d.body);
       assert.equal(JSON.parse(d.body).Descriptor.digest, digest);
+      assert.deepEqual(JSON.parse(d.body).Platforms.map((p: { os: string }) => p.os), ['linux']);
       const missing = await s.docker(['push', `${reg.host}/team/nosuch:1`]);
       assert.equal(missing.code, 1);
       assert.match(missing.err, /An image does not exist locally with the tag/);

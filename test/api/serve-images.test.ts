@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { history } from '../../src/image/index.js';
 import { cannotServe, DOCKER, withServer, type Served } from './util.js';
@@ -45,6 +46,21 @@ test('docker save | docker load round trip; GET /images/{name}/get; the archive 
       const pipe = sh(s, '$D tag busybox:latest rt:2 && $D save rt:2 | $D load', dir);
       assert.equal(pipe.code, 0, pipe.err);
       assert.match(pipe.out, /^Loaded image: rt:2$/m);
+      const gz = sh(s, '$D save busybox:latest | gzip | $D load', dir);
+      assert.equal(gz.out, 'Loaded image: busybox:latest\n', gz.err);
+      const tarball = spawnSync(DOCKER, ['-H', `unix://${s.socket}`, 'save', 'rt:2'], { maxBuffer: 64 << 20, env: { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: join(dir, '.docker') } }).stdout;
+      const verbose = await new Promise<string>((resolve, reject) => {
+        const req = request({ socketPath: s.socket, method: 'POST', path: '/v1.47/images/load?quiet=0', headers: { 'Content-Type': 'application/x-tar' } }, (res) => {
+          let t = '';
+          res.on('data', (d: Buffer) => { t += d.toString(); });
+          res.on('end', () => resolve(t));
+        });
+        req.on('error', reject);
+        req.end(tarball);
+      });
+      const msgs = verbose.trim().split('\n').map((l) => JSON.parse(l));
+      assert.ok(msgs.some((m) => m.status === 'Loading layer' && /^[0-9a-f]{12}$/.test(m.id) && m.progressDetail.total > 0), verbose);
+      assert.deepEqual(msgs.at(-1), { stream: 'Loaded image: rt:2\n' });
       const run = await s.docker(['run', '--rm', 'rt:2', 'echo', 'loaded']);
       assert.equal(run.out, 'loaded\n', run.err);
       const one = await s.http('GET', '/v1.47/images/rt:2/get');
