@@ -5,6 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BerthError } from '../lib/index.js';
 import type { EngineCore } from '../engine/index.js';
+import { adaptBody, API_VERSION, cmpVersion, ENGINE_VERSION, MIN_API_VERSION, type Answering } from './version.js';
+
+export { API_VERSION, ENGINE_VERSION, MIN_API_VERSION };
 
 /** What a route handler gets: the engine and the request. */
 export interface ApiContext {
@@ -13,10 +16,6 @@ export interface ApiContext {
   /** the API version of the request (1.47 when unversioned) */
   version: string;
 }
-
-export const API_VERSION = '1.47';
-export const MIN_API_VERSION = '1.24';
-export const ENGINE_VERSION = '0.1.0';
 
 /** The headers moby's middleware puts on every response. */
 export const COMMON_HEADERS: Readonly<Record<string, string>> = {
@@ -29,12 +28,6 @@ export const COMMON_HEADERS: Readonly<Record<string, string>> = {
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) { super(message); }
 }
-
-const cmpVersion = (a: string, b: string): number => {
-  const [a1 = 0, a2 = 0] = a.split('.').map(Number);
-  const [b1 = 0, b2 = 0] = b.split('.').map(Number);
-  return a1 !== b1 ? a1 - b1 : a2 - b2;
-};
 
 /** Split `/v1.47/containers/json` into the version (1.47 when absent) and the route path. */
 export function splitVersion(pathname: string): { version: string; path: string } {
@@ -70,8 +63,13 @@ export function messageOf(err: unknown): string {
   return m.replace(/^berth: /, '');
 }
 
+/** The request each response answers (set by the server), for the version's answer shapes. */
+const ANSWERING = new WeakMap<ServerResponse, Answering>();
+export const answering = (res: ServerResponse, a: Answering): void => { ANSWERING.set(res, a); };
+
 export function sendJSON(res: ServerResponse, status: number, body: unknown): void {
-  const data = Buffer.from(JSON.stringify(body) + '\n');
+  const a = ANSWERING.get(res);
+  const data = Buffer.from(JSON.stringify(a && status < 300 ? adaptBody(a, body) : body) + '\n');
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': data.length });
   res.end(data);
 }
@@ -81,9 +79,25 @@ export function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
+/**
+ * Close a connection whose client may still be sending: stop writing, discard what arrives for a
+ * second (closing at once with unread bytes resets a TCP connection, losing our answer), then close.
+ */
+function lingeringClose(req: IncomingMessage): void {
+  const socket = req.socket;
+  req.resume();
+  socket.end();
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 export function sendError(res: ServerResponse, err: unknown): void {
   const status = statusOf(err);
   if (res.headersSent) { res.destroy(); return; }
+  // the request's body was not read to its end: this connection cannot carry another request
+  if (status === 408 || status === 413) {
+    res.setHeader('Connection', 'close');
+    res.once('finish', () => lingeringClose(res.req));
+  }
   sendJSON(res, status, { message: messageOf(err) || `error ${status}` });
 }
 
@@ -117,19 +131,76 @@ export function qFilters(q: URLSearchParams): Record<string, string[]> {
   return out;
 }
 
+/** Bodies the server read before the handler ran (`preloadBody`), and their checked JSON. */
+const BODIES = new WeakMap<IncomingMessage, Buffer>();
+const PARSED = new WeakMap<IncomingMessage, unknown>();
+
+export interface BodyLimits {
+  /** bytes (default 16 MiB) */
+  maxBytes: number;
+  /** the whole body must arrive within this (default 60 s) */
+  timeoutMs: number;
+}
+
+/**
+ * Read a (non-streaming) request body before its handler runs, bounded in size and time: a
+ * client that announces or sends more than `maxBytes` gets a 413, one that never finishes a 408.
+ */
+export function preloadBody(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+  const announced = Number(req.headers['content-length'] ?? 0);
+  if (announced > limits.maxBytes) {
+    return Promise.reject(new ApiError(413, `request body too large: ${announced} bytes, the limit is ${limits.maxBytes}`));
+  }
+  if (announced === 0 && !req.headers['transfer-encoding']) {
+    BODIES.set(req, Buffer.alloc(0));
+    return Promise.resolve(Buffer.alloc(0));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', finish).off('aborted', onAborted);
+      if (err) { req.pause(); reject(err); return; }
+      const b = Buffer.concat(chunks);
+      BODIES.set(req, b);
+      resolve(b);
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limits.maxBytes) finish(new ApiError(413, `request body too large: more than ${limits.maxBytes} bytes`));
+      else chunks.push(c);
+    };
+    const onEnd = () => finish();
+    const onAborted = () => finish(new ApiError(400, 'the client closed the connection before the end of its request body'));
+    const timer = setTimeout(() => finish(new ApiError(408, `timed out reading the request body (${limits.timeoutMs / 1000} s)`)), limits.timeoutMs);
+    req.on('data', onData).on('end', onEnd).on('error', finish).on('aborted', onAborted);
+  });
+}
+
+/** Remember the checked JSON of a preloaded body (`readJSON` returns it). */
+export const setParsed = (req: IncomingMessage, v: unknown): void => { PARSED.set(req, v); };
+
 /** The whole request body. */
 export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const pre = BODIES.get(req);
+  if (pre) return pre;
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
 
-export async function readJSON<T>(req: IncomingMessage): Promise<T> {
-  const b = await readBody(req);
-  if (b.length === 0) return {} as T;
-  try { return JSON.parse(b.toString('utf8')) as T; } catch (e) {
+/** The body as JSON: moby's `invalid JSON: …` (400) when it is not. */
+export function parseJSON(b: Buffer): unknown {
+  if (b.length === 0) return {};
+  try { return JSON.parse(b.toString('utf8')); } catch (e) {
     throw new ApiError(400, `invalid JSON: ${(e as Error).message}`);
   }
+}
+
+export async function readJSON<T>(req: IncomingMessage): Promise<T> {
+  if (PARSED.has(req)) return PARSED.get(req) as T;
+  return (parseJSON(await readBody(req)) ?? {}) as T;
 }
 
 /** One frame of Docker's multiplexed stream (1 stdout, 2 stderr, 3 system error). */

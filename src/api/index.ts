@@ -1,3 +1,3 @@
 /** The Docker Engine API (`berth serve`): HTTP routes over the engine, like src/cli is a command line over it. */
-export { serve, parseHost, type ApiServer, type Listen } from './server.js';
+export { serve, parseHost, socketGroup, type ApiServer, type Listen, type ServeOptions, type TlsFiles } from './server.js';
 export { API_VERSION, MIN_API_VERSION } from './http.js';
