@@ -2,6 +2,7 @@
 import { parseHost, serve } from '../../api/index.js';
 import { bool, strs } from '../flags.js';
 import { io, runEngineCommand, type CommandSpec } from '../container/common.js';
+import { serveCliSocket } from '../worker.js';
 
 export const spec: CommandSpec = {
   name: 'serve',
@@ -20,11 +21,13 @@ export async function run(argv: string[]): Promise<number> {
     const listen = (hosts.length ? hosts : [`unix://${core.options.runRoot}/docker.sock`]).map((h) => parseHost(h, bool(p, 'insecure-tcp')));
     const server = await serve(core, listen);
     io.err.write(`berth: API listening on ${listen.map((l) => (l.kind === 'unix' ? `unix://${l.path}` : `tcp://${l.host}:${l.port}`)).join(', ')}\n`);
+    const cli = await serveCliSocket(); // the warm process the berth front hands commands to (worker.ts)
     await new Promise<void>((resolve) => {
       const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
+    await cli?.close();
     await server.close();
     return 0;
   });
