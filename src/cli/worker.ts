@@ -36,6 +36,7 @@ import { getEngine, selfCommand, setEngineCache, type EngineCache } from './cont
 import { resolveOptions, type Engine } from '../engine/index.js';
 import { MAGIC, SocketInUse, buildId, listenCli, releaseStartLock, watchSocket, type CliSocket } from './worker-listen.js';
 import { autoIdleTimeout, warmDisabled } from './worker-auto.js';
+import { settleWhenIdle } from './worker-idle.js';
 
 export { MAGIC };
 export const DEFAULT_WORKER_SOCKET = '/run/berth/cli.sock';
@@ -291,7 +292,8 @@ function serve(conn: Socket, state: WorkerState): void {
 /**
  * What makes a process warm, once: commands see their own environment (the proxy), helpers run
  * from one sealed image, BERTH_TRACE marks go to the command's stderr, engines stay open across
- * commands (`adopt`: the process's own engine, berth serve's, is shared with them).
+ * commands (`adopt`: the process's own engine, berth serve's, is shared with them); memory is
+ * given back after each burst of work (worker-idle.ts).
  */
 function warmUp(adopt?: Engine): WorkerEngines {
   installEnvProxy();
@@ -308,6 +310,7 @@ function warmUp(adopt?: Engine): WorkerEngines {
   // one command's stray rejection must not end the others (nor a berth serve): logged
   process.removeAllListeners('unhandledRejection');
   process.on('unhandledRejection', (e) => { process.stderr.write(`berth worker: unhandled rejection: ${(e as Error)?.stack ?? String(e)}\n`); });
+  settleWhenIdle();
   return engines;
 }
 
