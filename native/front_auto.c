@@ -176,8 +176,10 @@ void front_target(struct front_target *t, int argc, char **argv) {
   } else if (*t->run_root) {
     snprintf(t->socket, sizeof t->socket, "%s/cli.sock", t->run_root);
   }
-  /* no warm process is started for the commands that are one (worker, serve) */
-  t->auto_start = !t->explicit_socket && !t->disabled && *t->run_root && geteuid() == 0 &&
+  /* no warm process is started for the commands that are one (worker, serve), nor by a
+   * container's exit command (`container cleanup`, run by its monitor: it uses one that runs) */
+  int internal = t->command && !strcmp(t->command, "container") && i + 1 < argc && !strcmp(argv[i + 1], "cleanup");
+  t->auto_start = !t->explicit_socket && !t->disabled && *t->run_root && geteuid() == 0 && !internal &&
                   !(t->command && (!strcmp(t->command, "worker") || !strcmp(t->command, "serve")));
 }
 
