@@ -222,8 +222,8 @@ async function main(): Promise<number> {
     res.detached = { count: DETACHED, totalMs: { berth: round(sum(det.berth!)), podman: round(sum(det.podman!)) }, medianMs: { berth: round(median(det.berth!)), podman: round(median(det.podman!)) } };
     res.warmRssKiB = rssKiB([warmPid(front.runRoot) ?? 0].filter(Boolean));
 
-    // 5a. idle RSS after the run benchmark
-    await sleep(3000);
+    // 5a. idle RSS after the run benchmark (a warm process settles its memory once quiet: worker-idle.ts)
+    await sleep(15000);
     res.serveRssKiB.idle = rssKiB(serve.daemons!());
     res.dockerRssKiB.idle = rssKiB(docker.daemons!());
 
@@ -246,7 +246,7 @@ async function main(): Promise<number> {
     const [sPs, dPs] = timeEach([[serve, ['ps']], [docker, ['ps']]]);
     res.dockerPs = { 'berth-serve': stat(sPs!), docker: stat(dPs!), ratio: ratio(median(sPs!), median(dPs!)) };
     res.dockerRunD = { 'berth-serve': round(median(startMs['berth-serve']!)), docker: round(median(startMs.docker!)) };
-    await sleep(3000);
+    await sleep(15000);
     res.serveRssKiB.many = rssKiB(serve.daemons!());
     res.dockerRssKiB.many = rssKiB(docker.daemons!());
 
