@@ -179,7 +179,8 @@ void front_target(struct front_target *t, int argc, char **argv) {
   /* no warm process is started for the commands that are one (worker, serve), nor by a
    * container's exit command (`container cleanup`, run by its monitor: it uses one that runs) */
   int internal = t->command && !strcmp(t->command, "container") && i + 1 < argc && !strcmp(argv[i + 1], "cleanup");
-  t->auto_start = !t->explicit_socket && !t->disabled && *t->run_root && geteuid() == 0 && !internal &&
+  /* (a socket path too long for sun_path could never be listened on: nothing to start) */
+  t->auto_start = !t->explicit_socket && !t->disabled && *t->run_root && strlen(t->socket) < 108 && !internal &&
                   !(t->command && (!strcmp(t->command, "worker") || !strcmp(t->command, "serve")));
 }
 

@@ -230,6 +230,32 @@ test('worker-auto: berth serve is the warm process (it takes the socket over, an
   });
 });
 
+test('worker-auto: a container\'s exit is recorded with the warm process (its exit command served) and without one (none started)', { skip, timeout: 120_000 }, async () => {
+  await withRoots(async (e) => {
+    const exitsAs = async (env: NodeJS.ProcessEnv, code: number) => {
+      const d = await front(env, ['run', '-d', '--network', 'none', 'busybox', 'sh', '-c', `sleep 0.3; exit ${code}`]);
+      assert.equal(d.code, 0, d.err);
+      const id = d.out.trim();
+      let state = '';
+      for (let i = 0; i < 100 && !state.startsWith('exited'); i++) {
+        state = (await front(env, ['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', id])).out.trim();
+        await sleep(100);
+      }
+      assert.equal(state, `exited ${code}`);
+      const rm = await front(env, ['run', '-d', '--rm', '--network', 'none', 'busybox', 'true']);
+      assert.equal(rm.code, 0, rm.err);
+      let left = 'x';
+      for (let i = 0; i < 100 && left; i++) { left = (await front(env, ['ps', '-aq', '--filter', `id=${rm.out.trim()}`])).out.trim(); await sleep(100); }
+      assert.equal(left, '', 'a --rm container removed at its exit');
+    };
+    await exitsAs(userEnv(e), 3);
+    assert.equal(warm(e.runRoot).length, 1);
+    await stopWarm(e.runRoot);
+    await exitsAs(userEnv(e, { BERTH_NO_WORKER: '1' }), 4);
+    assert.deepEqual(warm(e.runRoot), [], 'an exit command starts no warm process');
+  });
+});
+
 /** GET `path` on the API's unix socket (the body). */
 async function fetchUnix(socket: string, path: string): Promise<string> {
   const { request } = await import('node:http');
