@@ -279,7 +279,7 @@ int main(int argc, char **argv) {
   /* BERTH_WORKER_WAIT=0: a first command runs in Node while the warm process starts (measured in
    * bench/serve.ts against waiting for it) */
   const char *w = getenv("BERTH_WORKER_WAIT");
-  int wait = !(w && !strcmp(w, "0"));
+  int wait = !(w && !strcmp(w, "0")) && !t.own_process;
   for (int attempt = 0; attempt < 3; attempt++) {
     int fd = front_connect(t.socket);
     if (fd < 0) fd = front_start(&t, dir, wait);

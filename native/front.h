@@ -14,6 +14,7 @@ struct front_target {
   int auto_start;          /* start a warm process when none answers */
   int disabled;            /* config "worker": false — never a warm process */
   const char *command;     /* the command's name after the global flags (NULL if none) */
+  int own_process;         /* the command needs this terminal (worker.ts needsOwnProcess): a warm process declines it */
 };
 
 /* Work out the socket, the run root and whether to start a warm process (argv after the program name). */

@@ -176,6 +176,22 @@ void front_target(struct front_target *t, int argc, char **argv) {
   } else if (*t->run_root) {
     snprintf(t->socket, sizeof t->socket, "%s/cli.sock", t->run_root);
   }
+  /* as worker.ts's needsOwnProcess: such a command is declined, so the front starts the warm
+   * process for the next ones without waiting for it */
+  if (t->command) {
+    const char *c = t->command;
+    int k = i + 1;
+    if (!strcmp(c, "container") && k < argc) c = argv[k++];
+    if (!strcmp(c, "attach") || !strcmp(c, "exec") || !strcmp(c, "login")) t->own_process = 1;
+    if (!strcmp(c, "run") || !strcmp(c, "create") || !strcmp(c, "start")) {
+      for (; k < argc && strcmp(argv[k], "--"); k++) {
+        const char *a = argv[k];
+        int shortf = a[0] == '-' && a[1] && a[1] != '-' && strspn(a + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(a + 1);
+        if (!strcmp(a, "--tty") || !strncmp(a, "--tty=", 6) || (shortf && strchr(a + 1, 't'))) t->own_process = 1;
+        if (isatty(0) && (!strcmp(a, "--interactive") || !strncmp(a, "--interactive=", 14) || (shortf && strchr(a + 1, 'i')))) t->own_process = 1;
+      }
+    }
+  }
   /* no warm process is started for the commands that are one (worker, serve), nor by a
    * container's exit command (`container cleanup`, run by its monitor: it uses one that runs) */
   int internal = t->command && !strcmp(t->command, "container") && i + 1 < argc && !strcmp(argv[i + 1], "cleanup");

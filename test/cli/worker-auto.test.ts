@@ -143,6 +143,18 @@ test('worker-auto: fronts racing on a run root start one warm process', { skip, 
   });
 });
 
+test('worker-auto: a command that needs the terminal runs in Node at once and starts the warm process for the next', { skip, timeout: 120_000 }, async () => {
+  await withRoots(async (e) => {
+    const env = userEnv(e);
+    const r = await front(env, ['attach', 'nosuch']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /No such container: nosuch/);
+    assert.ok(await until(() => warm(e.runRoot).length === 1, 20_000), 'started in the background');
+    assert.ok(await until(() => existsSync(join(e.runRoot, 'cli.sock')), 20_000));
+    assert.ok(await streamServed(env));
+  });
+});
+
 test('worker-auto: BERTH_NO_WORKER=1 and the config key "worker": false start none', { skip, timeout: 120_000 }, async () => {
   await withRoots(async (e) => {
     assert.equal((await front(userEnv(e, { BERTH_NO_WORKER: '1' }), ['ps'])).code, 0);
