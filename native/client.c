@@ -23,12 +23,12 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
-#define MAGIC "berth-cli/1"
-#define DEFAULT_SOCKET "/run/berth/cli.sock"
+#include "front.h"
+
+#define MAGIC "berth-cli/2"
 
 extern char **environ;
 
@@ -133,35 +133,34 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
-int main(int argc, char **argv) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  exe[n > 0 ? n : 0] = 0;
-  const char *base = strrchr(exe, '/');
-  is_runtime = base && strncmp(base + 1, "berth-runtime", 13) == 0;
-  if (is_runtime) fallback(argv);
-  const char *no = getenv("BERTH_NO_WORKER");
-  if (no && *no && strcmp(no, "0") != 0) fallback(argv);
-  const char *path = getenv("BERTH_WORKER_SOCKET");
-  if (!path || !*path) path = DEFAULT_SOCKET;
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof sa.sun_path) fallback(argv);
-  strcpy(sa.sun_path, path);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-    if (fd >= 0) close(fd);
-    fallback(argv);
-  }
+/* How a session with a warm process ended when it did not run the command. */
+enum { DECLINED = 1, STALE, OLD, GONE };
 
-  /* hello: magic, cwd, umask, ttys, rows, cols, argc, argv…, env… */
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+/* Signals act on this process again (the command was not handed over). */
+static int unforward(int r) {
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) signal(forwarded[i], SIG_DFL);
+  return r;
+}
+
+/*
+ * Hand the command to the warm process on fd: returns only when it did not take the command
+ * (DECLINED: it needs this terminal; STALE: it runs another build of berth and retires; OLD: it
+ * speaks an older protocol; GONE: it closed before answering); once it accepted, the command's exit status
+ * ends this process.
+ */
+static int session(int fd, int argc, char **argv, const char *build) {
+  /* hello: magic[ build], cwd, umask, ttys, rows, cols, argc, argv…, env… */
   struct buf b = {0};
-  char cwd[PATH_MAX], num[32];
-  if (!getcwd(cwd, sizeof cwd)) { close(fd); fallback(argv); }
+  char cwd[PATH_MAX], num[64 + PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) return DECLINED;
   mode_t um = umask(0);
   umask(um);
   struct winsize ws = {0};
   if (ioctl(1, TIOCGWINSZ, &ws) < 0 && ioctl(2, TIOCGWINSZ, &ws) < 0) memset(&ws, 0, sizeof ws);
-  puts0(&b, MAGIC);
+  if (*build) { snprintf(num, sizeof num, "%s %s", MAGIC, build); puts0(&b, num); }
+  else puts0(&b, MAGIC);
   puts0(&b, cwd);
   snprintf(num, sizeof num, "%o", (unsigned)um); puts0(&b, num);
   for (int i = 0; i < 3; i++) puts0(&b, isatty(i) ? "1" : "0");
@@ -170,15 +169,15 @@ int main(int argc, char **argv) {
   snprintf(num, sizeof num, "%d", argc - 1); puts0(&b, num);
   for (int i = 1; i < argc; i++) puts0(&b, argv[i]);
   for (char **e = environ; *e; e++) puts0(&b, *e);
-  if (send_frame(fd, 'H', b.p, (uint32_t)b.len) < 0) { close(fd); fallback(argv); }
+  signal(SIGPIPE, SIG_IGN);
+  int sent = send_frame(fd, 'H', b.p, (uint32_t)b.len);
   free(b.p);
+  if (sent < 0) return GONE;
 
-  if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) { perror("berth: pipe"); return 125; }
-  static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  if (sigpipe_fds[0] < 0 && pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) { perror("berth: pipe"); exit(125); }
   struct sigaction act = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
   sigemptyset(&act.sa_mask);
   for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &act, NULL);
-  signal(SIGPIPE, SIG_IGN);
 
   int accepted = 0, stdin_on = 0, out_ok = 1;
   char *payload = NULL;
@@ -188,12 +187,16 @@ int main(int argc, char **argv) {
     if (poll(p, 3, -1) < 0) {
       if (errno == EINTR) continue;
       perror("berth: poll");
-      return 125;
+      exit(125);
     }
     if (p[1].revents & POLLIN) {
       unsigned char c;
       while (read(sigpipe_fds[0], &c, 1) == 1) {
-        if (!accepted) continue;
+        if (!accepted) {
+          /* not the worker's yet: a signal before it took the command acts here, as on node */
+          if (c != SIGWINCH) { signal(c, SIG_DFL); raise(c); }
+          continue;
+        }
         snprintf(num, sizeof num, "%d", c);
         send_frame(fd, 'S', num, (uint32_t)strlen(num));
       }
@@ -208,23 +211,27 @@ int main(int argc, char **argv) {
     if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     unsigned char head[5];
     if (read_all(fd, head, 5) < 0) {
-      if (!accepted) { close(fd); fallback(argv); }
+      if (!accepted) return unforward(GONE);
       fprintf(stderr, "berth: the worker closed the connection before the command ended\n");
-      return 125;
+      exit(125);
     }
     uint32_t len = (uint32_t)head[1] << 24 | (uint32_t)head[2] << 16 | (uint32_t)head[3] << 8 | head[4];
     if (len > cap) {
       cap = len;
       payload = realloc(payload, cap);
-      if (!payload) return 125;
+      if (!payload) exit(125);
     }
     if (len && read_all(fd, payload, len) < 0) {
+      if (!accepted) return unforward(GONE);
       fprintf(stderr, "berth: the worker closed the connection before the command ended\n");
-      return 125;
+      exit(125);
     }
     switch (head[0]) {
     case 'A': accepted = 1; break;
-    case 'D': close(fd); fallback(argv); break;
+    /* a worker of this protocol says why it declines; one of the older protocol cannot read
+     * the hello and declines with no reason */
+    case 'D': free(payload); return unforward(len ? DECLINED : OLD);
+    case 'V': free(payload); return unforward(STALE);
     case 'O':
       if (out_ok && write_all(1, payload, len) < 0) {
         out_ok = 0;
@@ -237,11 +244,55 @@ int main(int argc, char **argv) {
     case 'X': {
       char code[16] = {0};
       memcpy(code, payload, len < 15 ? len : 15);
-      return atoi(code);
+      exit(atoi(code));
     }
     default:
       fprintf(stderr, "berth: unknown frame %d from the worker\n", head[0]);
-      return 125;
+      exit(125);
     }
   }
+}
+
+/* The pid of the process on the other end of a unix socket (0 if unknown). */
+static pid_t peer_pid(int fd) {
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+}
+
+int main(int argc, char **argv) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = 0;
+  const char *base = strrchr(exe, '/');
+  is_runtime = base && strncmp(base + 1, "berth-runtime", 13) == 0;
+  if (is_runtime) fallback(argv);
+  const char *no = getenv("BERTH_NO_WORKER");
+  if (no && *no && strcmp(no, "0") != 0) fallback(argv);
+  struct front_target t;
+  front_target(&t, argc - 1, argv + 1);
+  if (t.disabled || !*t.socket) fallback(argv);
+  char dir[PATH_MAX], build[128] = "";
+  self_dir(dir, sizeof dir);
+  /* a warm process this front manages must run this front's build; one managed by hand is used as it is */
+  if (!t.explicit_socket) front_build_id(dir, build, sizeof build);
+  /* BERTH_WORKER_WAIT=0: a first command runs in Node while the warm process starts (measured in
+   * bench/serve.ts against waiting for it) */
+  const char *w = getenv("BERTH_WORKER_WAIT");
+  int wait = !(w && !strcmp(w, "0")) && !t.own_process;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    int fd = front_connect(t.socket);
+    if (fd < 0) fd = front_start(&t, dir, wait);
+    if (fd < 0) break;
+    pid_t peer = peer_pid(fd);
+    int r = session(fd, argc, argv, build);
+    close(fd);
+    /* another build: a current one retires itself on `V` (a `berth serve` only leaves the
+     * socket); a `berth worker` of the older protocol is told to stop */
+    if (t.explicit_socket || !t.auto_start || (r != STALE && r != OLD)) break;
+    if (r == OLD && peer > 0 && kill(peer, SIGTERM) == 0) {
+      for (int i = 0; i < 200 && (fd = front_connect(t.socket)) >= 0; i++) { close(fd); usleep(10000); }
+    }
+  }
+  fallback(argv);
 }

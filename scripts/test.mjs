@@ -20,6 +20,8 @@ const chosen = files.filter((f) => !filters.length || filters.some((s) => relati
 if (!chosen.length) { console.error('no test files matched'); process.exit(1); }
 // Engines the tests make have no default bridge unless a test asks for one in a network
 // namespace of its own: the suite never adds bridges or firewall rules to the machine's network.
-const env = { ...process.env, BERTH_BRIDGE: process.env.BERTH_BRIDGE ?? 'none' };
+// No test starts a warm process by the way (the front would, for each run root it is pointed
+// at): BERTH_NO_WORKER=1 unless the caller says otherwise; the tests of the worker unset it.
+const env = { ...process.env, BERTH_BRIDGE: process.env.BERTH_BRIDGE ?? 'none', BERTH_NO_WORKER: process.env.BERTH_NO_WORKER ?? '1' };
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...chosen], { stdio: 'inherit', cwd: root, env });
 process.exit(r.status ?? 1);

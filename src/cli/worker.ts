@@ -8,30 +8,38 @@
  * `exec`, `login`, `-i` from a terminal) is declined before anything happens, and the front
  * runs it in a fresh Node process.
  *
+ * The front starts a worker itself when none listens on its run root's socket (`--auto`: see
+ * worker-auto.ts for the idle timeout and the opt-out), and a `berth serve` is one too
+ * (serveCliSocket). A worker of another build than the front's retires when a front says so.
+ *
  * Frames both ways: [type u8][length u32 BE][payload].
- *   client → worker: H hello (NUL-separated: magic, cwd, umask (octal), tty0, tty1, tty2, rows,
- *                    cols, argc, argv…, env…), I stdin data (empty = EOF), S signal number
- *   worker → client: A accepted, D declined (run it yourself), O stdout, E stderr,
+ *   client → worker: H hello (NUL-separated: magic[ SP build], cwd, umask (octal), tty0, tty1,
+ *                    tty2, rows, cols, argc, argv…, env…), I stdin data (empty = EOF), S signal number
+ *   worker → client: A accepted, D declined (run it yourself; payload: why), V another build
+ *                    (this process retires: start a current one), O stdout, E stderr,
  *                    R start sending stdin, X exit status (decimal)
  */
-import { createConnection, createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
-import { chmodSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { setTraceSink, usage } from '../lib/index.js';
 import { shareHelperImage } from '../sys/index.js';
 import { currentContext, installEnvProxy, runInContext, type CliContext } from './context.js';
 import { parseCommand, printErr, type CommandSpec } from './image/common.js';
-import { str } from './flags.js';
+import { bool, str } from './flags.js';
 import { parseGoDuration } from './system/events.js';
 import { GLOBAL_FLAGS, main, unexpected } from './commands.js';
-import { selfCommand, setEngineCache, type EngineCache } from './container/common.js';
+import { getEngine, selfCommand, setEngineCache, type EngineCache } from './container/common.js';
 import { resolveOptions, type Engine } from '../engine/index.js';
+import { MAGIC, SocketInUse, buildId, listenCli, releaseStartLock, watchSocket, type CliSocket } from './worker-listen.js';
+import { autoIdleTimeout, warmDisabled } from './worker-auto.js';
+import { settleWhenIdle } from './worker-idle.js';
 
+export { MAGIC };
 export const DEFAULT_WORKER_SOCKET = '/run/berth/cli.sock';
-export const MAGIC = 'berth-cli/1';
 
 const spec: CommandSpec = {
   name: 'worker',
@@ -40,11 +48,14 @@ const spec: CommandSpec = {
   args: [0, 0],
   flags: [
     { name: 'socket', type: 'string', help: 'Socket to listen on (default $BERTH_WORKER_SOCKET or /run/berth/cli.sock)' },
-    { name: 'idle-timeout', type: 'string', default: '0s', help: 'Exit after this long without commands (0: never)' },
+    { name: 'idle-timeout', type: 'string', help: 'Exit after this long without commands (0: never; default 0, with --auto 10m)' },
+    { name: 'auto', type: 'bool', help: 'Started by the front: quiet exit when another listens; idle timeout from BERTH_WORKER_IDLE_TIMEOUT or the config' },
   ],
 };
 
 export interface Hello {
+  /** the front's build (worker-listen.ts buildId), when it manages this worker */
+  build?: string;
   cwd: string;
   umask: number;
   ttys: [boolean, boolean, boolean];
@@ -57,7 +68,9 @@ export interface Hello {
 export function parseHello(payload: Buffer): Hello {
   const f = payload.toString('utf8').split('\0');
   if (f[f.length - 1] === '') f.pop();
-  if (f[0] !== MAGIC) throw new Error(`not a ${MAGIC} hello`);
+  const m0 = f[0] ?? '';
+  if (m0 !== MAGIC && !m0.startsWith(`${MAGIC} `)) throw new Error(`not a ${MAGIC} hello`);
+  const build = m0.slice(MAGIC.length + 1);
   const argc = Number(f[8]);
   if (f.length < 9 || !Number.isInteger(argc) || argc < 0 || f.length < 9 + argc) throw new Error('truncated hello');
   const env: NodeJS.ProcessEnv = {};
@@ -66,12 +79,13 @@ export function parseHello(payload: Buffer): Hello {
     if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return {
+    ...(build ? { build } : {}),
     cwd: f[1]!, umask: parseInt(f[2]!, 8), ttys: [f[3] === '1', f[4] === '1', f[5] === '1'],
     rows: Number(f[6]) || 0, cols: Number(f[7]) || 0, argv: f.slice(9, 9 + argc), env,
   };
 }
 
-const OWN_PROCESS = new Set(['worker', 'attach', 'exec', 'login']);
+const OWN_PROCESS = new Set(['worker', 'serve', 'attach', 'exec', 'login']);
 
 /**
  * Whether a command needs a process of its own on the client's terminal (a tty, raw mode, or
@@ -169,14 +183,30 @@ export class WorkerEngines implements EngineCache {
     else void engine.close().catch(() => undefined);
   }
 
-  async closeAll(): Promise<void> {
-    const all = [...this.byKey.values()].map((v) => v.engine);
+  /** Share an engine already open (berth serve's) with the commands of its options; never closed here. */
+  adopt(engine: Engine): void {
+    const opts = engine.core.options;
+    const key = JSON.stringify([{ ...opts, selfCommand: selfCommand() }, process.env.DOCKER_CONFIG ?? '', process.env.HOME ?? '']);
+    this.byKey.set(key, { engine, root: opts.root, id: rootIdentity(opts.root) });
+    this.users.set(engine, 1);
+  }
+
+  async closeAll(except?: Engine): Promise<void> {
+    const all = [...this.byKey.values()].map((v) => v.engine).filter((e) => e !== except);
     this.byKey.clear();
     await Promise.all(all.map((e) => e.close().catch(() => undefined)));
   }
 }
 
-interface WorkerState { inflight: number; contexts: Set<CliContext>; touched: () => void }
+interface WorkerState {
+  inflight: number;
+  contexts: Set<CliContext>;
+  touched: () => void;
+  /** this process's build: a front of another build makes it retire */
+  build: string;
+  /** stop taking commands (those running finish) */
+  retire: () => void;
+}
 
 function serve(conn: Socket, state: WorkerState): void {
   let buf: Buffer = Buffer.alloc(0);
@@ -203,19 +233,27 @@ function serve(conn: Socket, state: WorkerState): void {
       onFrame(type, payload);
     }
   });
-  const decline = () => { send('D'); conn.end(); return undefined; };
+  const decline = (why: string) => { send('D', why); conn.end(); return undefined; };
 
   const start = (payload: Buffer): CliContext | undefined => {
     let h: Hello;
-    try { h = parseHello(payload); } catch { return decline(); }
-    if (needsOwnProcess(h.argv, h.ttys[0])) return decline();
+    try { h = parseHello(payload); } catch { return decline('protocol'); }
+    if (h.build !== undefined && h.build !== state.build) {
+      // the front runs another build of berth (an upgrade, or `berth serve` taking the socket):
+      // this process leaves the socket first, so the front finds it free
+      state.retire();
+      send('V', state.build);
+      conn.end();
+      return undefined;
+    }
+    if (needsOwnProcess(h.argv, h.ttys[0])) return decline('terminal');
     // one working directory and umask per process: a command from elsewhere waits for none
     if (h.cwd !== process.cwd()) {
-      if (state.inflight > 0) return decline();
-      try { process.chdir(h.cwd); } catch { return decline(); }
+      if (state.inflight > 0) return decline('cwd');
+      try { process.chdir(h.cwd); } catch { return decline('cwd'); }
     }
     if (h.umask !== process.umask()) {
-      if (state.inflight > 0 || !(h.umask >= 0 && h.umask <= 0o777)) return decline();
+      if (state.inflight > 0 || !(h.umask >= 0 && h.umask <= 0o777)) return decline('umask');
       process.umask(h.umask);
     }
     let asked = false;
@@ -228,6 +266,7 @@ function serve(conn: Socket, state: WorkerState): void {
     send('A');
     state.inflight++;
     state.contexts.add(c);
+    state.touched(); // (no idle timer while a command runs)
     conn.on('close', () => { input?.push(null); c.signals.emit('hangup'); });
     void (async () => {
       let code = 125;
@@ -250,15 +289,13 @@ function serve(conn: Socket, state: WorkerState): void {
   };
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(spec, argv);
-  if (typeof parsed === 'number') return parsed;
-  const path = resolve(str(parsed, 'socket') || process.env.BERTH_WORKER_SOCKET || DEFAULT_WORKER_SOCKET);
-  const idleNs = parseGoDuration(str(parsed, 'idle-timeout'));
-  if (idleNs === undefined || idleNs < 0) {
-    printErr(usage('worker', `invalid argument "${str(parsed, 'idle-timeout')}" for "--idle-timeout" flag: not a duration\nSee 'berth worker --help'.`).message);
-    return 125;
-  }
+/**
+ * What makes a process warm, once: commands see their own environment (the proxy), helpers run
+ * from one sealed image, BERTH_TRACE marks go to the command's stderr, engines stay open across
+ * commands (`adopt`: the process's own engine, berth serve's, is shared with them); memory is
+ * given back after each burst of work (worker-idle.ts).
+ */
+function warmUp(adopt?: Engine): WorkerEngines {
   installEnvProxy();
   shareHelperImage();
   // BERTH_TRACE=1 of a served command: marks on its stderr, from its start
@@ -268,68 +305,118 @@ export async function run(argv: string[]): Promise<number> {
     write: (line) => { currentContext()?.io.err.write(line); },
   });
   const engines = new WorkerEngines();
+  if (adopt) engines.adopt(adopt);
   setEngineCache(engines);
-  try {
-    await claimSocket(path);
-  } catch (e) {
-    printErr(`berth worker: ${(e as Error).message}`);
-    return 1;
-  }
+  // one command's stray rejection must not end the others (nor a berth serve): logged
+  process.removeAllListeners('unhandledRejection');
+  process.on('unhandledRejection', (e) => { process.stderr.write(`berth worker: unhandled rejection: ${(e as Error)?.stack ?? String(e)}\n`); });
+  settleWhenIdle();
+  return engines;
+}
+
+function newState(build: string, idleMs: number, idle: () => void, retire: () => void): WorkerState & { retired: boolean } {
   let idleTimer: NodeJS.Timeout | undefined;
-  let finish!: () => void;
-  const done = new Promise<void>((r) => { finish = r; });
-  const state: WorkerState = {
-    inflight: 0, contexts: new Set(),
+  const state = {
+    inflight: 0, contexts: new Set<CliContext>(), build, retired: false,
     touched: () => {
       if (idleTimer) clearTimeout(idleTimer);
-      if (idleNs > 0 && state.inflight === 0) idleTimer = setTimeout(finish, idleNs / 1e6);
+      idleTimer = undefined;
+      if (state.inflight > 0) return;
+      if (state.retired) idle();
+      else if (idleMs > 0) idleTimer = setTimeout(idle, idleMs).unref(); // (the socket keeps the process up)
+    },
+    retire: () => {
+      if (state.retired) return;
+      state.retired = true;
+      retire();
+      state.touched();
     },
   };
-  const server = createServer((conn) => { if (idleTimer) clearTimeout(idleTimer); serve(conn, state); });
-  const old = process.umask(0o177);
-  try {
-    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(path, () => resolve()); });
-  } catch (e) {
-    printErr(`berth worker: listen on ${path}: ${(e as Error).message}`);
-    return 1;
-  } finally {
-    process.umask(old);
-  }
-  chmodSync(path, 0o600);
-  process.chdir('/');
-  state.touched();
-  process.stderr.write(`berth worker: listening on ${path}\n`);
-  const stop = () => finish();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  // one command's bug must not end the others: a stray rejection is logged; an uncaught
-  // exception is logged and the worker stops taking commands (those running finish)
-  // the worker's own handlers replace the one-command process's guard (berth-main.ts)
-  process.removeAllListeners('unhandledRejection');
-  process.removeAllListeners('uncaughtException');
-  process.on('unhandledRejection', (e) => { process.stderr.write(`berth worker: unhandled rejection: ${(e as Error)?.stack ?? String(e)}\n`); });
-  process.on('uncaughtException', (e) => { process.stderr.write(`berth worker: uncaught exception, stopping: ${e.stack ?? String(e)}\n`); stop(); });
-  await done;
-  server.close();
-  try { unlinkSync(path); } catch { /* gone */ }
-  // commands still running (a `logs -f`, an attached run) are told their client hung up
+  return state;
+}
+
+/** Wait (at most 10 s) for the commands still running, told their clients hung up. */
+async function drain(state: WorkerState): Promise<void> {
   for (const c of state.contexts) c.signals.emit('hangup');
   const deadline = Date.now() + 10_000;
   while (state.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(spec, argv);
+  if (typeof parsed === 'number') return parsed;
+  const auto = bool(parsed, 'auto');
+  const path = resolve(str(parsed, 'socket') || process.env.BERTH_WORKER_SOCKET || DEFAULT_WORKER_SOCKET);
+  const idle = str(parsed, 'idle-timeout') || (auto ? autoIdleTimeout() : '0s');
+  const idleNs = parseGoDuration(idle);
+  if (idleNs === undefined || idleNs < 0) {
+    printErr(usage('worker', `invalid argument "${idle}" for "--idle-timeout" flag: not a duration\nSee 'berth worker --help'.`).message);
+    return 125;
+  }
+  const build = buildId();
+  const engines = warmUp();
+  let finish!: () => void;
+  const done = new Promise<void>((r) => { finish = r; });
+  let sock: CliSocket | undefined;
+  const state = newState(build, idleNs / 1e6, () => finish(), () => sock?.close());
+  try {
+    sock = await listenCli(path, (conn) => { state.touched(); serve(conn, state); }, { takeover: false });
+  } catch (e) {
+    releaseStartLock();
+    // started by a front that raced another: the other one serves
+    if (auto && e instanceof SocketInUse) return 0;
+    printErr(`berth worker: ${(e as Error).message}`);
+    return 1;
+  }
+  releaseStartLock();
+  process.chdir('/');
+  state.touched();
+  process.stderr.write(`berth worker: listening on ${path} (pid ${process.pid}${auto ? `, idle timeout ${idle}` : ''})\n`);
+  // the socket removed (its run root deleted) or taken by another process: finish and exit
+  const unwatch = watchSocket(sock, () => state.retire());
+  const stop = () => finish();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  // an uncaught exception is logged and the worker stops taking commands (those running finish)
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', (e) => { process.stderr.write(`berth worker: uncaught exception, stopping: ${e.stack ?? String(e)}\n`); stop(); });
+  await done;
+  unwatch();
+  sock.close();
+  // commands still running (a `logs -f`, an attached run) are told their client hung up
+  await drain(state);
   await engines.closeAll();
   return 0;
 }
 
-/** Make the socket's directory; refuse when a worker answers there, remove a stale socket. */
-async function claimSocket(path: string): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o711 });
-  const alive = await new Promise<boolean>((resolve) => {
-    const c = createConnection(path);
-    c.once('connect', () => { c.destroy(); resolve(true); });
-    c.once('error', () => resolve(false));
-  });
-  if (alive) throw new Error(`a worker already listens on ${path}`);
-  try { unlinkSync(path); } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`remove stale socket ${path}: ${(e as Error).message}`);
+/**
+ * `berth serve` is the warm process too: it takes <run root>/cli.sock (a worker there retires)
+ * and runs the front's commands as a worker does, with its own engine, until `close()`. Nothing
+ * when warm processes are turned off (worker-auto.ts).
+ */
+export async function serveCliSocket(): Promise<{ close(): Promise<void> } | undefined> {
+  if (warmDisabled()) return undefined;
+  const engine = getEngine();
+  const path = join(engine.core.options.runRoot, 'cli.sock');
+  const engines = warmUp(engine);
+  let sock: CliSocket | undefined;
+  const state = newState(buildId(), 0, () => undefined, () => sock?.close());
+  try {
+    sock = await listenCli(path, (conn) => serve(conn, state), { takeover: true });
+  } catch (e) {
+    process.stderr.write(`berth serve: berth commands not served: ${(e as Error).message}\n`);
+    setEngineCache(undefined);
+    return undefined;
   }
+  const unwatch = watchSocket(sock, () => state.retire());
+  process.stderr.write(`berth serve: berth commands served on ${path}\n`);
+  return {
+    async close() {
+      unwatch();
+      sock?.close();
+      await drain(state);
+      await engines.closeAll(engine);
+      setEngineCache(undefined); // serve's own engine is closed by serve
+    },
+  };
 }

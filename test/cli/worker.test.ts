@@ -78,7 +78,7 @@ test('worker: the hello frame and which commands need a process of their own', (
   const fields = [MAGIC, '/tmp', '22', '1', '0', '1', '40', '120', '3', 'run', '-d', 'busybox', 'A=1', 'B=x=y', ''];
   const h = parseHello(Buffer.from(fields.join('\0')));
   assert.deepEqual(h, { cwd: '/tmp', umask: 0o22, ttys: [true, false, true], rows: 40, cols: 120, argv: ['run', '-d', 'busybox'], env: { A: '1', B: 'x=y' } });
-  assert.throws(() => parseHello(Buffer.from('other/1\0/\0')), /not a berth-cli\/1 hello/);
+  assert.throws(() => parseHello(Buffer.from('other/1\0/\0')), /not a berth-cli\/2 hello/);
   assert.throws(() => parseHello(Buffer.from([MAGIC, '/', '22', '0', '0', '0', '0', '0', '5', 'ps'].join('\0'))), /truncated/);
 
   const own = (argv: string[], tty = false) => needsOwnProcess(argv, tty);
@@ -171,7 +171,7 @@ test('worker: each command uses its client\'s environment (roots), signals reach
     try {
       const a = await front(w.env, ['run', '-d', '--name', 'in-a', 'busybox', 'sleep', '100']);
       assert.equal(a.code, 0, a.err);
-      const envB = { ...other.env, BERTH_WORKER_SOCKET: w.socket };
+      const envB = { ...other.env, BERTH_WORKER_SOCKET: w.socket, BERTH_NO_WORKER: undefined };
       const b = await front(envB, ['run', '-d', '--name', 'in-b', 'busybox', 'sleep', '100']);
       assert.equal(b.code, 0, b.err);
       assert.equal((await front(w.env, ['ps', '--format', '{{.Names}}'])).out, 'in-a\n');

@@ -15,7 +15,7 @@ export const FRONT = fileURLToPath(new URL('../../../dist/berth', import.meta.ur
 export interface Worker {
   proc: ChildProcess;
   socket: string;
-  /** the environment for the front: BERTH_WORKER_SOCKET set */
+  /** the environment for the front: BERTH_WORKER_SOCKET set, BERTH_NO_WORKER unset */
   env: NodeJS.ProcessEnv;
   /** what the worker printed on stderr so far */
   log(): string;
@@ -38,7 +38,7 @@ export async function startWorker(env: NodeJS.ProcessEnv, socket: string, args: 
     await new Promise((r) => setTimeout(r, 20));
   }
   return {
-    proc, socket, env: { ...env, BERTH_WORKER_SOCKET: socket }, log: () => log,
+    proc, socket, env: { ...env, BERTH_WORKER_SOCKET: socket, BERTH_NO_WORKER: undefined }, log: () => log,
     async stop() {
       if (proc.exitCode === null) proc.kill('SIGTERM');
       return exited;

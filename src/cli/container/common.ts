@@ -3,6 +3,8 @@
  * from the global flags / environment / config file), the command runner with Docker's help and
  * argument checks, and error reporting (`Error response from daemon: …`, exit 1).
  */
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Engine, type EngineCore } from '../../engine/index.js';
 import { parseCommand, setContextFactory, io, print, printErr, report } from '../image/common.js';
 import type { ParsedFlags } from '../flags.js';
@@ -17,7 +19,24 @@ const engineSlot = slot<Engine>('engine');
 export function selfCommand(): string[] | undefined {
   const script = process.argv[1];
   if (!script) return undefined;
-  return [process.execPath, script];
+  return (front ??= [frontBeside(script)])[0] ?? [process.execPath, script];
+}
+
+let front: [string[] | undefined] | undefined;
+
+/**
+ * The native front beside the bundle (dist/berth by dist/berth.cjs), so that a warm process on
+ * the run root serves exit commands (a cold Node per container exit costs ~250 ms, and `docker
+ * run --rm` waits for it); without one the front runs Node itself. Only when the front, which runs
+ * exit commands with an empty environment (no PATH: /bin, /usr/bin), finds this same node.
+ */
+function frontBeside(script: string): string[] | undefined {
+  if (basename(script) !== 'berth.cjs') return undefined;
+  const bin = join(dirname(script), 'berth');
+  const node = ['/bin/node', '/usr/bin/node'].find((p) => existsSync(p));
+  try {
+    return existsSync(bin) && node && realpathSync(node) === realpathSync(process.execPath) ? [bin] : undefined;
+  } catch { return undefined; }
 }
 
 /** Keeps engines open across commands (the worker, see worker.ts); absent in a one-command process. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseHost, serve } from '../../api/index.js';
 import { bool, str, strs } from '../flags.js';
 import { io, runEngineCommand, type CommandSpec } from '../container/common.js';
+import { serveCliSocket } from '../worker.js';
 
 export const spec: CommandSpec = {
   name: 'serve',
@@ -36,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
       else if (l.kind === 'tcp' && !l.loopback && !verify) io.err.write(`berth: WARNING: API listening on tcp://${l.host}:${l.port} without --tlsverify: any client is accepted\n`);
     }
     const server = await serve(core, listen, { tls, group: p.set.has('group') ? str(p, 'group') : undefined });
+    const cli = await serveCliSocket(); // the warm process the berth front hands commands to (worker.ts)
     // one bad request must not take the server (and every client's stream) down
     const internal = (err: unknown) => io.err.write(`berth serve: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
     process.on('uncaughtException', internal);
@@ -48,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     });
     io.err.write(`berth: API listening on ${listen.map((l) => (l.kind === 'unix' ? `unix://${l.path}` : `tcp://${l.host}:${l.port}${tls ? ' (TLS)' : ''}`)).join(', ')}\n`);
     await stopped;
+    await cli?.close();
     await server.close();
     return 0;
   });
