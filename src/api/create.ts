@@ -24,6 +24,29 @@ export function parseBind(b: string): MountSpec {
   return m;
 }
 
+/** One `HostConfig.Mounts` entry (`--mount`): bind, volume or tmpfs with their options. */
+function mountOf(m: J): MountSpec {
+  const type = String(m.Type ?? 'volume') as MountSpec['type'];
+  if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') throw new ApiError(400, `invalid mount config for type "${type}": mount type unknown`);
+  const out: MountSpec = { type, source: m.Source ? String(m.Source) : undefined, target: String(m.Target ?? ''), readonly: !!m.ReadOnly };
+  if (!out.target) throw new ApiError(400, 'invalid mount config: Target must not be empty');
+  const bo = (m.BindOptions ?? {}) as J;
+  if (bo.Propagation) out.propagation = String(bo.Propagation);
+  if (bo.CreateMountpoint) out.createMountpoint = true;
+  if (bo.NonRecursive) out.nonRecursive = true;
+  const vo = (m.VolumeOptions ?? {}) as J;
+  if (vo.NoCopy) out.noCopy = true;
+  if (vo.Labels && typeof vo.Labels === 'object') out.volumeLabels = vo.Labels as Record<string, string>;
+  if (vo.Subpath) out.volumeSubpath = String(vo.Subpath);
+  const dc = (vo.DriverConfig ?? {}) as J;
+  if (dc.Name) out.volumeDriver = String(dc.Name);
+  if (dc.Options && typeof dc.Options === 'object') out.volumeOptions = dc.Options as Record<string, string>;
+  const to = (m.TmpfsOptions ?? {}) as J;
+  if (typeof to.SizeBytes === 'number' && to.SizeBytes > 0) out.tmpfsSize = to.SizeBytes;
+  if (typeof to.Mode === 'number' && to.Mode > 0) out.tmpfsMode = to.Mode;
+  return out;
+}
+
 function restartOf(p: unknown): string | undefined {
   const r = (p ?? {}) as { Name?: string; MaximumRetryCount?: number };
   if (!r.Name || r.Name === 'no') return undefined;
@@ -53,9 +76,12 @@ export function createRequest(body: J, name: string | undefined, platform: strin
   const cs = hc.ConsoleSize as number[] | undefined;
   if (Array.isArray(cs) && cs[0] && cs[1]) o.consoleSize = [cs[0], cs[1]];
   const mounts: MountSpec[] = (strs(hc.Binds) ?? []).map(parseBind);
-  for (const m of (hc.Mounts ?? []) as J[]) {
-    const type = String(m.Type ?? 'volume') as MountSpec['type'];
-    mounts.push({ type, source: m.Source ? String(m.Source) : undefined, target: String(m.Target ?? ''), readonly: !!m.ReadOnly });
+  for (const m of (hc.Mounts ?? []) as J[]) mounts.push(mountOf(m));
+  // the image-style `Volumes` of the config (`docker run -v /dst`, compose's anonymous volumes)
+  if (body.Volumes && typeof body.Volumes === 'object') {
+    for (const target of Object.keys(body.Volumes)) {
+      if (!mounts.some((m) => m.target === target)) mounts.push({ type: 'volume', target, readonly: false });
+    }
   }
   if (mounts.length) o.mounts = mounts;
   const nm = typeof hc.NetworkMode === 'string' ? hc.NetworkMode : '';
@@ -72,6 +98,26 @@ export function createRequest(body: J, name: string | undefined, platform: strin
   if (Array.isArray(hc.CapAdd)) o.capAdd = strs(hc.CapAdd);
   if (Array.isArray(hc.CapDrop)) o.capDrop = strs(hc.CapDrop);
   if (Array.isArray(hc.Dns) && hc.Dns.length) o.dns = strs(hc.Dns);
+  if (Array.isArray(hc.DnsSearch) && hc.DnsSearch.length) o.dnsSearch = strs(hc.DnsSearch);
+  if (Array.isArray(hc.DnsOptions) && hc.DnsOptions.length) o.dnsOptions = strs(hc.DnsOptions);
+  if (Array.isArray(hc.Links) && hc.Links.length) o.links = strs(hc.Links);
+  if (Array.isArray(hc.SecurityOpt) && hc.SecurityOpt.length) o.securityOpt = strs(hc.SecurityOpt);
+  if (Array.isArray(hc.GroupAdd) && hc.GroupAdd.length) o.groupAdd = strs(hc.GroupAdd);
+  if (hc.Sysctls && typeof hc.Sysctls === 'object') o.sysctls = hc.Sysctls as Record<string, string>;
+  if (Array.isArray(hc.Ulimits) && hc.Ulimits.length) {
+    o.ulimits = (hc.Ulimits as J[]).map((u) => ({ name: String(u.Name), soft: Number(u.Soft), hard: Number(u.Hard) }));
+  }
+  if (Array.isArray(hc.Devices) && hc.Devices.length) {
+    o.devices = (hc.Devices as J[]).map((d) => ({
+      pathOnHost: String(d.PathOnHost), pathInContainer: String(d.PathInContainer || d.PathOnHost), cgroupPermissions: String(d.CgroupPermissions || 'rwm'),
+    }));
+  }
+  if (hc.UsernsMode) o.userns = String(hc.UsernsMode);
+  if (hc.CgroupParent) o.cgroupParent = String(hc.CgroupParent);
+  if (hc.OomKillDisable) o.oomKillDisable = true;
+  if (typeof hc.OomScoreAdj === 'number' && hc.OomScoreAdj) o.oomScoreAdj = hc.OomScoreAdj;
+  if (typeof hc.MemorySwappiness === 'number' && hc.MemorySwappiness >= 0) o.memorySwappiness = hc.MemorySwappiness;
+  o.blkioWeight = num(hc.BlkioWeight);
   if (Array.isArray(hc.ExtraHosts) && hc.ExtraHosts.length) o.extraHosts = strs(hc.ExtraHosts);
   if (hc.Tmpfs && typeof hc.Tmpfs === 'object') o.tmpfs = hc.Tmpfs as Record<string, string>;
   if (hc.PidMode) o.pid = String(hc.PidMode);

@@ -105,9 +105,28 @@ function runExec(core: EngineCore, e: ExecInstance, tty: boolean, io?: { out: (b
 export async function startDetached(ctx: ApiContext, res: ServerResponse, id: string): Promise<void> {
   const e = find(id);
   const b = await readJSON<{ Detach?: boolean; Tty?: boolean }>(ctx.req);
-  if (!b.Detach) throw new ApiError(400, 'exec start without Detach needs a hijacked connection (Upgrade: tcp)');
+  if (!b.Detach) return startPlain(ctx.core, res, e, !!b.Tty);
   runExec(ctx.core, e, !!b.Tty).catch(() => undefined);
   sendEmpty(res, 200);
+}
+
+/**
+ * Neither detached nor hijacked (dockerode's default `exec.start({})`): as moby, the output is
+ * the response body (multiplexed, raw for a tty) and the response ends with the process; no stdin.
+ */
+async function startPlain(core: EngineCore, res: ServerResponse, e: ExecInstance, tty: boolean): Promise<void> {
+  res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
+  res.flushHeaders();
+  try {
+    await runExec(core, e, tty, {
+      out: (b) => { res.write(b); },
+      onInput: (fn) => fn(null),
+    });
+  } catch (err) {
+    const msg = Buffer.from(`${(err as Error).message}\n`);
+    res.write(tty ? msg : frame(3, msg));
+  }
+  res.end();
 }
 
 /** The hijacked start: the caller has read the body and written the 101. */
