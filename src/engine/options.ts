@@ -108,7 +108,8 @@ export function resolveOptions(o: EngineOptions = {}): ResolvedOptions {
     logMaxSize: o.logMaxSize ?? (typeof logOpts['max-size'] === 'number' ? logOpts['max-size'] as number : 0),
     logMaxFile: o.logMaxFile ?? (typeof logOpts['max-file'] === 'number' ? logOpts['max-file'] as number : 1),
     selfCommand: o.selfCommand,
-    bridge: o.bridge ?? env.BERTH_BRIDGE ?? str(cfg, 'bridge', configPath) ?? 'berth0',
+    // rootless: no bridge (a user cannot make one); user-mode networking is issue 17's next part
+    bridge: o.bridge ?? env.BERTH_BRIDGE ?? str(cfg, 'bridge', configPath) ?? (defaults.rootless ? 'none' : 'berth0'),
     resolvConf: absolute('resolv.conf', o.resolvConf ?? env.BERTH_RESOLV_CONF ?? str(cfg, 'resolv-conf', configPath) ?? '/etc/resolv.conf'),
   };
 }

@@ -4,6 +4,8 @@
  * the monitor's socket is joined before the process runs (the exec fifo holds it), so no output
  * is missed.
  */
+import { isRootless } from '../rootless/paths.js';
+import { checkRootlessResources, rootlessSpec } from '../rootless/spec.js';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release, hostname as osHostname } from 'node:os';
@@ -193,6 +195,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       cgroupParent: core.options.cgroupParent, kernel, initPath: core.options.initPath, hostHostname: osHostname(),
       readFile: inNs ? layeredReader(snaps.layerDirs(c.snapshotKey)) : undefined,
     });
+    if (isRootless()) { checkRootlessResources(o, op); rootlessSpec(spec); } // an ordinary user's container (rootless/spec.ts)
     writeFileSync(paths.bundleConfig, JSON.stringify(spec));
     mark('bundle written');
     rmSync(paths.exitFile, { force: true });
