@@ -27,10 +27,12 @@ int op_idmap_exec(struct step *s)
 		return fail(ENOMEM, prog, NULL);
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", (int)S.child);
+	/* idmap_exec: PROG PID ARG… (newuidmap's order); pid_exec: PROG ARG… PID (pasta's) */
+	int last = !strcmp(s->f[0], "pid_exec");
 	argv[0] = (char *)prog;
-	argv[1] = pid;
 	for (int k = 0; k < argc; k++)
-		argv[k + 2] = av[k];
+		argv[k + 1 + !last] = av[k];
+	argv[last ? argc + 1 : 1] = pid;
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		free(argv);
@@ -46,6 +48,7 @@ int op_idmap_exec(struct step *s)
 	}
 	if (p == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGPIPE, SIG_DFL); /* the helper ignores it; pasta refuses to start with it ignored */
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null < 0 || dup2(null, 0) < 0 || dup2(ep[1], 1) < 0 || dup2(ep[1], 2) < 0)
 			_exit(127);
