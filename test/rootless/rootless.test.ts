@@ -63,6 +63,7 @@ describe('rootless berth as an ordinary user', { concurrency: false }, () => {
   after(() => {
     if (!made) return;
     berth(['rm', '-f', 'rl-d']);
+    berth(['rm', '-f', 'rl-web']);
     spawnSync('pkill', ['-KILL', '-u', user]); // only the processes of the user this test made
     spawnSync('userdel', ['-r', '-f', user]);
     rmSync(`/tmp/berth-run-${uid}`, { recursive: true, force: true });
@@ -130,6 +131,35 @@ describe('rootless berth as an ordinary user', { concurrency: false }, () => {
       assert.match(r.err, /Permission denied|permission denied|EACCES/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('-p is forwarded from the host by pasta (the default network), which ends with the container', async (t) => {
+    if (why) return t.skip(why);
+    if (!existsSync('/usr/bin/pasta')) return t.skip('pasta is missing (apt-get install passt)');
+    const tunMode = statSync('/dev/net/tun').mode & 0o777;
+    chmodSync('/dev/net/tun', 0o666); // Debian's default; this machine keeps it 0600
+    try {
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      let r = berth(['run', '-d', '--name', 'rl-web', '-p', `127.0.0.1:${port}:80`, 'busybox:latest', 'sh', '-c', 'echo hello-rootless > /index.html; exec httpd -f -p 80 -h /']);
+      assert.equal(r.code, 0, r.err);
+      let body = '';
+      for (let i = 0; i < 50 && !body; i++) {
+        try { body = await (await fetch(`http://127.0.0.1:${port}/index.html`)).text(); } catch { await new Promise((res) => setTimeout(res, 100)); }
+      }
+      assert.equal(body, 'hello-rootless\n');
+      r = berth(['exec', 'rl-web', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+      assert.match(r.out, /inet /, r.err);
+      const pastas = () => execFileSync('ps', ['-u', user, '-o', 'comm='], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('pas'));
+      assert.equal(pastas().length, 1);
+      r = berth(['rm', '-f', 'rl-web']);
+      assert.equal(r.code, 0, r.err);
+      for (let i = 0; i < 20 && pastas().length; i++) await new Promise((res) => setTimeout(res, 100));
+      assert.deepEqual(pastas(), []);
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
+    } finally {
+      berth(['rm', '-f', 'rl-web']);
+      chmodSync('/dev/net/tun', tunMode);
     }
   });
 

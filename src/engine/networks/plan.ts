@@ -8,14 +8,14 @@ import type { RunOptions } from '../spec/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { ensurePredefined, resolveNetwork } from './records.js';
 import { isRootless } from '../rootless/paths.js';
-import { havePasta, PASTA_MODE } from '../rootless/network.js';
+import { havePasta, haveTun, PASTA_MODE } from '../rootless/network.js';
 
 export interface Join { net: NetworkRecord; request: EndpointRequest }
 
 export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Join[] {
   // rootless: user-mode networking by pasta is the default (rootless/network.ts)
   const rootless = isRootless();
-  const dflt = rootless && havePasta() ? PASTA_MODE : core.options.bridge === 'none' ? 'none' : 'bridge';
+  const dflt = rootless && havePasta() && haveTun() ? PASTA_MODE : core.options.bridge === 'none' ? 'none' : 'bridge';
   const first = opts.networks?.[0]?.network || opts.network || dflt;
   opts.network = first;
   if (first === 'none' || first === 'host' || first.startsWith('container:') || (rootless && first === PASTA_MODE)) {

@@ -20,6 +20,11 @@ export function havePasta(): boolean {
   try { accessSync(PASTA, constants.X_OK); return true; } catch { return false; }
 }
 
+/** pasta needs /dev/net/tun, which some systems keep 0600 root. */
+export function haveTun(): boolean {
+  try { accessSync('/dev/net/tun', constants.R_OK | constants.W_OK); return true; } catch { return false; }
+}
+
 /** pasta's port specs for `-p`: `[ADDR/]HOSTPORT:CPORT`, TCP and UDP apart. */
 export function pastaPorts(publish: RunOptions['publish'], op: string): { tcp: string[]; udp: string[] } {
   const tcp: string[] = [], udp: string[] = [];
@@ -38,6 +43,7 @@ export function pastaPorts(publish: RunOptions['publish'], op: string): { tcp: s
 /** The helper's post step that starts pasta for the container (run with the child's pid). */
 export function pastaSteps(o: RunOptions, op: string, runDir: string): Step[] {
   if (!havePasta()) throw new BerthError({ kind: 'system', op, message: `${op}: rootless networking needs ${PASTA} (apt-get install passt), or use --network none or host` });
+  if (!haveTun()) throw new BerthError({ kind: 'system', op, path: '/dev/net/tun', message: `${op}: rootless networking (pasta) needs read and write access to /dev/net/tun (it is usually 0666), or use --network none or host` });
   const { tcp, udp } = pastaPorts(o.publish, op);
   const args = ['--config-net', '--quiet', '--ns-ifname', 'eth0', '--pid', pastaPidFile(runDir),
     '-t', tcp.length ? tcp.join(',') : 'none', '-u', udp.length ? udp.join(',') : 'none', '-T', 'none', '-U', 'none'];
