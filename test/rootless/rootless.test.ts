@@ -163,6 +163,19 @@ describe('rootless berth as an ordinary user', { concurrency: false }, () => {
     }
   });
 
+  it('--network host and --privileged: the host\'s links; all capabilities, inside the namespace only', (t) => {
+    if (why) return t.skip(why);
+    let r = berth(['run', '--rm', '--network', 'host', 'busybox:latest', 'sh', '-c', 'ip -o link show lo && ls /sys/class/net']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /lo/);
+    r = berth(['run', '--rm', '--privileged', 'busybox:latest', 'sh', '-c', 'mount -t tmpfs t /tmp && echo mounted; head -1 /proc/self/uid_map; touch /sys/kernel/berth-x 2>/dev/null || echo host-sysfs-refused']);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    assert.equal(lines[0], 'mounted');
+    assert.deepEqual(lines[1]!.trim().split(/\s+/).map(Number), [0, BASE, COUNT]);
+    assert.equal(lines[2], 'host-sysfs-refused');
+  });
+
   it('-m, --cpus and --pids-limit are refused with Docker\'s message (no delegated cgroup)', (t) => {
     if (why) return t.skip(why);
     for (const [flag, text] of [['-m', 'memory limit'], ['--cpus', 'CPU CFS scheduler'], ['--pids-limit', 'pids limit']] as const) {

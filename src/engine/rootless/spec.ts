@@ -63,6 +63,13 @@ export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds()): void {
       if (m.type === 'tmpfs' && !(m.options ?? []).some((o) => /^(uid|gid)=/.test(o))) m.options = [...(m.options ?? []), 'uid=0', 'gid=0'];
     }
   }
+  // --network host: sysfs can only be mounted by the owner of the network namespace; bind the
+  // host's read-only instead (runc's rootless rule)
+  if (!linux.namespaces.some((n) => n.type === 'network')) {
+    for (const m of spec.mounts ?? []) {
+      if (m.type === 'sysfs') { m.type = 'bind'; m.source = '/sys'; m.options = ['rbind', 'nosuid', 'noexec', 'nodev', 'ro']; }
+    }
+  }
   delete linux.resources;
   delete linux.cgroupsPath;
   // sysctls of the host's namespaces, devices through cgroups: nothing a user may set
