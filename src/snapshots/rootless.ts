@@ -41,7 +41,7 @@ export class RootlessOwners {
           const what = hu === undefined ? `uid ${uid}` : `gid ${gid}`;
           const count = hu === undefined ? this.ids.uidCount : this.ids.gidCount;
           const fix = this.ids.mode === 'single' ? `: only root (0) can be mapped without subordinate ids (${this.ids.reason}); ${subIdsHint(this.ids.user)}` : `: user ${this.ids.user} has ${count} subordinate ids (0-${count - 1} in the container); give them a larger range in /etc/subuid and /etc/subgid`;
-          throw new BerthError({ kind: 'invalid', op: 'unpack layer', path: name, message: `unpack layer: file ${name} is owned by ${what}, which is outside the ids mapped for rootless user ${this.ids.user}${fix}` });
+          throw new BerthError({ kind: 'invalid', op: 'unpack layer', path: name, message: `file ${name} is owned by ${what}, which is outside the ids mapped for rootless user ${this.ids.user}${fix}` });
         }
         this.host(path, hu, hg, mode);
       },
@@ -83,7 +83,8 @@ export async function removeTreeRootless(ids: RootlessIds | undefined, path: str
     removeTree(path);
   } catch (e) {
     const code = (e as BerthError).code;
-    if (!ids || ids.mode === 'single' || (code !== 'EACCES' && code !== 'EPERM')) throw e;
+    // e.g. overlay's work/work (mode 000), or the container's files: root of the storage namespace may
+    if (!ids || (code !== 'EACCES' && code !== 'EPERM')) throw e;
     await removeInStorageNs(ids, [path], `remove ${path}`);
   }
 }

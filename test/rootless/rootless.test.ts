@@ -187,6 +187,63 @@ describe('rootless berth as an ordinary user', { concurrency: false }, () => {
   });
 });
 
+describe('rootless berth without subordinate ids: the single-id fallback', { concurrency: false }, () => {
+  const why = missing();
+  const user = `brs${Math.random().toString(36).slice(2, 8)}`;
+  let home = '', uid = 0, dir = '', made = false;
+  const berth = (args: string[]) => {
+    const env = ['HOME=' + home, `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, 'BERTH_NO_WORKER=1', 'BERTH_BRIDGE=none', 'LANG=C'];
+    const r = spawnSync('runuser', ['-u', user, '--', 'env', '-i', ...env, FRONT, ...args], { encoding: 'utf8', timeout: 60_000, cwd: '/tmp' });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  before(() => {
+    if (why) return;
+    execFileSync('useradd', ['-m', '-s', '/bin/sh', user]);
+    made = true;
+    for (const f of ['/etc/subuid', '/etc/subgid']) execFileSync('sed', ['-i', `/^${user}:/d`, f]); // none at all
+    uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+    home = `/home/${user}`;
+    dir = mkdtempSync(join(tmpdir(), 'berth-rootless-single-'));
+    chmodSync(dir, 0o755);
+    busyboxRootfs(join(dir, 'fs'));
+    execFileSync('tar', ['-C', join(dir, 'fs'), '--owner=0', '--group=0', '-cf', join(dir, 'root.tar'), '.']);
+    // an image with a file of uid 1000: not mappable without ranges
+    execFileSync('tar', ['-C', join(dir, 'fs'), '--owner=0', '--group=0', '-cf', join(dir, 'other.tar'), 'bin']);
+    execFileSync('tar', ['-C', join(dir, 'fs'), '--owner=1000', '--group=1000', '-rf', join(dir, 'other.tar'), 'home']);
+    for (const f of ['root.tar', 'other.tar']) chmodSync(join(dir, f), 0o644);
+  });
+
+  after(() => {
+    if (!made) return;
+    spawnSync('pkill', ['-KILL', '-u', user]);
+    spawnSync('userdel', ['-r', '-f', user]);
+    rmSync(`/tmp/berth-run-${uid}`, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs an image whose files are all root\'s, root inside = the user, and leaves nothing', (t) => {
+    if (why) return t.skip(why);
+    let r = berth(['import', join(dir, 'root.tar'), 'busybox:latest']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['run', '--rm', 'busybox:latest', 'sh', '-c', 'cat /proc/self/uid_map; echo x > /tmp/f && id -u']);
+    assert.equal(r.code, 0, r.err);
+    const [map, id] = r.out.trim().split('\n');
+    assert.deepEqual(map!.trim().split(/\s+/).map(Number), [0, uid, 1]);
+    assert.equal(id, '0');
+    assert.equal(berth(['ps', '-aq']).out, '');
+    assert.deepEqual(readdirSync(join(home, '.local/share/berth/snapshots/trash')), []);
+  });
+
+  it('an image file of another owner is a clear error naming it and how to add ranges', (t) => {
+    if (why) return t.skip(why);
+    const r = berth(['import', join(dir, 'other.tar'), 'other:latest']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /file home is owned by uid 1000/);
+    assert.match(r.err, new RegExp(`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}`));
+  });
+});
+
 describe('rootless id maps', () => {
   it('reads ranges by name or uid, ignoring duplicates', () => {
     const d = mkdtempSync(join(tmpdir(), 'berth-subid-'));

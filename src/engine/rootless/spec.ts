@@ -63,6 +63,10 @@ export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds()): void {
       if (m.type === 'tmpfs' && !(m.options ?? []).some((o) => /^(uid|gid)=/.test(o))) m.options = [...(m.options ?? []), 'uid=0', 'gid=0'];
     }
   }
+  // the single-id fallback maps no tty group: devpts without gid= (as runc's rootless spec)
+  if (ids.mode === 'single') {
+    for (const m of spec.mounts ?? []) if (m.type === 'devpts' && m.options) m.options = m.options.filter((o) => !o.startsWith('gid='));
+  }
   // --network host: sysfs can only be mounted by the owner of the network namespace; bind the
   // host's read-only instead (runc's rootless rule)
   if (!linux.namespaces.some((n) => n.type === 'network')) {
