@@ -12,7 +12,7 @@ import { BerthError } from '../../lib/index.js';
 import { step, type Step } from '../../sys/index.js';
 import type { RunOptions } from '../spec/index.js';
 
-export const PASTA = process.env.BERTH_TEST_PASTA || '/usr/bin/pasta';
+export const PASTA = '/usr/bin/pasta';
 /** The rootless engine's default network mode (podman's name). */
 export const PASTA_MODE = 'pasta';
 
