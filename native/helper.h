@@ -125,6 +125,7 @@ int op_write(struct step *s);
 int op_spawn(struct step *s);
 int op_idmap(struct step *s);
 int op_setgroups(struct step *s);
+int op_idmap_exec(struct step *s);           /* steps_idmap.c */
 int op_cgroup_add(struct step *s);
 int op_report_pid(struct step *s);
 int op_await_go(struct step *s);

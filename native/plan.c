@@ -22,6 +22,8 @@ static const struct op ops[] = {
 	/* post */
 	{ "idmap", L_POST, 3, op_idmap },
 	{ "setgroups", L_POST, 2, op_setgroups },
+	{ "idmap_exec", L_POST, 3, op_idmap_exec },
+	{ "pid_exec", L_POST, 3, op_idmap_exec }, /* the same: PROG CHILDPID ARG… (rootless pasta) */
 	{ "cgroup_add", L_POST, 2, op_cgroup_add },
 	{ "report_pid", L_POST, 1, op_report_pid },
 	{ "await_go", L_POST, 1, op_await_go },

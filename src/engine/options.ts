@@ -1,12 +1,13 @@
 /**
  * Where the engine keeps things and how it runs containers. Precedence: explicit options (the
  * CLI's `--data-root`/`--run-root`), then the environment (`BERTH_ROOT`, `BERTH_RUN_ROOT`,
- * `BERTH_CONFIG`), then the config file (`/etc/berth/config.json`: `data-root`, `run-root`,
+ * `BERTH_CONFIG`), then the config file (`/etc/berth/config.json`, for a user ~/.config/berth/config.json: `data-root`, `run-root`,
  * `runtime`, `cgroup-parent`, `init-path`, `log-opts`), then the defaults.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { BerthError, usage } from '../lib/index.js';
+import { defaultRoots } from './rootless/paths.js';
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_RUN_ROOT = '/run/berth';
@@ -88,15 +89,17 @@ function absolute(what: string, p: string): string {
 
 export function resolveOptions(o: EngineOptions = {}): ResolvedOptions {
   const env = o.env ?? process.env;
-  const configPath = o.configFile ?? env.BERTH_CONFIG ?? DEFAULT_CONFIG_FILE;
+  // root: the system paths; an ordinary user: their own (rootless/paths.ts)
+  const defaults = defaultRoots(env);
+  const configPath = o.configFile ?? env.BERTH_CONFIG ?? defaults.configFile;
   const cfg = readConfig(configPath, !!(o.configFile ?? env.BERTH_CONFIG));
   const logOpts = (cfg['log-opts'] ?? {}) as Record<string, unknown>;
   const runtime = o.runtime ?? str(cfg, 'runtime', configPath) ?? BUILTIN_RUNTIME;
   if (runtime !== BUILTIN_RUNTIME) {
     throw usage('engine options', `runtime ${runtime}: unknown runtime (berth runs containers with its built-in runtime "${BUILTIN_RUNTIME}", whose helper is the per-container monitor)`);
   }
-  const root = absolute('data root', o.root ?? env.BERTH_ROOT ?? str(cfg, 'data-root', configPath) ?? DEFAULT_DATA_ROOT);
-  const runRoot = absolute('run root', o.runRoot ?? env.BERTH_RUN_ROOT ?? str(cfg, 'run-root', configPath) ?? DEFAULT_RUN_ROOT);
+  const root = absolute('data root', o.root ?? env.BERTH_ROOT ?? str(cfg, 'data-root', configPath) ?? defaults.root);
+  const runRoot = absolute('run root', o.runRoot ?? env.BERTH_RUN_ROOT ?? str(cfg, 'run-root', configPath) ?? defaults.runRoot());
   const init = o.initPath ?? str(cfg, 'init-path', configPath) ?? INIT_CANDIDATES.find((p) => existsSync(p));
   return {
     root, runRoot, runtime,
@@ -105,7 +108,8 @@ export function resolveOptions(o: EngineOptions = {}): ResolvedOptions {
     logMaxSize: o.logMaxSize ?? (typeof logOpts['max-size'] === 'number' ? logOpts['max-size'] as number : 0),
     logMaxFile: o.logMaxFile ?? (typeof logOpts['max-file'] === 'number' ? logOpts['max-file'] as number : 1),
     selfCommand: o.selfCommand,
-    bridge: o.bridge ?? env.BERTH_BRIDGE ?? str(cfg, 'bridge', configPath) ?? 'berth0',
+    // rootless: no bridge (a user cannot make one); user-mode networking is issue 17's next part
+    bridge: o.bridge ?? env.BERTH_BRIDGE ?? str(cfg, 'bridge', configPath) ?? (defaults.rootless ? 'none' : 'berth0'),
     resolvConf: absolute('resolv.conf', o.resolvConf ?? env.BERTH_RESOLV_CONF ?? str(cfg, 'resolv-conf', configPath) ?? '/etc/resolv.conf'),
   };
 }

@@ -3,6 +3,7 @@
  * data root holds and what could be reclaimed), `info` (Docker's system.Info shape), the server
  * half of `version`, and the event stream of `events` (past events, then following new ones).
  */
+import { isRootless } from './rootless/paths.js';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { availableParallelism, hostname, machine, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -223,7 +224,7 @@ export async function systemInfo(core: EngineCore, serverVersion: string): Promi
     if (snaps.driver.name === 'overlay') {
       driver = 'overlay2';
       driverStatus = [['Backing Filesystem', backingFilesystem(root)], ['Supports d_type', 'true'], ['Using metacopy', 'false'],
-        ['Native Overlay Diff', 'true'], ['userxattr', 'false']];
+        ['Native Overlay Diff', 'true'], ['userxattr', snaps.ids ? 'true' : 'false']];
     } else driver = 'vfs';
   } catch { /* a data root this process cannot open: no driver to report */ }
   let images = 0;
@@ -233,6 +234,8 @@ export async function systemInfo(core: EngineCore, serverVersion: string): Promi
   const cgv = cgroupVersion();
   const security = seccompAvailable() ? ['name=seccomp,profile=builtin'] : [];
   if (cgv === '2') security.push('name=cgroupns');
+  const rootless = isRootless();
+  if (rootless) security.push('name=rootless'); // as Docker rootless
   const proxy = (k: string) => process.env[k] ?? process.env[k.toLowerCase()] ?? '';
   return {
     ID: '',
@@ -247,7 +250,7 @@ export async function systemInfo(core: EngineCore, serverVersion: string): Promi
     Debug: false,
     SystemTime: new Date().toISOString(),
     LoggingDriver: 'json-file',
-    CgroupDriver: 'cgroupfs',
+    CgroupDriver: rootless ? 'none' : 'cgroupfs', // rootless: no cgroup writes (Docker rootless on v1 says none)
     CgroupVersion: cgv,
     KernelVersion: release(),
     OperatingSystem: rel.PRETTY_NAME ?? 'Linux',

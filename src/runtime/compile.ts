@@ -1,7 +1,7 @@
 /** Compile a container's spec into the helper plan for `create` (init) and `exec`. */
 import { invalid } from '../lib/index.js';
 import type { LinuxSeccomp, Process, Spec } from '../oci/index.js';
-import { emptyPlan, step, type NetSteps, type Plan, type Step } from '../sys/index.js';
+import { emptyPlan, idmapExecSteps, isSingleIdMap, step, type NetSteps, type Plan, type Step } from '../sys/index.js';
 import { JOIN_ORDER, NAMESPACES } from './flags.js';
 import { hookSteps } from './hooks.js';
 import { finishRootSteps, mountSteps, type CgroupMountInfo, type RootfsMount } from './compile-mounts.js';
@@ -114,6 +114,11 @@ function nsList(spec: Spec): Array<{ type: string; path?: string }> {
   return out;
 }
 
+/** A rootless spec whose maps name more than this user's own ids (newuidmap/newgidmap write those). */
+export function rootlessNeedsIdmapTools(spec: Spec): boolean {
+  return !isSingleIdMap(spec.linux?.uidMappings, process.geteuid!()) || !isSingleIdMap(spec.linux?.gidMappings, process.getegid!());
+}
+
 function idmap(maps: Array<{ containerID: number; hostID: number; size: number }> | undefined): string {
   return (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
@@ -167,7 +172,10 @@ export function compileInit(c: InitContext): Plan {
   for (const n of namespaces) if (!n.path && n.type !== 'time' && n.type !== 'cgroup') flags |= NAMESPACES[n.type]!.flag;
   plan.pre.push(step('spawn', [flags], 'create the container process'));
 
-  if (isNew('user')) {
+  // rootless with more than the user's own id: the distribution's newuidmap/newgidmap write the maps
+  const subids = isNew('user') && c.rootless && rootlessNeedsIdmapTools(spec);
+  if (subids) plan.post.push(...idmapExecSteps(spec.linux!.uidMappings!, spec.linux!.gidMappings!));
+  else if (isNew('user')) {
     if (c.rootless) plan.post.push(step('setgroups', ['deny'], 'deny setgroups in the user namespace'));
     plan.post.push(step('idmap', ['uid', idmap(spec.linux?.uidMappings)], 'write the uid mappings'));
     plan.post.push(step('idmap', ['gid', idmap(spec.linux?.gidMappings)], 'write the gid mappings'));
@@ -198,7 +206,10 @@ export function compileInit(c: InitContext): Plan {
   const ch = plan.child;
   ch.push(step('await_release', [], 'wait for the runtime to release the container'));
   const userns = namespaces.some((n) => n.type === 'user');
-  if (userns) ch.push(step('user', [0, 0, -1], 'become root in the user namespace'));
+  // rootless with subordinate ids: the rootfs is mounted as the user (mapped too, with every
+  // capability of the new namespace), who can reach the user's own directories; the container's
+  // root (a subordinate id) could not. Root of the namespace only from pivot_root on.
+  if (userns && !subids) ch.push(step('user', [0, 0, -1], 'become root in the user namespace'));
   if (isNew('cgroup')) ch.push(step('unshare', [NAMESPACES.cgroup!.flag], 'create a cgroup namespace'));
   ch.push(step('setsid', [], 'start a new session'));
   ch.push(...mountSteps({ spec, bundle: c.bundle, rootfs: c.rootfs, userns, cgroup: c.cgroupMount, rootfsMounts: c.rootfsMounts }));
@@ -206,6 +217,7 @@ export function compileInit(c: InitContext): Plan {
   if (!c.noFifo) ch.push(step('fifo_open', [c.fifo], `open the exec fifo ${c.fifo}`, c.fifo));
   // before pivot_root: netns paths are host paths, /proc/sys is still writable
   if (c.netSteps?.child.length) ch.push(...c.netSteps.child);
+  if (subids) ch.push(step('user', [0, 0, -1], 'become root in the user namespace'));
   ch.push(c.noPivot ? step('chroot', [], `chroot into ${c.rootfs}`, c.rootfs) : step('pivot_root', [], `pivot_root into ${c.rootfs}`, c.rootfs));
   for (const [k, v] of Object.entries(spec.linux?.sysctl ?? {})) {
     const path = '/proc/sys/' + k.replace(/\./g, '/');
@@ -224,7 +236,7 @@ export function compileInit(c: InitContext): Plan {
   const pers = spec.linux?.personality;
   if (pers) ch.push(step('personality', [pers.domain === 'LINUX32' ? 8 : 0], `set personality ${pers.domain}`));
   ch.push(...processSteps({
-    process: proc, spec, noSetgroups: c.rootless && isNew('user'), firstClosedFd: 3 + c.preserveFds,
+    process: proc, spec, noSetgroups: c.rootless && isNew('user') && !subids, firstClosedFd: 3 + c.preserveFds,
     apparmor: c.apparmor, selinux: c.selinux, seccompStep: c.seccompStep,
     beforeExec: [
       step('ready', [], 'report ready'),
@@ -276,7 +288,7 @@ export function compileExec(c: ExecContext): Plan {
   if (c.process.terminal) ch.push(step('setsid', [], 'start a new session'), consoleStep(c.process, true));
   const userns = namespaces.some((n) => n.type === 'user');
   ch.push(...processSteps({
-    process: c.process, spec: c.spec, noSetgroups: c.rootless && userns, firstClosedFd: 3 + c.preserveFds,
+    process: c.process, spec: c.spec, noSetgroups: c.rootless && userns && !rootlessNeedsIdmapTools(c.spec), firstClosedFd: 3 + c.preserveFds,
     apparmor: c.apparmor, selinux: c.selinux, beforeExec: [], seccompStep: c.seccompStep,
   }));
   return plan;

@@ -23,6 +23,14 @@ export interface ApplyOptions {
   mode: ApplyMode;
   /** Overlay mode: the lower layers' directories, nearest first (used to create missing parents like theirs). */
   parents?: string[];
+  /**
+   * Rootless: instead of chown(2) (which an ordinary user cannot do), each entry's path, ids and
+   * mode (undefined for a symlink) are handed here; the caller chowns them in a user namespace
+   * (rootless.ts) and may refuse ids it cannot map.
+   */
+  owner?: (path: string, uid: number, gid: number, mode: number | undefined, name: string) => void;
+  /** Rootless: the same for a directory made like a lower layer's, with that one's host ids. */
+  ownerHost?: (path: string, uid: number, gid: number, mode: number) => void;
 }
 
 export interface ApplyResult {
@@ -51,7 +59,13 @@ interface Header {
 }
 
 class Applier {
-  constructor(private readonly fs: LayerFS) {}
+  constructor(private readonly fs: LayerFS, private readonly owner?: ApplyOptions['owner']) {}
+
+  private chown(path: string, uid: number, gid: number, mode: number | undefined, fd?: number): void {
+    if (this.owner) this.owner(path, uid, gid, mode, path === this.fs.root ? '/' : path.slice(this.fs.root.length + 1));
+    else if (fd !== undefined) fchownSync(fd, uid, gid);
+    else lchown(path, uid, gid);
+  }
 
   async entry(h: Header, data: AsyncIterable<Buffer>): Promise<void> {
     const parts = splitEntryPath(h.name);
@@ -104,7 +118,7 @@ class Applier {
       for await (const chunk of data) {
         for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off, chunk.length - off);
       }
-      fchownSync(fd, meta.uid, meta.gid);
+      this.chown(path, meta.uid, meta.gid, meta.mode, fd);
       fchmodSync(fd, meta.mode);
       this.xattrs(path, meta, false);
       futimens(fd, meta.atime, meta.mtime, path);
@@ -122,7 +136,7 @@ class Applier {
       // a whiteout from earlier in this layer turned into a directory: the lowers stay hidden
       if (!r.kept && r.before && this.fs.mode === 'overlay' && isWhiteoutDevice(r.before)) lsetxattr(path, OPAQUE_XATTR, 'y');
     }
-    lchown(path, meta.uid, meta.gid);
+    this.chown(path, meta.uid, meta.gid, meta.mode);
     chmodSync(path, meta.mode);
     this.xattrs(path, meta, false);
     this.fs.dirTimes.set(rel, { atime: meta.atime, mtime: meta.mtime });
@@ -131,7 +145,7 @@ class Applier {
   private symlink(parts: string[], target: string, meta: EntryMeta): void {
     if (target.includes('\0')) throw new UnsafeEntry('symlink target contains a NUL byte');
     const { path } = this.place(parts, (p) => symlinkSync(target, p));
-    lchown(path, meta.uid, meta.gid);
+    this.chown(path, meta.uid, meta.gid, undefined);
     this.xattrs(path, meta, true);
     lutimens(path, meta.atime, meta.mtime);
   }
@@ -151,7 +165,7 @@ class Applier {
 
   private node(parts: string[], type: number, meta: EntryMeta, major: number, minor: number): void {
     const { path } = this.place(parts, (p) => mknod(p, type | (meta.mode & 0o777), major, minor));
-    lchown(path, meta.uid, meta.gid);
+    this.chown(path, meta.uid, meta.gid, meta.mode);
     chmodSync(path, meta.mode);
     this.xattrs(path, meta, false);
     lutimens(path, meta.atime, meta.mtime);
@@ -179,7 +193,7 @@ class Applier {
     if (!st || !isWhiteoutDevice(st)) this.fs.touchDir(dirRel);
     mknod(path, S_IFCHR, 0, 0);
     const meta = entryMeta(h);
-    lchown(path, meta.uid, meta.gid);
+    this.chown(path, meta.uid, meta.gid, undefined);
   }
 
   private xattrs(path: string, meta: EntryMeta, symlink: boolean): void {
@@ -225,7 +239,8 @@ export async function applyLayer(tarStream: Readable, dir: string, opts: ApplyOp
   let root: string;
   try { root = realpathSync(dir); } catch (err) { tarStream.destroy(); throw wrapError(err, 'unpack layer', dir); }
   const fs = new LayerFS(root, opts.mode, opts.parents);
-  const applier = new Applier(fs);
+  fs.ownerHost = opts.ownerHost;
+  const applier = new Applier(fs, opts.owner);
   const hash = createHash('sha256');
   let size = 0;
   let failure: unknown;

@@ -88,6 +88,8 @@ export class LayerFS {
   readonly dirTimes = new Map<string, { atime: Timespec; mtime: Timespec }>();
   private verified = new Set<string>(['']);
   private readonly lower?: LowerView;
+  /** Rootless: chown(2) is the caller's (apply.ts ApplyOptions.ownerHost). */
+  ownerHost?: (path: string, uid: number, gid: number, mode: number) => void;
 
   constructor(readonly root: string, readonly mode: 'overlay' | 'naive', parents?: string[]) {
     if (mode === 'overlay' && parents?.length) this.lower = new LowerView(parents);
@@ -154,7 +156,8 @@ export class LayerFS {
   /** containerd's mkparent: a directory created in an upper layer gets the lower one's attributes. */
   private copyDirAttrs(src: string, st: Stats, rel: string): void {
     const dst = this.abs(rel);
-    lchown(dst, st.uid, st.gid);
+    if (this.ownerHost) this.ownerHost(dst, st.uid, st.gid, st.mode & 0o7777);
+    else lchown(dst, st.uid, st.gid);
     chmodSync(dst, st.mode & 0o7777);
     for (const [name, value] of lgetxattrs(src)) {
       if (!name.startsWith('trusted.overlay.')) lsetxattr(dst, name, value);

@@ -18,6 +18,8 @@ import { MetaStore, type SnapshotKind, type SnapshotRow } from './metadata.js';
 import { mountAll, unmount, type Mount, type OverlayMethod } from './mounts.js';
 import { probeOverlay } from './probe.js';
 import { diskUsage, type Usage } from './usage.js';
+import { rootlessIds, type RootlessIds } from '../sys/index.js';
+import { RootlessOwners, probeRootlessOverlay, removeTreeRootless } from './rootless.js';
 
 export interface SnapshotterOptions {
   /** Directory of this snapshotter (created if missing); must not contain ':', ',' or '\'. */
@@ -79,7 +81,12 @@ function checkKey(op: string, key: string): void {
 }
 
 export class Snapshotter {
-  private constructor(readonly root: string, readonly driver: Driver, private readonly meta: MetaStore) {}
+  /** Rootless (an ordinary user): the id maps layers are chowned into (rootless.ts). */
+  readonly ids?: RootlessIds;
+
+  private constructor(readonly root: string, readonly driver: Driver, private readonly meta: MetaStore, ids?: RootlessIds) {
+    if (ids) this.ids = ids;
+  }
 
   static async open(opts: SnapshotterOptions): Promise<Snapshotter> {
     const root = resolve(opts.root);
@@ -94,7 +101,10 @@ export class Snapshotter {
       const stored = meta.getMeta('driver') as DriverName | undefined;
       const want = opts.driver ?? 'auto';
       let name: DriverName;
-      if (want === 'auto') name = stored ?? (probeOverlay(join(root, 'tmp'), `${ownerTag()}-`).ok ? 'overlay' : 'copy');
+      const ids = process.geteuid!() !== 0 ? rootlessIds() : undefined;
+      // rootless: overlayfs mounted in the container's user namespace (kernel ≥ 5.11)
+      const probe = () => ids ? probeRootlessOverlay(join(root, 'tmp')) : probeOverlay(join(root, 'tmp'), `${ownerTag()}-`);
+      if (want === 'auto') name = stored ?? (probe().ok ? 'overlay' : 'copy');
       else {
         if (stored && stored !== want && meta.list().length) {
           throw conflict('open snapshotter', `open snapshotter ${root}: it holds ${stored} snapshots, cannot use the ${want} driver`, root);
@@ -102,7 +112,7 @@ export class Snapshotter {
         name = want;
       }
       if (stored !== name) meta.setMeta('driver', name);
-      const s = new Snapshotter(root, name === 'overlay' ? overlayDriver : copyDriver, meta);
+      const s = new Snapshotter(root, name === 'overlay' ? overlayDriver : copyDriver, meta, ids);
       await s.cleanup();
       return s;
     } catch (err) {
@@ -166,6 +176,14 @@ export class Snapshotter {
   /** A new writable snapshot on top of `parent` (committed); returns its mounts. */
   async prepare(key: string, parent?: string, opts: { labels?: Record<string, string> } = {}): Promise<Mount[]> {
     await this.create('active', key, parent, opts.labels ?? {});
+    if (this.ids && this.ids.mode === 'subids') {
+      // the container's root owns its upper and work dirs (it writes there through the overlay)
+      const dir = this.dir(this.require('prepare snapshot', key).id);
+      const o = new RootlessOwners(this.ids);
+      o.containerRoot(join(dir, 'fs'));
+      if (this.driver.name === 'overlay') o.containerRoot(join(dir, 'work'));
+      await o.apply(`prepare snapshot ${key}`);
+    }
     return this.mounts(key);
   }
 
@@ -214,7 +232,10 @@ export class Snapshotter {
   mounts(key: string): Mount[] {
     const r = this.require('snapshot mounts', key);
     if (r.kind === 'committed') throw conflict('snapshot mounts', `snapshot mounts ${key}: a committed snapshot cannot be mounted; prepare or view it`);
-    return this.driver.mounts(r.kind, this.dir(r.id), this.meta.chain(r).map((p) => this.fsOf(p.id)));
+    const ms = this.driver.mounts(r.kind, this.dir(r.id), this.meta.chain(r).map((p) => this.fsOf(p.id)));
+    // in a user namespace overlay keeps its whiteouts and opaque marks in user.overlay.* xattrs
+    if (this.ids) for (const m of ms) if (m.type === 'overlay') m.options.unshift('userxattr');
+    return ms;
   }
 
   /** Mount an active snapshot or view on `target` (an existing directory). */
@@ -239,7 +260,7 @@ export class Snapshotter {
       if (lstatMaybe(dir)) trash = this.moveToTrash(dir);
       this.meta.delete(r.id);
     });
-    if (trash) removeTree(trash);
+    if (trash) await removeTreeRootless(this.ids, trash);
   }
 
   /** Bytes and inodes used by the snapshot's own directory (for overlay: its layer only). */
@@ -273,7 +294,10 @@ export class Snapshotter {
     try {
       const row = this.require('unpack layer', key);
       const parents = this.driver.applyMode === 'overlay' ? this.meta.chain(row).map((p) => this.fsOf(p.id)) : undefined;
-      const res = await applyLayer(decompress(tarStream, req.mediaType), this.fsOf(row.id), { mode: this.driver.applyMode, parents });
+      const owners = this.ids && new RootlessOwners(this.ids);
+      owners?.containerRoot(this.fsOf(row.id)); // a layer without a "./" entry
+      const res = await applyLayer(decompress(tarStream, req.mediaType), this.fsOf(row.id), { mode: this.driver.applyMode, parents, ...owners?.applyOptions() });
+      await owners?.apply('unpack layer');
       if (req.diffID && res.diffID !== req.diffID) {
         throw invalid('unpack layer', `unpack layer: diffID mismatch: expected ${req.diffID}, got ${res.diffID}`);
       }
@@ -332,7 +356,7 @@ export class Snapshotter {
     }
     for (const d of doomed) {
       try {
-        removeTree(d);
+        await removeTreeRootless(this.ids, d);
         report.removed.push(d);
       } catch (err) {
         report.failed.push({ path: d, error: (err as Error).message });

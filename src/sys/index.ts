@@ -6,3 +6,4 @@ export * from './bpf.js';
 export * from './proc.js';
 export * from './monitor.js';
 export * from './netlink.js';
+export * from './idmap.js';

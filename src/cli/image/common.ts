@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { BerthError, debugStacks, describeError } from '../../lib/index.js';
 import { closeContext, readDaemonConfig, type ImageContext, type ImageUse } from '../../image/index.js';
 import { closeIdleConnections } from '../../image/registry/index.js';
+import { defaultRoots } from '../../engine/rootless/paths.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
 
 import { currentContext, io, slot, type IO } from '../context.js';
@@ -19,7 +20,7 @@ export const DEFAULT_ROOT = '/var/lib/berth';
 type ContextFactory = () => Promise<ImageContext>;
 
 const defaultFactory: ContextFactory = async () => {
-  const root = process.env.BERTH_ROOT || DEFAULT_ROOT;
+  const root = process.env.BERTH_ROOT || defaultRoots().root; // an ordinary user's: ~/.local/share/berth
   const cfg = await readDaemonConfig(process.env.BERTH_CONFIG || join(root, 'daemon.json'));
   return { ...cfg, root, inUse: (id) => engineImageUse(root, id) };
 };

@@ -5,6 +5,7 @@
  * down: runtime state and cgroup, the rootfs mount, the run directory. `--rm` containers are
  * removed then. Every step is idempotent, so a crash half-way is finished by the next caller.
  */
+import { stopPasta } from '../rootless/network.js';
 import { releaseNetworks } from '../networks/attach.js';
 import { existsSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -157,6 +158,7 @@ export async function teardown(core: EngineCore, c: Container): Promise<void> {
   await del(core.runtime, c.id, true);
   await destroyCgroup(core, c);
   await releaseNetworks(core, c);
+  stopPasta(paths.runDir); // rootless user-mode networking (rootless/network.ts)
   if (existsSync(hostMountMarker(paths))) await unmount(paths.rootfs, { detach: true });
   if (existsSync(paths.shm)) await unmount(paths.shm, { detach: true });
   rmSync(paths.runDir, { recursive: true, force: true });

@@ -4,6 +4,9 @@
  * the monitor's socket is joined before the process runs (the exec fifo holds it), so no output
  * is missed.
  */
+import { isRootless } from '../rootless/paths.js';
+import { checkRootlessResources, rootlessSpec } from '../rootless/spec.js';
+import { rootlessNetSteps } from '../rootless/network.js';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release, hostname as osHostname } from 'node:os';
@@ -193,6 +196,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       cgroupParent: core.options.cgroupParent, kernel, initPath: core.options.initPath, hostHostname: osHostname(),
       readFile: inNs ? layeredReader(snaps.layerDirs(c.snapshotKey)) : undefined,
     });
+    if (isRootless()) { checkRootlessResources(o, op); rootlessSpec(spec); } // an ordinary user's container (rootless/spec.ts)
     writeFileSync(paths.bundleConfig, JSON.stringify(spec));
     mark('bundle written');
     rmSync(paths.exitFile, { force: true });
@@ -207,7 +211,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       health: healthOptionsOf(core, c, (c.config as { Shell?: string[] }).Shell),
     };
     const attachFirst = !!so.attach;
-    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined, netSteps: net?.wiring }, op, false, false, !attachFirst);
+    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined, netSteps: net?.wiring ?? rootlessNetSteps(o, op, paths.runDir) }, op, false, false, !attachFirst);
     monitorPid = mp ?? 0;
     let conn: MonitorAttach | undefined;
     if (attachFirst) {

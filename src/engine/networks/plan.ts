@@ -7,14 +7,18 @@ import type { EndpointRequest, NetworkRecord } from '../../network/index.js';
 import type { RunOptions } from '../spec/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { ensurePredefined, resolveNetwork } from './records.js';
+import { isRootless } from '../rootless/paths.js';
+import { havePasta, haveTun, PASTA_MODE } from '../rootless/network.js';
 
 export interface Join { net: NetworkRecord; request: EndpointRequest }
 
 export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Join[] {
-  const dflt = core.options.bridge === 'none' ? 'none' : 'bridge';
+  // rootless: user-mode networking by pasta is the default (rootless/network.ts)
+  const rootless = isRootless();
+  const dflt = rootless && havePasta() && haveTun() ? PASTA_MODE : core.options.bridge === 'none' ? 'none' : 'bridge';
   const first = opts.networks?.[0]?.network || opts.network || dflt;
   opts.network = first;
-  if (first === 'none' || first === 'host' || first.startsWith('container:')) {
+  if (first === 'none' || first === 'host' || first.startsWith('container:') || (rootless && first === PASTA_MODE)) {
     if ((opts.networks?.length ?? 0) > 1) throw invalid(op, `conflicting options: cannot attach both user-defined and non-user-defined network-modes`);
     if (first === 'host' && opts.publish && Object.keys(opts.publish).length) {
       // Docker warns ("Published ports are discarded when using host network mode") and goes on
@@ -23,6 +27,7 @@ export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Jo
     if (opts.networks?.[0] && (opts.networks[0].ipv4 || opts.networks[0].ipv6)) throw invalid(op, 'user specified IP address is supported on user defined networks only');
     if (opts.networks?.[0]?.aliases?.length) throw invalid(op, 'network-scoped alias is supported only for containers in user defined networks');
     if (first !== 'none' && first !== 'host') return [];
+    if (first === 'none' && rootless) opts.publish = {}; // as Docker: nothing to publish from
     ensurePredefined(core);
     return [];
   }

@@ -1,0 +1,81 @@
+/**
+ * A container of a rootless engine (issue 17): its own user namespace mapping the user's
+ * subordinate ids (root inside = the first of them) plus the user's own id last (so the rootfs
+ * and the container's files in the user's directories can be reached while mounting, before the
+ * process becomes root of the namespace: runtime/compile.ts), no cgroup writes, and resource
+ * limits refused where they cannot be applied (cgroup v1, or v2 without delegation).
+ */
+import { BerthError } from '../../lib/index.js';
+import type { Spec } from '../../oci/index.js';
+import { rootlessIds, type IdMapping, type RootlessIds } from '../../sys/index.js';
+import type { RunOptions } from '../spec/index.js';
+
+let cached: RootlessIds | undefined;
+/** This user's id maps (read once per process). */
+export function userIds(): RootlessIds {
+  return (cached ??= rootlessIds());
+}
+
+/** Docker rootless's answer to a limit without a delegated cgroup (dockerd sysinfo warnings, refused here). */
+const LIMITS: Array<[keyof RunOptions, string, string]> = [
+  ['memory', '-m/--memory', 'Your kernel does not support memory limit capabilities or the cgroup is not mounted'],
+  ['memoryReservation', '--memory-reservation', 'Your kernel does not support memory limit capabilities or the cgroup is not mounted'],
+  ['memorySwap', '--memory-swap', 'Your kernel does not support swap limit capabilities or the cgroup is not mounted'],
+  ['nanoCpus', '--cpus', 'Your kernel does not support CPU CFS scheduler or the cgroup is not mounted'],
+  ['cpuQuota', '--cpu-quota', 'Your kernel does not support CPU CFS scheduler or the cgroup is not mounted'],
+  ['cpuPeriod', '--cpu-period', 'Your kernel does not support CPU CFS scheduler or the cgroup is not mounted'],
+  ['cpuShares', '--cpu-shares', 'Your kernel does not support CPU shares or the cgroup is not mounted'],
+  ['cpusetCpus', '--cpuset-cpus', 'Your kernel does not support cpuset or the cgroup is not mounted'],
+  ['cpusetMems', '--cpuset-mems', 'Your kernel does not support cpuset or the cgroup is not mounted'],
+  ['pidsLimit', '--pids-limit', 'Your kernel does not support pids limit capabilities or the cgroup is not mounted'],
+  ['blkioWeight', '--blkio-weight', 'Your kernel does not support Block I/O weight or the cgroup is not mounted'],
+];
+
+/** Refuse the limits a rootless container cannot have (no cgroup of its own). */
+export function checkRootlessResources(o: RunOptions, op: string): void {
+  for (const [key, flag, why] of LIMITS) {
+    const v = o[key];
+    if (v === undefined || v === 0 || v === '' || (key === 'memorySwap' && v === -1) || (key === 'pidsLimit' && (v as number) <= 0)) continue;
+    throw new BerthError({
+      kind: 'usage', op,
+      message: `${op}: ${flag}: ${why} (rootless: cgroup v1, or cgroup v2 without systemd delegation to this user, gives no cgroup to set limits in)`,
+    });
+  }
+}
+
+/** Make a container spec rootless: a user namespace with the user's maps, no cgroup resources. */
+export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds()): void {
+  const linux = (spec.linux ??= {});
+  const nss = (linux.namespaces ??= []);
+  if (!nss.some((n) => n.type === 'user')) nss.push({ type: 'user' });
+  // a new cgroup namespace needs a cgroup to be rooted in: none here
+  linux.namespaces = nss.filter((n) => n.type !== 'cgroup');
+  const own = (maps: IdMapping[], count: number, id: number): IdMapping[] =>
+    ids.mode === 'subids' ? [...maps, { containerID: count, hostID: id, size: 1 }] : maps;
+  linux.uidMappings = own(ids.uidMappings, ids.uidCount, ids.uid);
+  linux.gidMappings = own(ids.gidMappings, ids.gidCount, ids.gid);
+  // Docker's default "0 2147483647" names gids the namespace does not map (EINVAL): its mapped ones
+  const ping = linux.sysctl?.['net.ipv4.ping_group_range'];
+  if (ping === '0 2147483647') linux.sysctl!['net.ipv4.ping_group_range'] = `0 ${linux.gidMappings.reduce((n, m) => n + m.size, 0) - 1}`;
+  // tmpfs mounts are made as the user (runtime/compile.ts): owned by the container's root instead
+  if (ids.mode === 'subids') {
+    for (const m of spec.mounts ?? []) {
+      if (m.type === 'tmpfs' && !(m.options ?? []).some((o) => /^(uid|gid)=/.test(o))) m.options = [...(m.options ?? []), 'uid=0', 'gid=0'];
+    }
+  }
+  // the single-id fallback maps no tty group: devpts without gid= (as runc's rootless spec)
+  if (ids.mode === 'single') {
+    for (const m of spec.mounts ?? []) if (m.type === 'devpts' && m.options) m.options = m.options.filter((o) => !o.startsWith('gid='));
+  }
+  // --network host: sysfs can only be mounted by the owner of the network namespace; bind the
+  // host's read-only instead (runc's rootless rule)
+  if (!linux.namespaces.some((n) => n.type === 'network')) {
+    for (const m of spec.mounts ?? []) {
+      if (m.type === 'sysfs') { m.type = 'bind'; m.source = '/sys'; m.options = ['rbind', 'nosuid', 'noexec', 'nodev', 'ro']; }
+    }
+  }
+  delete linux.resources;
+  delete linux.cgroupsPath;
+  // sysctls of the host's namespaces, devices through cgroups: nothing a user may set
+  if (spec.process?.oomScoreAdj !== undefined && spec.process.oomScoreAdj < 0) delete spec.process.oomScoreAdj;
+}

@@ -1,0 +1,106 @@
+/**
+ * Rootless storage (issue 17): an ordinary user cannot chown(2), so layers are unpacked as the
+ * user with their owners recorded, then chowned into the user's subordinate ids by one process
+ * running as root of the storage user namespace (sys/idmap.ts: 0 → the user, 1 + k → the k-th
+ * subordinate id). Trees holding the container's ids are removed in that namespace too.
+ * In the single-id fallback only id 0 can be mapped (to the user, who already owns the files).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BerthError } from '../lib/index.js';
+import { removeInStorageNs, runInStorageNs, subIdsHint, type IdMapping, type RootlessIds } from '../sys/index.js';
+import type { ApplyOptions } from './apply.js';
+import { removeTree } from './fsutil.js';
+
+function mapId(maps: IdMapping[], id: number, from: 'container' | 'host'): number | undefined {
+  for (const m of maps) {
+    const base = from === 'container' ? m.containerID : m.hostID;
+    if (id >= base && id < base + m.size) return (from === 'container' ? m.hostID : m.containerID) + (id - base);
+  }
+  return undefined;
+}
+
+/** A chown(2) that lchowns and, for modes with setuid/setgid (which chown clears), chmods again. */
+const CHOWN_SCRIPT = `const fs=require('fs');const l=JSON.parse(fs.readFileSync(process.argv[1],'utf8'));
+for(const [p,u,g,m] of l){fs.lchownSync(p,u,g);if(m!==null)fs.chmodSync(p,m);}`;
+
+export class RootlessOwners {
+  /** [path, storage-ns uid, storage-ns gid, mode to set again or null] */
+  private readonly entries: Array<[string, number, number, number | null]> = [];
+
+  constructor(readonly ids: RootlessIds) {}
+
+  /** ApplyOptions for applyLayer: the owners are recorded (container ids), checked against the map. */
+  applyOptions(): Pick<ApplyOptions, 'owner' | 'ownerHost'> {
+    return {
+      owner: (path, uid, gid, mode, name) => {
+        const hu = mapId(this.ids.uidMappings, uid, 'container'), hg = mapId(this.ids.gidMappings, gid, 'container');
+        if (hu === undefined || hg === undefined) {
+          const what = hu === undefined ? `uid ${uid}` : `gid ${gid}`;
+          const count = hu === undefined ? this.ids.uidCount : this.ids.gidCount;
+          const fix = this.ids.mode === 'single' ? `: only root (0) can be mapped without subordinate ids (${this.ids.reason}); ${subIdsHint(this.ids.user)}` : `: user ${this.ids.user} has ${count} subordinate ids (0-${count - 1} in the container); give them a larger range in /etc/subuid and /etc/subgid`;
+          throw new BerthError({ kind: 'invalid', op: 'unpack layer', path: name, message: `file ${name} is owned by ${what}, which is outside the ids mapped for rootless user ${this.ids.user}${fix}` });
+        }
+        this.host(path, hu, hg, mode);
+      },
+      ownerHost: (path, uid, gid, mode) => this.host(path, uid, gid, mode),
+    };
+  }
+
+  /** Record `path` to be owned by host ids (each must be the user's or a subordinate one). */
+  host(path: string, uid: number, gid: number, mode: number | undefined): void {
+    if (this.ids.mode === 'single') return; // the user owns it already: 0 inside
+    const su = mapId(this.ids.storageUid, uid, 'host'), sg = mapId(this.ids.storageGid, gid, 'host');
+    if (su === undefined || sg === undefined) throw new BerthError({ kind: 'invalid', op: 'unpack layer', path, message: `unpack layer: ${path}: owner ${uid}:${gid} is not mapped for rootless user ${this.ids.user}` });
+    this.entries.push([path, su, sg, mode !== undefined && (mode & 0o6000) ? mode & 0o7777 : null]);
+  }
+
+  /** Record a directory to be owned by the container's root (the upper and work dirs of an overlay). */
+  containerRoot(path: string): void {
+    this.host(path, this.ids.uidMappings[0]!.hostID, this.ids.gidMappings[0]!.hostID, undefined);
+  }
+
+  /** chown what was recorded, in the storage namespace (one process). */
+  async apply(what: string): Promise<void> {
+    if (!this.entries.length) return;
+    const dir = mkdtempSync(join(tmpdir(), 'berth-chown-'));
+    try {
+      const list = join(dir, 'list.json');
+      writeFileSync(list, JSON.stringify(this.entries));
+      await runInStorageNs(this.ids, [process.execPath, '-e', CHOWN_SCRIPT, list], what);
+      this.entries.length = 0;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Remove a tree as the user; what the user may not remove (the container's files) in the storage namespace. */
+export async function removeTreeRootless(ids: RootlessIds | undefined, path: string): Promise<void> {
+  try {
+    removeTree(path);
+  } catch (e) {
+    const code = (e as BerthError).code;
+    // e.g. overlay's work/work (mode 000), or the container's files: root of the storage namespace may
+    if (!ids || (code !== 'EACCES' && code !== 'EPERM')) throw e;
+    await removeInStorageNs(ids, [path], `remove ${path}`);
+  }
+}
+
+/**
+ * Can this user mount overlayfs in a user namespace (kernel ≥ 5.11)? Probed once with util-linux
+ * `unshare` (a namespace mapping only the user's own id is enough).
+ */
+export function probeRootlessOverlay(dir: string): { ok: boolean; reason?: string } {
+  const base = mkdtempSync(join(dir, 'rootless-overlay-probe-'));
+  try {
+    const script = 'cd "$1" && mkdir l u w m && echo ok > l/f && mount -t overlay overlay -o userxattr,lowerdir=l,upperdir=u,workdir=w m && cat m/f';
+    const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', base], { encoding: 'utf8', timeout: 10_000 });
+    if (r.status === 0 && r.stdout.trim() === 'ok') return { ok: true };
+    return { ok: false, reason: (r.stderr || r.error?.message || `exit ${r.status}`).trim() };
+  } finally {
+    try { removeTree(base); } catch { /* the work dir's inner dir: leave it to the next cleanup */ }
+  }
+}
