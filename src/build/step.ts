@@ -235,7 +235,9 @@ export class Step {
           this.args.set(name, value);
           parts.push(value === undefined ? name : `${name}=${value}`);
         }
-        return meta(parts, () => `ARG ${parts.join(' ')}`);
+        // keyed by the names only: a value reaches the cache through the steps that use it (a RUN's
+        // environment, an expanded word), so a changed arg no step uses breaks nothing (BuildKit)
+        return meta(a.map((w) => w.split('=')[0]), () => `ARG ${parts.join(' ')}`);
       }
       case 'WORKDIR': {
         let wd = x(a[0]!);
