@@ -22,7 +22,7 @@ import { stageRef } from './graph.js';
 import { toInstruction, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import { expandWord, type Env } from './lex.js';
 import { DockerfileError, parseHeredocWord, parseLine, chompHeredoc } from './parser.js';
-import { MountError, parseMount, prepareMounts, treeKey, type BuildSecret, type RunMount } from './mounts.js';
+import { MountError, parseMount, prepareMounts, treeKey, type BuildSecret, type BuildSsh, type RunMount } from './mounts.js';
 
 export interface StepContext {
   core: EngineCore;
@@ -45,6 +45,8 @@ export interface StepContext {
   stageLabel: (s: Stage, k: number) => string;
   /** `--secret`s by id */
   secrets: Map<string, BuildSecret>;
+  /** `--ssh` agents by id */
+  ssh: Map<string, BuildSsh>;
   /** `--allow` entitlements */
   allow: Set<string>;
   /** `--add-host` entries (`name:ip`) */
@@ -393,7 +395,7 @@ export class Step {
         let prepared;
         try {
           prepared = await prepareMounts(mounts, {
-            root: this.c.core.options.root, runRoot: this.c.core.options.runRoot, secrets: this.c.secrets,
+            root: this.c.core.options.root, runRoot: this.c.core.options.runRoot, secrets: this.c.secrets, ssh: this.c.ssh,
             sourceOf: async (from) => (await this.sourceFor(ins, from)).src,
             ...(this.c.signal ? { signal: this.c.signal } : {}),
           });

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { BerthError, describeError, usage } from '../lib/index.js';
-import { build, BuildCache, DockerfileError, parseOutput, StepFailed, type BuildSecret } from '../build/index.js';
+import { build, BuildCache, DockerfileError, parseOutput, StepFailed, type BuildSecret, type BuildSsh } from '../build/index.js';
 import { onSignal } from './context.js';
 import { bool, str, strs } from './flags.js';
 import { io, print, printErr, runEngineCommand, type CommandSpec } from './container/common.js';
@@ -32,6 +32,7 @@ export const spec: CommandSpec = {
     { name: 'iidfile', type: 'string', help: 'Write the image ID to the file' },
     { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the build output and print image ID on success' },
     { name: 'progress', type: 'string', default: 'auto', help: 'Set type of progress output ("auto", "plain", "quiet")' },
+    { name: 'ssh', type: 'strings', help: 'SSH agent socket to expose to the build (format: "default|<id>[=<socket>]")' },
     { name: 'secret', type: 'strings', help: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=X,env=VAR")' },
     { name: 'allow', type: 'strings', help: 'Allow extra privileged entitlement (e.g., "security.insecure")' },
     { name: 'add-host', type: 'strings', help: 'Add a custom host-to-IP mapping ("host:ip")' },
@@ -109,6 +110,20 @@ function parseSecret(v: string): BuildSecret {
   return { id: out.id, ...(out.src ? { src: out.src } : {}), ...(out.env ? { env: out.env } : {}) };
 }
 
+/** `--ssh default|ID[=SOCKET]`: an agent socket (default: $SSH_AUTH_SOCK); key files are not taken. */
+function parseSsh(v: string): BuildSsh {
+  const i = v.indexOf('=');
+  const id = i < 0 ? v : v.slice(0, i);
+  const path = i < 0 ? process.env.SSH_AUTH_SOCK : v.slice(i + 1).split(',')[0];
+  if (!id) throw usage('build', `invalid ssh ${v}: an id is required`);
+  if (!path) throw usage('build', `invalid ssh ${v}: SSH_AUTH_SOCK is not set (give the agent's socket: --ssh ${id}=SOCKET)`);
+  const full = resolve(path);
+  let st;
+  try { st = statSync(full); } catch { throw usage('build', `invalid ssh ${v}: stat ${full}: no such file or directory`); }
+  if (!st.isSocket()) throw usage('build', `invalid ssh ${v}: ${full} is not an SSH agent socket (berth forwards agents, not key files: ssh-add the key to an agent)`);
+  return { id, socket: full };
+}
+
 export async function run(argv: string[]): Promise<number> {
   return runEngineCommand(spec, argv, async (p, core) => {
     const progress = str(p, 'progress') || 'auto';
@@ -126,6 +141,7 @@ export async function run(argv: string[]): Promise<number> {
       if (i < 0) buildArgs[a] = undefined; else buildArgs[a.slice(0, i)] = a.slice(i + 1);
     }
     const secrets = strs(p, 'secret').map(parseSecret);
+    const ssh = strs(p, 'ssh').map(parseSsh);
     const allow = strs(p, 'allow').flatMap((a) => a.split(','));
     for (const a of allow) if (!['security.insecure', 'network.host'].includes(a)) throw usage('build', `invalid entitlement: ${a}`);
     const network = str(p, 'network') || 'default';
@@ -166,7 +182,7 @@ export async function run(argv: string[]): Promise<number> {
         const res = await build(core, {
           contextDir, dockerfile, dockerfileName: file && file !== '-' ? posix.basename(file) : 'Dockerfile', dockerfilePath,
           tags: strs(p, 'tag'), buildArgs, target: str(p, 'target') || undefined, noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'),
-          labels, log, signal: ac.signal, secrets, allow, addHosts, network: network as 'default' | 'none' | 'host',
+          labels, log, signal: ac.signal, secrets, ssh, allow, addHosts, network: network as 'default' | 'none' | 'host',
           ...(output ? { output } : {}), stdout: io.out as unknown as import('node:stream').Writable,
         });
         for (const w of res.warnings) if (!quiet) io.err.write(`${w}\n`);
