@@ -13,6 +13,7 @@ import * as tar from 'tar-stream';
 import { BerthError, describeError, usage } from '../lib/index.js';
 import { build, BuildCache, DockerfileError, parseOutput, StepFailed, type BuildSecret, type BuildSsh } from '../build/index.js';
 import { onSignal } from './context.js';
+import { TtyProgress, type TtyLike } from './build-progress.js';
 import { bool, str, strs } from './flags.js';
 import { io, print, printErr, runEngineCommand, type CommandSpec } from './container/common.js';
 
@@ -31,7 +32,7 @@ export const spec: CommandSpec = {
     { name: 'label', type: 'strings', help: 'Set metadata for an image' },
     { name: 'iidfile', type: 'string', help: 'Write the image ID to the file' },
     { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the build output and print image ID on success' },
-    { name: 'progress', type: 'string', default: 'auto', help: 'Set type of progress output ("auto", "plain", "quiet")' },
+    { name: 'progress', type: 'string', default: 'auto', help: 'Set type of progress output ("auto", "plain", "tty", "quiet")' },
     { name: 'ssh', type: 'strings', help: 'SSH agent socket to expose to the build (format: "default|<id>[=<socket>]")' },
     { name: 'secret', type: 'strings', help: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=X,env=VAR")' },
     { name: 'allow', type: 'strings', help: 'Allow extra privileged entitlement (e.g., "security.insecure")' },
@@ -177,7 +178,9 @@ export async function run(argv: string[]): Promise<number> {
       }
       const ac = new AbortController();
       const offs = [onSignal('SIGINT', () => ac.abort()), onSignal('SIGTERM', () => ac.abort()), onSignal('hangup', () => ac.abort())];
-      const log = quiet ? () => undefined : (l: string) => { io.err.write(`${l}\n`); };
+      // on a terminal (or --progress=tty): one line per step, redrawn in place; plain lines otherwise
+      const tty = !quiet && (progress === 'tty' || (progress === 'auto' && !!io.err.isTTY)) ? new TtyProgress(io.err as TtyLike) : undefined;
+      const log = quiet ? () => undefined : tty ? tty.log : (l: string) => { io.err.write(`${l}\n`); };
       try {
         const res = await build(core, {
           contextDir, dockerfile, dockerfileName: file && file !== '-' ? posix.basename(file) : 'Dockerfile', dockerfilePath,
@@ -190,7 +193,7 @@ export async function run(argv: string[]): Promise<number> {
         if (iid && res.id) writeFileSync(iid, res.id);
         if (quiet && res.id) print(res.id);
         return 0;
-      } finally { for (const off of offs) off(); }
+      } finally { tty?.finish(); for (const off of offs) off(); }
     } catch (e) {
       if (e instanceof StepFailed) {
         for (const l of e.tail) io.err.write(`> ${l}\n`);
