@@ -18,7 +18,10 @@ import { PatternMatcher, readIgnore } from './dockerignore.js';
 
 export interface CopyItem {
   name: string;
-  type: 'file' | 'directory' | 'symlink' | 'link';
+  type: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+  /** devices: major and minor numbers */
+  devmajor?: number;
+  devminor?: number;
   mode: number;
   uid: number;
   gid: number;
@@ -273,6 +276,7 @@ export function itemsTar(items: CopyItem[]): Readable {
       const header = {
         name: it.type === 'directory' ? `${it.name}/` : it.name, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, mtime: it.mtime,
         size: it.type === 'file' ? it.size : 0, ...(it.linkname !== undefined ? { linkname: it.linkname } : {}),
+        ...(it.devmajor !== undefined ? { devmajor: it.devmajor, devminor: it.devminor ?? 0 } : {}),
       };
       if (it.type !== 'file') { await new Promise<void>((res, rej) => pack.entry(header, (e) => (e ? rej(e) : res()))); continue; }
       if (it.data) { await new Promise<void>((res, rej) => pack.entry(header, it.data!, (e) => (e ? rej(e) : res()))); continue; }
