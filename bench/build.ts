@@ -6,7 +6,7 @@
  *            left out, and said so, when it cannot be made here)
  *   copies   a busybox app with many COPYs
  *   context  a 10,000-file context copied whole
- * Each: cold (--no-cache), unchanged rebuild, one source file changed (median of BENCH_N runs for
+ * BENCH_WORKLOADS=debian,copies,10k picks some. Each: cold (--no-cache), unchanged rebuild, one source file changed (median of BENCH_N runs for
  * the last two). Every command must exit 0 (a failing peer would look fast). Results go to
  * bench/results/build-<date>.json and a markdown table on stdout.
  *   node build/bench/build.js        (as root, after npm run build)
@@ -45,7 +45,7 @@ RUN dpkg -l > /out/packages.txt
 FROM debian:bookworm
 RUN mkdir -p /app && echo ready > /app/ready
 COPY --from=build /out/ /app/
-RUN tar -C /app -xzf /app/app.tgz && rm /app/app.tgz && sha256sum -c /app/SUMS --quiet
+RUN cd /app && tar -xzf app.tgz && rm app.tgz && sha256sum -c SUMS --quiet
 WORKDIR /app
 CMD ["/bin/bash"]
 `,
@@ -114,10 +114,11 @@ async function main(): Promise<number> {
     }
     const podman = engines.find((e) => e.name === 'podman');
     if (!podman) throw new Error('podman is not available: nothing to compare with');
-    for (const w of workloads(work, debian)) {
+    const only = process.env.BENCH_WORKLOADS; // e.g. "copies,context": a subset
+    for (const w of workloads(work, debian).filter((x) => !only || only.split(',').some((o) => x.dir.endsWith(`ctx-${o}`)))) {
       const row: Record<string, any> = {};
       for (const e of engines) {
-        const build = (extra: string[] = []) => must(e, ['build', '-q', ...extra, '-t', `bench/${w.base}-${w.name.replace(/\W+/g, '-')}:1`, w.dir]).ms / 1000;
+        const build = (extra: string[] = []) => must(e, ['build', '-q', ...extra, '-t', `bench/${w.base}-${w.name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}:1`, w.dir]).ms / 1000;
         log(`${w.name}: ${e.name} cold`);
         const cold = build(['--no-cache']);
         const unchanged: number[] = [];
