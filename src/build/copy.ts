@@ -18,7 +18,10 @@ import { PatternMatcher, readIgnore } from './dockerignore.js';
 
 export interface CopyItem {
   name: string;
-  type: 'file' | 'directory' | 'symlink' | 'link';
+  type: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
+  /** devices: major and minor numbers */
+  devmajor?: number;
+  devminor?: number;
   mode: number;
   uid: number;
   gid: number;
@@ -79,17 +82,19 @@ export function pathMatch(pattern: string, name: string): boolean {
 
 const clean = (p: string) => posix.normalize(`/${p}`).slice(1).replace(/\/$/, '');
 
-function expandSources(s: CopySource): string[] {
+/** The source paths a pattern names (links on the way and at the end followed), each with the name it is copied under. */
+function expandSources(s: CopySource): Array<{ rel: string; name: string }> {
   const pat = clean(s.pattern);
   if (!hasMeta(pat)) {
     const rel = followInside(s.src, pat);
     if (!s.src.lstat(rel)) throw new CopyError(`"/${pat}": not found`);
-    return [rel];
+    // a source that is a link is copied as what it points to, under the link's own name (Docker, BuildKit)
+    return [{ rel, name: posix.basename(pat) || posix.basename(rel) }];
   }
   const depth = pat.split('/').length;
   const out = walk(s.src, '').filter((p) => p.split('/').length === depth && pathMatch(pat, p));
   if (!out.length) throw new CopyError(`lstat /${pat}: no source files were specified`);
-  return out;
+  return out.map((rel) => ({ rel, name: posix.basename(rel) }));
 }
 
 function isArchive(head: Buffer): 'gzip' | 'tar' | undefined {
@@ -189,7 +194,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   const excluded = r.exclude?.length ? new PatternMatcher(readIgnore(r.exclude.join('\n'))) : undefined;
   for (const { s, matches } of expanded) {
     const pivot = r.parents ? parentsPivot(s.pattern) : '';
-    for (const m of matches) {
+    for (const { rel: m, name: srcName } of matches) {
       const st = s.src.lstat(m)!;
       const kept = r.parents ? (pivot && m.startsWith(`${pivot}/`) ? m.slice(pivot.length + 1) : m === pivot ? '' : m) : undefined;
       if (st.isDirectory()) {
@@ -203,8 +208,8 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
         }
         continue;
       }
-      if (excluded?.matches(posix.basename(m))) continue;
-      const target = kept !== undefined ? posix.join(dest, kept) : destIsDir ? posix.join(dest, posix.basename(m)) : dest;
+      if (excluded?.matches(srcName)) continue;
+      const target = kept !== undefined ? posix.join(dest, kept) : destIsDir ? posix.join(dest, srcName) : dest;
       if (r.extract && st.isFile()) {
         const buf = await readAll(s.src.open(m));
         const kind = isArchive(buf.subarray(0, 512));
@@ -271,6 +276,7 @@ export function itemsTar(items: CopyItem[]): Readable {
       const header = {
         name: it.type === 'directory' ? `${it.name}/` : it.name, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, mtime: it.mtime,
         size: it.type === 'file' ? it.size : 0, ...(it.linkname !== undefined ? { linkname: it.linkname } : {}),
+        ...(it.devmajor !== undefined ? { devmajor: it.devmajor, devminor: it.devminor ?? 0 } : {}),
       };
       if (it.type !== 'file') { await new Promise<void>((res, rej) => pack.entry(header, (e) => (e ? rej(e) : res()))); continue; }
       if (it.data) { await new Promise<void>((res, rej) => pack.entry(header, it.data!, (e) => (e ? rej(e) : res()))); continue; }

@@ -21,7 +21,7 @@ import { parseDockerfile, DockerfileError } from './parser.js';
 import { Step, type StepContext } from './step.js';
 import { exportLocal, exportTar, type BuildOutput } from './export.js';
 import type { Writable } from 'node:stream';
-import type { BuildSecret } from './mounts.js';
+import type { BuildSecret, BuildSsh } from './mounts.js';
 
 export interface BuildOptions {
   /** the context directory; undefined: an empty context */
@@ -43,6 +43,8 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** `--secret id=...,src=...|env=...` */
   secrets?: BuildSecret[];
+  /** `--ssh ID=SOCKET`: SSH agents RUN --mount=type=ssh reaches */
+  ssh?: BuildSsh[];
   /** `--allow` entitlements (security.insecure) */
   allow?: string[];
   /** `--add-host name:ip` for the RUNs */
@@ -120,7 +122,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   const results = new Map<number, Promise<{ img: BuildImage; key: string }>>();
   const ctx: StepContext = {
     core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters,
-    secrets: new Map((o.secrets ?? []).map((s) => [s.id, s])), allow: new Set(o.allow ?? []), addHosts: o.addHosts ?? [], network: o.network ?? 'default',
+    secrets: new Map((o.secrets ?? []).map((s) => [s.id, s])), ssh: new Map((o.ssh ?? []).map((s) => [s.id, s])), allow: new Set(o.allow ?? []), addHosts: o.addHosts ?? [], network: o.network ?? 'default',
     nextStep: () => ++stepNo,
     stageResult: (i: number) => runStage(i),
     layersOf: async (img: BuildImage): Promise<FileSource> => new LayersSource(await buildLayerDirs(core, img.diffIDs)),

@@ -6,5 +6,5 @@ export { parseDockerfile, DockerfileError, type Node, type Heredoc } from './par
 export { toDockerfile, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 export { expandWord, expandWords } from './lex.js';
 export { PatternMatcher, readIgnore } from './dockerignore.js';
-export { type BuildSecret } from './mounts.js';
+export { type BuildSecret, type BuildSsh } from './mounts.js';
 export { parseOutput, type BuildOutput } from './export.js';

@@ -3,7 +3,8 @@
  * context, a stage or an image; copied into a private directory so that rw writes are discarded),
  * `type=cache` (a directory under `<data-root>/builder/mounts/cache/`, keyed by id, kept between
  * builds; sharing shared|private|locked), `type=tmpfs`, `type=secret` (from `--secret`, a file bound
- * read-only, never in a layer) and `type=ssh` (refused). What a mount reads is part of the step's
+ * read-only, never in a layer) and `type=ssh` (the agent socket of `--ssh ID=SOCKET`, bound in, with
+ * SSH_AUTH_SOCK pointing at it). What a mount reads is part of the step's
  * key for binds (content digests); caches and secrets are not, as in BuildKit.
  */
 import { createHash } from 'node:crypto';
@@ -39,6 +40,9 @@ export interface RunMount {
 
 /** A `--secret id=...,src=...|env=...` of `berth build`. */
 export interface BuildSecret { id: string; src?: string; env?: string }
+
+/** A `--ssh ID[=SOCKET]` of `berth build`: an SSH agent's socket on the host. */
+export interface BuildSsh { id: string; socket: string }
 
 export class MountError extends Error {}
 
@@ -91,7 +95,12 @@ export function parseMount(value: string, workdir: string): RunMount {
       default: throw new MountError(`unexpected key '${key}' in '${f}'`);
     }
   }
-  if (m.type === 'ssh') throw new MountError('mount type "ssh" is not supported by berth (no SSH agent forwarding)');
+  if (m.type === 'ssh') {
+    if (m.from) throw new MountError('ssh mount should not have a from');
+    m.id ??= 'default';
+    m.target ||= '/run/buildkit/ssh_agent.0';
+    m.mode ??= 0o600;
+  }
   if (!roSet && (m.type === 'cache' || m.type === 'tmpfs')) m.readonly = false;
   if (m.type === 'secret') {
     if (m.from) throw new MountError('secret mount should not have a from');
@@ -140,6 +149,8 @@ export interface MountDeps {
   root: string;
   runRoot: string;
   secrets: Map<string, BuildSecret>;
+  /** `--ssh` agents by id */
+  ssh?: Map<string, BuildSsh>;
   /** the FileSource of a bind/cache `from` (undefined: the context) */
   sourceOf: (from: string | undefined) => Promise<FileSource>;
   signal?: AbortSignal;
@@ -173,6 +184,16 @@ export async function prepareMounts(mounts: RunMount[], d: MountDeps): Promise<P
         chmodSync(file, m.mode ?? 0o400);
         chownSync(file, m.uid ?? 0, m.gid ?? 0);
         binds.push({ type: 'bind', source: file, target: m.target, readonly: true });
+        continue;
+      }
+      if (m.type === 'ssh') {
+        const agent = d.ssh?.get(m.id!);
+        if (!agent) {
+          if (m.required) throw new MountError(`no SSH key ${JSON.stringify(m.id)} forwarded from the client (use --ssh ${m.id}=SOCKET)`);
+          continue;
+        }
+        binds.push({ type: 'bind', source: agent.socket, target: m.target, readonly: false });
+        if (!env.some((e) => e.startsWith('SSH_AUTH_SOCK='))) env.push(`SSH_AUTH_SOCK=${m.target}`);
         continue;
       }
       if (m.type === 'bind') {

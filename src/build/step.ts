@@ -16,13 +16,14 @@ import { stepKey } from './cache.js';
 import {
   checkStopSignal, envMap, type RuntimeConfig, exposedPorts, goQ, healthcheck, healthHistory, parseChmod, resolveChown, setEnv,
 } from './config.js';
-import { copyItems, CopyError, download, itemsKey, itemsTar, type CopySource } from './copy.js';
+import { copyItems, CopyError, download, itemsKey, itemsTar, type CopyItem, type CopySource } from './copy.js';
 import { LayersSource, type ContextSource, type FileSource } from './fs.js';
+import { GitError, gitSources, isGitSource } from './git.js';
 import { stageRef } from './graph.js';
 import { toInstruction, type Dockerfile, type Instruction, type Stage } from './instructions.js';
 import { expandWord, type Env } from './lex.js';
 import { DockerfileError, parseHeredocWord, parseLine, chompHeredoc } from './parser.js';
-import { MountError, parseMount, prepareMounts, treeKey, type BuildSecret, type RunMount } from './mounts.js';
+import { MountError, parseMount, prepareMounts, treeKey, type BuildSecret, type BuildSsh, type RunMount } from './mounts.js';
 
 export interface StepContext {
   core: EngineCore;
@@ -45,6 +46,8 @@ export interface StepContext {
   stageLabel: (s: Stage, k: number) => string;
   /** `--secret`s by id */
   secrets: Map<string, BuildSecret>;
+  /** `--ssh` agents by id */
+  ssh: Map<string, BuildSsh>;
   /** `--allow` entitlements */
   allow: Set<string>;
   /** `--add-host` entries (`name:ip`) */
@@ -235,7 +238,9 @@ export class Step {
           this.args.set(name, value);
           parts.push(value === undefined ? name : `${name}=${value}`);
         }
-        return meta(parts, () => `ARG ${parts.join(' ')}`);
+        // keyed by the names only: a value reaches the cache through the steps that use it (a RUN's
+        // environment, an expanded word), so a changed arg no step uses breaks nothing (BuildKit)
+        return meta(a.map((w) => w.split('=')[0]), () => `ARG ${parts.join(' ')}`);
       }
       case 'WORKDIR': {
         let wd = x(a[0]!);
@@ -391,7 +396,7 @@ export class Step {
         let prepared;
         try {
           prepared = await prepareMounts(mounts, {
-            root: this.c.core.options.root, runRoot: this.c.core.options.runRoot, secrets: this.c.secrets,
+            root: this.c.core.options.root, runRoot: this.c.core.options.runRoot, secrets: this.c.secrets, ssh: this.c.ssh,
             sourceOf: async (from) => (await this.sourceFor(ins, from)).src,
             ...(this.c.signal ? { signal: this.c.signal } : {}),
           });
@@ -447,14 +452,15 @@ export class Step {
 
   private copyPlan(ins: Instruction): { prepare: () => Promise<{ key: unknown }>; apply: () => Promise<void> } {
     const f = ins.flags;
-    for (const bad of ['keep-git-dir', 'unpack'] as const) {
+    for (const bad of ['unpack'] as const) {
       if (f[bad] !== undefined) this.fail(ins, `--${bad} is not supported by berth yet`);
     }
     const words = ins.args.map((w) => this.expand(ins, w));
     const destWord = words.at(-1)!;
     const srcs = words.slice(0, -1);
-    if (ins.name === 'ADD' && srcs.some((s) => /^git:\/\//.test(s) || s.startsWith('git@') || /^https?:\/\/.*\.git(#.*)?$/.test(s))) this.fail(ins, 'ADD from git is not supported by berth yet');
-    const urls = ins.name === 'ADD' ? srcs.filter((s) => /^https?:\/\//.test(s)) : [];
+    const gits = ins.name === 'ADD' ? srcs.filter(isGitSource) : [];
+    if (f['keep-git-dir'] !== undefined && !gits.length) this.fail(ins, '--keep-git-dir can only be used with a git source');
+    const urls = ins.name === 'ADD' ? srcs.filter((s) => /^https?:\/\//.test(s) && !gits.includes(s)) : [];
     const checksum = typeof f.checksum === 'string' ? this.expand(ins, f.checksum) : undefined;
     if (checksum !== undefined && (urls.length !== 1 || srcs.length !== 1)) this.fail(ins, 'checksum can\'t be specified for non-HTTP(S) sources');
     if (checksum !== undefined && !/^sha(256|384|512):[0-9a-f]+$/.test(checksum)) this.fail(ins, `invalid checksum digest format: ${checksum}`);
@@ -464,6 +470,7 @@ export class Step {
     if (destWord.endsWith('/') && !dest.endsWith('/')) dest += '/';
     const contents = ins.contents.map((c) => ({ name: c.path, data: c.expand ? this.expand(ins, c.data, true) : c.data }));
     let items: Awaited<ReturnType<typeof copyItems>> | undefined;
+    let gitMeta: { commits: string[]; meta: Set<CopyItem> } = { commits: [], meta: new Set() };
     return {
       prepare: async () => {
         const { src: from, key: fromKey } = await this.sourceFor(ins, typeof f.from === 'string' ? f.from : undefined);
@@ -476,20 +483,26 @@ export class Step {
             owner = /^\d+(:\d+)?$/.test(spec) ? resolveChown(spec, undefined, undefined) : resolveChown(spec, await readText(image, 'etc/passwd'), await readText(image, 'etc/group'));
           }
           if (typeof f.chmod === 'string') chmod = parseChmod(this.expand(ins, f.chmod));
-          const sources: CopySource[] = srcs.filter((p) => !urls.includes(p)).map((p) => ({ src: from, pattern: p }));
+          const sources: CopySource[] = srcs.filter((p) => !urls.includes(p) && !gits.includes(p)).map((p) => ({ src: from, pattern: p }));
           const remote = [];
           for (const u of urls) remote.push(await download(u, checksum));
-          items = await copyItems({
-            instr: ins.name as 'COPY' | 'ADD', sources, contents, dest, owner, chmod, extract: ins.name === 'ADD' && f.from === undefined,
-            // --link: the layer is made on nothing (no symlink of the image followed, new parents 0755)
-            image: f.link === true ? new LayersSource([]) : image,
-            parents: f.parents === true, exclude, remote,
-          });
+          // git sources: cloned, copied like a context directory, their bytes read before the clone goes
+          const repos = await gitSources(gits, this.c.core.options.runRoot, f['keep-git-dir'] === true, this.c.signal);
+          try {
+            sources.push(...repos.sources);
+            items = await copyItems({
+              instr: ins.name as 'COPY' | 'ADD', sources, contents, dest, owner, chmod, extract: ins.name === 'ADD' && f.from === undefined && !gits.length,
+              // --link: the layer is made on nothing (no symlink of the image followed, new parents 0755)
+              image: f.link === true ? new LayersSource([]) : image,
+              parents: f.parents === true, exclude, remote,
+            });
+            gitMeta = await repos.inline(items);
+          } finally { repos.cleanup(); }
         } catch (e) {
-          if (e instanceof CopyError || !(e instanceof BerthError)) return this.fail(ins, (e as Error).message);
+          if (e instanceof CopyError || e instanceof GitError || !(e instanceof BerthError)) return this.fail(ins, (e as Error).message);
           throw e;
         }
-        return { key: [fromKey, srcs, dest, await itemsKey(items)] };
+        return { key: [fromKey, srcs, dest, gitMeta.commits, await itemsKey(items.filter((it) => !gitMeta.meta.has(it)))] };
       },
       apply: async () => {
         const shownFlags = ins.node.flags.filter((x) => !x.startsWith('--link')).join(' ');

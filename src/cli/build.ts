@@ -11,8 +11,9 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { BerthError, describeError, usage } from '../lib/index.js';
-import { build, BuildCache, DockerfileError, parseOutput, StepFailed, type BuildSecret } from '../build/index.js';
+import { build, BuildCache, DockerfileError, parseOutput, StepFailed, type BuildSecret, type BuildSsh } from '../build/index.js';
 import { onSignal } from './context.js';
+import { TtyProgress, type TtyLike } from './build-progress.js';
 import { bool, str, strs } from './flags.js';
 import { io, print, printErr, runEngineCommand, type CommandSpec } from './container/common.js';
 
@@ -31,7 +32,8 @@ export const spec: CommandSpec = {
     { name: 'label', type: 'strings', help: 'Set metadata for an image' },
     { name: 'iidfile', type: 'string', help: 'Write the image ID to the file' },
     { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the build output and print image ID on success' },
-    { name: 'progress', type: 'string', default: 'auto', help: 'Set type of progress output ("auto", "plain", "quiet")' },
+    { name: 'progress', type: 'string', default: 'auto', help: 'Set type of progress output ("auto", "plain", "tty", "quiet")' },
+    { name: 'ssh', type: 'strings', help: 'SSH agent socket to expose to the build (format: "default|<id>[=<socket>]")' },
     { name: 'secret', type: 'strings', help: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]" or "id=X,env=VAR")' },
     { name: 'allow', type: 'strings', help: 'Allow extra privileged entitlement (e.g., "security.insecure")' },
     { name: 'add-host', type: 'strings', help: 'Add a custom host-to-IP mapping ("host:ip")' },
@@ -109,6 +111,20 @@ function parseSecret(v: string): BuildSecret {
   return { id: out.id, ...(out.src ? { src: out.src } : {}), ...(out.env ? { env: out.env } : {}) };
 }
 
+/** `--ssh default|ID[=SOCKET]`: an agent socket (default: $SSH_AUTH_SOCK); key files are not taken. */
+function parseSsh(v: string): BuildSsh {
+  const i = v.indexOf('=');
+  const id = i < 0 ? v : v.slice(0, i);
+  const path = i < 0 ? process.env.SSH_AUTH_SOCK : v.slice(i + 1).split(',')[0];
+  if (!id) throw usage('build', `invalid ssh ${v}: an id is required`);
+  if (!path) throw usage('build', `invalid ssh ${v}: SSH_AUTH_SOCK is not set (give the agent's socket: --ssh ${id}=SOCKET)`);
+  const full = resolve(path);
+  let st;
+  try { st = statSync(full); } catch { throw usage('build', `invalid ssh ${v}: stat ${full}: no such file or directory`); }
+  if (!st.isSocket()) throw usage('build', `invalid ssh ${v}: ${full} is not an SSH agent socket (berth forwards agents, not key files: ssh-add the key to an agent)`);
+  return { id, socket: full };
+}
+
 export async function run(argv: string[]): Promise<number> {
   return runEngineCommand(spec, argv, async (p, core) => {
     const progress = str(p, 'progress') || 'auto';
@@ -126,6 +142,7 @@ export async function run(argv: string[]): Promise<number> {
       if (i < 0) buildArgs[a] = undefined; else buildArgs[a.slice(0, i)] = a.slice(i + 1);
     }
     const secrets = strs(p, 'secret').map(parseSecret);
+    const ssh = strs(p, 'ssh').map(parseSsh);
     const allow = strs(p, 'allow').flatMap((a) => a.split(','));
     for (const a of allow) if (!['security.insecure', 'network.host'].includes(a)) throw usage('build', `invalid entitlement: ${a}`);
     const network = str(p, 'network') || 'default';
@@ -161,12 +178,14 @@ export async function run(argv: string[]): Promise<number> {
       }
       const ac = new AbortController();
       const offs = [onSignal('SIGINT', () => ac.abort()), onSignal('SIGTERM', () => ac.abort()), onSignal('hangup', () => ac.abort())];
-      const log = quiet ? () => undefined : (l: string) => { io.err.write(`${l}\n`); };
+      // on a terminal (or --progress=tty): one line per step, redrawn in place; plain lines otherwise
+      const tty = !quiet && (progress === 'tty' || (progress === 'auto' && !!io.err.isTTY)) ? new TtyProgress(io.err as TtyLike) : undefined;
+      const log = quiet ? () => undefined : tty ? tty.log : (l: string) => { io.err.write(`${l}\n`); };
       try {
         const res = await build(core, {
           contextDir, dockerfile, dockerfileName: file && file !== '-' ? posix.basename(file) : 'Dockerfile', dockerfilePath,
           tags: strs(p, 'tag'), buildArgs, target: str(p, 'target') || undefined, noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'),
-          labels, log, signal: ac.signal, secrets, allow, addHosts, network: network as 'default' | 'none' | 'host',
+          labels, log, signal: ac.signal, secrets, ssh, allow, addHosts, network: network as 'default' | 'none' | 'host',
           ...(output ? { output } : {}), stdout: io.out as unknown as import('node:stream').Writable,
         });
         for (const w of res.warnings) if (!quiet) io.err.write(`${w}\n`);
@@ -174,7 +193,7 @@ export async function run(argv: string[]): Promise<number> {
         if (iid && res.id) writeFileSync(iid, res.id);
         if (quiet && res.id) print(res.id);
         return 0;
-      } finally { for (const off of offs) off(); }
+      } finally { tty?.finish(); for (const off of offs) off(); }
     } catch (e) {
       if (e instanceof StepFailed) {
         for (const l of e.tail) io.err.write(`> ${l}\n`);

@@ -49,9 +49,10 @@ function parentOf(rel: string): string {
 }
 
 /** An empty whiteout file (a zero-size regular file entry). */
-function marker(pack: tar.Pack, name: string): Promise<void> {
+function marker(pack: tar.Pack, name: string, like?: { mode: number; uid: number; gid: number }): Promise<void> {
+  const owner = like ? { mode: like.mode & 0o777, uid: like.uid, gid: like.gid } : { mode: 0o600 };
   return new Promise((resolve, reject) => {
-    pack.entry({ name, type: 'file', size: 0, mode: 0o600, mtime: new Date(0) }, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+    pack.entry({ name, type: 'file', size: 0, ...owner, mtime: new Date(0) }, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
   });
 }
 
@@ -86,7 +87,7 @@ function layerTar(entries: LayerEntry[]): tar.Pack {
         const st = fstatSync(fd);
         await packEntry(pack, fd, e.rel, st, links);
         if (e.opaque && st.isDirectory()) {
-          await marker(pack, `${e.rel}/${WH_OPAQUE}`);
+          await marker(pack, `${e.rel}/${WH_OPAQUE}`, st); // the directory's permissions and owner, as Docker writes it
         }
       } finally {
         closeFd(fd);
