@@ -13,6 +13,7 @@ import { BerthError } from '../lib/index.js';
 import { removeInStorageNs, runInStorageNs, subIdsHint, type IdMapping, type RootlessIds } from '../sys/index.js';
 import type { ApplyOptions } from './apply.js';
 import { removeTree } from './fsutil.js';
+import { USER_OPAQUE_XATTR } from './layerfs.js';
 
 function mapId(maps: IdMapping[], id: number, from: 'container' | 'host'): number | undefined {
   for (const m of maps) {
@@ -33,8 +34,9 @@ export class RootlessOwners {
   constructor(readonly ids: RootlessIds) {}
 
   /** ApplyOptions for applyLayer: the owners are recorded (container ids), checked against the map. */
-  applyOptions(): Pick<ApplyOptions, 'owner' | 'ownerHost'> {
+  applyOptions(): Pick<ApplyOptions, 'owner' | 'ownerHost' | 'opaqueXattr'> {
     return {
+      opaqueXattr: USER_OPAQUE_XATTR, // whiteouts stay 0/0 devices: mknod of those needs no privilege (Linux ≥ 5.8)
       owner: (path, uid, gid, mode, name) => {
         const hu = mapId(this.ids.uidMappings, uid, 'container'), hg = mapId(this.ids.gidMappings, gid, 'container');
         if (hu === undefined || hg === undefined) {
