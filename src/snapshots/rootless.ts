@@ -23,6 +23,16 @@ function mapId(maps: IdMapping[], id: number, from: 'container' | 'host'): numbe
   return undefined;
 }
 
+/**
+ * The container's view of a host owner (rootless): a file of the storage namespace's ids as the
+ * container sees it, for the tars of commit (an id the container does not map: the overflow id).
+ */
+export function containerOwner(ids: RootlessIds, uid: number, gid: number): { uid: number; gid: number } {
+  const own = (maps: IdMapping[], count: number, mine: number, id: number) =>
+    mapId(maps, id, 'host') ?? (ids.mode === 'subids' && id === mine ? count : 65534);
+  return { uid: own(ids.uidMappings, ids.uidCount, ids.uid, uid), gid: own(ids.gidMappings, ids.gidCount, ids.gid, gid) };
+}
+
 /** A chown(2) that lchowns and, for modes with setuid/setgid (which chown clears), chmods again. */
 const CHOWN_SCRIPT = `const fs=require('fs');const l=JSON.parse(fs.readFileSync(process.argv[1],'utf8'));
 for(const [p,u,g,m] of l){fs.lchownSync(p,u,g);if(m!==null)fs.chmodSync(p,m);}`;
