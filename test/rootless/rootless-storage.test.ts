@@ -173,4 +173,18 @@ describe('rootless storage as an ordinary user', { concurrency: false }, () => {
       u!.berth(['rm', '-f', 'rl-cpr']);
     }
   });
+
+  it('--userns keep-id: the user\'s own ids inside, a file written to a bind mount is the user\'s', (t) => {
+    if (why) return t.skip(why);
+    u!.sh('mkdir -p $HOME/kid');
+    const r = u!.berth(['run', '--rm', '--userns', 'keep-id', '-v', `${u!.home}/kid:/kid`, image, 'sh', '-c', 'id -u; id -g; cat /proc/self/uid_map; touch /kid/f; ls /opq']);
+    assert.equal(r.code, 0, r.err);
+    const [id, gid, ...rest] = r.out.trim().split('\n');
+    assert.equal(Number(id), u!.uid);
+    assert.equal(Number(gid), Number(u!.sh('id -g').out.trim()));
+    const maps = rest.slice(0, 3).map((l) => l.trim().split(/\s+/).map(Number));
+    assert.deepEqual(maps, [[0, u!.base, u!.uid], [u!.uid, u!.uid, 1], [u!.uid + 1, u!.base + u!.uid, 65536 - u!.uid]]);
+    assert.deepEqual(rest.slice(3), ['c', 'new']);
+    assert.equal(u!.sh('stat -c %u $HOME/kid/f').out.trim(), String(u!.uid));
+  });
 });
