@@ -79,6 +79,10 @@ describe('rootless storage as an ordinary user', { concurrency: false }, () => {
     r = u!.berth(['run', '--rm', image, 'sh', '-c', 'ls -A /data; echo --; cd /opq && find . | sort']);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, 'keep\n--\n.\n./c\n./new\n');
+    // the driver chosen for this user (overlayfs in the user namespace), shown by info
+    r = u!.berth(['info']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Storage Driver: overlay2\n/);
   });
 
   it('create refuses -m, --cpus and --pids-limit and leaves no Created container', (t) => {
