@@ -13,7 +13,7 @@ import * as tar from 'tar-stream';
 import { BerthError, wrapError } from '../lib/index.js';
 import { S_IFBLK, S_IFCHR, S_IFIFO, futimens, lchown, lsetxattr, lutimens, mknod } from '../sys/index.js';
 import { UnsafeEntry, entryMeta, splitEntryPath, type EntryMeta } from './entry.js';
-import { LayerFS, OPAQUE_XATTR, isWhiteoutDevice, parentOf } from './layerfs.js';
+import { LayerFS, isWhiteoutDevice, parentOf, setOpaque } from './layerfs.js';
 import { hookRawPax } from './tarpax.js';
 import { removeTree } from './fsutil.js';
 
@@ -31,6 +31,8 @@ export interface ApplyOptions {
   owner?: (path: string, uid: number, gid: number, mode: number | undefined, name: string) => void;
   /** Rootless: the same for a directory made like a lower layer's, with that one's host ids. */
   ownerHost?: (path: string, uid: number, gid: number, mode: number) => void;
+  /** The xattr marking opaque directories (rootless: user.overlay.opaque, for overlay's `userxattr`). */
+  opaqueXattr?: string;
 }
 
 export interface ApplyResult {
@@ -134,7 +136,7 @@ class Applier {
       const r = this.place(parts, (p) => mkdirSync(p, 0o700), true);
       ({ rel, path } = r);
       // a whiteout from earlier in this layer turned into a directory: the lowers stay hidden
-      if (!r.kept && r.before && this.fs.mode === 'overlay' && isWhiteoutDevice(r.before)) lsetxattr(path, OPAQUE_XATTR, 'y');
+      if (!r.kept && r.before && this.fs.mode === 'overlay' && isWhiteoutDevice(r.before)) setOpaque(path, this.fs.opaqueXattr);
     }
     this.chown(path, meta.uid, meta.gid, meta.mode);
     chmodSync(path, meta.mode);
@@ -177,7 +179,7 @@ class Applier {
     const dirRel = dirParts.join('/');
     if (base === WH_OPAQUE) {
       this.fs.ensureDirs(dirParts);
-      if (this.fs.mode === 'overlay') lsetxattr(this.fs.abs(dirRel), OPAQUE_XATTR, 'y');
+      if (this.fs.mode === 'overlay') setOpaque(this.fs.abs(dirRel), this.fs.opaqueXattr);
       else this.fs.removeNotInLayer(dirRel);
       return;
     }
@@ -238,7 +240,7 @@ function entryError(dir: string, name: string, err: unknown): BerthError {
 export async function applyLayer(tarStream: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
   let root: string;
   try { root = realpathSync(dir); } catch (err) { tarStream.destroy(); throw wrapError(err, 'unpack layer', dir); }
-  const fs = new LayerFS(root, opts.mode, opts.parents);
+  const fs = new LayerFS(root, opts.mode, opts.parents, opts.opaqueXattr);
   fs.ownerHost = opts.ownerHost;
   const applier = new Applier(fs, opts.owner);
   const hash = createHash('sha256');

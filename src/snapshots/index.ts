@@ -14,3 +14,4 @@ export {
 export { probeOverlay, type ProbeResult } from './probe.js';
 export { diskUsage, type Usage } from './usage.js';
 export { removeTree } from './fsutil.js';
+export { containerOwner } from './rootless.js';

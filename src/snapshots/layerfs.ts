@@ -10,17 +10,37 @@ import { UnsafeEntry } from './entry.js';
 import { lstatMaybe, removeTree } from './fsutil.js';
 
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** Rootless layers: overlay mounted with `userxattr` in a user namespace reads user.overlay.* (an ordinary user cannot set trusted.*). */
+export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
+
+/**
+ * Mark a directory opaque with `name`. user.* xattrs need write permission even for the owner:
+ * a directory of mode 0555 gets u+w for the call.
+ */
+export function setOpaque(path: string, name: string): void {
+  try {
+    lsetxattr(path, name, 'y');
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'EACCES' || !name.startsWith('user.')) throw e;
+    const mode = lstatSync(path).mode & 0o7777;
+    chmodSync(path, mode | 0o200);
+    try { lsetxattr(path, name, 'y'); } finally { chmodSync(path, mode); }
+  }
+}
 
 export function isWhiteoutDevice(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
 function isOpaque(path: string): boolean {
-  try {
-    return lgetxattr(path, OPAQUE_XATTR)?.toString() === 'y';
-  } catch {
-    return false; // a filesystem without (trusted) xattrs has no opaque directories
+  for (const name of [OPAQUE_XATTR, USER_OPAQUE_XATTR]) {
+    try {
+      if (lgetxattr(path, name)?.toString() === 'y') return true;
+    } catch {
+      // a filesystem without (trusted) xattrs has no opaque directories; an ordinary user reads no trusted.*
+    }
   }
+  return false;
 }
 
 export function parentOf(rel: string): string {
@@ -91,7 +111,7 @@ export class LayerFS {
   /** Rootless: chown(2) is the caller's (apply.ts ApplyOptions.ownerHost). */
   ownerHost?: (path: string, uid: number, gid: number, mode: number) => void;
 
-  constructor(readonly root: string, readonly mode: 'overlay' | 'naive', parents?: string[]) {
+  constructor(readonly root: string, readonly mode: 'overlay' | 'naive', parents?: string[], readonly opaqueXattr = OPAQUE_XATTR) {
     if (mode === 'overlay' && parents?.length) this.lower = new LowerView(parents);
   }
 
@@ -129,7 +149,7 @@ export class LayerFS {
         this.touchDir(parentOf(rel));
         unlinkSync(path);
         this.mkdir(rel);
-        lsetxattr(path, OPAQUE_XATTR, 'y');
+        setOpaque(path, this.opaqueXattr);
       } else if (st && !st.isDirectory()) {
         throw new UnsafeEntry(`parent ${rel} is not a directory`);
       } else if (!st) {

@@ -13,6 +13,7 @@ import { BerthError } from '../lib/index.js';
 import { removeInStorageNs, runInStorageNs, subIdsHint, type IdMapping, type RootlessIds } from '../sys/index.js';
 import type { ApplyOptions } from './apply.js';
 import { removeTree } from './fsutil.js';
+import { USER_OPAQUE_XATTR } from './layerfs.js';
 
 function mapId(maps: IdMapping[], id: number, from: 'container' | 'host'): number | undefined {
   for (const m of maps) {
@@ -20,6 +21,16 @@ function mapId(maps: IdMapping[], id: number, from: 'container' | 'host'): numbe
     if (id >= base && id < base + m.size) return (from === 'container' ? m.hostID : m.containerID) + (id - base);
   }
   return undefined;
+}
+
+/**
+ * The container's view of a host owner (rootless): a file of the storage namespace's ids as the
+ * container sees it, for the tars of commit (an id the container does not map: the overflow id).
+ */
+export function containerOwner(ids: RootlessIds, uid: number, gid: number): { uid: number; gid: number } {
+  const own = (maps: IdMapping[], count: number, mine: number, id: number) =>
+    mapId(maps, id, 'host') ?? (ids.mode === 'subids' && id === mine ? count : 65534);
+  return { uid: own(ids.uidMappings, ids.uidCount, ids.uid, uid), gid: own(ids.gidMappings, ids.gidCount, ids.gid, gid) };
 }
 
 /** A chown(2) that lchowns and, for modes with setuid/setgid (which chown clears), chmods again. */
@@ -33,8 +44,9 @@ export class RootlessOwners {
   constructor(readonly ids: RootlessIds) {}
 
   /** ApplyOptions for applyLayer: the owners are recorded (container ids), checked against the map. */
-  applyOptions(): Pick<ApplyOptions, 'owner' | 'ownerHost'> {
+  applyOptions(): Pick<ApplyOptions, 'owner' | 'ownerHost' | 'opaqueXattr'> {
     return {
+      opaqueXattr: USER_OPAQUE_XATTR, // whiteouts stay 0/0 devices: mknod of those needs no privilege (Linux ≥ 5.8)
       owner: (path, uid, gid, mode, name) => {
         const hu = mapId(this.ids.uidMappings, uid, 'container'), hg = mapId(this.ids.gidMappings, gid, 'container');
         if (hu === undefined || hg === undefined) {

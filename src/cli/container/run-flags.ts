@@ -353,7 +353,7 @@ export function parseRunArgs(command: RunCommand, argv: string[], ctx: RunParseC
   if (uts && uts !== 'host') throw parseErr('--uts: invalid UTS mode');
   if (uts) o.uts = uts;
   const userns = str('userns');
-  if (userns && userns !== 'host' && userns !== 'private') throw parseErr('--userns: invalid USER mode');
+  if (userns && userns !== 'host' && userns !== 'private' && userns !== 'keep-id') throw parseErr('--userns: invalid USER mode');
   if (userns) o.userns = userns;
   const cgroupns = str('cgroupns');
   if (cgroupns && cgroupns !== 'host' && cgroupns !== 'private') throw parseErr('--cgroupns: invalid CGROUP mode');

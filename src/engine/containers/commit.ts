@@ -8,14 +8,14 @@
  * entry), like Docker. A running container is paused while its changes are read (`--pause`).
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc, fstatSync } from 'node:fs';
+import { constants as fsc, fstatSync, type Stats } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { BerthError, usage, wrapError } from '../../lib/index.js';
-import { chainIDs } from '../../snapshots/index.js';
-import { closeFd, O_PATH, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../sys/index.js';
+import { chainIDs, containerOwner } from '../../snapshots/index.js';
+import { closeFd, O_PATH, type RootlessIds, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../sys/index.js';
 import {
   applyChanges, contentStore, formatReference, imageStore, MT, parseReference, snapshotter,
   type Descriptor, type ImageConfig, type ImageRecord, type Reference,
@@ -64,7 +64,9 @@ function openBeneath(bases: Map<string, number>, base: string, rel: string): num
 }
 
 /** The diff layer as a tar stream (Docker's overlay2 Diff, whiteouts in OCI form). */
-function layerTar(entries: LayerEntry[]): tar.Pack {
+function layerTar(entries: LayerEntry[], ids?: RootlessIds): tar.Pack {
+  // rootless: the upper dir holds host (subordinate) ids; the layer holds the container's
+  const owned = (st: Stats): Stats => (ids ? Object.assign(Object.create(Object.getPrototypeOf(st) as object) as Stats, st, containerOwner(ids, st.uid, st.gid)) : st);
   const pack = tar.pack();
   const links = new Map<string, string>();
   const bases = new Map<string, number>();
@@ -84,7 +86,7 @@ function layerTar(entries: LayerEntry[]): tar.Pack {
         throw err;
       }
       try {
-        const st = fstatSync(fd);
+        const st = owned(fstatSync(fd));
         await packEntry(pack, fd, e.rel, st, links);
         if (e.opaque && st.isDirectory()) {
           await marker(pack, `${e.rel}/${WH_OPAQUE}`, st); // the directory's permissions and owner, as Docker writes it
@@ -101,7 +103,7 @@ function layerTar(entries: LayerEntry[]): tar.Pack {
 interface StoredLayer { desc: Descriptor; diffID: string; size: number }
 
 /** Write the layer blob (gzip) to the content store, hashing the uncompressed tar for its diffID. */
-async function storeLayer(core: EngineCore, entries: LayerEntry[], mediaType: string, onBlob: (digest: string) => Promise<void>): Promise<StoredLayer> {
+async function storeLayer(core: EngineCore, entries: LayerEntry[], mediaType: string, onBlob: (digest: string) => Promise<void>, ids?: RootlessIds): Promise<StoredLayer> {
   const content = contentStore(core.images);
   const hash = createHash('sha256');
   let size = 0;
@@ -110,7 +112,7 @@ async function storeLayer(core: EngineCore, entries: LayerEntry[], mediaType: st
     const count = new Transform({
       transform(chunk: Buffer, _enc, cb) { hash.update(chunk); size += chunk.length; cb(null, chunk); },
     });
-    await pipeline(layerTar(entries) as unknown as NodeJS.ReadableStream, count, createGzip(), w.writable());
+    await pipeline(layerTar(entries, ids) as unknown as NodeJS.ReadableStream, count, createGzip(), w.writable());
     await onBlob(w.digest());
     const blob = await w.commit();
     return { desc: { mediaType, digest: blob.digest, size: blob.size }, diffID: `sha256:${hash.digest('hex')}`, size };
@@ -166,7 +168,7 @@ export async function commitContainer(core: EngineCore, ref: string, o: CommitOp
       const { entries } = snapshotChanges(snaps, c.snapshotKey);
       if (entries.length) {
         try {
-          layer = await storeLayer(core, entries, layerMT, (d) => lease.add({ digests: [d] }));
+          layer = await storeLayer(core, entries, layerMT, (d) => lease.add({ digests: [d] }), snaps.ids);
         } catch (e) {
           // name the commit (a full disk says so from deep inside the content store)
           const cause = e instanceof BerthError ? e : wrapError(e, 'write layer');

@@ -16,6 +16,8 @@ import { dockerConfig, dockerHostConfig, type CreateFlags } from './docker-shape
 import { mergeHealthcheck, validateHealthcheck } from './health.js';
 import { resolveImage, type ImageRequest } from './image.js';
 import { planNetworks } from '../networks/plan.js';
+import { isRootless } from '../rootless/paths.js';
+import { checkRootlessResources } from '../rootless/spec.js';
 
 export interface CreateRequest extends ImageRequest, CreateFlags {
   image: string;
@@ -93,6 +95,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     if (mode?.startsWith('container:')) core.store.containers.get(mode.slice('container:'.length)); // must exist
   }
   adaptToCgroupV2(opts, req.onWarning ?? (() => {}));
+  if (isRootless()) checkRootlessResources(opts, op); // refused before a record exists (start checks again: update)
   const joins = planNetworks(core, opts, op);
   mark('create');
   const image = await resolveImage(core.images, req.image, req);

@@ -43,8 +43,27 @@ export function checkRootlessResources(o: RunOptions, op: string): void {
   }
 }
 
+/**
+ * `--userns keep-id` (podman): container id `id` is the user's own id; the subordinate ids keep
+ * 0…id-1 and move one up above it (so the image's files, stored for the default map, keep their owners below id).
+ */
+export function keepIdMaps(maps: IdMapping[], id: number, hostId: number): IdMapping[] {
+  const out: IdMapping[] = [];
+  for (const m of maps) {
+    if (m.containerID + m.size <= id) out.push({ ...m });
+    else if (m.containerID >= id) out.push({ ...m, containerID: m.containerID + 1 });
+    else {
+      const below = id - m.containerID;
+      out.push({ containerID: m.containerID, hostID: m.hostID, size: below });
+      out.push({ containerID: id + 1, hostID: m.hostID + below, size: m.size - below });
+    }
+  }
+  out.push({ containerID: id, hostID: hostId, size: 1 });
+  return out.sort((a, b) => a.containerID - b.containerID);
+}
+
 /** Make a container spec rootless: a user namespace with the user's maps, no cgroup resources. */
-export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds()): void {
+export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string } = {}): void {
   const linux = (spec.linux ??= {});
   const nss = (linux.namespaces ??= []);
   if (!nss.some((n) => n.type === 'user')) nss.push({ type: 'user' });
@@ -52,8 +71,15 @@ export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds()): void {
   linux.namespaces = nss.filter((n) => n.type !== 'cgroup');
   const own = (maps: IdMapping[], count: number, id: number): IdMapping[] =>
     ids.mode === 'subids' ? [...maps, { containerID: count, hostID: id, size: 1 }] : maps;
-  linux.uidMappings = own(ids.uidMappings, ids.uidCount, ids.uid);
-  linux.gidMappings = own(ids.gidMappings, ids.gidCount, ids.gid);
+  if (opts.keepId) {
+    linux.uidMappings = keepIdMaps(ids.mode === 'subids' ? ids.uidMappings : [], ids.uid, ids.uid);
+    linux.gidMappings = keepIdMaps(ids.mode === 'subids' ? ids.gidMappings : [], ids.gid, ids.gid);
+    // the user's own ids inside unless --user says otherwise (podman)
+    if (!opts.user && spec.process) spec.process.user = { ...spec.process.user, uid: ids.uid, gid: ids.gid };
+  } else {
+    linux.uidMappings = own(ids.uidMappings, ids.uidCount, ids.uid);
+    linux.gidMappings = own(ids.gidMappings, ids.gidCount, ids.gid);
+  }
   // Docker's default "0 2147483647" names gids the namespace does not map (EINVAL): its mapped ones
   const ping = linux.sysctl?.['net.ipv4.ping_group_range'];
   if (ping === '0 2147483647') linux.sysctl!['net.ipv4.ping_group_range'] = `0 ${linux.gidMappings.reduce((n, m) => n + m.size, 0) - 1}`;

@@ -41,7 +41,9 @@ export function validateModes(opts: RunOptions): void {
   if (!['', 'host'].includes(pid) && !(isContainer(pid) && pid.length > 10)) throw bad(`invalid PID mode: ${pid}`);
   if (!['', 'host'].includes(opts.uts ?? '')) throw bad(`invalid UTS mode: ${opts.uts}`);
   if (!['', 'host', 'private'].includes(opts.cgroupns ?? '')) throw bad(`invalid cgroup namespace mode: ${opts.cgroupns}`);
-  if (!['', 'host'].includes(opts.userns ?? '')) throw bad(`invalid USER mode: ${opts.userns}`);
+  // keep-id (podman): the user's own id inside, for rootless only (engine/rootless/spec.ts)
+  if (opts.userns === 'keep-id' && process.geteuid?.() === 0) throw bad('invalid USER mode: keep-id is for rootless containers (run as an ordinary user)');
+  if (!['', 'host', 'keep-id'].includes(opts.userns ?? '')) throw bad(`invalid USER mode: ${opts.userns}`);
   const net = opts.network ?? '';
   if (net === 'container:') throw bad('invalid container format container:<name|id>');
 }

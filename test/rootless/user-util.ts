@@ -1,0 +1,55 @@
+/**
+ * A real unprivileged user for rootless tests (useradd, a subordinate range of its own) and the
+ * CLI (dist/berth, BERTH_NO_WORKER=1) run as that user with runuser.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { haveBusybox } from '../helpers/rootfs.js';
+import { FRONT } from '../helpers/worker.js';
+
+export const COUNT = 65536;
+
+export function rootlessMissing(): string | undefined {
+  if (process.geteuid!() !== 0) return 'needs root to create a user';
+  for (const b of ['/usr/sbin/useradd', '/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/sbin/runuser', '/usr/bin/unshare']) if (!existsSync(b)) return `${b} is missing`;
+  if (!haveBusybox()) return 'no busybox';
+  if (spawnSync('unshare', ['--user', '--map-root-user', 'true']).status !== 0) return 'unprivileged user namespaces are disabled';
+  return undefined;
+}
+
+export interface TestUser {
+  name: string; uid: number; home: string; base: number;
+  berth(args: string[], opts?: { timeout?: number; env?: string[]; input?: string }): { code: number | null; out: string; err: string };
+  /** run a shell command as the user */
+  sh(cmd: string): { code: number | null; out: string; err: string };
+  dataRoot: string;
+  remove(): void;
+}
+
+export function makeUser(prefix = 'brs'): TestUser {
+  const base = 300000 + Math.floor(Math.random() * 100) * 70000;
+  const name = `${prefix}${Math.random().toString(36).slice(2, 8)}`;
+  execFileSync('useradd', ['-m', '-s', '/bin/sh', name]);
+  for (const f of ['/etc/subuid', '/etc/subgid']) execFileSync('sed', ['-i', `/^${name}:/d`, f]);
+  execFileSync('usermod', ['--add-subuids', `${base}-${base + COUNT - 1}`, '--add-subgids', `${base}-${base + COUNT - 1}`, name]);
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  const home = `/home/${name}`;
+  const env = ['HOME=' + home, `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, 'BERTH_NO_WORKER=1', 'BERTH_BRIDGE=none', 'LANG=C'];
+  const clean = (s: string) => s.split('\n').filter((l) => !l.startsWith('WARNING: XDG_RUNTIME_DIR')).join('\n');
+  const run = (argv: string[], o: { timeout?: number; env?: string[]; input?: string } = {}) => {
+    const r = spawnSync('runuser', ['-u', name, '--', 'env', '-i', ...env, ...(o.env ?? []), ...argv], { encoding: 'utf8', timeout: o.timeout ?? 90_000, cwd: '/tmp', input: o.input });
+    return { code: r.status, out: r.stdout, err: clean(r.stderr ?? '') };
+  };
+  return {
+    name, uid, home, base, dataRoot: join(home, '.local/share/berth'),
+    berth: (args, o) => run([FRONT, ...args], o),
+    sh: (cmd) => run(['sh', '-c', cmd]),
+    remove() {
+      spawnSync('pkill', ['-KILL', '-u', name]); // only the processes of the user this test made
+      spawnSync('userdel', ['-r', '-f', name]);
+      rmSync(`/tmp/berth-run-${uid}`, { recursive: true, force: true });
+      for (const f of ['/etc/subuid', '/etc/subgid']) spawnSync('sed', ['-i', `/^${name}:/d`, f]);
+    },
+  };
+}
