@@ -111,4 +111,12 @@ describe('rootless networking: published ports as rootful shows them', { concurr
     assert.equal(r.code, 0, r.err);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
   });
+
+  it('network create is refused with what to use instead, and leaves no record', (t) => {
+    if (why) return t.skip(why);
+    const r = berth(['network', 'create', 'rl-net1']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /create network: user-defined networks are not supported by rootless berth yet .*use the default network \(pasta\) with -p/);
+    assert.doesNotMatch(berth(['network', 'ls', '--format', '{{.Name}}']).out, /rl-net1/);
+  });
 });

@@ -16,6 +16,7 @@ import type { PublishedPort } from '../../network/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { allocatePorts, reclaimStale } from '../networks/attach.js';
+import { isRootless } from './paths.js';
 
 export const PASTA = '/usr/bin/pasta';
 /** The rootless engine's default network mode (podman's name). */
@@ -66,6 +67,15 @@ export async function rootlessNetSteps(core: EngineCore, c: Container, o: RunOpt
   await reclaimStale(core, c.id, []);
   const ports = core.store.tx(() => { core.store.networks.release(c.id); return allocatePorts(core, c, o, op); });
   return { parent: pastaSteps(ports, op, runDir), child: [] };
+}
+
+/**
+ * A rootless engine cannot make bridges in the host's network namespace (EPERM); they belong in a
+ * per-user rootless network namespace, which is not done yet: refused before any record is made.
+ */
+export function refuseUserNetwork(op: string): void {
+  if (!isRootless()) return;
+  throw new BerthError({ kind: 'usage', op, message: `${op}: user-defined networks are not supported by rootless berth yet (they need a rootless network namespace); use the default network (pasta) with -p, or --network host` });
 }
 
 export function pastaPidFile(runDir: string): string {
