@@ -28,7 +28,7 @@ export function minbaseRootfs(): string {
 }
 
 /** Write an OCI layout with one manifest whose layers are the given gzip tarballs. */
-async function ociLayout(out: string, layers: string[]): Promise<void> {
+export async function ociLayout(out: string, layers: string[]): Promise<void> {
   const blobs = join(out, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   const descs = [];

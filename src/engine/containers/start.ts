@@ -211,7 +211,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       health: healthOptionsOf(core, c, (c.config as { Shell?: string[] }).Shell),
     };
     const attachFirst = !!so.attach;
-    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined, netSteps: net?.wiring ?? rootlessNetSteps(o, op, paths.runDir) }, op, false, false, !attachFirst);
+    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined, netSteps: net?.wiring ?? await rootlessNetSteps(core, c, o, op, paths.runDir) }, op, false, false, !attachFirst);
     monitorPid = mp ?? 0;
     let conn: MonitorAttach | undefined;
     if (attachFirst) {

@@ -54,7 +54,7 @@ const portTaken = (op: string, ip: string, port: number) =>
   conflict(op, `${op}: Bind for ${ip.includes(':') ? `[${ip}]` : ip || '0.0.0.0'}:${port} failed: port is already allocated`);
 
 /** Choose the host ports (inside the caller's transaction). */
-function allocatePorts(core: EngineCore, c: Container, o: RunOptions, op: string): PublishedPort[] {
+export function allocatePorts(core: EngineCore, c: Container, o: RunOptions, op: string): PublishedPort[] {
   const nets = core.store.networks;
   const out: PublishedPort[] = [];
   const want: { key: string; HostIp: string; HostPort: string }[] = [];
@@ -90,7 +90,7 @@ function allocatePorts(core: EngineCore, c: Container, o: RunOptions, op: string
  * between its lease and its launch leaves them): released, so their addresses and host ports
  * serve again.
  */
-async function reclaimStale(core: EngineCore, self: string, nets: NetworkRecord[]): Promise<void> {
+export async function reclaimStale(core: EngineCore, self: string, nets: NetworkRecord[]): Promise<void> {
   const ids = new Set(core.store.networks.holders());
   for (const n of nets) for (const e of core.store.networks.endpointsOn(n.id)) if (e.state) ids.add(e.containerId);
   for (const id of ids) {

@@ -12,6 +12,7 @@ import { ensurePredefined, insertNetwork, PREDEFINED, type NetworkCreateRequest 
 import { refreshDnsTable, rewriteDnsConf } from './attach.js';
 import { leaseFor } from './lease.js';
 import { networkResource } from './shape.js';
+import { refuseUserNetwork } from '../rootless/network.js';
 
 function event(core: EngineCore, action: string, n: NetworkRecord, extra: Record<string, string> = {}): void {
   core.store.events.append({ type: 'network', action, actorId: n.id, attributes: { name: n.name, type: n.driver, ...extra } });
@@ -21,6 +22,7 @@ export async function createNetwork(core: EngineCore, req: NetworkCreateRequest)
   const op = 'create network';
   const warnings = ensurePredefined(core);
   if ((PREDEFINED as readonly string[]).includes(req.name)) throw conflict(op, `network with name ${req.name} already exists`);
+  refuseUserNetwork(op); // rootless: no bridges without a rootless network namespace (not done yet)
   const n = insertNetwork(core, req);
   try {
     if (n.driver === 'macvlan' || n.driver === 'ipvlan') {

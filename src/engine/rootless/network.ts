@@ -4,13 +4,19 @@
  * written, the helper parent runs `pasta … PID` (a `pid_exec` step: pasta joins the child's user
  * and network namespaces, configures a tap interface copying the host's addresses and routes, and
  * goes to the background); `-p` ports are forwarded by it from the host. pasta quits when the
- * namespace is gone. User-defined networks inside a rootless network namespace are not done yet.
+ * namespace is gone. Host ports are chosen and recorded as rootful ones (inspect, ps, port show
+ * them). User-defined networks inside a rootless network namespace are not done yet.
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../lib/index.js';
 import { step, type Step } from '../../sys/index.js';
 import type { RunOptions } from '../spec/index.js';
+import type { PublishedPort } from '../../network/index.js';
+import type { Container } from '../store/index.js';
+import type { EngineCore } from '../containers/core.js';
+import { allocatePorts, reclaimStale } from '../networks/attach.js';
+import { isRootless } from './paths.js';
 
 export const PASTA = '/usr/bin/pasta';
 /** The rootless engine's default network mode (podman's name). */
@@ -25,34 +31,51 @@ export function haveTun(): boolean {
   try { accessSync('/dev/net/tun', constants.R_OK | constants.W_OK); return true; } catch { return false; }
 }
 
-/** pasta's port specs for `-p`: `[ADDR/]HOSTPORT:CPORT`, TCP and UDP apart. */
-export function pastaPorts(publish: RunOptions['publish'], op: string): { tcp: string[]; udp: string[] } {
+/** pasta's port specs for the chosen host ports: `[ADDR/]HOSTPORT:CPORT`, TCP and UDP apart. */
+export function pastaPorts(ports: PublishedPort[], op: string): { tcp: string[]; udp: string[] } {
   const tcp: string[] = [], udp: string[] = [];
-  for (const [key, bindings] of Object.entries(publish ?? {})) {
-    const [port, proto = 'tcp'] = key.split('/');
-    if (proto !== 'tcp' && proto !== 'udp') throw new BerthError({ kind: 'usage', op, message: `${op}: -p ${key}: rootless networking forwards tcp and udp only` });
-    for (const b of bindings.length ? bindings : [{ HostIp: '', HostPort: '' }]) {
-      if (!b.HostPort) throw new BerthError({ kind: 'usage', op, message: `${op}: -p ${key}: rootless networking needs a host port (-p HOSTPORT:${port})` });
-      const spec = `${b.HostIp && b.HostIp !== '0.0.0.0' && b.HostIp !== '::' ? `${b.HostIp}/` : ''}${b.HostPort}:${port}`;
-      (proto === 'tcp' ? tcp : udp).push(spec);
-    }
+  for (const p of ports) {
+    if (p.proto !== 'tcp' && p.proto !== 'udp') throw new BerthError({ kind: 'usage', op, message: `${op}: -p ${p.containerPort}/${p.proto}: rootless networking forwards tcp and udp only` });
+    const spec = `${p.hostIp && p.hostIp !== '::' ? `${p.hostIp}/` : ''}${p.hostPort}:${p.containerPort}`;
+    (p.proto === 'tcp' ? tcp : udp).push(spec);
   }
   return { tcp, udp };
 }
 
-/** The helper's post step that starts pasta for the container (run with the child's pid). */
-export function pastaSteps(o: RunOptions, op: string, runDir: string): Step[] {
+function checkPasta(op: string): void {
   if (!havePasta()) throw new BerthError({ kind: 'system', op, message: `${op}: rootless networking needs ${PASTA} (apt-get install passt), or use --network none or host` });
   if (!haveTun()) throw new BerthError({ kind: 'system', op, path: '/dev/net/tun', message: `${op}: rootless networking (pasta) needs read and write access to /dev/net/tun (it is usually 0666), or use --network none or host` });
-  const { tcp, udp } = pastaPorts(o.publish, op);
+}
+
+/** The helper's post step that starts pasta for the container (run with the child's pid). */
+export function pastaSteps(ports: PublishedPort[], op: string, runDir: string): Step[] {
+  checkPasta(op);
+  const { tcp, udp } = pastaPorts(ports, op);
   const args = ['--config-net', '--quiet', '--ns-ifname', 'eth0', '--pid', pastaPidFile(runDir),
     '-t', tcp.length ? tcp.join(',') : 'none', '-u', udp.length ? udp.join(',') : 'none', '-T', 'none', '-U', 'none'];
   return [step('pid_exec', [PASTA, args.length, ...args], `start user-mode networking (pasta${tcp.length || udp.length ? `, ports ${[...tcp, ...udp].join(' ')}` : ''})`, PASTA)];
 }
 
-/** The wiring of a `pasta` container (none for any other mode). */
-export function rootlessNetSteps(o: RunOptions, op: string, runDir: string): { parent: Step[]; child: Step[] } | undefined {
-  return o.network === PASTA_MODE ? { parent: pastaSteps(o, op, runDir), child: [] } : undefined;
+/**
+ * The wiring of a `pasta` container (none for any other mode). Its host ports are chosen and
+ * recorded as a rootful container's are (`-p 80` and `-P` get free ephemeral ports), so that
+ * inspect's NetworkSettings.Ports, ps's PORTS and `port` show them; teardown releases them.
+ */
+export async function rootlessNetSteps(core: EngineCore, c: Container, o: RunOptions, op: string, runDir: string): Promise<{ parent: Step[]; child: Step[] } | undefined> {
+  if (o.network !== PASTA_MODE) return undefined;
+  checkPasta(op);
+  await reclaimStale(core, c.id, []);
+  const ports = core.store.tx(() => { core.store.networks.release(c.id); return allocatePorts(core, c, o, op); });
+  return { parent: pastaSteps(ports, op, runDir), child: [] };
+}
+
+/**
+ * A rootless engine cannot make bridges in the host's network namespace (EPERM); they belong in a
+ * per-user rootless network namespace, which is not done yet: refused before any record is made.
+ */
+export function refuseUserNetwork(op: string): void {
+  if (!isRootless()) return;
+  throw new BerthError({ kind: 'usage', op, message: `${op}: user-defined networks are not supported by rootless berth yet (they need a rootless network namespace); use the default network (pasta) with -p, or --network host` });
 }
 
 export function pastaPidFile(runDir: string): string {

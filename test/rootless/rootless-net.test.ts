@@ -1,0 +1,122 @@
+/**
+ * Rootless networking (issue 17, part 2), as a real unprivileged user made here (useradd,
+ * subordinate id ranges), through the real CLI run with runuser: pasta's published ports are
+ * chosen and recorded as rootful ones — inspect's NetworkSettings.Ports and HostConfig.PortBindings,
+ * ps's PORTS, `berth port` — `-p CPORT` gets a free host port, and all are answered from the host.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { busyboxRootfs, haveBusybox } from '../helpers/rootfs.js';
+import { FRONT } from '../helpers/worker.js';
+
+const BASE = 300000 + Math.floor(Math.random() * 100) * 70000;
+const COUNT = 65536;
+
+function missing(): string | undefined {
+  if (process.geteuid!() !== 0) return 'needs root to create a user';
+  for (const b of ['/usr/sbin/useradd', '/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/sbin/runuser', '/usr/bin/unshare', '/usr/bin/pasta']) if (!existsSync(b)) return `${b} is missing`;
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  if (!haveBusybox()) return 'no busybox';
+  if (spawnSync('unshare', ['--user', '--map-root-user', 'true']).status !== 0) return 'unprivileged user namespaces are disabled';
+  return undefined;
+}
+
+async function get(url: string): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    try { return await (await fetch(url)).text(); } catch { await new Promise((res) => setTimeout(res, 100)); }
+  }
+  return '';
+}
+
+describe('rootless networking: published ports as rootful shows them', { concurrency: false }, () => {
+  const why = missing();
+  const user = `brn${Math.random().toString(36).slice(2, 8)}`;
+  let home = '', uid = 0, tarDir = '', made = false, tunMode = -1;
+
+  const berth = (args: string[], timeout = 60_000) => {
+    const env = ['HOME=' + home, `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, 'BERTH_NO_WORKER=1', 'BERTH_BRIDGE=none', 'LANG=C'];
+    const r = spawnSync('runuser', ['-u', user, '--', 'env', '-i', ...env, FRONT, ...args], { encoding: 'utf8', timeout, cwd: '/tmp' });
+    return { code: r.status, out: r.stdout, err: r.stderr.split('\n').filter((l) => !l.startsWith('WARNING: XDG_RUNTIME_DIR')).join('\n') };
+  };
+
+  before(() => {
+    if (why) return;
+    tunMode = statSync('/dev/net/tun').mode & 0o777;
+    chmodSync('/dev/net/tun', 0o666); // Debian's default; this machine keeps it 0600
+    execFileSync('useradd', ['-m', '-s', '/bin/sh', user]);
+    made = true;
+    for (const f of ['/etc/subuid', '/etc/subgid']) execFileSync('sed', ['-i', `/^${user}:/d`, f]);
+    execFileSync('usermod', ['--add-subuids', `${BASE}-${BASE + COUNT - 1}`, '--add-subgids', `${BASE}-${BASE + COUNT - 1}`, user]);
+    uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+    home = `/home/${user}`;
+    tarDir = mkdtempSync(join(tmpdir(), 'berth-rootless-net-'));
+    chmodSync(tarDir, 0o755);
+    busyboxRootfs(join(tarDir, 'fs'));
+    execFileSync('tar', ['-C', join(tarDir, 'fs'), '--owner=0', '--group=0', '-cf', join(tarDir, 'busybox.tar'), '.']);
+    chmodSync(join(tarDir, 'busybox.tar'), 0o644);
+    const r = berth(['import', join(tarDir, 'busybox.tar'), 'busybox:latest']);
+    assert.equal(r.code, 0, r.err);
+  });
+
+  after(() => {
+    if (tunMode >= 0) chmodSync('/dev/net/tun', tunMode);
+    if (!made) return;
+    berth(['rm', '-f', 'rl-ports']);
+    spawnSync('pkill', ['-KILL', '-u', user]); // only the processes of the user this test made
+    spawnSync('userdel', ['-r', '-f', user]);
+    rmSync(`/tmp/berth-run-${uid}`, { recursive: true, force: true });
+    if (tarDir) rmSync(tarDir, { recursive: true, force: true });
+    for (const f of ['/etc/subuid', '/etc/subgid']) spawnSync('sed', ['-i', `/^${user}:/d`, f]);
+  });
+
+  it('inspect, ps and port show pasta\'s ports; -p CPORT gets a free host port; rm releases them', async (t) => {
+    if (why) return t.skip(why);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    let r = berth(['run', '-d', '--name', 'rl-ports', '-p', `127.0.0.1:${port}:80`, '-p', '81', 'busybox:latest', 'sh', '-c',
+      'echo eighty > /80.html; echo eighty-one > /81.html; httpd -p 81 -h /; exec httpd -f -p 80 -h /']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['inspect', '--format', '{{json .NetworkSettings.Ports}}|{{json .HostConfig.PortBindings}}', 'rl-ports']);
+    assert.equal(r.code, 0, r.err);
+    const [ports, bindings] = r.out.trim().split('|').map((s) => JSON.parse(s!)) as [Record<string, { HostIp: string; HostPort: string }[] | null>, unknown];
+    assert.deepEqual(ports['80/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(port) }]);
+    const any = ports['81/tcp'];
+    assert.ok(any && any.length === 2, JSON.stringify(ports));
+    assert.deepEqual(any.map((b) => b.HostIp), ['0.0.0.0', '::']);
+    const free = Number(any[0]!.HostPort);
+    assert.ok(free > 1024 && free !== port, String(free));
+    assert.deepEqual(bindings, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }], '81/tcp': [{ HostIp: '', HostPort: '' }] });
+    // answered from the host on both
+    assert.equal(await get(`http://127.0.0.1:${port}/80.html`), 'eighty\n');
+    assert.equal(await get(`http://127.0.0.1:${free}/81.html`), 'eighty-one\n');
+    r = berth(['ps', '--format', '{{.Ports}}']);
+    assert.equal(r.out.trim(), `127.0.0.1:${port}->80/tcp, 0.0.0.0:${free}->81/tcp, :::${free}->81/tcp`);
+    r = berth(['port', 'rl-ports']);
+    assert.equal(r.out, `80/tcp -> 127.0.0.1:${port}\n81/tcp -> 0.0.0.0:${free}\n81/tcp -> [::]:${free}\n`);
+    r = berth(['port', 'rl-ports', '80']);
+    assert.equal(r.out, `127.0.0.1:${port}\n`);
+    // stopped: no ports shown, and the host ports serve another container again
+    r = berth(['stop', '-t', '1', 'rl-ports']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['inspect', '--format', '{{json .NetworkSettings.Ports}}', 'rl-ports']);
+    assert.deepEqual(JSON.parse(r.out), {});
+    assert.equal(berth(['port', 'rl-ports']).out, '');
+    r = berth(['start', 'rl-ports']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(await get(`http://127.0.0.1:${port}/80.html`), 'eighty\n');
+    r = berth(['rm', '-f', 'rl-ports']);
+    assert.equal(r.code, 0, r.err);
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
+  });
+
+  it('network create is refused with what to use instead, and leaves no record', (t) => {
+    if (why) return t.skip(why);
+    const r = berth(['network', 'create', 'rl-net1']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /create network: user-defined networks are not supported by rootless berth yet .*use the default network \(pasta\) with -p/);
+    assert.doesNotMatch(berth(['network', 'ls', '--format', '{{.Name}}']).out, /rl-net1/);
+  });
+});
