@@ -1,7 +1,7 @@
 /** The container routes: create, start, stop, kill, restart, wait, inspect, list, delete, logs. */
 import type { ServerResponse } from 'node:http';
 import {
-  createContainer, inspectContainer, killContainer, readLogs, reconcile, removeContainer, restartContainer, startContainer,
+  createContainer, inspectContainer, killContainer, listView, readLogs, reconcile, removeContainer, restartContainer, startContainer,
   stopContainer, type EngineCore,
 } from '../engine/index.js';
 import type { Container } from '../engine/store/index.js';
@@ -40,19 +40,19 @@ function statusText(c: Container): string {
 }
 
 export function summary(core: EngineCore, c: Container, healthSuffix = ''): Record<string, unknown> {
-  const j = inspectContainer(core, c) as Record<string, any>;
+  const v = listView(core, c); // inspect's fields a row shows, without the rest of inspect
   const ports: unknown[] = [];
-  for (const [k, binds] of Object.entries((j.NetworkSettings?.Ports ?? {}) as Record<string, { HostIp: string; HostPort: string }[] | null>)) {
+  for (const [k, binds] of Object.entries(v.ports as Record<string, { HostIp: string; HostPort: string }[] | null>)) {
     const [port, type = 'tcp'] = k.split('/');
     if (!binds) { ports.push({ PrivatePort: Number(port), Type: type }); continue; }
     for (const b of binds) ports.push({ IP: b.HostIp || '0.0.0.0', PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
   }
-  const cmd = [j.Path, ...(j.Args ?? [])].filter((x) => x !== undefined && x !== '').join(' ');
+  const cmd = [v.path, ...v.args].filter((x) => x !== undefined && x !== '').join(' ');
   return {
     Id: c.id, Names: [`/${c.name}`], Image: c.image, ImageID: c.imageId, Command: cmd,
     Created: Math.floor(Date.parse(c.created) / 1000), Ports: ports, Labels: c.labels ?? {},
-    State: c.state.status, Status: statusText(c) + healthSuffix, HostConfig: { NetworkMode: j.HostConfig?.NetworkMode ?? '' },
-    NetworkSettings: { Networks: j.NetworkSettings?.Networks ?? {} }, Mounts: j.Mounts ?? [],
+    State: c.state.status, Status: statusText(c) + healthSuffix, HostConfig: { NetworkMode: v.networkMode },
+    NetworkSettings: { Networks: v.networks }, Mounts: v.mounts,
   };
 }
 

@@ -147,7 +147,11 @@ export async function serve(core: EngineCore, listen: Listen[], opts: ServeOptio
   try {
     for (const l of listen) {
       const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-        if (DEBUG) process.stderr.write(`berth serve: ${req.method} ${req.url}\n`);
+        if (DEBUG) {
+          const t0 = performance.now();
+          process.stderr.write(`berth serve: ${req.method} ${req.url}\n`);
+          res.once('close', () => process.stderr.write(`berth serve: ${req.method} ${req.url} -> ${res.statusCode} in ${(performance.now() - t0).toFixed(1)} ms\n`));
+        }
         dispatch(core, req, res, limits).catch((err) => sendError(res, err));
       };
       const httpOptions = { maxHeaderSize: 256 << 10, headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) };

@@ -38,13 +38,24 @@ export class EngineCore {
     return (this.roomCache ??= new NetworkRoom(join(this.options.runRoot, 'network'), new Firewall(), runNetSteps));
   }
 
+  /** A container's paths (pure joins of the roots and the id: kept for the ids seen lately, as list asks for each). */
   paths(id: string): ContainerPaths {
-    return containerPaths(this.options, id);
+    let p = this.pathsCache.get(id);
+    if (!p) {
+      if (this.pathsCache.size >= 1024) this.pathsCache.clear();
+      p = Object.freeze(containerPaths(this.options, id));
+      this.pathsCache.set(id, p);
+    }
+    return p;
   }
 
+  private readonly pathsCache = new Map<string, Readonly<ContainerPaths>>();
+
   get runtime(): RuntimeOptions {
-    return { root: runtimeRoot(this.options), seccompCacheDir: join(this.options.runRoot, 'seccomp') };
+    return (this.runtimeCache ??= Object.freeze({ root: runtimeRoot(this.options), seccompCacheDir: join(this.options.runRoot, 'seccomp') }));
   }
+
+  private runtimeCache?: RuntimeOptions;
 
   /** Record an event about a container (Docker's attributes: image, name, labels, extras). */
   event(type: EventType, action: string, c: Container, extra: Record<string, string> = {}): void {

@@ -127,6 +127,8 @@ export function healthSuffix(core: EngineCore, c: Container): string {
 
 /** Record the monitor's status changes as `health_status: …` events (at most once each). */
 export function ingestHealthEvents(core: EngineCore, c: Container): void {
+  // only a monitor given a healthcheck writes events: no file to look for otherwise
+  if (!healthArgs((c.config as { Healthcheck?: HealthConfig }).Healthcheck?.Test, ['sh'])) return;
   const f = files(core, c.id).events;
   const taken = `${f}.${process.pid}`;
   try { renameSync(f, taken); } catch { return; }

@@ -8,7 +8,7 @@ export {
 } from './lifecycle.js';
 export { readLogs, type LogsOptions } from './logs.js';
 export { execInContainer, type ExecRequest } from './exec.js';
-export { inspectContainer } from './inspect.js';
+export { inspectContainer, listView } from './inspect.js';
 export { runContainer, type RunRequest, type RunResult } from './run.js';
 export { resolveImage, readImageConfig, type PullPolicy, type ImageRequest } from './image.js';
 export type { CreateFlags } from './docker-shape.js';

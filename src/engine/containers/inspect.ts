@@ -71,6 +71,19 @@ export function inspectContainer(core: EngineCore, c: Container): Record<string,
   };
 }
 
+/**
+ * What a list row (`GET /containers/json`, `ps`) takes from inspect, without the rest: Path/Args,
+ * HostConfig.NetworkMode, NetworkSettings.Ports and .Networks, Mounts — the same values, from the
+ * store only (no health file, no paths).
+ */
+export function listView(core: EngineCore, c: Container): { path: string; args: string[]; networkMode: string; ports: Record<string, unknown>; networks: Record<string, unknown>; mounts: Record<string, unknown>[] } {
+  const cfg = c.config as { Entrypoint?: string[] | null; Cmd?: string[] | null };
+  const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
+  const ns = networkSettings(core, c, (c.hostConfig[RUN_OPTIONS_KEY] ?? {}) as RunOptions) as { Ports: Record<string, unknown>; Networks: Record<string, unknown> };
+  const mode = (c.hostConfig as { NetworkMode?: string }).NetworkMode;
+  return { path: args[0] ?? '', args: args.slice(1), networkMode: mode ?? '', ports: ns.Ports, networks: ns.Networks, mounts: mountsOf(core, c) };
+}
+
 function graphData(core: EngineCore, c: Container): Record<string, string> {
   const paths = core.paths(c.id);
   return { MergedDir: paths.rootfs, WorkDir: '', UpperDir: '', LowerDir: '' };

@@ -17,9 +17,14 @@ function sleepSync(ms: number): void { Atomics.wait(pause, 0, 0, ms); }
 /** A live berth monitor (not a zombie: an orphaned monitor's zombie may never be reaped). */
 export function monitorAlive(pid: number): boolean {
   if (!pid) return false;
-  const st = procStat(pid);
-  if (!st || st.state === 'Z' || st.state === 'X') return false;
-  try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'berth-monitor'; } catch { return false; }
+  // one read: /proc/PID/stat carries the comm (in parentheses) and the state after it
+  let text: string;
+  try { text = readFileSync(`/proc/${pid}/stat`, 'latin1'); } catch { return false; }
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open || text.slice(open + 1, close) !== 'berth-monitor') return false;
+  const state = text[close + 2];
+  return state !== 'Z' && state !== 'X';
 }
 
 /** The runtime's view of the container (`<run-root>/runtime/<id>/state.json`), if it has one. */
