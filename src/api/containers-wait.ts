@@ -48,7 +48,14 @@ export async function waitFor(core: EngineCore, id: string, condition: string, a
     const died = dieAfter(core, id, afterId);
     const now = core.store.containers.find(id);
     if (!now) return died ?? code; // removed (for next-exit: before its next exit)
-    const cur = reconcile(core, now);
+    let cur;
+    try {
+      cur = reconcile(core, now);
+    } catch (err) {
+      // removed under us (an `--rm` container settled by another client): that is the end of it
+      if (!core.store.containers.find(id)) return dieAfter(core, id, afterId) ?? code;
+      throw err;
+    }
     code = cur.state.exitCode;
     if (died !== undefined && condition === 'next-exit') return died;
     if (condition === 'not-running' && !active(cur.state.status)) return died ?? code;
