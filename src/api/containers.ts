@@ -1,7 +1,7 @@
 /** The container routes: create, start, stop, kill, restart, wait, inspect, list, delete, logs. */
 import type { ServerResponse } from 'node:http';
 import {
-  createContainer, inspectContainer, killContainer, listView, readLogs, reconcile, removeContainer, restartContainer, startContainer,
+  createContainer, inspectContainer, statusText, killContainer, listView, readLogs, reconcile, removeContainer, restartContainer, startContainer,
   stopContainer, type EngineCore,
 } from '../engine/index.js';
 import type { Container } from '../engine/store/index.js';
@@ -12,32 +12,6 @@ import { connectPending } from './attach.js';
 const get = (core: EngineCore, ref: string): Container => reconcile(core, core.store.containers.get(ref));
 const isRunning = (c: Container) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting';
 
-const ago = (iso: string | null | undefined): string => {
-  if (!iso) return '';
-  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s < 60) return `${Math.floor(s)} seconds`;
-  const m = s / 60;
-  if (m < 2) return 'About a minute';
-  if (m < 60) return `${Math.floor(m)} minutes`;
-  const h = m / 60;
-  if (Math.round(h) === 1) return 'About an hour';
-  if (h < 48) return `${Math.round(h)} hours`;
-  return `${Math.floor(h / 24)} days`;
-};
-
-/** Docker's Status column. */
-function statusText(c: Container): string {
-  const s = c.state;
-  switch (s.status) {
-    case 'running': return `Up ${ago(s.startedAt)}`;
-    case 'paused': return `Up ${ago(s.startedAt)} (Paused)`;
-    case 'restarting': return `Restarting (${s.exitCode}) ${ago(s.finishedAt)} ago`;
-    case 'exited': return s.finishedAt ? `Exited (${s.exitCode}) ${ago(s.finishedAt)} ago` : 'Created';
-    case 'dead': return 'Dead';
-    default: return 'Created';
-  }
-}
 
 export function summary(core: EngineCore, c: Container, healthSuffix = ''): Record<string, unknown> {
   const v = listView(core, c); // inspect's fields a row shows, without the rest of inspect

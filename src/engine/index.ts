@@ -10,3 +10,4 @@ export * from './system.js';
 export * from './networks/index.js';
 export * from './build-support.js';
 export * from './bench-net.js';
+export { defaultRoots, isRootless, type DefaultRoots } from './rootless/paths.js';

@@ -1,10 +1,10 @@
 /** `berth ps` (and `container ls`): Docker's columns, filters, formats. */
 import { imageStore } from '../../image/index.js';
-import { checkHealthFilter, healthStatus, healthSuffix, ingestHealthEvents, reconcile, type EngineCore } from '../../engine/index.js';
+import { checkHealthFilter, healthStatus, healthSuffix, ingestHealthEvents, humanDuration, reconcile, statusText, type EngineCore } from '../../engine/index.js';
 import { parseFilters, type Container } from '../../engine/store/index.js';
 import { bool, int, str, strs } from '../flags.js';
 import { PS_ERRORS, formatItems, preflight } from '../image/format.js';
-import { createdAt, humanDuration, humanSize } from '../image/common.js';
+import { createdAt, humanSize } from '../image/common.js';
 import { io, runEngineCommand, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
@@ -30,21 +30,6 @@ const HEADERS: Record<string, string> = {
   LocalVolumes: 'LOCAL VOLUMES',
 };
 
-const ago = (iso: string | null) => (iso ? humanDuration(Date.now() - Date.parse(iso)) : '');
-
-/** Docker's Status column. */
-export function statusText(c: Container): string {
-  const s = c.state;
-  switch (s.status) {
-    case 'running': return `Up ${ago(s.startedAt)}`;
-    case 'paused': return `Up ${ago(s.startedAt)} (Paused)`;
-    case 'restarting': return `Restarting (${s.exitCode}) ${ago(s.finishedAt)} ago`;
-    case 'exited': return s.finishedAt ? `Exited (${s.exitCode}) ${ago(s.finishedAt)} ago` : 'Created';
-    case 'removing': return 'Removal In Progress';
-    case 'dead': return 'Dead';
-    default: return 'Created';
-  }
-}
 
 function command(c: Container, noTrunc: boolean): string {
   const cfg = c.config as { Entrypoint?: string[] | null; Cmd?: string[] | null };
@@ -67,7 +52,7 @@ export function rowOf(c: Container, noTrunc: boolean, size?: { rw: number; root:
     Names: c.name,
     Networks: String((c.hostConfig as { NetworkMode?: string }).NetworkMode ?? 'none'),
     Ports: ports,
-    RunningFor: `${ago(c.created)} ago`,
+    RunningFor: `${humanDuration(Date.now() - Date.parse(c.created))} ago`,
     Size: size ? `${humanSize(size.rw)} (virtual ${humanSize(size.root)})` : '0B',
     State: c.state.status,
     Status: statusText(c) + health,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BerthError, debugStacks, describeError } from '../../lib/index.js';
 import { closeContext, readDaemonConfig, type ImageContext, type ImageUse } from '../../image/index.js';
 import { closeIdleConnections } from '../../image/registry/index.js';
-import { defaultRoots } from '../../engine/rootless/paths.js';
+import { defaultRoots, humanDuration } from '../../engine/index.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
 
 import { currentContext, io, slot, type IO } from '../context.js';
@@ -152,23 +152,8 @@ export function humanSize(bytes: number, precision = 3): string {
   return `${Number(v.toPrecision(precision))}${units[i]}`;
 }
 
-/** Docker's `units.HumanDuration`. */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(ms / 3600_000);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(ms / 3600_000 / 24 / 365)} years`;
-}
+
+export { humanDuration };
 
 export function since(iso: string): string {
   const t = Date.parse(iso);

@@ -36,3 +36,4 @@ export {
   parseGoDuration, mergeHealthcheck, validateHealthcheck, readHealth, healthStatus, healthSuffix, ingestHealthEvents, ingestAllHealthEvents, checkHealthFilter,
   HEALTH_ACTIONS, type HealthConfig, type HealthState, type HealthStatus, type HealthAction,
 } from './health.js';
+export { humanDuration, statusText } from './status-text.js';
