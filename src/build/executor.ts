@@ -122,12 +122,19 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   let stepNo = 0;
   const counters = { steps: 0, cached: 0 };
   const results = new Map<number, Promise<{ img: BuildImage; key: string }>>();
+  const views = new Map<string, Promise<FileSource>>();
   const ctx: StepContext = {
-    core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters,
+    core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters, storedBlobs: new Set(),
     secrets: new Map((o.secrets ?? []).map((s) => [s.id, s])), ssh: new Map((o.ssh ?? []).map((s) => [s.id, s])), allow: new Set(o.allow ?? []), addHosts: o.addHosts ?? [], network: o.network ?? 'default',
     nextStep: () => ++stepNo,
     stageResult: (i: number) => runStage(i),
-    layersOf: async (img: BuildImage): Promise<FileSource> => new LayersSource(await buildLayerDirs(core, img.diffIDs), hashes),
+    layersOf: (img: BuildImage): Promise<FileSource> => {
+      // one view per layer chain in a build (a view memoises its lookups)
+      const k = img.diffIDs.at(-1) ?? '';
+      let v = views.get(k);
+      if (!v) views.set(k, (v = buildLayerDirs(core, img.diffIDs).then((dirs) => new LayersSource(dirs, hashes))));
+      return v;
+    },
     imageSource: async (ref: string) => {
       const r = await resolveImage(core.images, ref, { pull: o.pull ? 'always' : 'missing' });
       return new LayersSource(await buildLayerDirs(core, r.record.diffIDs), hashes);

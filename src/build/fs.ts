@@ -97,9 +97,17 @@ const isOpaque = (p: string) => { try { return lgetxattr(p, 'trusted.overlay.opa
 /** The merged view of an image's layer directories (top first). */
 export class LayersSource implements FileSource {
   private readonly hashes = new Map<string, Promise<string>>();
+  private readonly found = new Map<string, { path: string; st: Stats } | undefined>();
   constructor(private readonly dirs: string[], private readonly hashes_?: FileHashes) {}
 
+  /** committed layers do not change: each path is looked up once */
   private find(rel: string): { path: string; st: Stats } | undefined {
+    let f = this.found.get(rel);
+    if (f === undefined && !this.found.has(rel)) this.found.set(rel, (f = this.lookup(rel)));
+    return f;
+  }
+
+  private lookup(rel: string): { path: string; st: Stats } | undefined {
     for (const d of this.dirs) {
       const p = rel ? join(d, rel) : d;
       const st = lstatMaybe(p);
