@@ -438,7 +438,7 @@ export class Step {
           if (typeof f.chmod === 'string') chmod = parseChmod(this.expand(ins, f.chmod));
           const sources: CopySource[] = srcs.filter((p) => !urls.includes(p) && !gits.includes(p)).map((p) => ({ src: from, pattern: p }));
           const remote = [];
-          for (const u of urls) remote.push(await download(u, checksum));
+          for (const u of urls) remote.push(await download(u, checksum, posix.join(this.c.core.options.root, 'builder', 'http')));
           // git sources: cloned, copied like a context directory, their bytes read before the clone goes
           const repos = await gitSources(gits, this.c.core.options.runRoot, f['keep-git-dir'] === true, this.c.signal);
           try {
