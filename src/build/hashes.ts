@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 /** Entries kept at most (the oldest looked-up go first). */
-const MAX_ENTRIES = 200_000;
+const MAX_ENTRIES = 50_000;
 
 export const fileStamp = (st: BigIntStats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 
