@@ -36,6 +36,10 @@ export class BuildCache {
       const p = join(this.dir, n);
       try { bytes += (await fsp.stat(p)).size; await fsp.rm(p, { force: true }); if (n.endsWith('.json')) entries++; } catch { /* gone */ }
     }
+    // ADD's downloaded bodies (kept for conditional requests)
+    const http = join(this.dir, '..', 'http');
+    bytes += await treeSize(http);
+    await fsp.rm(http, { recursive: true, force: true });
     // RUN --mount=type=cache directories (one per id, with its `.id` file)
     const mounts = join(this.dir, '..', 'mounts', 'cache');
     let dirs: string[] = [];

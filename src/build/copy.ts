@@ -8,8 +8,9 @@
  * them. The key of the step is computed from the same items (content digests, modes, owners,
  * names: never mtimes).
  */
-import { createHash } from 'node:crypto';
-import { posix } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
@@ -292,20 +293,64 @@ export function itemsTar(items: CopyItem[]): Readable {
   return pack as unknown as Readable;
 }
 
-/** ADD of an http(s) URL: the file's name (the URL's last path element), bytes and Last-Modified; `--checksum` verified. */
-export async function download(url: string, checksum: string | undefined): Promise<{ name: string; data: Buffer; mtime: Date }> {
+/** What an earlier download of a URL left (next to its body): validators for a conditional request. */
+interface Fetched { etag?: string; lastModified?: string; digest: string; mtime: string }
+
+async function stored(dir: string, id: string): Promise<{ meta: Fetched; data: Buffer } | undefined> {
+  try {
+    const meta = JSON.parse(await fsp.readFile(join(dir, `${id}.json`), 'utf8')) as Fetched;
+    const data = await fsp.readFile(join(dir, id));
+    // a body that is not what was stored is not used (and downloaded again)
+    return createHash('sha256').update(data).digest('hex') === meta.digest ? { meta, data } : undefined;
+  } catch { return undefined; }
+}
+
+async function store(dir: string, id: string, meta: Fetched, data: Buffer): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  const tmp = `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await fsp.writeFile(join(dir, tmp), data);
+  await fsp.rename(join(dir, tmp), join(dir, id));
+  await fsp.writeFile(join(dir, tmp), JSON.stringify(meta));
+  await fsp.rename(join(dir, tmp), join(dir, `${id}.json`));
+}
+
+/**
+ * ADD of an http(s) URL: the file's name (the URL's last path element), bytes and Last-Modified;
+ * `--checksum` verified. With `storeDir`, the body and its validators are kept per URL and the next
+ * download is a conditional request (If-None-Match, If-Modified-Since): a 304 reuses the kept body.
+ */
+export async function download(url: string, checksum: string | undefined, storeDir?: string): Promise<{ name: string; data: Buffer; mtime: Date }> {
+  const id = createHash('sha256').update(url).digest('hex');
+  const prev = storeDir ? await stored(storeDir, id) : undefined;
+  const headers: Record<string, string> = {};
+  if (prev?.meta.etag) headers['if-none-match'] = prev.meta.etag;
+  if (prev?.meta.lastModified) headers['if-modified-since'] = prev.meta.lastModified;
   let res: Response;
-  try { res = await fetch(url, { redirect: 'follow' }); } catch (e) {
+  try { res = await fetch(url, { redirect: 'follow', headers }); } catch (e) {
     throw new CopyError(`failed to load cache key: ${url}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
   }
-  if (!res.ok) throw new CopyError(`failed to load cache key: invalid response status ${res.status}`);
-  const data = Buffer.from(await res.arrayBuffer());
+  let data: Buffer;
+  let lm: string | null;
+  if (res.status === 304 && prev) {
+    await res.arrayBuffer().catch(() => undefined);
+    data = prev.data;
+    lm = prev.meta.lastModified ?? null;
+  } else {
+    if (!res.ok) throw new CopyError(`failed to load cache key: invalid response status ${res.status}`);
+    data = Buffer.from(await res.arrayBuffer());
+    lm = res.headers.get('last-modified');
+    const etag = res.headers.get('etag');
+    if (storeDir && (etag || lm)) {
+      await store(storeDir, id, {
+        ...(etag ? { etag } : {}), ...(lm ? { lastModified: lm } : {}), digest: createHash('sha256').update(data).digest('hex'), mtime: new Date().toISOString(),
+      }, data).catch(() => undefined);
+    }
+  }
   if (checksum) {
     const [algo, want] = checksum.split(':') as [string, string];
     const got = createHash(algo).update(data).digest('hex');
     if (got !== want) throw new CopyError(`digest mismatch ${checksum}: ${algo}:${got}`);
   }
-  const lm = res.headers.get('last-modified');
   const name = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '') || '__unnamed__';
   return { name, data, mtime: lm ? new Date(lm) : new Date(0) };
 }

@@ -12,6 +12,7 @@ import { BerthError } from '../lib/index.js';
 import { formatReference, imageStore, parseReference, type Lease } from '../image/index.js';
 import { buildLayerDirs, resolveImage, sweepBuildLeftovers, writeBuildImage, type BuildImage, type EngineCore } from '../engine/index.js';
 import { BuildCache } from './cache.js';
+import { FileHashes } from './hashes.js';
 import { PatternMatcher, readIgnore } from './dockerignore.js';
 import { ContextSource, LayersSource, type FileSource } from './fs.js';
 import { dependencies, neededStages, targetIndex } from './graph.js';
@@ -112,7 +113,8 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   const deps = dependencies(df, expandGlobal);
   const target = targetIndex(df, o.target);
   const needed = neededStages(df, deps, target);
-  const context = new ContextSource(o.contextDir ?? '/nonexistent-empty-context', ignoreFor(o));
+  const hashes = await FileHashes.load(core.options.root);
+  const context = new ContextSource(o.contextDir ?? '/nonexistent-empty-context', ignoreFor(o), hashes);
   const cache = new BuildCache(core.options.root);
   const images = imageStore(core.images);
   await sweepBuildLeftovers(core);
@@ -120,15 +122,22 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   let stepNo = 0;
   const counters = { steps: 0, cached: 0 };
   const results = new Map<number, Promise<{ img: BuildImage; key: string }>>();
+  const views = new Map<string, Promise<FileSource>>();
   const ctx: StepContext = {
-    core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters,
+    core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters, storedBlobs: new Set(),
     secrets: new Map((o.secrets ?? []).map((s) => [s.id, s])), ssh: new Map((o.ssh ?? []).map((s) => [s.id, s])), allow: new Set(o.allow ?? []), addHosts: o.addHosts ?? [], network: o.network ?? 'default',
     nextStep: () => ++stepNo,
     stageResult: (i: number) => runStage(i),
-    layersOf: async (img: BuildImage): Promise<FileSource> => new LayersSource(await buildLayerDirs(core, img.diffIDs)),
+    layersOf: (img: BuildImage): Promise<FileSource> => {
+      // one view per layer chain in a build (a view memoises its lookups)
+      const k = img.diffIDs.at(-1) ?? '';
+      let v = views.get(k);
+      if (!v) views.set(k, (v = buildLayerDirs(core, img.diffIDs).then((dirs) => new LayersSource(dirs, hashes))));
+      return v;
+    },
     imageSource: async (ref: string) => {
       const r = await resolveImage(core.images, ref, { pull: o.pull ? 'always' : 'missing' });
-      return new LayersSource(await buildLayerDirs(core, r.record.diffIDs));
+      return new LayersSource(await buildLayerDirs(core, r.record.diffIDs), hashes);
     },
     stageLabel: (s: Stage, k: number) => {
       const n = s.instructions.length + 1;
@@ -184,6 +193,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
     return { id: rec.id, steps: counters.steps, cached: counters.cached, warnings };
   } finally {
     context.close();
+    await hashes.save().catch(() => undefined);
     await lease.release();
   }
 }

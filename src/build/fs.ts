@@ -4,12 +4,12 @@
  * nothing outside the context is ever read) or the merged layers of a stage or image (top layer
  * first, overlay whiteouts hiding what is below). Paths are slash-separated, relative, cleaned.
  */
-import { createHash } from 'node:crypto';
-import { constants as fsc, createReadStream, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, type BigIntStats, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { closeFd, lgetxattr, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../sys/index.js';
 import type { PatternMatcher } from './dockerignore.js';
+import { hashStream, type FileHashes } from './hashes.js';
 
 export interface FileSource {
   /** lstat of `rel` ('' = the root), undefined when absent or ignored */
@@ -23,30 +23,41 @@ export interface FileSource {
 }
 
 const lstatMaybe = (p: string): Stats | undefined => { try { return lstatSync(p); } catch { return undefined; } };
+const lstatMaybeBig = (p: string): BigIntStats | undefined => { try { return lstatSync(p, { bigint: true }); } catch { return undefined; } };
 
-async function hashStream(s: Readable): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of s) h.update(c as Buffer);
-  return h.digest('hex');
+/** The digest of an open file: from the file-hash cache when its stamps are known, else read (the fd is consumed). */
+function digestFd(fd: number, hashes: FileHashes | undefined): Promise<string> {
+  let st;
+  try {
+    st = hashes ? fstatSync(fd, { bigint: true }) : undefined;
+    const known = st && hashes!.get(st);
+    if (known) { closeSync(fd); return Promise.resolve(known); }
+  } catch (e) { closeSync(fd); return Promise.reject(e); }
+  return hashStream(createReadStream('', { fd, autoClose: true })).then((d) => { if (st) hashes!.set(st, d); return d; });
 }
 
 export class ContextSource implements FileSource {
   private rootFd: number | undefined;
   private readonly hashes = new Map<string, Promise<string>>();
-  constructor(readonly root: string, private readonly ignore: PatternMatcher) {}
+  private readonly stats = new Map<string, Stats | undefined>();
+  constructor(readonly root: string, private readonly ignore: PatternMatcher, private readonly hashes_?: FileHashes) {}
 
   private ignored(rel: string): boolean { return rel !== '' && this.ignore.matches(rel); }
+
+  /** lstat of one path, memoised: the context is read as it is when the build starts */
+  private raw(rel: string): Stats | undefined {
+    let st = this.stats.get(rel);
+    if (st === undefined && !this.stats.has(rel)) this.stats.set(rel, (st = lstatMaybe(rel ? join(this.root, rel) : this.root)));
+    return st;
+  }
 
   lstat(rel: string): Stats | undefined {
     if (this.ignored(rel)) return undefined;
     // every parent must be a real directory of the context (no link on the way)
-    const parts = rel ? rel.split('/') : [];
-    let p = this.root;
-    for (let i = 0; i < parts.length - 1; i++) {
-      p = join(p, parts[i]!);
-      if (!lstatMaybe(p)?.isDirectory()) return undefined;
+    for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) {
+      if (!this.raw(rel.slice(0, i))?.isDirectory()) return undefined;
     }
-    return lstatMaybe(rel ? join(this.root, rel) : this.root);
+    return this.raw(rel);
   }
 
   readdir(rel: string): string[] {
@@ -56,15 +67,23 @@ export class ContextSource implements FileSource {
 
   readlink(rel: string): string { return readlinkSync(join(this.root, rel)); }
 
-  open(rel: string): Readable {
+  private openFd(rel: string): number {
     this.rootFd ??= openDirPath(this.root);
-    const fd = openat2(this.rootFd, rel, fsc.O_RDONLY | fsc.O_NOFOLLOW | 0o2000000, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
-    return createReadStream('', { fd, autoClose: true });
+    return openat2(this.rootFd, rel, fsc.O_RDONLY | fsc.O_NOFOLLOW | 0o2000000, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
   }
+
+  open(rel: string): Readable { return createReadStream('', { fd: this.openFd(rel), autoClose: true }); }
 
   digest(rel: string): Promise<string> {
     let d = this.hashes.get(rel);
-    if (!d) this.hashes.set(rel, (d = hashStream(this.open(rel))));
+    if (!d) {
+      // known stamps: the digest without opening the file (its parents were checked by lstat; what is read later is opened beneath the root)
+      const st = this.hashes_ && this.raw(rel)?.isFile() ? lstatMaybeBig(join(this.root, rel)) : undefined;
+      const known = st?.isFile() ? this.hashes_!.get(st) : undefined;
+      if (known) d = Promise.resolve(known);
+      else try { d = digestFd(this.openFd(rel), this.hashes_); } catch (e) { d = Promise.reject(e); }
+      this.hashes.set(rel, d);
+    }
     return d;
   }
 
@@ -78,9 +97,17 @@ const isOpaque = (p: string) => { try { return lgetxattr(p, 'trusted.overlay.opa
 /** The merged view of an image's layer directories (top first). */
 export class LayersSource implements FileSource {
   private readonly hashes = new Map<string, Promise<string>>();
-  constructor(private readonly dirs: string[]) {}
+  private readonly found = new Map<string, { path: string; st: Stats } | undefined>();
+  constructor(private readonly dirs: string[], private readonly hashes_?: FileHashes) {}
 
+  /** committed layers do not change: each path is looked up once */
   private find(rel: string): { path: string; st: Stats } | undefined {
+    let f = this.found.get(rel);
+    if (f === undefined && !this.found.has(rel)) this.found.set(rel, (f = this.lookup(rel)));
+    return f;
+  }
+
+  private lookup(rel: string): { path: string; st: Stats } | undefined {
     for (const d of this.dirs) {
       const p = rel ? join(d, rel) : d;
       const st = lstatMaybe(p);
@@ -119,7 +146,10 @@ export class LayersSource implements FileSource {
   open(rel: string): Readable { return createReadStream(this.find(rel)!.path); }
   digest(rel: string): Promise<string> {
     let d = this.hashes.get(rel);
-    if (!d) this.hashes.set(rel, (d = hashStream(this.open(rel))));
+    if (!d) {
+      try { d = digestFd(openSync(this.find(rel)!.path, fsc.O_RDONLY | fsc.O_NOFOLLOW | 0o2000000), this.hashes_); } catch (e) { d = Promise.reject(e); }
+      this.hashes.set(rel, d);
+    }
     return d;
   }
 }

@@ -7,77 +7,30 @@
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError } from '../lib/index.js';
-import type { Lease } from '../image/index.js';
 import {
-  haveBuildLayers, resolveImage, runBuildStep, storeBuildLayer, type BuildImage, type BuildRunRequest, type EngineCore,
+  haveBuildLayers, resolveImage, runBuildStep, storeBuildLayer, type BuildImage, type BuildRunRequest,
 } from '../engine/index.js';
-import type { BuildCache } from './cache.js';
 import { stepKey } from './cache.js';
 import {
   checkStopSignal, envMap, type RuntimeConfig, exposedPorts, goQ, healthcheck, healthHistory, parseChmod, resolveChown, setEnv,
 } from './config.js';
 import { copyItems, CopyError, download, itemsKey, itemsTar, type CopyItem, type CopySource } from './copy.js';
-import { LayersSource, type ContextSource, type FileSource } from './fs.js';
+import { LayersSource, type FileSource } from './fs.js';
 import { GitError, gitSources, isGitSource } from './git.js';
 import { stageRef } from './graph.js';
-import { toInstruction, type Dockerfile, type Instruction, type Stage } from './instructions.js';
+import { toInstruction, type Instruction, type Stage } from './instructions.js';
 import { expandWord, type Env } from './lex.js';
 import { DockerfileError, parseHeredocWord, parseLine, chompHeredoc } from './parser.js';
-import { MountError, parseMount, prepareMounts, treeKey, type BuildSecret, type BuildSsh, type RunMount } from './mounts.js';
+import { MountError, parseMount, prepareMounts, treeKey, type RunMount } from './mounts.js';
+import { readText, StepFailed, type StepContext } from './step-context.js';
 
-export interface StepContext {
-  core: EngineCore;
-  df: Dockerfile;
-  cache: BuildCache;
-  lease: Lease;
-  context: ContextSource;
-  buildArgs: Map<string, string>;
-  used: Set<string>;
-  globals: Map<string, string>;
-  log: (line: string) => void;
-  signal?: AbortSignal;
-  noCache: boolean;
-  pull: boolean;
-  counters: { steps: number; cached: number };
-  nextStep: () => number;
-  stageResult: (i: number) => Promise<{ img: BuildImage; key: string }>;
-  layersOf: (img: BuildImage) => Promise<FileSource>;
-  imageSource: (ref: string) => Promise<FileSource>;
-  stageLabel: (s: Stage, k: number) => string;
-  /** `--secret`s by id */
-  secrets: Map<string, BuildSecret>;
-  /** `--ssh` agents by id */
-  ssh: Map<string, BuildSsh>;
-  /** `--allow` entitlements */
-  allow: Set<string>;
-  /** `--add-host` entries (`name:ip`) */
-  addHosts: string[];
-  /** `--network`: the RUNs' default network (default: the engine's default bridge) */
-  network: 'default' | 'none' | 'host';
-}
+export { StepFailed, type StepContext } from './step-context.js';
 
 const COMMENT = 'buildkit.dockerfile.v0';
 /** Changes when what the builder makes of a step changes (old entries are then never hit). */
 const CACHE_FORMAT = 2;
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const TAIL_LINES = 8;
-
-/** A RUN that exited non-zero. */
-export class StepFailed extends BerthError {
-  constructor(where: string, label: string, text: string, argv: string[], readonly exitCode: number, readonly tail: string[]) {
-    super({
-      kind: 'invalid', op: 'build',
-      message: `build: ${where}: ${label} ${text}: process "${argv.join(' ')}" did not complete successfully: exit code: ${exitCode}`,
-    });
-  }
-}
-
-async function readText(src: FileSource, rel: string): Promise<string | undefined> {
-  if (!src.lstat(rel)?.isFile()) return undefined;
-  const parts: Buffer[] = [];
-  for await (const c of src.open(rel)) parts.push(c as Buffer);
-  return Buffer.concat(parts).toString('utf8');
-}
 
 export class Step {
   private img!: BuildImage;
@@ -182,7 +135,7 @@ export class Step {
     const prepared = await exec.prepare();
     const key = stepKey(this.key, ins.name, prepared.key);
     const hit = this.c.noCache ? undefined : await this.c.cache.get(key);
-    if (hit && await haveBuildLayers(this.c.core, hit.layers, hit.diffIDs)) {
+    if (hit && await haveBuildLayers(this.c.core, hit.layers, hit.diffIDs, this.c.storedBlobs)) {
       this.img = hit;
       this.key = key;
       this.c.counters.cached++;
@@ -485,7 +438,7 @@ export class Step {
           if (typeof f.chmod === 'string') chmod = parseChmod(this.expand(ins, f.chmod));
           const sources: CopySource[] = srcs.filter((p) => !urls.includes(p) && !gits.includes(p)).map((p) => ({ src: from, pattern: p }));
           const remote = [];
-          for (const u of urls) remote.push(await download(u, checksum));
+          for (const u of urls) remote.push(await download(u, checksum, posix.join(this.c.core.options.root, 'builder', 'http')));
           // git sources: cloned, copied like a context directory, their bytes read before the clone goes
           const repos = await gitSources(gits, this.c.core.options.runRoot, f['keep-git-dir'] === true, this.c.signal);
           try {

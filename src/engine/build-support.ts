@@ -131,10 +131,17 @@ export async function storeBuildLayer(core: EngineCore, tar: Readable, parentDif
   return { desc, diffID, size: res.size };
 }
 
-/** Whether a layer chain is still stored (blobs and unpacked snapshots): a cache entry is usable. */
-export async function haveBuildLayers(core: EngineCore, layers: Descriptor[], diffIDs: string[]): Promise<boolean> {
+/**
+ * Whether a layer chain is still stored (blobs and unpacked snapshots): a cache entry is usable.
+ * `known`: blobs a build already found (not looked up again; those found are added).
+ */
+export async function haveBuildLayers(core: EngineCore, layers: Descriptor[], diffIDs: string[], known?: Set<string>): Promise<boolean> {
   const content = contentStore(core.images);
-  for (const l of layers) if (!(await content.has(l.digest))) return false;
+  for (const l of layers) {
+    if (known?.has(l.digest)) continue;
+    if (!(await content.has(l.digest))) return false;
+    known?.add(l.digest);
+  }
   const snaps = await snapshotter(core.images);
   return chainIDs(diffIDs).every((c) => snaps.stat(c)?.kind === 'committed');
 }
