@@ -47,6 +47,8 @@ export async function* readLogs(core: EngineCore, c: Container, o: LogsOptions =
   const entries: JsonLogEntry[] = [];
   let livePos = 0;
   let liveIno = 0;
+  // Following keeps the live file open: its last lines stay readable after a removal unlinks it.
+  let live: FileHandle | undefined;
   for (const f of files) {
     let text: string;
     if (f === c.logPath) {
@@ -61,7 +63,7 @@ export async function* readLogs(core: EngineCore, c: Container, o: LogsOptions =
         const lastNl = text.lastIndexOf('\n');
         text = text.slice(0, lastNl + 1);
         livePos = Buffer.byteLength(text);
-      } finally { await fh.close(); }
+      } finally { if (o.follow) live = fh; else await fh.close(); }
     } else text = await readAll(f);
     for (const line of text.split('\n')) {
       if (!line) continue;
@@ -73,34 +75,48 @@ export async function* readLogs(core: EngineCore, c: Container, o: LogsOptions =
   if (!o.follow) return;
   const paths = core.paths(c.id);
   let partial = '';
-  for (;;) {
-    if (o.signal?.aborted) return;
-    const done = !!readExitRecord(paths.exitFile) || !monitorAlive(c.state.monitorPid);
-    let st;
-    try { st = await stat(c.logPath); } catch { st = undefined; }
-    if (st && (st.ino !== liveIno || st.size < livePos)) { liveIno = st.ino; livePos = 0; partial = ''; } // rotated
-    if (st && st.size > livePos) {
-      const fh = await open(c.logPath, 'r');
-      try {
-        const buf = Buffer.alloc(st.size - livePos);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, livePos);
-        livePos += bytesRead;
-        const text = partial + buf.subarray(0, bytesRead).toString('utf8');
-        const lines = text.split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) {
-          if (!line) continue;
-          try {
-            const e = parseJsonLog(line);
-            if (o.until !== undefined && timeNs(e) > o.until) return;
-            if (want(e)) yield e;
-          } catch { /* torn */ }
-        }
-      } finally { await fh.close(); }
-      continue;
+  let ended = false; // an entry past `until`
+  /** What the open live file holds beyond livePos, as entries. */
+  async function* more(fh: FileHandle): AsyncGenerator<JsonLogEntry, number> {
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, livePos);
+      if (bytesRead === 0) return total;
+      livePos += bytesRead;
+      total += bytesRead;
+      const lines = (partial + buf.subarray(0, bytesRead).toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line) continue;
+        let e: JsonLogEntry;
+        try { e = parseJsonLog(line); } catch { continue; /* torn */ }
+        if (o.until !== undefined && timeNs(e) > o.until) { ended = true; return total; }
+        if (want(e)) yield e;
+      }
     }
-    if (done) return;
-    if (o.until !== undefined && BigInt(Date.now()) * 1_000_000n > o.until) return;
-    await sleep(50);
+  }
+  try {
+    for (;;) {
+      if (o.signal?.aborted) return;
+      const done = !!readExitRecord(paths.exitFile) || !monitorAlive(c.state.monitorPid);
+      let st;
+      try { st = await stat(c.logPath); } catch { st = undefined; }
+      if (st && (!live || st.ino !== liveIno)) {
+        // rotated (or made after we looked): finish the old file, then follow the new one
+        if (live) { yield* more(live); await live.close(); live = undefined; if (ended) return; }
+        try { live = await open(c.logPath, 'r'); liveIno = (await live.stat()).ino; } catch { live = undefined; }
+        livePos = 0; partial = '';
+      } else if (st && st.size < livePos) { livePos = 0; partial = ''; } // truncated
+      const got = live ? yield* more(live) : 0;
+      if (ended) return;
+      if (got > 0) continue;
+      if (done) return; // exited, and all it logged is sent
+      if (!st && live) return; // removed: its file was drained through the open handle
+      if (o.until !== undefined && BigInt(Date.now()) * 1_000_000n > o.until) return;
+      await sleep(50);
+    }
+  } finally {
+    await live?.close();
   }
 }
