@@ -8,8 +8,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { cgroupsPresent, comm, killLeftovers, pidsAlive, ppid, removeCgroupsCreated, unmountUnder } from './engine-proc.js';
+
+/** A path as results record it: relative to the checkout (results name no machine's paths). */
+const shown = (p: string): string => (p.startsWith('/') && !p.startsWith('/usr') && !p.startsWith('/bin') ? relative(process.cwd(), p) || '.' : p);
 
 export type EngineName = 'berth' | 'berth-worker' | 'docker' | 'podman';
 
@@ -92,7 +95,7 @@ export async function setupBerth(work: string, tar: string, repo: string, onCrea
   };
   onCreated(e);
   if (!existsSync(cli.at(-1)!)) throw new Error(`berth CLI ${cli.at(-1)} not found (build it: node scripts/build.mjs, or set BENCH_BERTH_CLI)`);
-  e.version = `${must(e, ['--version']).stdout.trim()} (${cli.join(' ')}${cli.length === 1 ? ', BERTH_NO_WORKER=1: a Node process per command' : ''})`;
+  e.version = `${must(e, ['--version']).stdout.trim()} (${cli.map(shown).join(' ')}${cli.length === 1 ? ', BERTH_NO_WORKER=1: a Node process per command' : ''})`;
   must(e, IMPORT(tar));
   return e;
 }
@@ -131,7 +134,7 @@ export async function setupBerthWorker(work: string, tar: string, repo: string, 
   onCreated(e);
   if (!existsSync(front)) throw new Error(`${front} not found (build it: node scripts/build.mjs)`);
   await waitFor('berth worker', () => existsSync(socket), proc, log);
-  e.version = `${must(e, ['--version']).stdout.trim()} (${front} → berth worker)`;
+  e.version = `${must(e, ['--version']).stdout.trim()} (${shown(front)} → berth worker)`;
   must(e, IMPORT(tar));
   return e;
 }
