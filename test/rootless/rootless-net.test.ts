@@ -5,24 +5,18 @@
  * ps's PORTS, `berth port` — `-p CPORT` gets a free host port, and all are answered from the host.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { busyboxRootfs, haveBusybox } from '../helpers/rootfs.js';
-import { FRONT } from '../helpers/worker.js';
-
-const BASE = 300000 + Math.floor(Math.random() * 100) * 70000;
-const COUNT = 65536;
+import { busyboxRootfs } from '../helpers/rootfs.js';
+import { makeUser, rootlessMissing, type TestUser } from './user-util.js';
 
 function missing(): string | undefined {
-  if (process.geteuid!() !== 0) return 'needs root to create a user';
-  for (const b of ['/usr/sbin/useradd', '/usr/bin/newuidmap', '/usr/bin/newgidmap', '/usr/sbin/runuser', '/usr/bin/unshare', '/usr/bin/pasta']) if (!existsSync(b)) return `${b} is missing`;
+  if (!existsSync('/usr/bin/pasta')) return '/usr/bin/pasta is missing';
   if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-  if (!haveBusybox()) return 'no busybox';
-  if (spawnSync('unshare', ['--user', '--map-root-user', 'true']).status !== 0) return 'unprivileged user namespaces are disabled';
-  return undefined;
+  return rootlessMissing();
 }
 
 async function get(url: string): Promise<string> {
@@ -34,25 +28,15 @@ async function get(url: string): Promise<string> {
 
 describe('rootless networking: published ports as rootful shows them', { concurrency: false }, () => {
   const why = missing();
-  const user = `brn${Math.random().toString(36).slice(2, 8)}`;
-  let home = '', uid = 0, tarDir = '', made = false, tunMode = -1;
-
-  const berth = (args: string[], timeout = 60_000) => {
-    const env = ['HOME=' + home, `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, 'BERTH_NO_WORKER=1', 'BERTH_BRIDGE=none', 'LANG=C'];
-    const r = spawnSync('runuser', ['-u', user, '--', 'env', '-i', ...env, FRONT, ...args], { encoding: 'utf8', timeout, cwd: '/tmp' });
-    return { code: r.status, out: r.stdout, err: r.stderr.split('\n').filter((l) => !l.startsWith('WARNING: XDG_RUNTIME_DIR')).join('\n') };
-  };
+  let u: TestUser | undefined;
+  let tarDir = '', tunMode = -1;
+  const berth = (args: string[]) => u!.berth(args, { timeout: 60_000 });
 
   before(() => {
     if (why) return;
     tunMode = statSync('/dev/net/tun').mode & 0o777;
     chmodSync('/dev/net/tun', 0o666); // Debian's default; this machine keeps it 0600
-    execFileSync('useradd', ['-m', '-s', '/bin/sh', user]);
-    made = true;
-    for (const f of ['/etc/subuid', '/etc/subgid']) execFileSync('sed', ['-i', `/^${user}:/d`, f]);
-    execFileSync('usermod', ['--add-subuids', `${BASE}-${BASE + COUNT - 1}`, '--add-subgids', `${BASE}-${BASE + COUNT - 1}`, user]);
-    uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-    home = `/home/${user}`;
+    u = makeUser('brn');
     tarDir = mkdtempSync(join(tmpdir(), 'berth-rootless-net-'));
     chmodSync(tarDir, 0o755);
     busyboxRootfs(join(tarDir, 'fs'));
@@ -64,13 +48,10 @@ describe('rootless networking: published ports as rootful shows them', { concurr
 
   after(() => {
     if (tunMode >= 0) chmodSync('/dev/net/tun', tunMode);
-    if (!made) return;
-    berth(['rm', '-f', 'rl-ports']);
-    spawnSync('pkill', ['-KILL', '-u', user]); // only the processes of the user this test made
-    spawnSync('userdel', ['-r', '-f', user]);
-    rmSync(`/tmp/berth-run-${uid}`, { recursive: true, force: true });
     if (tarDir) rmSync(tarDir, { recursive: true, force: true });
-    for (const f of ['/etc/subuid', '/etc/subgid']) spawnSync('sed', ['-i', `/^${user}:/d`, f]);
+    if (!u) return;
+    berth(['rm', '-f', 'rl-ports']);
+    u.remove();
   });
 
   it('inspect, ps and port show pasta\'s ports; -p CPORT gets a free host port; rm releases them', async (t) => {
