@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
 import { BERTH_MAIN, FRONT } from '../helpers/worker.js';
+import { run, spawnResult as spawnRun } from '../network/engine-util.js';
 import { cannotServe, DOCKER, httpOn } from './util.js';
 
 export interface Result { code: number | null; out: string; err: string }
@@ -39,30 +40,6 @@ export function cannotServeNet(): string | undefined {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function run(cmd: string[], allowFail = false): string {
-  try {
-    return execFileSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
-  } catch (e) {
-    if (allowFail) return ((e as { stdout?: string }).stdout ?? '') + ((e as { stderr?: string }).stderr ?? '');
-    throw new Error(`${cmd.join(' ')}: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`);
-  }
-}
-
-function spawnRun(cmd: string[], env: NodeJS.ProcessEnv, o: { input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd[0]!, cmd.slice(1), { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-    const timer = setTimeout(() => { err += '\n[test: killed]'; child.kill('SIGKILL'); }, o.timeoutMs ?? 30000);
-    child.on('error', (x) => { clearTimeout(timer); reject(x); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(o.input ?? '');
-  });
-}
 
 export async function withNsServer(fn: (s: NsServed) => Promise<void>, o: { bridge?: string } = {}): Promise<void> {
   const name = `berth-t-${randomBytes(3).toString('hex')}`;

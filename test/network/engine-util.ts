@@ -42,13 +42,30 @@ export function cannotRunNet(): string | false {
 
 export const BUSYBOX = '/bin/busybox';
 
-function run(cmd: string[], allowFail = false): string {
+/** Run a command; its output, or (allowFail) its output and errors when it fails. */
+export function run(cmd: string[], allowFail = false): string {
   try {
     return execFileSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000 });
   } catch (e) {
     if (allowFail) return ((e as { stdout?: string }).stdout ?? '') + ((e as { stderr?: string }).stderr ?? '');
     throw new Error(`${cmd.join(' ')}: ${(e as { stderr?: string }).stderr ?? (e as Error).message}`);
   }
+}
+
+/** Spawn a command with stdin `input`; its exit code and output (killed after timeoutMs, 30 s by default). */
+export function spawnResult(cmd: string[], env: NodeJS.ProcessEnv, o: { input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd[0]!, cmd.slice(1), { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const timer = setTimeout(() => { err += '\n[test: killed]'; child.kill('SIGKILL'); }, o.timeoutMs ?? 30000);
+    child.on('error', (x) => { clearTimeout(timer); reject(x); });
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(o.input ?? '');
+  });
 }
 
 export async function withNetCli(fn: (c: NetCli) => Promise<void>): Promise<void> {
@@ -75,17 +92,7 @@ export async function withNetCli(fn: (c: NetCli) => Promise<void>): Promise<void
     e = await busyboxEngine({ bridge: 'berth0' });
     const env = { ...e.env, BERTH_BRIDGE: 'berth0', BERTH_RESOLV_CONF: resolvConf, BERTH_NO_WORKER: '1' };
     const nsPath = `/run/netns/${host}`;
-    const berth = (args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<Result> => new Promise((resolve, reject) => {
-      const child = spawn('nsenter', [`--net=${nsPath}`, '--', FRONT, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '', err = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-      const timer = setTimeout(() => { err += '\n[test: killed]'; child.kill('SIGKILL'); }, o.timeoutMs ?? 30000);
-      child.on('error', (x) => { clearTimeout(timer); reject(x); });
-      child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(o.input ?? '');
-    });
+    const berth = (args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<Result> => spawnResult(['nsenter', `--net=${nsPath}`, '--', FRONT, ...args], env, o);
     const cli: NetCli = {
       ...e, ns: nsPath, hostIp: '10.231.0.1', outside: `/run/netns/${outside}`, outsideIp: '10.231.0.2', resolvConf,
       berth,
