@@ -85,7 +85,7 @@ function runExec(core: EngineCore, e: ExecInstance, tty: boolean, io?: { out: (b
   e.running = true;
   let closed: Promise<unknown> = Promise.resolve();
   const run = execInContainer(core, e.containerId, {
-    cmd: e.cmd, tty: e.tty, env: e.env, user: e.user, workdir: e.workdir, privileged: e.privileged,
+    cmd: e.cmd, tty: e.tty, consoleSize: e.tty ? e.size : undefined, env: e.env, user: e.user, workdir: e.workdir, privileged: e.privileged,
     stdio: [io && e.attachStdin ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore'],
     onSpawn: (child) => {
       e.pid = child.pid ?? 0;

@@ -16,6 +16,8 @@ export interface ExecOptions {
   processFile?: string;
   args: string[];
   tty?: boolean;
+  /** the pty's size [rows, cols] before the process starts (else 0x0 until the relay copies ours) */
+  consoleSize?: [number, number];
   detach?: boolean;
   consoleSocket?: string;
   pidFile?: string;
@@ -46,6 +48,8 @@ function buildProcess(c: Container, o: ExecOptions): Process {
   if (!o.args.length) throw invalid('exec', `exec ${o.id}: no command given`);
   const base = structuredClone(c.st.config.process ?? { cwd: '/', args: [] as string[] }) as Process;
   const p: Process = { ...base, args: o.args, terminal: !!o.tty };
+  if (o.tty && o.consoleSize?.[0] && o.consoleSize[1]) p.consoleSize = { height: o.consoleSize[0], width: o.consoleSize[1] };
+  else delete p.consoleSize;
   if (o.envReplace) p.env = [...o.envReplace];
   else if (o.env?.length) p.env = [...(p.env ?? []), ...o.env];
   if (o.cwd) p.cwd = o.cwd;

@@ -59,7 +59,7 @@ test('a run killed at any moment: rm -f leaves no veth, rule, lease or DNS entry
     const a = await c.ok(['run', '-d', '--network', 'app', 'busybox', 'sleep', '60']);
     const ip = await c.ok(['inspect', '-f', '{{.NetworkSettings.Networks.app.IPAddress}}', a]);
     const gw = JSON.parse(await c.ok(['network', 'inspect', 'app']))[0].IPAM.Config[0].Gateway as string;
-    assert.equal(ip, gw.replace(/\.1$/, '.2'));
+    assert.equal(ip, gw.replace(/\.1$/, '.2'), `the first address is not free: ${await c.ok(['ps', '-a', '--no-trunc'])}`);
   });
 });
 

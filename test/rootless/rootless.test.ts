@@ -147,15 +147,16 @@ describe('rootless berth as an ordinary user', { concurrency: false }, () => {
       for (let i = 0; i < 50 && !body; i++) {
         try { body = await (await fetch(`http://127.0.0.1:${port}/index.html`)).text(); } catch { await new Promise((res) => setTimeout(res, 100)); }
       }
-      assert.equal(body, 'hello-rootless\n');
+      assert.equal(body, 'hello-rootless\n', `no answer on 127.0.0.1:${port}; logs: ${berth(['logs', 'rl-web']).out}`);
       r = berth(['exec', 'rl-web', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
       assert.match(r.out, /inet /, r.err);
       // ps exits 1 when the user has no process at all
-      const pastas = () => spawnSync('ps', ['-u', user, '-o', 'comm='], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith('pas'));
-      assert.equal(pastas().length, 1);
+      // this container's pasta only (by its port): one of an earlier test's container may still be ending
+      const pastas = () => spawnSync('ps', ['-u', user, '-o', 'args='], { encoding: 'utf8' }).stdout.split('\n').filter((l) => /pasta/.test(l) && l.includes(`${port}:80`));
+      assert.equal(pastas().length, 1, spawnSync('ps', ['-u', user, '-o', 'pid,stat,args'], { encoding: 'utf8' }).stdout);
       r = berth(['rm', '-f', 'rl-web']);
       assert.equal(r.code, 0, r.err);
-      for (let i = 0; i < 20 && pastas().length; i++) await new Promise((res) => setTimeout(res, 100));
+      for (let i = 0; i < 50 && pastas().length; i++) await new Promise((res) => setTimeout(res, 100));
       assert.deepEqual(pastas(), []);
       await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
     } finally {

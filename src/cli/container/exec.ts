@@ -45,7 +45,7 @@ export async function run(argv: string[], name = 'exec'): Promise<number> {
     if (raw) makeRaw();
     try {
       code = await execInContainer(core, ref!, {
-        cmd, tty, detach, env, user: str(p, 'user') || undefined, workdir: wd || undefined, privileged: bool(p, 'privileged'),
+        cmd, tty, detach, consoleSize: tty && io.out.isTTY ? [io.out.rows!, io.out.columns!] : undefined, env, user: str(p, 'user') || undefined, workdir: wd || undefined, privileged: bool(p, 'privileged'),
         stdio: detach ? ['ignore', 'ignore', 'ignore'] : [interactive ? 0 : 'ignore', 1, 2],
       });
     } catch (e) {

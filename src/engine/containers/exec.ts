@@ -8,6 +8,8 @@ import type { EngineCore } from './core.js';
 export interface ExecRequest {
   cmd: string[];
   tty?: boolean;
+  /** the pty's first size [rows, cols] */
+  consoleSize?: [number, number];
   detach?: boolean;
   env?: string[];
   user?: string;
@@ -40,7 +42,7 @@ export async function execInContainer(core: EngineCore, ref: string, r: ExecRequ
   core.event('container', `exec_create: ${r.cmd.join(' ')}`, c, { execID: '' });
   core.event('container', `exec_start: ${r.cmd.join(' ')}`, c, { execID: '' });
   const code = await rtExec(core.runtime, {
-    id: c.id, args: r.cmd, tty: r.tty, detach: r.detach, cwd: r.workdir || cfg.WorkingDir || undefined,
+    id: c.id, args: r.cmd, tty: r.tty, consoleSize: r.consoleSize, detach: r.detach, cwd: r.workdir || cfg.WorkingDir || undefined,
     user: `${u.uid}:${u.gid}`, additionalGids: u.sgids.length ? u.sgids : undefined,
     caps: r.privileged ? allCapabilities() : undefined, envReplace: mergedEnv, stdio: r.stdio, onSpawn: r.onSpawn,
   });

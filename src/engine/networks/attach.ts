@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { conflict } from '../../lib/index.js';
+import { netStep, runNetSteps } from '../../sys/index.js';
 import {
   fwPorts, hostIfname, parseDnsConfig, portsView, startWiring,
   type DnsRecord, type EndpointState, type NetworkRecord, type PublishedPort, type Wiring,
@@ -196,6 +197,22 @@ export async function releaseNetworks(core: EngineCore, c: { id: string }): Prom
   core.store.tx(() => nets.release(c.id));
   for (const e of eps) refreshDnsTable(core, e.networkId);
   core.network.removeDnsConf(c.id);
+  await deleteHostLinks(eps.map((e) => e.state?.hostIfname).filter((h): h is string => !!h));
+}
+
+/**
+ * A veth's host end goes with the container's network namespace, but the kernel tears namespaces
+ * down later, in a work queue (seconds on a busy machine): the ends still there are deleted now, so
+ * that once a container is gone its links are too. /proc/self/net/dev lists this network
+ * namespace's links (/sys/class/net shows the namespace sysfs was mounted in).
+ */
+async function deleteHostLinks(names: string[]): Promise<void> {
+  if (!names.length) return;
+  let dev = '';
+  try { dev = readFileSync('/proc/self/net/dev', 'utf8'); } catch { return; }
+  const present = new Set(dev.split('\n').map((l) => l.split(':')[0]!.trim()));
+  const left = names.filter((n) => present.has(n));
+  if (left.length) await runNetSteps(left.map((n) => netStep.del(n)), 'release the container\'s links').catch(() => undefined);
 }
 
 /** Names on a network for its embedded DNS: name, aliases, short id of each running member. */
