@@ -60,7 +60,9 @@ export async function waitFor(core: EngineCore, id: string, condition: string, a
     if (died !== undefined && condition === 'next-exit') return died;
     if (condition === 'not-running' && !active(cur.state.status)) return died ?? code;
     if (cur.state.status === 'running' || cur.state.status === 'paused') await exitOfRun(core, id, signal);
-    else await sleep(cur.state.status === 'created' ? 20 : 100); // a start is likely soon after create
+    // a change made here (a start, the settling of an exit by the attach or the start) wakes the wait
+    // at once; one made by another process (the CLI) is seen at the next look
+    else await core.changeOf(id, cur.state.status === 'created' ? 20 : 100, signal);
   }
   return code;
 }

@@ -1,4 +1,5 @@
 /** What every container use case needs: options, the metadata store, the image context, paths. */
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +62,24 @@ export class EngineCore {
   event(type: EventType, action: string, c: Container, extra: Record<string, string> = {}): void {
     const attributes: Record<string, string> = type === 'container' ? { ...c.labels, image: c.image, name: c.name, ...extra } : extra;
     this.store.events.append({ type, action, actorId: c.id, attributes });
+    this.changes.emit(c.id, action);
+  }
+
+  /**
+   * Container events of this process as they are recorded, by container id: a waiter in a
+   * long-lived process (the API's wait) wakes at once rather than at its next look. Events of other
+   * processes are not seen here.
+   */
+  readonly changes = new EventEmitter().setMaxListeners(0);
+
+  /** Until an event of container `id` in this process, or `ms`, or the signal. */
+  changeOf(id: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(t); this.changes.off(id, done); signal?.removeEventListener('abort', done); resolve(); };
+      const t = setTimeout(done, ms);
+      this.changes.on(id, done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   async close(): Promise<void> {
