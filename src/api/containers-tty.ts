@@ -2,13 +2,12 @@
  * Terminal sizes. A container's pty belongs to its monitor: a resize is a frame on an attach
  * connection (one the server already holds for the container, else a short one). An exec's pty
  * master is held by its helper (which relays it to our pipes), so its size is set on the pty
- * itself: the exec process's stdin, reached through /proc, with the host's stty.
+ * itself: the exec process's stdin, reached through /proc (TIOCSWINSZ).
  */
-import { execFile } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { reconcile } from '../engine/index.js';
-import { attach as monitorAttach, type MonitorAttach } from '../sys/index.js';
+import { attach as monitorAttach, setWinsize, type MonitorAttach } from '../sys/index.js';
 import { ApiError, qInt, type ApiContext } from './http.js';
 
 /** Live attach connections by container id (any of them can carry a resize). */
@@ -56,30 +55,18 @@ export async function resizeContainer(ctx: ApiContext, res: ServerResponse, ref:
   res.end();
 }
 
-/** The exec process under its helper (`helperPid`), once its stdin is its pty; undefined until then. */
-function execProcess(helperPid: number): number | undefined {
-  let kids: string;
-  try { kids = readFileSync(`/proc/${helperPid}/task/${helperPid}/children`, 'utf8'); } catch { return undefined; }
-  for (const k of kids.trim().split(/\s+/).filter(Boolean)) {
-    try { if (readlinkSync(`/proc/${k}/fd/0`).startsWith('/dev/pts/')) return Number(k); } catch { /* not yet */ }
-  }
-  return undefined;
-}
-
-/** Set the size of an exec's pty (retried while its process sets the pty up, up to `waitMs`). */
-export async function resizeExecPty(helperPid: number, size: () => [number, number] | undefined, waitMs = 3000): Promise<boolean> {
-  if (!helperPid) return false;
-  const end = Date.now() + waitMs;
-  for (;;) {
-    const pid = execProcess(helperPid);
-    const [rows, cols] = size() ?? [0, 0];
-    if (rows <= 0 || cols <= 0) return false;
-    if (pid) {
-      return new Promise((resolve) => {
-        execFile('stty', ['-F', `/proc/${pid}/fd/0`, 'rows', String(rows), 'cols', String(cols)], { timeout: 5000 }, (err) => resolve(!err));
-      });
-    }
-    if (Date.now() >= end) return false;
-    await new Promise((r) => setTimeout(r, 10));
+/**
+ * Set the size of an exec's pty: on its process's stdin (the pty slave), reached through /proc
+ * (its helper holds the master and relays it to our pipes). `pid` is the exec'd process.
+ */
+export function resizeExecPty(pid: number, rows: number, cols: number): boolean {
+  if (!pid || rows <= 0 || cols <= 0) return false;
+  const stdin = `/proc/${pid}/fd/0`;
+  try {
+    if (!readlinkSync(stdin).startsWith('/dev/pts/')) return false;
+    setWinsize(stdin, rows, cols);
+    return true;
+  } catch {
+    return false; // it ended
   }
 }

@@ -72,10 +72,19 @@ export function resize(ctx: ApiContext, res: ServerResponse, id: string): void {
   const [h, w] = sizeOf(new URL(ctx.req.url ?? '/', 'http://berth').searchParams);
   if (h > 0 && w > 0) {
     e.size = [h, w];
-    if (e.tty && e.running && e.pid) void resizeExecPty(e.pid, () => e.size);
+    if (e.tty && e.running && e.pid) void applySize(e);
   }
   res.writeHead(200, { 'Content-Length': 0 });
   res.end();
+}
+
+/** The exec's pty to the size last asked (retried while its process is still setting its pty up). */
+async function applySize(e: ExecInstance): Promise<void> {
+  for (let i = 0; i < 100 && e.running; i++) {
+    const [h, w] = e.size ?? [0, 0];
+    if (resizeExecPty(e.pid, h, w)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Run an exec; `out` receives its output (framed unless tty), `input` feeds its stdin. */
@@ -84,12 +93,13 @@ function runExec(core: EngineCore, e: ExecInstance, tty: boolean, io?: { out: (b
   e.started = true;
   e.running = true;
   let closed: Promise<unknown> = Promise.resolve();
+  const startSize = e.size;
   const run = execInContainer(core, e.containerId, {
     cmd: e.cmd, tty: e.tty, consoleSize: e.tty ? e.size : undefined, env: e.env, user: e.user, workdir: e.workdir, privileged: e.privileged,
     stdio: [io && e.attachStdin ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore', io ? 'pipe' : 'ignore'],
+    // the exec'd process (inspect's Pid, as Docker's: on the host); its pty has the size asked at start
+    onPid: (pid) => { e.pid = pid; if (e.tty && e.size && e.size !== startSize) void applySize(e); },
     onSpawn: (child) => {
-      e.pid = child.pid ?? 0;
-      if (e.tty && e.size) void resizeExecPty(e.pid, () => e.size);
       // the exit can be known before the pipes are drained: the output goes first
       closed = new Promise((r) => { child.once('close', r); child.once('error', r); });
       if (!io) return;

@@ -34,6 +34,8 @@ export interface ExecOptions {
   envReplace?: string[];
   /** stdio of the process (default: ours). */
   stdio?: Array<number | 'inherit' | 'ignore' | 'pipe'>;
+  /** Told the exec'd process's pid (on the host) as soon as it is known. */
+  onPid?: (pid: number) => void;
   /** Sees the helper child (its pipes, when stdio asks for them). */
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
 }
@@ -90,6 +92,7 @@ export async function exec(opts: RuntimeOptions, o: ExecOptions): Promise<number
   o.onSpawn?.(session.child);
   try {
     const m = await session.expect('pid', 'exec');
+    o.onPid?.(m.pid!);
     if (cg) joinCgroup(cg, m.pid!, 'exec');
     session.go(c.stateJson());
     await session.expect('ready', 'exec');

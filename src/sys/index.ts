@@ -7,3 +7,4 @@ export * from './proc.js';
 export * from './monitor.js';
 export * from './netlink.js';
 export * from './idmap.js';
+export * from './tty.js';

@@ -1,8 +1,9 @@
 /** `berth serve`: `docker run -it`, `docker exec -it` through a real pty (size, resize, exit codes), `run -t`, `run --rm` exit codes. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { dockerPty } from './serve-containers-util.js';
-import { cannotServe, withServer } from './util.js';
+import { cannotServe, httpOn, withServer } from './util.js';
 
 const skip = cannotServe();
 
@@ -69,5 +70,24 @@ test('docker run -t without -i, and exit codes of run, run --rm, run -d + wait',
     }
     const d = await s.docker(['run', '-d', 'busybox', 'sh', '-c', 'sleep 0.3; exit 6']);
     assert.equal((await s.docker(['wait', d.out.trim()])).out, '6\n');
+  });
+});
+
+test('exec inspect: Pid is the exec\'d process on the host (not its helper), Running while it runs', { skip, timeout: 120_000 }, async () => {
+  await withServer(async (s) => {
+    assert.equal((await s.docker(['run', '-d', '--name', 'xp', 'busybox', 'sleep', '300'])).code, 0);
+    const made = await httpOn(s.socket, 'POST', '/v1.47/containers/xp/exec', { Cmd: ['sleep', '7'], Tty: true });
+    assert.equal(made.status, 201, made.body);
+    const id = JSON.parse(made.body).Id as string;
+    const started = await httpOn(s.socket, 'POST', `/v1.47/exec/${id}/start`, { Detach: true, Tty: true });
+    assert.equal(started.status, 200, started.body);
+    let info: { Pid: number; Running: boolean } = { Pid: 0, Running: false };
+    for (let i = 0; i < 50 && !info.Pid; i++) {
+      info = JSON.parse((await httpOn(s.socket, 'GET', `/v1.47/exec/${id}/json`)).body);
+      if (!info.Pid) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(info.Running, true);
+    assert.equal(readFileSync(`/proc/${info.Pid}/cmdline`, 'utf8'), 'sleep\x007\x00');
+    await s.docker(['rm', '-f', 'xp']);
   });
 });

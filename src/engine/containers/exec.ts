@@ -17,6 +17,8 @@ export interface ExecRequest {
   privileged?: boolean;
   /** stdio of the process: our own fds (CLI) or pipes (library) */
   stdio?: Array<number | 'inherit' | 'ignore' | 'pipe'>;
+  /** told the exec'd process's host pid once known */
+  onPid?: (pid: number) => void;
   /** receives the helper child when stdio has pipes */
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
 }
@@ -44,7 +46,7 @@ export async function execInContainer(core: EngineCore, ref: string, r: ExecRequ
   const code = await rtExec(core.runtime, {
     id: c.id, args: r.cmd, tty: r.tty, consoleSize: r.consoleSize, detach: r.detach, cwd: r.workdir || cfg.WorkingDir || undefined,
     user: `${u.uid}:${u.gid}`, additionalGids: u.sgids.length ? u.sgids : undefined,
-    caps: r.privileged ? allCapabilities() : undefined, envReplace: mergedEnv, stdio: r.stdio, onSpawn: r.onSpawn,
+    caps: r.privileged ? allCapabilities() : undefined, envReplace: mergedEnv, stdio: r.stdio, onPid: r.onPid, onSpawn: r.onSpawn,
   });
   core.event('container', 'exec_die', c, { exitCode: String(code) });
   return code;
