@@ -16,7 +16,8 @@ import { attach as monitorAttach, type AttachOptions, type MonitorAttach } from 
 import { trackAttach, untrackAttach } from './containers-tty.js';
 import { acceptWebSocket } from './containers-ws.js';
 import { checkExec, startHijacked } from './exec.js';
-import { ApiError, COMMON_HEADERS, frame, messageOf, qBool, splitVersion, statusOf, type ApiContext } from './http.js';
+import { DetachScanner } from '../lib/index.js';
+import { ApiError, COMMON_HEADERS, detachKeysOf, frame, messageOf, qBool, splitVersion, statusOf, type ApiContext } from './http.js';
 
 export interface PendingAttach {
   options: AttachOptions;
@@ -58,11 +59,15 @@ export function checkAttach(c: Container, _q: URLSearchParams): void {
   if (st === 'restarting') throw new ApiError(409, `container ${c.id} is restarting, wait until the container is running`);
 }
 
-export type SessionOptions = AttachOptions & { stream: boolean };
+export type SessionOptions = AttachOptions & { stream: boolean; detachKeys?: Buffer };
 
 export function attachOptions(q: URLSearchParams, dflt = false): SessionOptions {
-  return { stdin: qBool(q, 'stdin', dflt), stdout: qBool(q, 'stdout', dflt), stderr: qBool(q, 'stderr', dflt), logs: qBool(q, 'logs'), stream: qBool(q, 'stream', true) };
+  return {
+    stdin: qBool(q, 'stdin', dflt), stdout: qBool(q, 'stdout', dflt), stderr: qBool(q, 'stderr', dflt), logs: qBool(q, 'logs'), stream: qBool(q, 'stream', true),
+    detachKeys: detachKeysOf(q.get('detachKeys')),
+  };
 }
+
 
 /** `stream=0`: the logged output (with `logs=1`), then the end — no live output, no stdin. */
 async function replayOnly(core: EngineCore, c: Container, o: SessionOptions, sink: AttachSink): Promise<void> {
@@ -77,12 +82,14 @@ async function replayOnly(core: EngineCore, c: Container, o: SessionOptions, sin
 
 /** Connect a client to the container: now when it runs, else at its start. */
 export function openSession(core: EngineCore, c: Container, so: SessionOptions, sink: AttachSink): AttachSession {
-  const { stream, ...options } = so;
+  const { stream, detachKeys, ...options } = so;
   if (!stream) {
     void replayOnly(core, c, so, sink).catch(() => undefined);
     return { input: () => undefined, inputEnd: () => undefined, close: () => undefined };
   }
   const cfg = c.config as { StdinOnce?: boolean; Tty?: boolean };
+  // with a tty, the detach keys in stdin end this attach and leave the container running (moby's copyEscapable)
+  const scan = cfg.Tty && options.stdin && detachKeys ? new DetachScanner(detachKeys) : undefined;
   const input: Buffer[] = [];
   let inputEnded = false;
   let closed = false;
@@ -112,7 +119,23 @@ export function openSession(core: EngineCore, c: Container, so: SessionOptions, 
     pendingAttach.set(c.id, list);
   }
   return {
-    input(d) { if (!options.stdin) return; if (conn) conn.write(d); else input.push(d); },
+    input(d) {
+      if (!options.stdin || closed) return;
+      let data = d;
+      if (scan) {
+        const r = scan.feed(d);
+        data = r.pass;
+        if (r.detached) {
+          if (data.length && conn) conn.write(data);
+          this.close();
+          sink.end();
+          core.event('container', 'detach', c);
+          return;
+        }
+      }
+      if (!data.length) return;
+      if (conn) conn.write(data); else input.push(data);
+    },
     inputEnd() {
       // moby: the client's EOF closes the container's stdin only for StdinOnce without a tty;
       // otherwise it ends this attach (a CLI that detached with ctrl-p ctrl-q), the container runs on

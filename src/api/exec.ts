@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { execInContainer, reconcile, type EngineCore } from '../engine/index.js';
 import { resizeExecPty, sizeOf } from './containers-tty.js';
-import { ApiError, frame, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
+import { DetachScanner } from '../lib/index.js';
+import { ApiError, detachKeysOf, frame, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
 
 interface ExecInstance {
   id: string;
@@ -29,6 +30,8 @@ interface ExecInstance {
   pid: number;
   /** the pty size asked for (ConsoleSize, then resizes), applied once the process has its pty */
   size?: [number, number];
+  /** `DetachKeys` of the create (Docker's default when empty) */
+  detachKeys: string;
 }
 
 const consoleSize = (v: unknown): [number, number] | undefined =>
@@ -53,7 +56,9 @@ export async function create(ctx: ApiContext, res: ServerResponse, ref: string):
     env: Array.isArray(b.Env) ? b.Env.map(String) : undefined, user: b.User || undefined, workdir: b.WorkingDir || undefined,
     privileged: !!b.Privileged, attachStdin: !!b.AttachStdin, attachStdout: b.AttachStdout !== false, attachStderr: b.AttachStderr !== false,
     running: false, started: false, exitCode: null, pid: 0, size: consoleSize(b.ConsoleSize),
+    detachKeys: typeof b.DetachKeys === 'string' ? b.DetachKeys : '',
   };
+  detachKeysOf(e.detachKeys); // a malformed spec: 400 now
   execs.set(e.id, e);
   sendJSON(res, 201, { Id: e.id });
 }
@@ -63,7 +68,7 @@ export function inspect(_ctx: ApiContext, res: ServerResponse, id: string): void
   sendJSON(res, 200, {
     ID: e.id, Running: e.running, ExitCode: e.exitCode, ProcessConfig: { tty: e.tty, entrypoint: e.cmd[0], arguments: e.cmd.slice(1), privileged: e.privileged, user: e.user ?? '' },
     OpenStdin: e.attachStdin, OpenStderr: e.attachStderr, OpenStdout: e.attachStdout, CanRemove: false, ContainerID: e.containerId,
-    DetachKeys: '', Pid: e.pid,
+    DetachKeys: e.detachKeys, Pid: e.pid,
   });
 }
 
@@ -146,10 +151,25 @@ export function startHijacked(core: EngineCore, id: string, body: { Tty?: boolea
   const tty = !!body.Tty;
   let feed: ((d: Buffer | null) => void) | undefined;
   const pending: Array<Buffer | null> = rest.length ? [rest] : [];
-  socket.on('data', (d: Buffer) => { if (feed) feed(d); else pending.push(d); });
+  // with a tty, the detach keys end this connection; the process runs on (moby)
+  const scan = e.tty && e.attachStdin ? new DetachScanner(detachKeysOf(e.detachKeys)) : undefined;
+  let detached = false;
+  const take = (d: Buffer) => {
+    if (detached) return;
+    let data = d;
+    if (scan) {
+      const r = scan.feed(d);
+      data = r.pass;
+      if (r.detached) detached = true;
+    }
+    if (data.length) { if (feed) feed(data); else pending.push(data); }
+    if (detached) socket.end();
+  };
+  if (rest.length) { pending.length = 0; take(rest); }
+  socket.on('data', take);
   socket.on('end', () => { if (feed) feed(null); else pending.push(null); });
   runExec(core, e, tty, {
-    out: (b) => { socket.write(b); },
+    out: (b) => { if (!detached) socket.write(b); },
     onInput: (fn) => { feed = fn; for (const d of pending.splice(0)) fn(d); },
   }).then(() => socket.end(), (err: Error) => { socket.write(tty ? Buffer.from(err.message + '\n') : frame(3, Buffer.from(err.message + '\n'))); socket.end(); });
 }

@@ -3,7 +3,7 @@
  * headers, query parsing (moby's booleans, filters in map or array form) and request bodies.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BerthError } from '../lib/index.js';
+import { BerthError, DEFAULT_DETACH_KEYS, parseDetachKeys } from '../lib/index.js';
 import type { EngineCore } from '../engine/index.js';
 import { adaptBody, API_VERSION, cmpVersion, ENGINE_VERSION, MIN_API_VERSION, type Answering } from './version.js';
 
@@ -209,4 +209,13 @@ export function frame(stream: number, data: Buffer): Buffer {
   h[0] = stream;
   h.writeUInt32BE(data.length, 4);
   return Buffer.concat([h, data]);
+}
+
+/** The detach keys of an attach or exec (else Docker's ctrl-p,ctrl-q); a malformed spec is a 400. */
+export function detachKeysOf(spec: string | null | undefined): Buffer {
+  try {
+    return parseDetachKeys(spec || DEFAULT_DETACH_KEYS);
+  } catch (e) {
+    throw new ApiError(400, (e as Error).message);
+  }
 }

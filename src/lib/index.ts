@@ -3,3 +3,4 @@ export * from './trace.js';
 export * from './fs.js';
 export { sqliteBinding } from './sqlite.js';
 export * from './owner.js';
+export * from './detach-keys.js';

@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import Docker from 'dockerode';
 import { dockerPty } from './serve-containers-util.js';
 import { cannotServe, httpOn, withServer } from './util.js';
 
@@ -89,5 +91,51 @@ test('exec inspect: Pid is the exec\'d process on the host (not its helper), Run
     assert.equal(info.Running, true);
     assert.equal(readFileSync(`/proc/${info.Pid}/cmdline`, 'utf8'), 'sleep\x007\x00');
     await s.docker(['rm', '-f', 'xp']);
+  });
+});
+
+/** A hijacked stream's text until it ends (or `ms`): whether it ended, and what came. */
+function readUntilEnd(d: Duplex, ms: number): Promise<{ ended: boolean; text: string }> {
+  return new Promise((resolve) => {
+    let text = '';
+    const t = setTimeout(() => resolve({ ended: false, text }), ms);
+    d.on('data', (b: Buffer) => { text += b.toString('latin1'); });
+    const end = () => { clearTimeout(t); resolve({ ended: true, text }); };
+    d.once('end', end);
+    d.once('close', end);
+  });
+}
+
+test('detach keys on the server: attach detachKeys=ctrl-x,x and exec DetachKeys end the stream, the processes run on; a bad spec is a 400', { skip, timeout: 120_000 }, async () => {
+  await withServer(async (s) => {
+    const docker = new Docker({ socketPath: s.socket });
+    const c = await docker.createContainer({ Image: 'busybox', Cmd: ['sh'], Tty: true, OpenStdin: true, name: 'dk1' });
+    await c.start();
+    const a = await c.attach({ stream: true, stdin: true, stdout: true, detachKeys: 'ctrl-x,x', hijack: true }) as unknown as Duplex;
+    const got = readUntilEnd(a, 8000);
+    a.write('echo a$((1+2))b\r');
+    await new Promise((r) => setTimeout(r, 500));
+    a.write('\x18x');
+    const r = await got;
+    assert.ok(r.ended, `the attach ended at the keys; got ${JSON.stringify(r.text)}`);
+    assert.match(r.text, /a3b/);
+    assert.equal((await c.inspect()).State.Status, 'running');
+    // exec: its own keys; the exec'd shell keeps running after
+    const ex = await c.exec({ Cmd: ['sh'], Tty: true, AttachStdin: true, AttachStdout: true, DetachKeys: 'ctrl-a,q' });
+    const d = await ex.start({ hijack: true, stdin: true, Tty: true }) as unknown as Duplex;
+    const got2 = readUntilEnd(d, 8000);
+    d.write('echo e$((2+3))f\r');
+    await new Promise((r2) => setTimeout(r2, 500));
+    d.write('\x01q');
+    const r2 = await got2;
+    assert.ok(r2.ended, `the exec stream ended at the keys; got ${JSON.stringify(r2.text)}`);
+    assert.match(r2.text, /e5f/);
+    const info = await ex.inspect();
+    assert.equal(info.Running, true);
+    assert.equal(info.DetachKeys, 'ctrl-a,q');
+    const bad = await s.http('POST', '/v1.47/containers/dk1/exec', { Cmd: ['true'], DetachKeys: 'ctrl-ä' });
+    assert.equal(bad.status, 400, bad.body);
+    assert.match(bad.body, /Invalid detach keys/);
+    await c.remove({ force: true });
   });
 });

@@ -5,27 +5,10 @@
 import { io, onSignal } from '../context.js';
 import { spawnSync } from 'node:child_process';
 import type { MonitorAttach } from '../../sys/index.js';
-import { BerthError } from '../../lib/index.js';
+import { DEFAULT_DETACH_KEYS, DetachScanner, parseDetachKeys } from '../../lib/index.js';
 import { exitCodeOf, settle, type EngineCore } from '../../engine/index.js';
 
-export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
-
-/** Docker's detach key syntax: `ctrl-<a-z@[\\]^_>` or a single character, comma separated. */
-export function parseDetachKeys(spec: string): Buffer {
-  const out: number[] = [];
-  for (const k of spec.split(',')) {
-    const key = k.trim();
-    if (key.length === 1) { out.push(key.charCodeAt(0)); continue; }
-    const m = /^ctrl-(.)$/i.exec(key);
-    if (!m) throw new BerthError({ kind: 'usage', op: 'detach keys', message: `Invalid detach keys (${spec}) provided` });
-    const c = m[1]!.toLowerCase();
-    if (c >= 'a' && c <= 'z') out.push(c.charCodeAt(0) - 96);
-    else if (c === '@') out.push(0);
-    else if ('[\\]^_'.includes(c)) out.push(c.charCodeAt(0) - 64);
-    else throw new BerthError({ kind: 'usage', op: 'detach keys', message: `Invalid detach keys (${spec}) provided` });
-  }
-  return Buffer.from(out);
-}
+export { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../lib/index.js';
 
 /**
  * Raw mode as Docker's (cfmakeraw): libuv's raw mode keeps output post-processing (ONLCR), which
@@ -75,21 +58,11 @@ export function wireTerminal(conn: MonitorAttach, o: WireOptions): TerminalWirin
     // Docker and podman apply the detach keys only with a tty: without one stdin is data, and a
     // ctrl-p ctrl-q in piped input must reach the container (not detach and leave it running)
     const parsed = parseDetachKeys(o.detachKeys || DEFAULT_DETACH_KEYS); // refused when malformed, tty or not
-    const keys = o.tty ? parsed : undefined;
-    let matched = 0;
-    const onData = !keys ? (d: Buffer) => { conn.write(d); } : (d: Buffer) => {
-      const pass: number[] = [];
-      for (const b of d) {
-        if (b === keys[matched]) {
-          matched++;
-          if (matched === keys.length) { resolveDetached(true); return; }
-          continue;
-        }
-        if (matched) { pass.push(...keys.subarray(0, matched)); matched = 0; }
-        if (b === keys[0]) { matched = 1; continue; }
-        pass.push(b);
-      }
-      if (pass.length) conn.write(Buffer.from(pass));
+    const scan = o.tty ? new DetachScanner(parsed) : undefined;
+    const onData = !scan ? (d: Buffer) => { conn.write(d); } : (d: Buffer) => {
+      const { pass, detached } = scan.feed(d);
+      if (pass.length) conn.write(pass);
+      if (detached) resolveDetached(true);
     };
     const onEnd = () => conn.closeStdin();
     stdin.on('data', onData);
