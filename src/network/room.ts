@@ -13,7 +13,7 @@ import { BerthError } from '../lib/index.js';
 import { BRIDGE_OPT, type NetworkRecord } from './types.js';
 import type { PublishedPort } from './ports.js';
 import type { FwNetwork, FwPort } from './firewall/index.js';
-import { writeDnsConfig, writeDnsTable, type DnsRecord } from './dns/index.js';
+import { sweepTemps, writeDnsConfig, writeDnsTable, type DnsRecord } from './dns/index.js';
 
 /** What the room needs of the firewall (src/network/firewall). */
 export interface FirewallApi {
@@ -87,6 +87,7 @@ export class NetworkRoom {
     }
     rmSync(this.marker(net), { force: true });
     rmSync(this.dnsTable(net.id), { force: true });
+    sweepTemps(this.dnsTable(net.id));
   }
 
   dnsTable(netId: string): string {

@@ -5,7 +5,7 @@
  * atomically (temp + rename): the monitor re-reads the conf when it changes and scans the tables
  * per query, so a reader never sees half a file.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { invalid, wrapError } from '../../lib/index.js';
@@ -62,6 +62,7 @@ export function formatDnsTable(records: DnsRecord[]): string {
 /** Write `text` to `path` through a temp file in the same directory and a rename. */
 export function writeAtomic(path: string, text: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  sweepTemps(path);
   try {
     const fd = openSync(tmp, 'w', 0o644);
     try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
@@ -70,6 +71,26 @@ export function writeAtomic(path: string, text: string): void {
     rmSync(tmp, { force: true });
     throw wrapError(e, `${OP}: write`, path);
   }
+}
+
+/**
+ * The temporary files of `path` that writers killed between their write and their rename left
+ * (`.NAME.PID.tmp` of a PID that is gone): removed by the next writer.
+ */
+export function sweepTemps(path: string): void {
+  const dir = dirname(path), prefix = `.${basename(path)}.`;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !n.endsWith('.tmp')) continue;
+    const pid = Number(n.slice(prefix.length, -4));
+    if (!Number.isSafeInteger(pid) || pid === process.pid || alive(pid)) continue;
+    rmSync(join(dir, n), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 export function writeDnsConfig(path: string, c: DnsConfig): void {
