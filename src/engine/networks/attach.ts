@@ -16,7 +16,7 @@ import type { RunOptions } from '../spec/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { parseResolvConf } from '../files/index.js';
-import { ensurePredefined } from './records.js';
+import { ensurePredefined, networkEvent } from './records.js';
 import { leaseFor } from './lease.js';
 import { lockHeld } from '../containers/start-lock.js';
 
@@ -183,7 +183,12 @@ function upstreams(core: EngineCore, o: RunOptions): string[] {
 export async function commitNetworks(core: EngineCore, c: Container, net: NetworkStart): Promise<void> {
   await net.published;
   if (net.publishError) throw net.publishError;
-  for (const e of core.store.networks.endpointsOf(c.id)) refreshDnsTable(core, e.networkId);
+  for (const e of core.store.networks.endpointsOf(c.id)) {
+    refreshDnsTable(core, e.networkId);
+    // Docker's connect event of each network at the start (its disconnect at the exit: releaseNetworks)
+    const n = core.store.networks.find(e.networkId);
+    if (n) networkEvent(core, 'connect', n, { container: c.id });
+  }
 }
 
 /** Undo everything of a container's networks (idempotent): rules, DNS entries, leases, ports. */
@@ -195,7 +200,11 @@ export async function releaseNetworks(core: EngineCore, c: { id: string }): Prom
   const gw = eps.find((e) => e.state?.ipv4 || e.state?.ipv6);
   if (gw && ports.length) await core.network.unpublish(fwPorts(gw.networkId, gw.state!.ipv4, gw.state!.ipv6, ports));
   core.store.tx(() => nets.release(c.id));
-  for (const e of eps) refreshDnsTable(core, e.networkId);
+  for (const e of eps) {
+    refreshDnsTable(core, e.networkId);
+    const n = e.state ? nets.find(e.networkId) : undefined;
+    if (n) networkEvent(core, 'disconnect', n, { container: c.id });
+  }
   core.network.removeDnsConf(c.id);
   await deleteHostLinks(eps.map((e) => e.state?.hostIfname).filter((h): h is string => !!h));
 }

@@ -8,15 +8,13 @@ import { netStep, runNetSteps } from '../../sys/index.js';
 import { matchLabels, parseUntil, type Filters } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { reconcile } from '../containers/cleanup.js';
-import { ensurePredefined, insertNetwork, PREDEFINED, type NetworkCreateRequest } from './records.js';
+import { ensurePredefined, insertNetwork, networkEvent, PREDEFINED, type NetworkCreateRequest } from './records.js';
 import { refreshDnsTable, rewriteDnsConf } from './attach.js';
 import { leaseFor } from './lease.js';
 import { networkResource } from './shape.js';
 import { refuseUserNetwork } from '../rootless/network.js';
 
-function event(core: EngineCore, action: string, n: NetworkRecord, extra: Record<string, string> = {}): void {
-  core.store.events.append({ type: 'network', action, actorId: n.id, attributes: { name: n.name, type: n.driver, ...extra } });
-}
+const event = networkEvent;
 
 export async function createNetwork(core: EngineCore, req: NetworkCreateRequest): Promise<{ network: NetworkRecord; warnings: string[] }> {
   const op = 'create network';

@@ -155,3 +155,8 @@ export function resolveNetwork(core: EngineCore, ref: string, op: string): Netwo
   if (!n) throw notFound(op, `network ${ref} not found`);
   return n;
 }
+
+/** A network event (Docker's attributes: name, type, and the container for connect/disconnect). */
+export function networkEvent(core: EngineCore, action: string, n: NetworkRecord, extra: Record<string, string> = {}): void {
+  core.store.events.append({ type: 'network', action, actorId: n.id, attributes: { name: n.name, type: n.driver, ...extra } });
+}
