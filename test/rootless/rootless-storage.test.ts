@@ -153,6 +153,29 @@ describe('rootless storage as an ordinary user', { concurrency: false }, () => {
     assert.equal(u!.sh('ls /tmp/berth-run-$(id -u)/berth | grep -E "^(view|copyup)-" || true').out, '', 'no view directory left');
   });
 
+  it('cp in and out of a stopped container\'s volume; a read-only one is refused', (t) => {
+    if (why) return t.skip(why);
+    let r = u!.berth(['run', '--name', 'rl-vc', '-v', 'rlv2:/v', '-v', 'rlv3:/ro:ro', image, 'sh', '-c', 'echo in-vol > /v/f']);
+    assert.equal(r.code, 0, r.err);
+    try {
+      r = u!.berth(['cp', 'rl-vc:/v/f', '-']);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /in-vol\n/);
+      u!.sh('echo to-vol > /tmp/rl-tv-$(id -u)');
+      r = u!.berth(['cp', `/tmp/rl-tv-${u!.uid}`, 'rl-vc:/v/g']);
+      assert.equal(r.code, 0, r.err);
+      r = u!.berth(['run', '--rm', '-v', 'rlv2:/v', image, 'sh', '-c', 'cat /v/g; stat -c %u /v/g']);
+      assert.equal(r.out, 'to-vol\n0\n');
+      r = u!.berth(['cp', `/tmp/rl-tv-${u!.uid}`, 'rl-vc:/ro/g']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, /mounted volume is marked read-only/);
+    } finally {
+      u!.berth(['rm', '-f', 'rl-vc']);
+    }
+    r = u!.berth(['volume', 'rm', 'rlv2', 'rlv3']);
+    assert.equal(r.code, 0, r.err);
+  });
+
   it('export of a stopped container', (t) => {
     if (why) return t.skip(why);
     files();
@@ -185,6 +208,11 @@ describe('rootless storage as an ordinary user', { concurrency: false }, () => {
       r = u!.berth(['cp', 'rl-cpr:/data/keep', '-']);
       assert.equal(r.code, 0, r.err);
       assert.match(r.out, /k/);
+      // export of a running container: its snapshot, with what it wrote
+      r = u!.berth(['export', '-o', `/tmp/rl-expr-${u!.uid}.tar`, 'rl-cpr']);
+      assert.equal(r.code, 0, r.err);
+      r = u!.sh(`tar -xOf /tmp/rl-expr-${u!.uid}.tar ./live 2>/dev/null || tar -xOf /tmp/rl-expr-${u!.uid}.tar live; rm -f /tmp/rl-expr-${u!.uid}.tar`);
+      assert.equal(r.out, 'live\n');
     } finally {
       u!.berth(['rm', '-f', 'rl-cpr']);
     }

@@ -219,7 +219,9 @@ export async function withRootlessView<T>(core: EngineCore, ref: string, op: str
   const c = await viewContainer(core, ref, op);
   const running = (c.state.status === 'running' || c.state.status === 'paused') && !!c.state.pid;
   const over = o.volumes ? overlays(core, c) : [];
-  const job: StorageJob = { op, ref, container: c, overlays: over, readonlyRootfs: !!runOptionsOf(c).readOnly, task };
+  // what the operation reads of the record (extract: Config.User); the job travels in the environment
+  const record = { id: c.id, name: c.name, config: { User: (c.config as { User?: string }).User } };
+  const job: StorageJob = { op, ref, container: record, overlays: over, readonlyRootfs: !!runOptionsOf(c).readOnly, task };
   let dir: string | undefined;
   if (running && o.volumes) {
     job.running = { pid: c.state.pid!, startTime: recordedStartTime(core, c) ?? 0 };

@@ -37,6 +37,11 @@ function runningRoot(job: StorageJob): number {
   }
 }
 
+/** Not the initial user namespace (whose map is the identity of every id): never act as the host's root. */
+function inUserNamespace(): boolean {
+  try { return !/^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8')); } catch { return false; }
+}
+
 async function task(job: StorageJob, v: ContainerView): Promise<unknown> {
   const t = job.task;
   switch (t.kind) {
@@ -64,7 +69,7 @@ export async function runStorageJob(): Promise<number> {
   delete process.env[JOB_ENV];
   let job: StorageJob | undefined;
   try {
-    if (!text || process.geteuid?.() !== 0) throw new BerthError({ kind: 'usage', op: 'rootless storage', message: 'rootless storage: an internal command of the rootless engine (run in its user namespace)' });
+    if (!text || process.geteuid?.() !== 0 || !inUserNamespace()) throw new BerthError({ kind: 'usage', op: 'rootless storage', message: 'rootless storage: an internal command of the rootless engine (run only in a user namespace of its own)' });
     job = JSON.parse(text) as StorageJob;
     const j = job;
     const container = j.container as Container;
