@@ -177,14 +177,14 @@ async function removeTrash(trash: string, what: string): Promise<void> {
 }
 
 /** Remove trash left by a removal that crashed half-way (older than a minute: not someone's current removal). */
-function sweepTrash(root: string): void {
+async function sweepTrash(root: string): Promise<void> {
   let names: string[];
   try { names = readdirSync(volumesDir(root)); } catch { return; }
   for (const n of names) {
     if (!n.startsWith(TRASH_PREFIX)) continue;
     const p = join(volumesDir(root), n);
     try {
-      if (Date.now() - lstatSync(p).mtimeMs > 60_000) rmSync(p, { recursive: true, force: true });
+      if (Date.now() - lstatSync(p).mtimeMs > 60_000) await removeTrash(p, `remove ${p}`);
     } catch { /* another process got it */ }
   }
 }
@@ -216,13 +216,18 @@ export async function pruneVolumes(core: EngineCore, opts: { all?: boolean; filt
     report.VolumesDeleted.push(v.name);
     if (!trash) continue;
     try {
-      report.SpaceReclaimed += treeSize(join(trash, '_data'));
+      try {
+        report.SpaceReclaimed += treeSize(join(trash, '_data'));
+      } catch (e) {
+        // rootless: a directory of the container's ids the user may not read is not counted
+        if (!isRootless() || (e as BerthError).code !== 'EACCES') throw e;
+      }
       await removeTrash(trash, `${op}: remove volume ${v.name}`);
     } catch (e) {
       errors.push(`${v.name}: ${(e as Error).message}`);
     }
   }
-  sweepTrash(root);
+  await sweepTrash(root);
   core.store.events.append({ type: 'volume', action: 'prune', actorId: '', attributes: { reclaimed: String(report.SpaceReclaimed) } });
   if (errors.length) throw new BerthError({ kind: 'system', op, message: `${op}: removed from the store, but some directories remain: ${errors.join('; ')}` });
   return report;

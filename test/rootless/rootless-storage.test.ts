@@ -155,7 +155,7 @@ describe('rootless storage as an ordinary user', { concurrency: false }, () => {
 
   it('cp in and out of a stopped container\'s volume; a read-only one is refused', (t) => {
     if (why) return t.skip(why);
-    let r = u!.berth(['run', '--name', 'rl-vc', '-v', 'rlv2:/v', '-v', 'rlv3:/ro:ro', image, 'sh', '-c', 'echo in-vol > /v/f']);
+    let r = u!.berth(['run', '--name', 'rl-vc', '-v', 'rlv2:/v', '-v', 'rlv3:/ro:ro', image, 'sh', '-c', 'echo in-vol > /v/f; mkdir /v/sub; echo s > /v/sub/s; chmod 700 /v/sub']);
     assert.equal(r.code, 0, r.err);
     try {
       r = u!.berth(['cp', 'rl-vc:/v/f', '-']);
@@ -172,8 +172,13 @@ describe('rootless storage as an ordinary user', { concurrency: false }, () => {
     } finally {
       u!.berth(['rm', '-f', 'rl-vc']);
     }
-    r = u!.berth(['volume', 'rm', 'rlv2', 'rlv3']);
+    r = u!.berth(['volume', 'rm', 'rlv3']);
     assert.equal(r.code, 0, r.err);
+    // a directory of the container's ids the user cannot read or empty: removed in the storage namespace
+    r = u!.berth(['volume', 'prune', '-a', '-f']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /rlv2/);
+    assert.equal(u!.sh(`ls -A ${u!.dataRoot}/volumes`).out, '');
   });
 
   it('export of a stopped container', (t) => {
