@@ -15,7 +15,7 @@
  * come on stderr as lines `RESULT_TAG json`. The outer process keeps the store and the events.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BerthError, type ErrorKind } from '../../lib/index.js';
@@ -62,11 +62,15 @@ export type StorageMessage =
   | { type: 'done'; value?: unknown }
   | { type: 'error'; error: { kind: ErrorKind; op: string; message: string; code?: string; path?: string } };
 
-/** The CLI entry to re-execute: the bundle itself (dist/berth-main.cjs) or build/src/cli/berth-main.js. */
+/**
+ * The CLI entry to re-execute: the bundle's loader (dist/berth.cjs: its V8 code cache saves
+ * compiling the bundle again), the bundle itself (dist/berth-main.cjs), or build/src/cli/berth-main.js.
+ */
 export function cliEntry(): string {
-  if (process.env.BERTH_STORAGE_ENTRY) return process.env.BERTH_STORAGE_ENTRY;
   const self = fileURLToPath(import.meta.url);
-  return self.endsWith('.cjs') ? self : join(dirname(self), '..', '..', 'cli', 'berth-main.js');
+  if (!self.endsWith('.cjs')) return join(dirname(self), '..', '..', 'cli', 'berth-main.js');
+  const loader = self.replace(/-main\.cjs$/, '.cjs');
+  return loader !== self && existsSync(loader) ? loader : self;
 }
 
 /** The maps of a container of this user (rootless/spec.ts): the subordinate ids, then the user's own id. */
