@@ -116,6 +116,8 @@ export async function main(all: string[]): Promise<number> {
   current = cmd;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { io.out.write(HELP); return 0; }
   if (cmd === '--version' || cmd === '-v') { io.out.write(`berth version ${VERSION}\n`); return 0; }
+  // internal: the rootless engine's storage process (engine/rootless/storage.ts), not a user command
+  if (cmd === '__rootless-storage') return (await import('../engine/index.js')).rootlessStorageMain();
   const load = COMMANDS[cmd];
   if (!load) {
     io.err.write(`berth: '${cmd}' is not a berth command.\nSee 'berth --help'\n`);

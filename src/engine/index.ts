@@ -11,3 +11,6 @@ export * from './networks/index.js';
 export * from './build-support.js';
 export * from './bench-net.js';
 export { defaultRoots, isRootless, type DefaultRoots } from './rootless/paths.js';
+export { STORAGE_VERB } from './rootless/storage.js';
+/** The rootless storage process's body (the CLI's internal verb; loaded only there). */
+export const rootlessStorageMain = async (): Promise<number> => (await import('./rootless/storage-inner.js')).runStorageJob();

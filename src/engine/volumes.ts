@@ -12,6 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, invalid, wrapError } from '../lib/index.js';
+import { removeInStorageNs } from '../sys/index.js';
+import { isRootless } from './rootless/paths.js';
+import { userIds } from './rootless/spec.js';
 import type { EngineCore } from './containers/index.js';
 import { createVolumeDir, volumeDir, volumesDir } from './files/index.js';
 import type { Filters, Labels, Volume } from './store/index.js';
@@ -155,19 +158,33 @@ export async function removeVolume(core: EngineCore, name: string, opts: { force
     return { v, trash };
   });
   if (!done) return false;
-  if (done.trash) rmSync(done.trash, { recursive: true, force: true });
+  if (done.trash) await removeTrash(done.trash, `remove volume ${name}`);
   return true;
 }
 
+/**
+ * Remove a volume's directory. Rootless: a volume filled by copy-up or written by a container
+ * holds files of the user's subordinate ids, removed in the storage user namespace.
+ */
+async function removeTrash(trash: string, what: string): Promise<void> {
+  try {
+    rmSync(trash, { recursive: true, force: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!isRootless() || (code !== 'EACCES' && code !== 'EPERM')) throw e;
+    await removeInStorageNs(userIds(), [trash], what);
+  }
+}
+
 /** Remove trash left by a removal that crashed half-way (older than a minute: not someone's current removal). */
-function sweepTrash(root: string): void {
+async function sweepTrash(root: string): Promise<void> {
   let names: string[];
   try { names = readdirSync(volumesDir(root)); } catch { return; }
   for (const n of names) {
     if (!n.startsWith(TRASH_PREFIX)) continue;
     const p = join(volumesDir(root), n);
     try {
-      if (Date.now() - lstatSync(p).mtimeMs > 60_000) rmSync(p, { recursive: true, force: true });
+      if (Date.now() - lstatSync(p).mtimeMs > 60_000) await removeTrash(p, `remove ${p}`);
     } catch { /* another process got it */ }
   }
 }
@@ -199,13 +216,18 @@ export async function pruneVolumes(core: EngineCore, opts: { all?: boolean; filt
     report.VolumesDeleted.push(v.name);
     if (!trash) continue;
     try {
-      report.SpaceReclaimed += treeSize(join(trash, '_data'));
-      rmSync(trash, { recursive: true, force: true });
+      try {
+        report.SpaceReclaimed += treeSize(join(trash, '_data'));
+      } catch (e) {
+        // rootless: a directory of the container's ids the user may not read is not counted
+        if (!isRootless() || (e as BerthError).code !== 'EACCES') throw e;
+      }
+      await removeTrash(trash, `${op}: remove volume ${v.name}`);
     } catch (e) {
       errors.push(`${v.name}: ${(e as Error).message}`);
     }
   }
-  sweepTrash(root);
+  await sweepTrash(root);
   core.store.events.append({ type: 'volume', action: 'prune', actorId: '', attributes: { reclaimed: String(report.SpaceReclaimed) } });
   if (errors.length) throw new BerthError({ kind: 'system', op, message: `${op}: removed from the store, but some directories remain: ${errors.join('; ')}` });
   return report;

@@ -10,6 +10,7 @@ import { chmodSync, constants as fsc, fstatSync, lstatSync, readFileSync, type S
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { BerthError, conflict, invalid, notFound, wrapError } from '../../lib/index.js';
 import {
@@ -18,7 +19,8 @@ import {
 } from '../../sys/index.js';
 import { resolveUser } from '../spec/index.js';
 import type { EngineCore } from './core.js';
-import { packTreeFd, withContainerView, type ContainerView } from './export.js';
+import { packTreeFd, withContainerView, withRootlessView, type ContainerView } from './export.js';
+import { isRootless } from '../rootless/paths.js';
 
 /** Docker's ContainerPathStat. `mode` is the unix st_mode (type bits included). */
 export interface PathStat {
@@ -91,12 +93,30 @@ function statOf(v: ContainerView, fd: number, abs: string): PathStat {
   return { name: goBase(abs), size: st.size, mode: st.mode, mtime: st.mtime.toISOString(), linkTarget };
 }
 
+/** What is at `path` in the view (the last link not followed). */
+export function statInView(v: ContainerView, path: string, ref: string): PathStat {
+  const { fd, abs } = openPath(v, path, ref, 'stat');
+  try { return statOf(v, fd, abs); } finally { closeFd(fd); }
+}
+
 /** `HEAD /containers/{id}/archive`: what is at `path` in the container (the last link not followed). */
 export async function statContainerPath(core: EngineCore, ref: string, path: string): Promise<PathStat> {
-  return withContainerView(core, ref, `stat ${path} in container ${ref}`, { volumes: true }, async (v) => {
-    const { fd, abs } = openPath(v, path, ref, 'stat');
-    try { return statOf(v, fd, abs); } finally { closeFd(fd); }
-  });
+  const op = `stat ${path} in container ${ref}`;
+  if (isRootless()) {
+    return withRootlessView(core, ref, op, { volumes: true }, { kind: 'stat', path }, async (run) => {
+      run.stdout.resume();
+      return (await run.done) as PathStat;
+    });
+  }
+  return withContainerView(core, ref, op, { volumes: true }, async (v) => statInView(v, path, ref));
+}
+
+/** The stat of `path` in the view and a tar of it (see archiveFromContainer); the archive owns its fd. */
+export function archiveInView(v: ContainerView, path: string, ref: string): { stat: PathStat; abs: string; archive: Readable } {
+  const { fd, abs } = openPath(v, path, ref, 'copy');
+  let stat: PathStat;
+  try { stat = statOf(v, fd, abs); } catch (e) { closeFd(fd); throw e; }
+  return { stat, abs, archive: packTreeFd(fd, goBase(abs)) };
 }
 
 /**
@@ -105,11 +125,19 @@ export async function statContainerPath(core: EngineCore, ref: string, path: str
  * The tree is read through fds pinned inside the container's root (see packTreeFd).
  */
 export async function archiveFromContainer<T>(core: EngineCore, ref: string, path: string, consume: (stat: PathStat, archive: Readable) => Promise<T>): Promise<T> {
-  return withContainerView(core, ref, `copy from container ${ref}`, { volumes: true }, async (v) => {
-    const { fd, abs } = openPath(v, path, ref, 'copy');
-    let stat: PathStat;
-    try { stat = statOf(v, fd, abs); } catch (e) { closeFd(fd); throw e; }
-    const archive = packTreeFd(fd, goBase(abs));
+  const op = `copy from container ${ref}`;
+  if (isRootless()) {
+    return withRootlessView(core, ref, op, { volumes: true }, { kind: 'archive', path }, async (run, c) => {
+      const stat = (await run.stat) as PathStat;
+      const out = await consume(stat, run.stdout as Readable);
+      run.stdout.resume(); // what the consumer left is drained: the storage process ends
+      const abs = (await run.done) as string;
+      core.event('container', 'archive-path', c, { path: abs });
+      return out;
+    });
+  }
+  return withContainerView(core, ref, op, { volumes: true }, async (v) => {
+    const { stat, abs, archive } = archiveInView(v, path, ref);
     try {
       const out = await consume(stat, archive);
       core.event('container', 'archive-path', v.container, { path: abs });
@@ -121,6 +149,8 @@ export async function archiveFromContainer<T>(core: EngineCore, ref: string, pat
 }
 
 export interface ExtractToContainerOptions {
+  /** See ExtractOptions.ownIds. */
+  ownIds?: { uid: number; gid: number };
   /** `cp -a`: files get the container user's uid/gid (Config.User), else those in the archive. */
   copyUIDGID?: boolean;
   /** Refuse to replace a directory with a non-directory and the reverse (Docker's default for cp). */
@@ -135,26 +165,45 @@ function checkWritable(v: ContainerView, abs: string, op: string): void {
   if (!inMount && v.readonlyRootfs) throw conflict(op, 'container rootfs is marked read-only');
 }
 
+/** Extract `archive` into the directory `path` of the view; the directory's resolved path. */
+export async function extractInView(v: ContainerView, path: string, ref: string, archive: Readable, o: ExtractToContainerOptions, op: string): Promise<string> {
+  const want = containerAbs(path);
+  let fd: number;
+  try { fd = openInRoot(v.rootFd, want); } catch (e) { throw pathError(e, path, ref, 'copy to'); }
+  let isDir: boolean;
+  try { isDir = fstatSync(fd).isDirectory(); } finally { closeFd(fd); }
+  if (!isDir) throw invalid(op, 'extraction point is not a directory');
+  const abs = resolvedPathIn(v.rootFd, want);
+  checkWritable(v, abs, op);
+  let chown: ExtractOptions['chown'] = true;
+  const user = (v.container.config as { User?: string }).User;
+  if (o.copyUIDGID && user) {
+    const u = resolveUser(v.root, user, [], (p) => readInRoot(v.rootFd, p));
+    chown = { uid: u.uid ?? 0, gid: u.gid ?? 0 };
+  }
+  await extractTarAt(archive, v.rootFd, abs, { chown, noOverwriteDirNonDir: o.noOverwriteDirNonDir ?? true, ownIds: o.ownIds });
+  return abs;
+}
+
 /** `PUT /containers/{id}/archive`: extract a tar into the directory `path` of the container. */
 export async function extractToContainer(core: EngineCore, ref: string, path: string, archive: Readable, o: ExtractToContainerOptions = {}): Promise<void> {
   const op = `copy to container ${ref}`;
   try {
+    if (isRootless()) {
+      const own = { uid: process.geteuid!(), gid: process.getegid!() };
+      const task = { kind: 'extract' as const, path, copyUIDGID: o.copyUIDGID, noOverwriteDirNonDir: o.noOverwriteDirNonDir, ownIds: own };
+      await withRootlessView(core, ref, op, { volumes: true }, task, async (run, c) => {
+        // a failure of the storage process (its message) wins over the broken pipe it causes
+        const fed = pipeline(archive, run.stdin).catch((e: unknown) => e);
+        const abs = (await run.done) as string;
+        const e = await fed;
+        if (e) throw wrapError(e, op);
+        core.event('container', 'extract-to-dir', c, { path: abs });
+      });
+      return;
+    }
     await withContainerView(core, ref, op, { volumes: true }, async (v) => {
-      const want = containerAbs(path);
-      let fd: number;
-      try { fd = openInRoot(v.rootFd, want); } catch (e) { throw pathError(e, path, ref, 'copy to'); }
-      let isDir: boolean;
-      try { isDir = fstatSync(fd).isDirectory(); } finally { closeFd(fd); }
-      if (!isDir) throw invalid(op, 'extraction point is not a directory');
-      const abs = resolvedPathIn(v.rootFd, want);
-      checkWritable(v, abs, op);
-      let chown: ExtractOptions['chown'] = true;
-      const user = (v.container.config as { User?: string }).User;
-      if (o.copyUIDGID && user) {
-        const u = resolveUser(v.root, user, [], (p) => readInRoot(v.rootFd, p));
-        chown = { uid: u.uid ?? 0, gid: u.gid ?? 0 };
-      }
-      await extractTarAt(archive, v.rootFd, abs, { chown, noOverwriteDirNonDir: o.noOverwriteDirNonDir ?? true });
+      const abs = await extractInView(v, path, ref, archive, o, op);
       core.event('container', 'extract-to-dir', v.container, { path: abs });
     });
   } finally {
@@ -175,6 +224,11 @@ export interface ExtractOptions {
   /** lchown every entry: true = to the archive's uid/gid, an owner = to it, false = never (files are the caller's). */
   chown: boolean | { uid: number; gid: number };
   noOverwriteDirNonDir?: boolean;
+  /**
+   * Rootless: entries owned by the user's own ids (the user's files on the host) get the
+   * container's root (0), as in the storage namespace and podman.
+   */
+  ownIds?: { uid: number; gid: number };
   /** Rename each entry before it is placed (Docker's RebaseArchiveEntries). */
   rename?: (name: string) => string;
 }
@@ -316,7 +370,10 @@ class Extractor {
     const at = fdPath(pfd, name); // for the l* calls only: they never follow the last link
     const c = this.o.chown;
     if (c) {
-      const [uid, gid] = c === true ? [h.uid ?? 0, h.gid ?? 0] : [c.uid, c.gid];
+      let [uid, gid] = c === true ? [h.uid ?? 0, h.gid ?? 0] : [c.uid, c.gid];
+      const own = c === true ? this.o.ownIds : undefined;
+      if (own && uid === own.uid) uid = 0;
+      if (own && gid === own.gid) gid = 0;
       lchown(at, uid, gid);
     }
     if (type !== 'symlink') {

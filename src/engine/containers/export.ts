@@ -10,7 +10,7 @@
  * killed is swept by the next one). A running container's files are reached through an fd of
  * its root, never a path string, and trees are archived one pinned directory at a time.
  */
-import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -24,6 +24,8 @@ import {
   openInRoot, procStat, readdirFd, readlinkat, umount2,
 } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
+import { isRootless } from '../rootless/paths.js';
+import { startStorageJob, type JobOverlay, type StorageJob, type StorageRun, type StorageTask } from '../rootless/storage.js';
 import { hostMountMarker, settle } from './cleanup.js';
 import type { EngineCore } from './core.js';
 import { runOptionsOf } from './start.js';
@@ -49,7 +51,7 @@ export interface ViewOptions {
 
 const depth = (p: string) => p.split('/').filter(Boolean).length;
 
-interface Overlay { source: string; target: string; readonly: boolean }
+type Overlay = JobOverlay;
 
 /** What cp lays over the rootfs: volumes and binds (no tmpfs), then the network files no mount covers. */
 function overlays(core: EngineCore, c: Container): Overlay[] {
@@ -106,8 +108,7 @@ export function lstatMaybe(path: string): Stats | undefined {
  */
 function runningRootFd(core: EngineCore, c: Container, op: string): number {
   const pid = c.state.pid;
-  let expected: number | undefined;
-  try { expected = (JSON.parse(readFileSync(join(core.runtime.root, c.id, 'state.json'), 'utf8')) as { startTime?: number }).startTime; } catch { /* checked below */ }
+  const expected = recordedStartTime(core, c);
   let proc: number;
   try { proc = openDirPath(`/proc/${pid}`); } catch (e) { throw gone(op, c, e); }
   try {
@@ -131,11 +132,8 @@ function gone(op: string, c: Container, cause?: unknown): BerthError {
  * comment); everything is unmounted afterwards. `ref` is a name, id or id prefix.
  */
 export async function withContainerView<T>(core: EngineCore, ref: string, op: string, o: ViewOptions, fn: (v: ContainerView) => Promise<T>): Promise<T> {
-  const c = await settle(core, core.store.containers.get(ref));
-  if (!c) throw notFound(op, `No such container: ${ref}`);
-  if (!c.snapshotKey) throw new BerthError({ kind: 'conflict', op, message: `${op}: container ${c.id} has no filesystem` });
+  const c = await viewContainer(core, ref, op);
   const snaps = await snapshotter(core.images);
-  mkdirSync(core.options.runRoot, { recursive: true, mode: 0o700 });
   const running = c.state.status === 'running' || c.state.status === 'paused';
   if (running && o.volumes && c.state.pid && !existsSync(hostMountMarker(core.paths(c.id)))) {
     // The rootfs is mounted only in the container's namespace: work through /proc/PID/root,
@@ -148,39 +146,60 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
       closeFd(rootFd);
     }
   }
+  const tmp = viewDir(core);
+  const rootfs = core.paths(c.id).rootfs;
+  const mountRoot = running && existsSync(hostMountMarker(core.paths(c.id))) ? async () => mount(rootfs, tmp, null, MS_BIND) : () => snaps.mount(c.snapshotKey!, tmp);
+  return mountedView(tmp, mountRoot, o.volumes ? overlays(core, c) : [], c, !!runOptionsOf(c).readOnly, op, fn);
+}
+
+/** The container of a view, settled, with a filesystem. */
+async function viewContainer(core: EngineCore, ref: string, op: string): Promise<Container> {
+  const c = await settle(core, core.store.containers.get(ref));
+  if (!c) throw notFound(op, `No such container: ${ref}`);
+  if (!c.snapshotKey) throw new BerthError({ kind: 'conflict', op, message: `${op}: container ${c.id} has no filesystem` });
+  return c;
+}
+
+/** A new private directory for a view under the run root (named for this process: see sweepViews). */
+function viewDir(core: EngineCore): string {
+  mkdirSync(core.options.runRoot, { recursive: true, mode: 0o700 });
   sweepViews(core.options.runRoot);
-  const tmp = mkdtempSync(join(core.options.runRoot, `view-${selfTag()}-`));
+  return mkdtempSync(join(core.options.runRoot, `view-${selfTag()}-`));
+}
+
+/**
+ * The view on the directory `tmp`: its root mounted by `mountRoot`, then the overlays laid over
+ * it; `fn` runs, then everything is unmounted and `tmp` removed (also by the rootless storage
+ * process, in its own mount namespace: rootless/storage.ts).
+ */
+export async function mountedView<T>(tmp: string, mountRoot: () => Promise<void>, over: Overlay[], c: Container, readonlyRootfs: boolean, op: string, fn: (v: ContainerView) => Promise<T>): Promise<T> {
   const mounted: string[] = [];
   let rootFd: number | undefined;
   try {
-    const rootfs = core.paths(c.id).rootfs;
-    if (running && existsSync(hostMountMarker(core.paths(c.id)))) mount(rootfs, tmp, null, MS_BIND);
-    else await snaps.mount(c.snapshotKey, tmp);
+    await mountRoot();
     mounted.push('/');
     // private: what is mounted below never propagates to the rootfs mount's peers (or the container)
     mount(null, tmp, null, MS_PRIVATE);
     rootFd = openDirPath(tmp);
     const mounts: ViewMount[] = [];
-    if (o.volumes) {
-      for (const m of overlays(core, c)) {
-        let dir: boolean;
-        try { dir = statSync(m.source).isDirectory(); } catch { continue; } // a source that is gone is skipped
-        const at = mountPoint(rootFd, m.target, dir, op);
-        try {
-          mount(m.source, fdPath(at), null, MS_BIND);
-          mounted.push(m.target);
-          if (m.readonly) {
-            // the new mount's root, reached again inside the view (it is what the fd's path shows now)
-            const top = openInRoot(rootFd, m.target);
-            try { mount(null, fdPath(top), null, MS_REMOUNT | MS_BIND | MS_RDONLY); } finally { closeFd(top); }
-          }
-        } finally {
-          closeFd(at);
+    for (const m of over) {
+      let dir: boolean;
+      try { dir = statSync(m.source).isDirectory(); } catch { continue; } // a source that is gone is skipped
+      const at = mountPoint(rootFd, m.target, dir, op);
+      try {
+        mount(m.source, fdPath(at), null, MS_BIND);
+        mounted.push(m.target);
+        if (m.readonly) {
+          // the new mount's root, reached again inside the view (it is what the fd's path shows now)
+          const top = openInRoot(rootFd, m.target);
+          try { mount(null, fdPath(top), null, MS_REMOUNT | MS_BIND | MS_RDONLY); } finally { closeFd(top); }
         }
-        mounts.push({ target: m.target, readonly: m.readonly });
+      } finally {
+        closeFd(at);
       }
+      mounts.push({ target: m.target, readonly: m.readonly });
     }
-    const result = await fn({ root: tmp, rootFd, container: c, mounts, readonlyRootfs: !!runOptionsOf(c).readOnly });
+    const result = await fn({ root: tmp, rootFd, container: c, mounts, readonlyRootfs });
     closeFd(rootFd);
     await release(mounted, tmp, op);
     return result;
@@ -189,6 +208,44 @@ export async function withContainerView<T>(core: EngineCore, ref: string, op: st
     await release(mounted, tmp, op).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Rootless (an ordinary user): the view is made by a storage process in a user namespace
+ * (rootless/storage.ts), which runs `task` there; this process keeps the store and the events.
+ * `use` gets the running job (its pipes) and returns its result after the job is done.
+ */
+export async function withRootlessView<T>(core: EngineCore, ref: string, op: string, o: ViewOptions, task: StorageTask, use: (run: StorageRun, c: Container) => Promise<T>): Promise<T> {
+  const c = await viewContainer(core, ref, op);
+  const running = (c.state.status === 'running' || c.state.status === 'paused') && !!c.state.pid;
+  const over = o.volumes ? overlays(core, c) : [];
+  // what the operation reads of the record (extract: Config.User); the job travels in the environment
+  const record = { id: c.id, name: c.name, config: { User: (c.config as { User?: string }).User } };
+  const job: StorageJob = { op, ref, container: record, overlays: over, readonlyRootfs: !!runOptionsOf(c).readOnly, task };
+  let dir: string | undefined;
+  if (running && o.volumes) {
+    job.running = { pid: c.state.pid!, startTime: recordedStartTime(core, c) ?? 0 };
+  } else {
+    // export of a running one too: its snapshot, mounted again in the storage namespace
+    job.mounts = (await snapshotter(core.images)).mounts(c.snapshotKey!);
+    job.dir = dir = viewDir(core);
+  }
+  const run = startStorageJob(job);
+  try {
+    const out = await use(run, c);
+    await run.done;
+    return out;
+  } catch (e) {
+    await run.stop();
+    throw e;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The start time the runtime recorded for the container's init (a reused pid is never trusted). */
+function recordedStartTime(core: EngineCore, c: Container): number | undefined {
+  try { return (JSON.parse(readFileSync(join(core.runtime.root, c.id, 'state.json'), 'utf8')) as { startTime?: number }).startTime; } catch { return undefined; }
 }
 
 let tag: string | undefined;
@@ -349,6 +406,14 @@ export function packTree(path: string, name: string): Readable {
  */
 export async function exportContainer(core: EngineCore, ref: string, out: Writable, o: { end?: boolean } = {}): Promise<void> {
   const op = `export ${ref}`;
+  if (isRootless()) {
+    await withRootlessView(core, ref, op, { volumes: false }, { kind: 'export' }, async (run, c) => {
+      await pipeline(run.stdout, out, { end: o.end ?? true });
+      await run.done;
+      core.event('container', 'export', c);
+    });
+    return;
+  }
   await withContainerView(core, ref, op, { volumes: false }, async (v) => {
     await pipeline(packTreeFd(openInRoot(v.rootFd, '/'), ''), out, { end: o.end ?? true });
     core.event('container', 'export', v.container);

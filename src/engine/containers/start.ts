@@ -7,6 +7,7 @@
 import { isRootless } from '../rootless/paths.js';
 import { checkRootlessResources, rootlessSpec } from '../rootless/spec.js';
 import { rootlessNetSteps } from '../rootless/network.js';
+import { copyUpRootless } from '../rootless/storage.js';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release, hostname as osHostname } from 'node:os';
@@ -108,8 +109,11 @@ async function resolveMounts(core: EngineCore, mounts: MountSpec[] | undefined, 
       if (m.type !== 'volume') { out.push(m); continue; }
       const vol = core.store.volumes.get(m.source!);
       if (!m.noCopy && (await isEmptyDir(vol.mountpoint).catch(() => false))) {
-        if (!rootfs) view ??= await snapshotView(core, snapshotKey);
-        await copyUp(rootfs || view!.dir, m.target, vol.mountpoint);
+        if (isRootless()) await copyUpRootless(await snapshotter(core.images), core.options.runRoot, snapshotKey, m.target, vol.mountpoint); // in a user namespace (issue 17)
+        else {
+          if (!rootfs) view ??= await snapshotView(core, snapshotKey);
+          await copyUp(rootfs || view!.dir, m.target, vol.mountpoint);
+        }
       }
       out.push({ ...m, type: 'bind', source: vol.mountpoint });
     }
