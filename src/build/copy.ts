@@ -172,7 +172,8 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length + (r.remote?.length ?? 0);
   if (count > 1 && !r.dest.endsWith('/')) throw new CopyError(`When using ${r.instr} with more than one source file, the destination must be a directory and end with a /`);
   const mode = (m: number, dir = false) => (r.chmod ? r.chmod(m & 0o7777, dir) : m & 0o7777);
-  const add = (it: CopyItem) => { items.set(it.name.replace(/^\/+/, ''), { ...it, name: it.name.replace(/^\/+/, '') }); };
+  // items are made here for this map only: named in place
+  const add = (it: CopyItem) => { if (it.name.charCodeAt(0) === 47) it.name = it.name.replace(/^\/+/, ''); items.set(it.name, it); };
   const links = new Map<string, string>();
   const addFrom = (src: FileSource, rel: string, name: string) => {
     const st = src.lstat(rel);
@@ -187,10 +188,9 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
       }
       links.set(k, name.replace(/^\/+/, ''));
     }
-    const base = { name, mode: mode(st.mode, st.isDirectory()), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 };
-    if (st.isDirectory()) add({ ...base, type: 'directory' });
-    else if (st.isSymbolicLink()) add({ ...base, mode: 0o777, type: 'symlink', linkname: src.readlink(rel) });
-    else if (st.isFile()) add({ ...base, type: 'file', size: st.size, from: { src, rel } });
+    if (st.isFile()) add({ name, type: 'file', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: st.size, from: { src, rel } });
+    else if (st.isDirectory()) add({ name, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
+    else if (st.isSymbolicLink()) add({ name, type: 'symlink', mode: 0o777, uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0, linkname: src.readlink(rel) });
   };
   const excluded = r.exclude?.length ? new PatternMatcher(readIgnore(r.exclude.join('\n'))) : undefined;
   for (const { s, matches } of expanded) {
@@ -205,7 +205,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
         for (const p of walk(s.src, m)) {
           const rel = m ? p.slice(m.length + 1) : p;
           if (excluded && (skipped.some((d) => rel.startsWith(`${d}/`)) || excluded.matches(rel))) { skipped.push(rel); continue; }
-          addFrom(s.src, p, posix.join(base, rel));
+          addFrom(s.src, p, base ? `${base}/${rel}` : rel);
         }
         continue;
       }
@@ -226,12 +226,12 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
     const data = Buffer.from(c.data);
     add({ name: destIsDir ? posix.join(dest, c.name) : dest, type: 'file', mode: mode(0o644), uid: own.uid, gid: own.gid, mtime: now, size: data.length, data });
   }
-  // parents of everything, from the image when they exist there
+  // parents of everything, from the image when they exist there: up from each name to the first
+  // parent present (whose own parents are then present, or added when that name's turn comes)
   for (const name of [...items.keys()]) {
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
-      if (items.has(p)) continue;
+    for (let i = name.lastIndexOf('/'); i > 0; i = name.lastIndexOf('/', i - 1)) {
+      const p = name.slice(0, i);
+      if (items.has(p)) break;
       const st = r.image.lstat(p);
       items.set(p, st?.isDirectory()
         ? { name: p, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: now, size: 0 }
@@ -262,9 +262,12 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
 /** The content key of the items (names, types, modes, owners, link targets, content digests). */
 export async function itemsKey(items: CopyItem[]): Promise<string> {
   const h = createHash('sha256');
-  for (const it of items) {
-    const body = it.from ? await it.from.src.digest(it.from.rel) : it.data ? createHash('sha256').update(it.data).digest('hex') : '';
-    h.update(JSON.stringify([it.name, it.type, it.mode, it.uid, it.gid, it.linkname ?? '', it.size, body]));
+  const body = (it: CopyItem) => (it.from ? it.from.src.digest(it.from.rel) : it.data ? createHash('sha256').update(it.data).digest('hex') : '');
+  // a few files at a time: those not in the file-hash cache are read (and their descriptors open) together
+  for (let i = 0; i < items.length; i += 64) {
+    const part = items.slice(i, i + 64);
+    const bodies = await Promise.all(part.map(body));
+    part.forEach((it, j) => h.update(JSON.stringify([it.name, it.type, it.mode, it.uid, it.gid, it.linkname ?? '', it.size, bodies[j]])));
   }
   return h.digest('hex');
 }
