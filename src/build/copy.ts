@@ -240,6 +240,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   }
   const sorted = [...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // a hard link must come after its target in the tar: the first of a group in tar order holds the content
+  if (!sorted.some((it) => it.type === 'link')) return sorted;
   const byName = new Map(sorted.map((it) => [it.name, it]));
   const canon = new Map<string, string>();
   const seen = new Set<string>();
