@@ -263,11 +263,13 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
 /** The content key of the items (names, types, modes, owners, link targets, content digests). */
 export async function itemsKey(items: CopyItem[]): Promise<string> {
   const h = createHash('sha256');
-  const body = (it: CopyItem) => (it.from ? it.from.src.digest(it.from.rel) : it.data ? createHash('sha256').update(it.data).digest('hex') : '');
+  const body = (it: CopyItem) => (it.from ? it.from.src.knownDigest?.(it.from.rel) ?? it.from.src.digest(it.from.rel)
+    : it.data ? createHash('sha256').update(it.data).digest('hex') : '');
   // a few files at a time: those not in the file-hash cache are read (and their descriptors open) together
   for (let i = 0; i < items.length; i += 64) {
     const part = items.slice(i, i + 64);
-    const bodies = await Promise.all(part.map(body));
+    const found = part.map(body);
+    const bodies = found.every((b) => typeof b === 'string') ? found : await Promise.all(found);
     part.forEach((it, j) => h.update(JSON.stringify([it.name, it.type, it.mode, it.uid, it.gid, it.linkname ?? '', it.size, bodies[j]])));
   }
   return h.digest('hex');

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError } from '../lib/index.js';
+import { BerthError, mark } from '../lib/index.js';
 import { formatReference, imageStore, parseReference, type Lease } from '../image/index.js';
 import { buildLayerDirs, resolveImage, sweepBuildLeftovers, writeBuildImage, type BuildImage, type EngineCore } from '../engine/index.js';
 import { BuildCache } from './cache.js';
@@ -116,7 +116,9 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   const deps = dependencies(df, expandGlobal);
   const target = targetIndex(df, o.target);
   const needed = neededStages(df, deps, target);
+  mark('build: parsed');
   const hashes = await FileHashes.load(core.options.root);
+  mark('build: file hashes loaded');
   const context = new ContextSource(o.contextDir ?? '/nonexistent-empty-context', ignoreFor(o), hashes);
   const cache = new BuildCache(core.options.root);
   const images = imageStore(core.images);
@@ -163,6 +165,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
     const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
     const { img, trail } = await runStage(target);
+    mark('build: steps done');
     const n = ctx.nextStep();
     if (o.output && o.output.type !== 'image') {
       const dest = o.output.dest!;
@@ -194,6 +197,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
       log(`#${n} naming to ${name} done`);
     }
     log(`#${n} DONE 0.0s`);
+    mark('build: image written');
     const unused = [...buildArgs.keys()].filter((k) => !used.has(k) && !PREDEFINED_PROXY.has(k));
     if (unused.length) warnings.push(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
     return { id: rec.id, steps: counters.steps, cached: counters.cached, warnings };

@@ -46,6 +46,8 @@ export interface FileSource {
   open(rel: string): Readable;
   /** a content digest of one regular file (memoised) */
   digest(rel: string): Promise<string>;
+  /** the digest when it is known without reading (optional) */
+  knownDigest?(rel: string): string | undefined;
 }
 
 const lstatMaybe = (p: string): Stats | undefined => { try { return lstatSync(p, { throwIfNoEntry: false }); } catch { return undefined; } };
@@ -65,7 +67,8 @@ function digestFd(fd: number, hashes: FileHashes | undefined): Promise<string> {
 export class ContextSource implements FileSource {
   private rootFd: number | undefined;
   private readonly hashes = new Map<string, Promise<string>>();
-  private readonly stats = new Map<string, FileStat | undefined>();
+  /** null: absent */
+  private readonly stats = new Map<string, FileStat | null>();
   /** paths known to be directories reached through directories only (parents checked) */
   private readonly dirs = new Set<string>();
   constructor(readonly root: string, private readonly ignore: PatternMatcher, private readonly hashes_?: FileHashes) {}
@@ -75,11 +78,11 @@ export class ContextSource implements FileSource {
   /** lstat of one path, memoised: the context is read as it is when the build starts */
   private raw(rel: string): FileStat | undefined {
     let st = this.stats.get(rel);
-    if (st === undefined && !this.stats.has(rel)) {
+    if (st === undefined) {
       const full = lstatMaybe(rel ? `${this.root}/${rel}` : this.root);
-      this.stats.set(rel, (st = full && new Stat(full)));
+      this.stats.set(rel, (st = full ? new Stat(full) : null));
     }
-    return st;
+    return st ?? undefined;
   }
 
   lstat(rel: string): FileStat | undefined {
@@ -115,14 +118,21 @@ export class ContextSource implements FileSource {
   digest(rel: string): Promise<string> {
     let d = this.hashes.get(rel);
     if (!d) {
-      // known stamps: the digest without opening the file (its parents were checked by lstat; what is read later is opened beneath the root)
-      const st = this.hashes_ ? this.raw(rel) : undefined;
-      const known = st?.isFile() ? this.hashes_!.get(st) : undefined;
+      const known = this.knownDigest(rel);
       if (known) d = Promise.resolve(known);
       else try { d = digestFd(this.openFd(rel), this.hashes_); } catch (e) { d = Promise.reject(e); }
       this.hashes.set(rel, d);
     }
     return d;
+  }
+
+  /**
+   * The digest of a file whose stamps the file-hash cache knows, without opening it (its parents
+   * were checked by lstat; what is read later is opened beneath the root); undefined otherwise.
+   */
+  knownDigest(rel: string): string | undefined {
+    const st = this.hashes_ ? this.raw(rel) : undefined;
+    return st?.isFile() ? this.hashes_!.get(st) : undefined;
   }
 
   close(): void { closeFd(this.rootFd); this.rootFd = undefined; }

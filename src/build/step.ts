@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { BerthError } from '../lib/index.js';
+import { BerthError, mark } from '../lib/index.js';
 import {
   haveBuildLayers, resolveImage, runBuildStep, storeBuildLayer, type BuildImage, type BuildRunRequest,
 } from '../engine/index.js';
@@ -139,6 +139,7 @@ export class Step {
     const exec = this.plan(ins, n, label, text);
     const prepared = await exec.prepare();
     const key = stepKey(this.key, ins.name, prepared.key);
+    mark(`build: #${n} keyed`);
     let hit = this.c.noCache ? undefined : await this.c.cache.get(key);
     if (!hit && !this.c.noCache && this.c.seeds.has(key)) {
       // a step of a --cache-from image: its state, kept in the local cache from now on
