@@ -26,7 +26,8 @@ export interface CopyItem {
   mode: number;
   uid: number;
   gid: number;
-  mtime: Date;
+  /** a Date, or milliseconds since the epoch (a context's files: no Date made unless a layer is written) */
+  mtime: Date | number;
   size: number;
   linkname?: string;
   /** file content: from a source, or bytes */
@@ -183,14 +184,14 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
       const k = `${st.dev}:${st.ino}`;
       const first = links.get(k);
       if (first !== undefined && first !== name.replace(/^\/+/, '')) {
-        add({ name, type: 'link', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0, linkname: first });
+        add({ name, type: 'link', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: 0, linkname: first });
         return;
       }
       links.set(k, name.replace(/^\/+/, ''));
     }
-    if (st.isFile()) add({ name, type: 'file', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: st.size, from: { src, rel } });
-    else if (st.isDirectory()) add({ name, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
-    else if (st.isSymbolicLink()) add({ name, type: 'symlink', mode: 0o777, uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0, linkname: src.readlink(rel) });
+    if (st.isFile()) add({ name, type: 'file', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: st.size, from: { src, rel } });
+    else if (st.isDirectory()) add({ name, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: 0 });
+    else if (st.isSymbolicLink()) add({ name, type: 'symlink', mode: 0o777, uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: 0, linkname: src.readlink(rel) });
   };
   const excluded = r.exclude?.length ? new PatternMatcher(readIgnore(r.exclude.join('\n'))) : undefined;
   for (const { s, matches } of expanded) {
@@ -200,7 +201,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
       const kept = r.parents ? (pivot && m.startsWith(`${pivot}/`) ? m.slice(pivot.length + 1) : m === pivot ? '' : m) : undefined;
       if (st.isDirectory()) {
         const base = kept !== undefined ? posix.join(dest, kept) : dest;
-        if (base) add({ name: base, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
+        if (base) add({ name: base, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: 0 });
         const skipped: string[] = [];
         for (const p of walk(s.src, m)) {
           const rel = m ? p.slice(m.length + 1) : p;
@@ -281,7 +282,7 @@ export function itemsTar(items: CopyItem[]): Readable {
   (async () => {
     for (const it of items) {
       const header = {
-        name: it.type === 'directory' ? `${it.name}/` : it.name, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, mtime: it.mtime,
+        name: it.type === 'directory' ? `${it.name}/` : it.name, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, mtime: typeof it.mtime === 'number' ? new Date(it.mtime) : it.mtime,
         size: it.type === 'file' ? it.size : 0, ...(it.linkname !== undefined ? { linkname: it.linkname } : {}),
         ...(it.devmajor !== undefined ? { devmajor: it.devmajor, devminor: it.devminor ?? 0 } : {}),
       };

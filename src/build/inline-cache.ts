@@ -45,7 +45,9 @@ export function trailStep(img: BuildImage, key: string, prev: CacheStep[]): Cach
 
 const isStep = (x: unknown): x is CacheStep => {
   const s = x as CacheStep;
-  return !!s && typeof s.k === 'string' && /^[0-9a-f]{64}$/.test(s.k) && Number.isInteger(s.l) && Number.isInteger(s.h) && typeof s.s === 'number';
+  return !!s && typeof s.k === 'string' && /^[0-9a-f]{64}$/.test(s.k) && Number.isInteger(s.l) && s.l >= 0 && Number.isInteger(s.h) && s.h >= 0
+    && typeof s.s === 'number' && (s.t === undefined || typeof s.t === 'string') && (s.a === undefined || typeof s.a === 'string')
+    && (s.c === undefined || (typeof s.c === 'object' && s.c !== null && !Array.isArray(s.c)));
 };
 
 /**
