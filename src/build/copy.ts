@@ -26,7 +26,8 @@ export interface CopyItem {
   mode: number;
   uid: number;
   gid: number;
-  mtime: Date;
+  /** a Date, or milliseconds since the epoch (a context's files: no Date made unless a layer is written) */
+  mtime: Date | number;
   size: number;
   linkname?: string;
   /** file content: from a source, or bytes */
@@ -172,7 +173,8 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   const count = expanded.reduce((n, e) => n + e.matches.length, 0) + r.contents.length + (r.remote?.length ?? 0);
   if (count > 1 && !r.dest.endsWith('/')) throw new CopyError(`When using ${r.instr} with more than one source file, the destination must be a directory and end with a /`);
   const mode = (m: number, dir = false) => (r.chmod ? r.chmod(m & 0o7777, dir) : m & 0o7777);
-  const add = (it: CopyItem) => { items.set(it.name.replace(/^\/+/, ''), { ...it, name: it.name.replace(/^\/+/, '') }); };
+  // items are made here for this map only: named in place
+  const add = (it: CopyItem) => { if (it.name.charCodeAt(0) === 47) it.name = it.name.replace(/^\/+/, ''); items.set(it.name, it); };
   const links = new Map<string, string>();
   const addFrom = (src: FileSource, rel: string, name: string) => {
     const st = src.lstat(rel);
@@ -182,15 +184,14 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
       const k = `${st.dev}:${st.ino}`;
       const first = links.get(k);
       if (first !== undefined && first !== name.replace(/^\/+/, '')) {
-        add({ name, type: 'link', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0, linkname: first });
+        add({ name, type: 'link', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: 0, linkname: first });
         return;
       }
       links.set(k, name.replace(/^\/+/, ''));
     }
-    const base = { name, mode: mode(st.mode, st.isDirectory()), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 };
-    if (st.isDirectory()) add({ ...base, type: 'directory' });
-    else if (st.isSymbolicLink()) add({ ...base, mode: 0o777, type: 'symlink', linkname: src.readlink(rel) });
-    else if (st.isFile()) add({ ...base, type: 'file', size: st.size, from: { src, rel } });
+    if (st.isFile()) add({ name, type: 'file', mode: mode(st.mode), uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: st.size, from: { src, rel } });
+    else if (st.isDirectory()) add({ name, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: 0 });
+    else if (st.isSymbolicLink()) add({ name, type: 'symlink', mode: 0o777, uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: 0, linkname: src.readlink(rel) });
   };
   const excluded = r.exclude?.length ? new PatternMatcher(readIgnore(r.exclude.join('\n'))) : undefined;
   for (const { s, matches } of expanded) {
@@ -200,12 +201,12 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
       const kept = r.parents ? (pivot && m.startsWith(`${pivot}/`) ? m.slice(pivot.length + 1) : m === pivot ? '' : m) : undefined;
       if (st.isDirectory()) {
         const base = kept !== undefined ? posix.join(dest, kept) : dest;
-        if (base) add({ name: base, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtime, size: 0 });
+        if (base) add({ name: base, type: 'directory', mode: mode(st.mode, true), uid: own.uid, gid: own.gid, mtime: st.mtimeMs, size: 0 });
         const skipped: string[] = [];
         for (const p of walk(s.src, m)) {
           const rel = m ? p.slice(m.length + 1) : p;
           if (excluded && (skipped.some((d) => rel.startsWith(`${d}/`)) || excluded.matches(rel))) { skipped.push(rel); continue; }
-          addFrom(s.src, p, posix.join(base, rel));
+          addFrom(s.src, p, base ? `${base}/${rel}` : rel);
         }
         continue;
       }
@@ -226,12 +227,12 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
     const data = Buffer.from(c.data);
     add({ name: destIsDir ? posix.join(dest, c.name) : dest, type: 'file', mode: mode(0o644), uid: own.uid, gid: own.gid, mtime: now, size: data.length, data });
   }
-  // parents of everything, from the image when they exist there
+  // parents of everything, from the image when they exist there: up from each name to the first
+  // parent present (whose own parents are then present, or added when that name's turn comes)
   for (const name of [...items.keys()]) {
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
-      if (items.has(p)) continue;
+    for (let i = name.lastIndexOf('/'); i > 0; i = name.lastIndexOf('/', i - 1)) {
+      const p = name.slice(0, i);
+      if (items.has(p)) break;
       const st = r.image.lstat(p);
       items.set(p, st?.isDirectory()
         ? { name: p, type: 'directory', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: now, size: 0 }
@@ -240,6 +241,7 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
   }
   const sorted = [...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // a hard link must come after its target in the tar: the first of a group in tar order holds the content
+  if (!sorted.some((it) => it.type === 'link')) return sorted;
   const byName = new Map(sorted.map((it) => [it.name, it]));
   const canon = new Map<string, string>();
   const seen = new Set<string>();
@@ -262,9 +264,14 @@ export async function copyItems(r: CopyRequest): Promise<CopyItem[]> {
 /** The content key of the items (names, types, modes, owners, link targets, content digests). */
 export async function itemsKey(items: CopyItem[]): Promise<string> {
   const h = createHash('sha256');
-  for (const it of items) {
-    const body = it.from ? await it.from.src.digest(it.from.rel) : it.data ? createHash('sha256').update(it.data).digest('hex') : '';
-    h.update(JSON.stringify([it.name, it.type, it.mode, it.uid, it.gid, it.linkname ?? '', it.size, body]));
+  const body = (it: CopyItem) => (it.from ? it.from.src.knownDigest?.(it.from.rel) ?? it.from.src.digest(it.from.rel)
+    : it.data ? createHash('sha256').update(it.data).digest('hex') : '');
+  // a few files at a time: those not in the file-hash cache are read (and their descriptors open) together
+  for (let i = 0; i < items.length; i += 64) {
+    const part = items.slice(i, i + 64);
+    const found = part.map(body);
+    const bodies = found.every((b) => typeof b === 'string') ? found : await Promise.all(found);
+    part.forEach((it, j) => h.update(JSON.stringify([it.name, it.type, it.mode, it.uid, it.gid, it.linkname ?? '', it.size, bodies[j]])));
   }
   return h.digest('hex');
 }
@@ -275,7 +282,7 @@ export function itemsTar(items: CopyItem[]): Readable {
   (async () => {
     for (const it of items) {
       const header = {
-        name: it.type === 'directory' ? `${it.name}/` : it.name, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, mtime: it.mtime,
+        name: it.type === 'directory' ? `${it.name}/` : it.name, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, mtime: typeof it.mtime === 'number' ? new Date(it.mtime) : it.mtime,
         size: it.type === 'file' ? it.size : 0, ...(it.linkname !== undefined ? { linkname: it.linkname } : {}),
         ...(it.devmajor !== undefined ? { devmajor: it.devmajor, devminor: it.devminor ?? 0 } : {}),
       };

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError } from '../lib/index.js';
+import { BerthError, mark } from '../lib/index.js';
 import { formatReference, imageStore, parseReference, type Lease } from '../image/index.js';
 import { buildLayerDirs, resolveImage, sweepBuildLeftovers, writeBuildImage, type BuildImage, type EngineCore } from '../engine/index.js';
 import { BuildCache } from './cache.js';
@@ -23,6 +23,7 @@ import { Step, type StepContext } from './step.js';
 import { exportLocal, exportTar, type BuildOutput } from './export.js';
 import type { Writable } from 'node:stream';
 import type { BuildSecret, BuildSsh } from './mounts.js';
+import { CACHE_FIELD, seedsOf, type CacheStep } from './inline-cache.js';
 
 export interface BuildOptions {
   /** the context directory; undefined: an empty context */
@@ -38,6 +39,8 @@ export interface BuildOptions {
   target?: string;
   noCache?: boolean;
   pull?: boolean;
+  /** `--cache-from`: images whose recorded steps may be used (pulled when missing) */
+  cacheFrom?: string[];
   labels?: Record<string, string>;
   /** one progress line (no newline) */
   log?: (line: string) => void;
@@ -113,7 +116,9 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   const deps = dependencies(df, expandGlobal);
   const target = targetIndex(df, o.target);
   const needed = neededStages(df, deps, target);
+  mark('build: parsed');
   const hashes = await FileHashes.load(core.options.root);
+  mark('build: file hashes loaded');
   const context = new ContextSource(o.contextDir ?? '/nonexistent-empty-context', ignoreFor(o), hashes);
   const cache = new BuildCache(core.options.root);
   const images = imageStore(core.images);
@@ -121,10 +126,10 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   const lease: Lease = await images.lease({});
   let stepNo = 0;
   const counters = { steps: 0, cached: 0 };
-  const results = new Map<number, Promise<{ img: BuildImage; key: string }>>();
+  const results = new Map<number, Promise<{ img: BuildImage; key: string; trail: CacheStep[] }>>();
   const views = new Map<string, Promise<FileSource>>();
   const ctx: StepContext = {
-    core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters, storedBlobs: new Set(),
+    core, df, cache, lease, context, buildArgs, used, globals, log, signal: o.signal, noCache: !!o.noCache, pull: !!o.pull, counters, storedBlobs: new Set(), seeds: new Map(),
     secrets: new Map((o.secrets ?? []).map((s) => [s.id, s])), ssh: new Map((o.ssh ?? []).map((s) => [s.id, s])), allow: new Set(o.allow ?? []), addHosts: o.addHosts ?? [], network: o.network ?? 'default',
     nextStep: () => ++stepNo,
     stageResult: (i: number) => runStage(i),
@@ -144,7 +149,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
       return df.stages.length === 1 ? `[${k}/${n}]` : `[${s.name ?? `stage-${s.index}`} ${k}/${n}]`;
     },
   };
-  function runStage(i: number): Promise<{ img: BuildImage; key: string }> {
+  function runStage(i: number): Promise<{ img: BuildImage; key: string; trail: CacheStep[] }> {
     let p = results.get(i);
     if (!p) {
       p = new Step(ctx, df.stages[i]!).run();
@@ -153,12 +158,14 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
     return p;
   }
   try {
+    if (!o.noCache) for (const ref of o.cacheFrom ?? []) await cacheFrom(core, ref, ctx.nextStep(), ctx.seeds, log, warnings);
     // every needed stage starts now; each waits only for what it uses
     const all = needed.map((i) => runStage(i));
     const settled = await Promise.allSettled(all);
     const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) throw failed.reason;
-    const { img } = await runStage(target);
+    const { img, trail } = await runStage(target);
+    mark('build: steps done');
     const n = ctx.nextStep();
     if (o.output && o.output.type !== 'image') {
       const dest = o.output.dest!;
@@ -174,6 +181,8 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
     const final: BuildImage = structuredClone(img);
     final.config.config ??= {};
     if (o.labels && Object.keys(o.labels).length) final.config.config.Labels = { ...(final.config.config.Labels ?? {}), ...o.labels };
+    // the steps' keys, for a build elsewhere with --cache-from this image
+    (final.config as unknown as Record<string, unknown>)[CACHE_FIELD] = trail;
     // an unchanged rebuild finds its image and tags as they are, and writes nothing
     const known = await images.get(`sha256:${createHash('sha256').update(JSON.stringify(final.config)).digest('hex')}`);
     const rec = known ?? await writeBuildImage(core, final, lease);
@@ -188,6 +197,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
       log(`#${n} naming to ${name} done`);
     }
     log(`#${n} DONE 0.0s`);
+    mark('build: image written');
     const unused = [...buildArgs.keys()].filter((k) => !used.has(k) && !PREDEFINED_PROXY.has(k));
     if (unused.length) warnings.push(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed`);
     return { id: rec.id, steps: counters.steps, cached: counters.cached, warnings };
@@ -198,3 +208,18 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
   }
 }
 
+
+/** The steps recorded in a `--cache-from` image, into `seeds` (pulled when not stored; an image that cannot be had is a warning). */
+async function cacheFrom(core: EngineCore, ref: string, n: number, seeds: Map<string, BuildImage>, log: (l: string) => void, warnings: string[]): Promise<void> {
+  const t0 = Date.now();
+  log(`#${n} importing cache manifest from ${ref}`);
+  try {
+    const r = await resolveImage(core.images, ref, { pull: 'missing' });
+    const found = seedsOf(r.record, r.config as unknown as Record<string, unknown>);
+    if (!found.size) warnings.push(`[Warning] --cache-from ${ref}: the image has no berth build cache record (it was not built by berth)`);
+    for (const [k, v] of found) if (!seeds.has(k)) seeds.set(k, v);
+  } catch (e) {
+    warnings.push(`[Warning] --cache-from ${ref}: ${(e as Error).message}`);
+  }
+  log(`#${n} DONE ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+}

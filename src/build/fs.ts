@@ -4,64 +4,105 @@
  * nothing outside the context is ever read) or the merged layers of a stage or image (top layer
  * first, overlay whiteouts hiding what is below). Paths are slash-separated, relative, cleaned.
  */
-import { closeSync, constants as fsc, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, type BigIntStats, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { closeFd, lgetxattr, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../sys/index.js';
 import type { PatternMatcher } from './dockerignore.js';
 import { hashStream, type FileHashes } from './hashes.js';
 
+/** What a source says of a path: fs.Stats' fields and tests that the builder uses. */
+export type FileStat = Pick<Stats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeMs' | 'ctimeMs' | 'mtime'
+  | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isCharacterDevice' | 'isBlockDevice' | 'isFIFO' | 'isSocket'>;
+
+/**
+ * A compact FileStat kept for every path of a context (a Stats holds four Dates: for a large
+ * context, most of what an unchanged rebuild allocated and collected).
+ */
+class Stat implements FileStat {
+  readonly dev: number; readonly ino: number; readonly mode: number; readonly nlink: number; readonly uid: number; readonly gid: number;
+  readonly rdev: number; readonly size: number; readonly mtimeMs: number; readonly ctimeMs: number;
+  constructor(st: Stats) {
+    this.dev = st.dev; this.ino = st.ino; this.mode = st.mode; this.nlink = st.nlink; this.uid = st.uid; this.gid = st.gid;
+    this.rdev = st.rdev; this.size = st.size; this.mtimeMs = st.mtimeMs; this.ctimeMs = st.ctimeMs;
+  }
+  get mtime(): Date { return new Date(this.mtimeMs); }
+  private is(t: number): boolean { return (this.mode & fsc.S_IFMT) === t; }
+  isFile(): boolean { return this.is(fsc.S_IFREG); }
+  isDirectory(): boolean { return this.is(fsc.S_IFDIR); }
+  isSymbolicLink(): boolean { return this.is(fsc.S_IFLNK); }
+  isCharacterDevice(): boolean { return this.is(fsc.S_IFCHR); }
+  isBlockDevice(): boolean { return this.is(fsc.S_IFBLK); }
+  isFIFO(): boolean { return this.is(fsc.S_IFIFO); }
+  isSocket(): boolean { return this.is(fsc.S_IFSOCK); }
+}
+
 export interface FileSource {
   /** lstat of `rel` ('' = the root), undefined when absent or ignored */
-  lstat(rel: string): Stats | undefined;
+  lstat(rel: string): FileStat | undefined;
   /** names in directory `rel` (not ignored), sorted */
   readdir(rel: string): string[];
   readlink(rel: string): string;
   open(rel: string): Readable;
   /** a content digest of one regular file (memoised) */
   digest(rel: string): Promise<string>;
+  /** the digest when it is known without reading (optional) */
+  knownDigest?(rel: string): string | undefined;
 }
 
-const lstatMaybe = (p: string): Stats | undefined => { try { return lstatSync(p); } catch { return undefined; } };
-const lstatMaybeBig = (p: string): BigIntStats | undefined => { try { return lstatSync(p, { bigint: true }); } catch { return undefined; } };
+const lstatMaybe = (p: string): Stats | undefined => { try { return lstatSync(p, { throwIfNoEntry: false }); } catch { return undefined; } };
 
 /** The digest of an open file: from the file-hash cache when its stamps are known, else read (the fd is consumed). */
 function digestFd(fd: number, hashes: FileHashes | undefined): Promise<string> {
   let st;
+  const readAt = Date.now();
   try {
-    st = hashes ? fstatSync(fd, { bigint: true }) : undefined;
+    st = hashes ? fstatSync(fd) : undefined;
     const known = st && hashes!.get(st);
     if (known) { closeSync(fd); return Promise.resolve(known); }
   } catch (e) { closeSync(fd); return Promise.reject(e); }
-  return hashStream(createReadStream('', { fd, autoClose: true })).then((d) => { if (st) hashes!.set(st, d); return d; });
+  return hashStream(createReadStream('', { fd, autoClose: true })).then((d) => { if (st) hashes!.set(st, d, readAt); return d; });
 }
 
 export class ContextSource implements FileSource {
   private rootFd: number | undefined;
   private readonly hashes = new Map<string, Promise<string>>();
-  private readonly stats = new Map<string, Stats | undefined>();
+  /** null: absent */
+  private readonly stats = new Map<string, FileStat | null>();
+  /** paths known to be directories reached through directories only (parents checked) */
+  private readonly dirs = new Set<string>();
   constructor(readonly root: string, private readonly ignore: PatternMatcher, private readonly hashes_?: FileHashes) {}
 
-  private ignored(rel: string): boolean { return rel !== '' && this.ignore.matches(rel); }
+  private ignored(rel: string): boolean { return rel !== '' && !this.ignore.empty && this.ignore.matches(rel); }
 
   /** lstat of one path, memoised: the context is read as it is when the build starts */
-  private raw(rel: string): Stats | undefined {
+  private raw(rel: string): FileStat | undefined {
     let st = this.stats.get(rel);
-    if (st === undefined && !this.stats.has(rel)) this.stats.set(rel, (st = lstatMaybe(rel ? join(this.root, rel) : this.root)));
-    return st;
+    if (st === undefined) {
+      const full = lstatMaybe(rel ? `${this.root}/${rel}` : this.root);
+      this.stats.set(rel, (st = full ? new Stat(full) : null));
+    }
+    return st ?? undefined;
   }
 
-  lstat(rel: string): Stats | undefined {
+  lstat(rel: string): FileStat | undefined {
     if (this.ignored(rel)) return undefined;
     // every parent must be a real directory of the context (no link on the way)
-    for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) {
-      if (!this.raw(rel.slice(0, i))?.isDirectory()) return undefined;
+    const i = rel.lastIndexOf('/');
+    if (i >= 0 && !this.dirs.has(rel.slice(0, i))) {
+      for (let j = rel.indexOf('/'); j >= 0; j = rel.indexOf('/', j + 1)) {
+        const parent = rel.slice(0, j);
+        if (this.dirs.has(parent)) continue;
+        if (!this.raw(parent)?.isDirectory()) return undefined;
+        this.dirs.add(parent);
+      }
     }
     return this.raw(rel);
   }
 
   readdir(rel: string): string[] {
     const names = readdirSync(rel ? join(this.root, rel) : this.root).sort();
+    if (this.ignore.empty) return names;
     return names.filter((n) => !this.ignored(rel ? `${rel}/${n}` : n) || (this.ignore.mayIncludeUnder(rel ? `${rel}/${n}` : n) && lstatMaybe(join(this.root, rel, n))?.isDirectory()));
   }
 
@@ -77,14 +118,21 @@ export class ContextSource implements FileSource {
   digest(rel: string): Promise<string> {
     let d = this.hashes.get(rel);
     if (!d) {
-      // known stamps: the digest without opening the file (its parents were checked by lstat; what is read later is opened beneath the root)
-      const st = this.hashes_ && this.raw(rel)?.isFile() ? lstatMaybeBig(join(this.root, rel)) : undefined;
-      const known = st?.isFile() ? this.hashes_!.get(st) : undefined;
+      const known = this.knownDigest(rel);
       if (known) d = Promise.resolve(known);
       else try { d = digestFd(this.openFd(rel), this.hashes_); } catch (e) { d = Promise.reject(e); }
       this.hashes.set(rel, d);
     }
     return d;
+  }
+
+  /**
+   * The digest of a file whose stamps the file-hash cache knows, without opening it (its parents
+   * were checked by lstat; what is read later is opened beneath the root); undefined otherwise.
+   */
+  knownDigest(rel: string): string | undefined {
+    const st = this.hashes_ ? this.raw(rel) : undefined;
+    return st?.isFile() ? this.hashes_!.get(st) : undefined;
   }
 
   close(): void { closeFd(this.rootFd); this.rootFd = undefined; }
@@ -194,6 +242,6 @@ export function walk(src: FileSource, rel: string): string[] {
   return out;
 }
 
-function lstatUnfiltered(src: FileSource, rel: string): Stats | undefined {
+function lstatUnfiltered(src: FileSource, rel: string): FileStat | undefined {
   return src instanceof ContextSource ? lstatMaybe(join(src.root, rel)) : undefined;
 }

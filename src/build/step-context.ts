@@ -6,6 +6,7 @@ import type { BuildCache } from './cache.js';
 import type { ContextSource, FileSource } from './fs.js';
 import type { Dockerfile, Stage } from './instructions.js';
 import type { BuildSecret, BuildSsh } from './mounts.js';
+import type { CacheStep } from './inline-cache.js';
 
 export interface StepContext {
   core: EngineCore;
@@ -24,7 +25,9 @@ export interface StepContext {
   /** layer blobs found stored during this build (the cache checks each once) */
   storedBlobs: Set<string>;
   nextStep: () => number;
-  stageResult: (i: number) => Promise<{ img: BuildImage; key: string }>;
+  stageResult: (i: number) => Promise<{ img: BuildImage; key: string; trail: CacheStep[] }>;
+  /** `--cache-from` images' steps: key → the state after it */
+  seeds: Map<string, BuildImage>;
   layersOf: (img: BuildImage) => Promise<FileSource>;
   imageSource: (ref: string) => Promise<FileSource>;
   stageLabel: (s: Stage, k: number) => string;

@@ -6,7 +6,7 @@
  */
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { BerthError } from '../lib/index.js';
+import { BerthError, mark } from '../lib/index.js';
 import {
   haveBuildLayers, resolveImage, runBuildStep, storeBuildLayer, type BuildImage, type BuildRunRequest,
 } from '../engine/index.js';
@@ -23,6 +23,7 @@ import { expandWord, type Env } from './lex.js';
 import { DockerfileError, parseHeredocWord, parseLine, chompHeredoc } from './parser.js';
 import { MountError, parseMount, prepareMounts, treeKey, type RunMount } from './mounts.js';
 import { readText, StepFailed, type StepContext } from './step-context.js';
+import { CACHE_FIELD, trailStep, type CacheStep } from './inline-cache.js';
 
 export { StepFailed, type StepContext } from './step-context.js';
 
@@ -39,6 +40,8 @@ export class Step {
   private readonly args = new Map<string, string | undefined>();
   private cmdSet = false;
   private k = 1;
+  /** each step's key and where its state ends (the image's inline cache record) */
+  private trail: CacheStep[] = [];
 
   constructor(private readonly c: StepContext, private readonly stage: Stage) {}
 
@@ -63,7 +66,7 @@ export class Step {
     cfg.history = [...(cfg.history ?? []), { created: new Date().toISOString(), created_by: createdBy, comment: COMMENT, ...(empty ? { empty_layer: true } : {}) }];
   }
 
-  async run(): Promise<{ img: BuildImage; key: string }> {
+  async run(): Promise<{ img: BuildImage; key: string; trail: CacheStep[] }> {
     await this.from();
     const base = this.img.config.config?.OnBuild ?? [];
     if (base.length) {
@@ -74,7 +77,7 @@ export class Step {
       this.k++;
       await this.instruction(ins);
     }
-    return { img: this.img, key: this.key };
+    return { img: this.img, key: this.key, trail: this.trail };
   }
 
   private async from(): Promise<void> {
@@ -88,6 +91,7 @@ export class Step {
       const r = await this.c.stageResult(dep.index);
       this.img = structuredClone(r.img);
       this.key = stepKey('stage', r.key);
+      this.trail = [...r.trail];
     } else if (name.toLowerCase() === 'scratch') {
       const arch = this.c.globals.get('TARGETARCH')!;
       this.img = { layers: [], diffIDs: [], docker: true, platform: { os: 'linux', architecture: arch }, size: 0,
@@ -105,6 +109,7 @@ export class Step {
         config: { ...structuredClone(config), history: config.history ?? [] },
       };
       delete (this.img.config as { container?: string }).container;
+      delete (this.img.config as unknown as Record<string, unknown>)[CACHE_FIELD];
       this.key = stepKey('from', CACHE_FORMAT, record.id);
     }
     this.normalize();
@@ -134,10 +139,17 @@ export class Step {
     const exec = this.plan(ins, n, label, text);
     const prepared = await exec.prepare();
     const key = stepKey(this.key, ins.name, prepared.key);
-    const hit = this.c.noCache ? undefined : await this.c.cache.get(key);
+    mark(`build: #${n} keyed`);
+    let hit = this.c.noCache ? undefined : await this.c.cache.get(key);
+    if (!hit && !this.c.noCache && this.c.seeds.has(key)) {
+      // a step of a --cache-from image: its state, kept in the local cache from now on
+      hit = structuredClone(this.c.seeds.get(key)!);
+      if (await haveBuildLayers(this.c.core, hit.layers, hit.diffIDs, this.c.storedBlobs)) await this.c.cache.put(key, hit);
+    }
     if (hit && await haveBuildLayers(this.c.core, hit.layers, hit.diffIDs, this.c.storedBlobs)) {
       this.img = hit;
       this.key = key;
+      this.trail.push(trailStep(this.img, key, this.trail));
       this.c.counters.cached++;
       this.c.log(`#${n} CACHED`);
       return;
@@ -146,6 +158,7 @@ export class Step {
     this.img.config.rootfs = { type: 'layers', diff_ids: this.img.diffIDs };
     this.img.config.created = new Date().toISOString();
     this.key = key;
+    this.trail.push(trailStep(this.img, key, this.trail));
     await this.c.cache.put(key, this.img);
     this.c.log(`#${n} DONE ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   }

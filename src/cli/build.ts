@@ -29,6 +29,7 @@ export const spec: CommandSpec = {
     { name: 'target', type: 'string', help: 'Set the target build stage to build' },
     { name: 'no-cache', type: 'bool', help: 'Do not use cache when building the image' },
     { name: 'pull', type: 'bool', help: 'Always attempt to pull all referenced images' },
+    { name: 'cache-from', type: 'strings', help: 'Images to consider as cache sources (built by berth; pulled when missing)' },
     { name: 'label', type: 'strings', help: 'Set metadata for an image' },
     { name: 'iidfile', type: 'string', help: 'Write the image ID to the file' },
     { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the build output and print image ID on success' },
@@ -111,6 +112,15 @@ function parseSecret(v: string): BuildSecret {
   return { id: out.id, ...(out.src ? { src: out.src } : {}), ...(out.env ? { env: out.env } : {}) };
 }
 
+/** `--cache-from IMAGE` or buildx's `type=registry,ref=IMAGE` (the image's inline cache: berth keeps no other kind). */
+function parseCacheFrom(v: string): string {
+  if (!v.includes('=')) return v;
+  const kv = new Map(v.split(',').map((f) => { const i = f.indexOf('='); return [i < 0 ? f : f.slice(0, i), i < 0 ? '' : f.slice(i + 1)] as const; }));
+  const type = kv.get('type') ?? 'registry';
+  if (type !== 'registry' || !kv.get('ref')) throw usage('build', `invalid cache-from ${v}: berth reads the cache an image carries: give the image (IMAGE or type=registry,ref=IMAGE)`);
+  return kv.get('ref')!;
+}
+
 /** `--ssh default|ID[=SOCKET]`: an agent socket (default: $SSH_AUTH_SOCK); key files are not taken. */
 function parseSsh(v: string): BuildSsh {
   const i = v.indexOf('=');
@@ -153,6 +163,7 @@ export async function run(argv: string[]): Promise<number> {
     if (outputs.length > 1) throw usage('build', 'multiple outputs are not supported');
     const output = outputs[0];
     if (output?.dest && output.dest !== '-') output.dest = resolve(output.dest);
+    const cacheFrom = strs(p, 'cache-from').map(parseCacheFrom);
     const labels: Record<string, string> = {};
     for (const l of strs(p, 'label')) { const i = l.indexOf('='); labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1); }
     try {
@@ -184,7 +195,7 @@ export async function run(argv: string[]): Promise<number> {
       try {
         const res = await build(core, {
           contextDir, dockerfile, dockerfileName: file && file !== '-' ? posix.basename(file) : 'Dockerfile', dockerfilePath,
-          tags: strs(p, 'tag'), buildArgs, target: str(p, 'target') || undefined, noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'),
+          tags: strs(p, 'tag'), buildArgs, target: str(p, 'target') || undefined, noCache: bool(p, 'no-cache'), pull: bool(p, 'pull'), cacheFrom,
           labels, log, signal: ac.signal, secrets, ssh, allow, addHosts, network: network as 'default' | 'none' | 'host',
           ...(output ? { output } : {}), stdout: io.out as unknown as import('node:stream').Writable,
         });
