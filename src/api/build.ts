@@ -29,6 +29,17 @@ function jsonMap(q: URLSearchParams, key: string): Record<string, string | null>
   throw new ApiError(400, `invalid ${key}: ${JSON.stringify(raw)}: want a JSON object`);
 }
 
+/** `cachefrom`: a JSON list of images (moby's classic parameter). */
+function jsonList(q: URLSearchParams, key: string): string[] {
+  const raw = q.get(key);
+  if (!raw) return [];
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return (v as string[]).filter(Boolean);
+  } catch { /* below */ }
+  throw new ApiError(400, `invalid ${key}: ${JSON.stringify(raw)}: want a JSON list of strings`);
+}
+
 /** The query as builder options; anything it cannot honour is a 400 before the body is read. */
 function options(q: URLSearchParams) {
   const version = q.get('version') ?? '1';
@@ -66,6 +77,8 @@ function options(q: URLSearchParams) {
   return {
     tags, dockerfile, buildArgs, labels, extraHosts, network: network as 'default' | 'none' | 'host',
     target: q.get('target') || undefined, noCache: qBool(q, 'nocache'), pull: qBool(q, 'pull'), quiet: qBool(q, 'q'),
+    // the images whose recorded build steps may serve (berth's inline cache; pulled when missing)
+    cacheFrom: jsonList(q, 'cachefrom'),
   };
 }
 
@@ -185,7 +198,7 @@ export async function postBuild(ctx: ApiContext, res: ServerResponse, q: URLSear
     try {
       const r = await build(await engineWithBuildAuth(ctx), {
         contextDir: dir, dockerfile: text, dockerfileName: posix.basename(o.dockerfile), dockerfilePath: join(dir, o.dockerfile),
-        tags: o.tags, buildArgs: o.buildArgs, target: o.target, noCache: o.noCache, pull: o.pull, labels: o.labels,
+        tags: o.tags, buildArgs: o.buildArgs, target: o.target, noCache: o.noCache, pull: o.pull, labels: o.labels, cacheFrom: o.cacheFrom,
         log, signal: ac.signal, addHosts: o.extraHosts, network: o.network,
       });
       await chain;

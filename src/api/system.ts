@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import { diskUsage, inspectContainer, volumeJSON, type EngineCore } from '../engine/index.js';
 import type { store } from '../engine/index.js';
+import { BuildCache } from '../build/index.js';
 import { ApiError, sendJSON, type ApiContext } from './http.js';
 
 const secs = (iso: string | null | undefined): number => (iso ? Math.floor(Date.parse(iso) / 1000) : 0);
@@ -70,12 +71,13 @@ export async function df(ctx: ApiContext, res: ServerResponse, q: URLSearchParam
 }
 
 /**
- * `POST /build/prune`: berth keeps no BuildKit cache records; its half-written blobs go with
- * `image prune`, and `RUN --mount=type=cache` directories are not pruned through the API. So
- * nothing is deleted here, and the answer says so truthfully (an empty list, 0 bytes).
+ * `POST /build/prune`: the builder's cache (step records, ADD's downloads, `RUN --mount=type=cache`
+ * directories), as `berth builder prune`; the layers they named go with the next image GC when no
+ * image uses them.
  */
-export function buildPrune(_ctx: ApiContext, res: ServerResponse): void {
-  sendJSON(res, 200, { CachesDeleted: [], SpaceReclaimed: 0 });
+export async function buildPrune(ctx: ApiContext, res: ServerResponse): Promise<void> {
+  const r = await new BuildCache(ctx.core.options.root).prune();
+  sendJSON(res, 200, { CachesDeleted: [], SpaceReclaimed: r.bytes });
 }
 
 /** moby's errNoSwarm: what every swarm endpoint answers on a node outside a swarm. */

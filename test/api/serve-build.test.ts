@@ -218,3 +218,28 @@ test('docker build (classic): cache lines, --no-cache, --add-host; docker-compos
     rmSync(ctx, { recursive: true, force: true });
   }
 });
+
+test('docker build (classic) --cache-from after docker builder prune: the image\'s recorded steps serve, the same image', { skip, timeout: 300_000 }, async () => {
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY f /f\nRUN cat /f /one > /both\n', f: 'eff\n' });
+  try {
+    await withServer(async (s) => {
+      const first = await classic(s, ['build', '-q', '-t', 'api-cf:1', '.'], ctx);
+      assert.equal(first.code, 0, first.err + first.out);
+      const pruned = await classic(s, ['builder', 'prune', '-af'], ctx);
+      assert.equal(pruned.code, 0, pruned.err);
+      assert.match(pruned.out, /Total reclaimed space:\s+[1-9]/, 'the cache had something to prune');
+      const plain = await classic(s, ['build', '-t', 'api-cf:2', '.'], ctx);
+      assert.doesNotMatch(plain.out, /Using cache/, 'the prune emptied the cache');
+      await classic(s, ['builder', 'prune', '-af'], ctx);
+      const seeded = await classic(s, ['build', '--cache-from', 'api-cf:1', '-q', '-t', 'api-cf:3', '.'], ctx);
+      assert.equal(seeded.code, 0, seeded.err + seeded.out);
+      assert.equal(seeded.out.trim(), first.out.trim(), 'the same image as the first build');
+      const again = await classic(s, ['build', '--cache-from', 'api-cf:1', '-t', 'api-cf:4', '.'], ctx);
+      assert.equal((again.out.match(/ ---> Using cache/g) ?? []).length, 3, again.out);
+      const bad = await s.http('POST', `/build?cachefrom=${encodeURIComponent('"x"')}`);
+      assert.equal(bad.status, 400, bad.body);
+    });
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+});
