@@ -55,7 +55,11 @@ export function formatDnsConfig(c: DnsConfig): string {
 export function formatDnsTable(records: DnsRecord[]): string {
   return records.map((r) => {
     if (!isIP(r.address)) throw invalid(OP, `${OP}: ${JSON.stringify(r.address)} (for ${r.name}) is not an IP address`);
-    return `${normalizeName(r.name)} ${r.address}\n`;
+    // a name no DNS query can spell (`c.my net` of a network named with a space, say) is left out,
+    // as Docker's resolver never answers it; the container's other names still are
+    let name: string;
+    try { name = normalizeName(r.name); } catch { return ''; }
+    return `${name} ${r.address}\n`;
   }).join('');
 }
 
