@@ -4,7 +4,9 @@
  * `node <dir>/berth.cjs worker --auto --socket <run root>/cli.sock`, detached (a session of its
  * own, stdin /dev/null, stdout and stderr appended to <run root>/cli.log), with an idle timeout of its own
  * (worker.ts). <run root>/cli.lock serialises the fronts that race to start one: the starter
- * takes it and hands it to the worker (fd 3), which lets go once it listens (or dies).
+ * takes it and hands it to the worker (fd 3), which lets go once it listens (or dies). A start
+ * that came to nothing (the worker died before it listened) is noted in <run root>/cli.failed:
+ * no front tries again for a minute, and commands run in a process of their own meanwhile.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -319,10 +321,23 @@ static int starting(const char *lockpath) {
   return held;
 }
 
+/* After a start that came to nothing, no new one for this long: each command would pay for it. */
+#define FAILED_BACKOFF_S 60
+
+/* Whether a start failed less than FAILED_BACKOFF_S ago (<run root>/cli.failed's time). */
+static int failed_lately(const char *failpath) {
+  struct stat st;
+  if (stat(failpath, &st) < 0) return 0;
+  time_t now = time(NULL);
+  return st.st_mtime <= now && now - st.st_mtime < FAILED_BACKOFF_S;
+}
+
 int front_start(const struct front_target *t, const char *dir, int wait) {
-  char lockpath[PATH_MAX + 16];
+  char lockpath[PATH_MAX + 16], failpath[PATH_MAX + 16];
   if (!t->auto_start) return -1;
   if (mkdirs(t->run_root, 0711) < 0) return -1;
+  snprintf(failpath, sizeof failpath, "%s/cli.failed", t->run_root);
+  if (failed_lately(failpath)) return -1; /* its log says why (cli.log) */
   snprintf(lockpath, sizeof lockpath, "%s/cli.lock", t->run_root);
   int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock < 0) return -1;
@@ -345,8 +360,14 @@ int front_start(const struct front_target *t, const char *dir, int wait) {
   long end = now_ms() + 10000;
   for (;;) {
     int fd = front_connect(t->socket);
-    if (fd >= 0) return fd;
-    if (!starting(lockpath)) return front_connect(t->socket); /* up, or it failed */
+    if (fd >= 0) { unlink(failpath); return fd; }
+    if (!starting(lockpath)) {
+      fd = front_connect(t->socket); /* up, or it failed */
+      if (fd >= 0) { unlink(failpath); return fd; }
+      int f = open(failpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (f >= 0) close(f);
+      return -1;
+    }
     if (now_ms() > end) return -1;
     usleep(5000);
   }

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAGIC, parseHello } from '../../src/cli/worker.js';
 import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
@@ -280,3 +280,25 @@ async function fetchUnix(socket: string, path: string): Promise<string> {
     req.end();
   });
 }
+
+test('worker-auto: a warm process that dies before it listens is not started again by every command (a minute\'s back-off)', { skip, timeout: 120_000 }, async () => {
+  await withRoots(async (e) => {
+    // a `node` on PATH that fails the warm process's start (and runs everything else)
+    const bin = join(e.runRoot, 'fakebin');
+    mkdirSync(bin, { recursive: true });
+    const tries = join(bin, 'tries');
+    writeFileSync(join(bin, 'node'), `#!/bin/sh\nif [ "$BERTH_ARG_0" = worker ]; then echo x >> ${tries}; exit 3; fi\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+    const env = userEnv(e, { PATH: `${bin}:${process.env.PATH}` });
+    for (let i = 0; i < 3; i++) {
+      const r = await front(env, ['ps', '-q']);
+      assert.equal(r.code, 0, r.err);
+    }
+    const count = () => (existsSync(tries) ? readFileSync(tries, 'utf8').split('\n').filter(Boolean).length : 0);
+    assert.equal(count(), 1, 'one start tried, not one per command');
+    assert.ok(existsSync(join(e.runRoot, 'cli.failed')));
+    // once the minute is over (its stamp aged), the next command tries again
+    utimesSync(join(e.runRoot, 'cli.failed'), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    assert.equal((await front(env, ['ps', '-q'])).code, 0);
+    assert.equal(count(), 2);
+  });
+});
