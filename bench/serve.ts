@@ -106,7 +106,8 @@ async function setupBerthServe(work: string, tar: string): Promise<Berth> {
   const env = berthEnv(root, runRoot);
   const logFile = join(work, 'serve.log');
   const fd = openSync(logFile, 'w');
-  const server = spawn(process.execPath, [CLI_JS, 'serve', '-H', `unix://${sock}`], { env, stdio: ['ignore', fd, fd], detached: true });
+  // as a user runs it (the front, which execs Node in the same process: the pid stays)
+  const server = spawn(FRONT, ['serve', '-H', `unix://${sock}`], { env, stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
   const e: Berth = {
     name: 'berth-serve' as Engine['name'], argv: (args) => [DOCKER_CLI, '-H', `unix://${sock}`, ...args], env: { ...env, DOCKER_CONFIG: join(work, 'docker-cli') },
@@ -120,7 +121,7 @@ async function setupBerthServe(work: string, tar: string): Promise<Berth> {
   }
   // the image through the berth front, served by the same process (its CLI socket)
   must({ ...e, argv: (args) => [FRONT, ...args], env }, IMPORT(tar));
-  e.version = `berth serve (${CLI_JS}), API ${must(e, ['version', '-f', '{{.Server.APIVersion}}']).stdout.trim()}, client ${DOCKER_CLI} ${must(e, ['version', '-f', '{{.Client.Version}}']).stdout.trim()}`;
+  e.version = `berth serve (${FRONT}), API ${must(e, ['version', '-f', '{{.Server.APIVersion}}']).stdout.trim()}, client ${DOCKER_CLI} ${must(e, ['version', '-f', '{{.Client.Version}}']).stdout.trim()}`;
   return e;
 }
 

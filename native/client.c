@@ -56,6 +56,15 @@ static void self_dir(char *dir, size_t size) {
 static void fallback(char **argv) {
   char dir[PATH_MAX], script[PATH_MAX + 32], name[32];
   self_dir(dir, sizeof dir);
+  /* a long-lived process (berth serve) with one malloc arena: its threads' arenas otherwise keep
+   * megabytes that malloc_trim cannot give back (the warm process gets the same: front_auto.c) */
+  if (!is_runtime && argv[0] && argv[1]) {
+    struct front_target t;
+    int n = 0;
+    while (argv[n]) n++;
+    front_target(&t, n - 1, argv + 1);
+    if (t.command && !strcmp(t.command, "serve")) setenv("MALLOC_ARENA_MAX", "1", 0);
+  }
   snprintf(script, sizeof script, "%s/%s.cjs", dir, is_runtime ? "berth-runtime" : "berth");
   /* Node reads NODE_EXTRA_CA_CERTS at every start (~40 ms) though most commands never open a
    * TLS socket: the registry client adds the certificates of BERTH_EXTRA_CA_CERTS itself. */

@@ -258,6 +258,7 @@ static char **worker_env(const struct front_target *t) {
   if (*t->data_root && asprintf(&v, "BERTH_ROOT=%s", t->data_root) > 0) env[k++] = v;
   if (*t->config && asprintf(&v, "BERTH_CONFIG=%s", t->config) > 0) env[k++] = v;
   if (asprintf(&v, "BERTH_WORKER_LOCK_FD=%d", LOCK_FD) > 0) env[k++] = v;
+  if (!getenv("MALLOC_ARENA_MAX")) env[k++] = "MALLOC_ARENA_MAX=1"; /* one malloc arena: client.c */
   env[k++] = "BERTH_ARGC=4";
   env[k++] = "BERTH_ARG_0=worker";
   env[k++] = "BERTH_ARG_1=--auto";

@@ -11,7 +11,7 @@
  * within `headersTimeoutMs`, which also closes connections that never send a request.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import { createRequire } from 'node:module';
 import { chmodSync, chownSync, existsSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -21,6 +21,9 @@ import { handleUpgrade } from './attach.js';
 import { answering, ApiError, COMMON_HEADERS, parseJSON, preloadBody, sendError, setParsed, splitVersion, type BodyLimits } from './http.js';
 import { ROUTES } from './routes.js';
 import { bodySchema, checkBody } from './schema.js';
+
+/** node:https (and tls under it), loaded only for a TLS listener: a server without one keeps them out of memory. */
+const httpsModule = (): typeof import('node:https') => createRequire(import.meta.url)('node:https') as typeof import('node:https');
 
 export type Listen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number; loopback: boolean };
 
@@ -155,7 +158,7 @@ export async function serve(core: EngineCore, listen: Listen[], opts: ServeOptio
         dispatch(core, req, res, limits).catch((err) => sendError(res, err));
       };
       const httpOptions = { maxHeaderSize: 256 << 10, headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(30_000, headersTimeout / 2) };
-      const server: Server = l.kind === 'tcp' && tls ? createTlsServer({ ...httpOptions, ...tls }, onRequest) : createServer(httpOptions, onRequest);
+      const server: Server = l.kind === 'tcp' && tls ? httpsModule().createServer({ ...httpOptions, ...tls }, onRequest) : createServer(httpOptions, onRequest);
       server.keepAliveTimeout = 30_000;
       server.on('upgrade', (req, socket, head) => {
         if (DEBUG) process.stderr.write(`berth serve: ${req.method} ${req.url} (upgrade)\n`);

@@ -7,9 +7,12 @@ import { createWriteStream, existsSync, lstatSync, linkSync, mkdirSync, symlinkS
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createRequire } from 'node:module';
 import * as tar from 'tar-stream';
 import { BerthError } from '../lib/index.js';
+
+/** node:zlib on first use (a server that never builds from a gzip keeps it out of memory). */
+const gunzipStream = () => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGunzip();
 
 const invalid = (message: string) => new BerthError({ kind: 'invalid', op: 'build', message: `build: context tar: ${message}` });
 
@@ -28,7 +31,7 @@ async function decompressed(input: AsyncIterable<Buffer>): Promise<Readable> {
     for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
   };
   const src = Readable.from(rest());
-  if (first[0] === 0x1f && first[1] === 0x8b) return src.pipe(createGunzip());
+  if (first[0] === 0x1f && first[1] === 0x8b) return src.pipe(gunzipStream());
   const other = first.subarray(0, 3).toString('latin1') === 'BZh' ? 'bzip2'
     : first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) ? 'xz'
       : first.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])) ? 'zstd' : undefined;

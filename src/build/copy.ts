@@ -12,10 +12,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createRequire } from 'node:module';
 import * as tar from 'tar-stream';
 import { followInside, walk, type FileSource } from './fs.js';
 import { PatternMatcher, readIgnore } from './dockerignore.js';
+
+/** node:zlib on first use (a server that never builds from a gzip keeps it out of memory). */
+const gunzipStream = () => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGunzip();
 
 export interface CopyItem {
   name: string;
@@ -113,7 +116,7 @@ async function readAll(s: Readable): Promise<Buffer> {
 
 async function extractArchive(buf: Buffer, kind: 'gzip' | 'tar', destDir: string, add: (it: CopyItem) => void): Promise<boolean> {
   const ex = tar.extract();
-  const input = kind === 'gzip' ? Readable.from([buf]).pipe(createGunzip()) : Readable.from([buf]);
+  const input = kind === 'gzip' ? Readable.from([buf]).pipe(gunzipStream()) : Readable.from([buf]);
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (h, stream, next) => {
       readAll(stream as unknown as Readable).then((data) => {

@@ -10,7 +10,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from '
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createRequire } from 'node:module';
 import {
   contentStore, imageStore, MT, snapshotter, type Descriptor, type ImageConfig, type ImageRecord, type Lease, type Platform,
 } from '../image/index.js';
@@ -19,6 +19,9 @@ import { lgetxattr } from '../sys/index.js';
 import { lockOwnerAlive, ownerTag } from '../content/index.js';
 import type { MountSpec } from './spec/index.js';
 import { commitContainer, killContainer, removeContainer, runContainer, type EngineCore } from './containers/index.js';
+
+/** A gzip stream (node:zlib loaded on first use: a warm process that never writes a layer keeps it out of memory). */
+const gzipStream = () => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGzip();
 
 const BUILD_LABEL = 'berth.build';
 
@@ -116,7 +119,7 @@ export async function storeBuildLayer(core: EngineCore, tar: Readable, parentDif
   let desc: Descriptor;
   try {
     const count = new Transform({ transform(chunk: Buffer, _e, cb) { hash.update(chunk); size += chunk.length; cb(null, chunk); } });
-    await pipeline(tar, count, createGzip(), w.writable());
+    await pipeline(tar, count, gzipStream(), w.writable());
     await lease.add({ digests: [w.digest()] });
     const blob = await w.commit();
     desc = { mediaType, digest: blob.digest, size: blob.size };

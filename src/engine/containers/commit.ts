@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, fstatSync, type Stats } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createRequire } from 'node:module';
 import * as tar from 'tar-stream';
 import { BerthError, usage, wrapError } from '../../lib/index.js';
 import { chainIDs, containerOwner } from '../../snapshots/index.js';
@@ -26,6 +26,9 @@ import { snapshotChanges, type LayerEntry } from './diff.js';
 import { packEntry } from './export.js';
 import { readImageConfig } from './image.js';
 import { pauseContainer, unpauseContainer } from './lifecycle.js';
+
+/** A gzip stream (node:zlib loaded on first use: a warm process that never writes a layer keeps it out of memory). */
+const gzipStream = () => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGzip();
 
 export interface CommitOptions {
   /** `REPOSITORY[:TAG]` to tag the image with. */
@@ -112,7 +115,7 @@ async function storeLayer(core: EngineCore, entries: LayerEntry[], mediaType: st
     const count = new Transform({
       transform(chunk: Buffer, _enc, cb) { hash.update(chunk); size += chunk.length; cb(null, chunk); },
     });
-    await pipeline(layerTar(entries, ids) as unknown as NodeJS.ReadableStream, count, createGzip(), w.writable());
+    await pipeline(layerTar(entries, ids) as unknown as NodeJS.ReadableStream, count, gzipStream(), w.writable());
     await onBlob(w.digest());
     const blob = await w.commit();
     return { desc: { mediaType, digest: blob.digest, size: blob.size }, diffID: `sha256:${hash.digest('hex')}`, size };
