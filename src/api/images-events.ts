@@ -1,6 +1,9 @@
-/** Image events as moby logs them: pull/push carry the reference, the rest the image id; `name` is the reference. */
+/** The engine's image use cases (src/engine/images.ts) record the events; the API gives them its images and event log. */
+import type { ImageContext } from '../image/index.js';
+import type { ImageTarget } from '../engine/index.js';
 import type { ApiContext } from './http.js';
 
-export function imageEvent(ctx: ApiContext, action: string, actorId: string, name?: string): void {
-  ctx.core.store.events.append({ type: 'image', action, actorId, attributes: name ? { name } : {} });
+/** The request's images (or `images`, e.g. with the request's registry auth) and the engine's event log. */
+export function imageTarget(ctx: ApiContext, images: ImageContext = ctx.core.images): ImageTarget {
+  return { images, events: ctx.core.store.events };
 }

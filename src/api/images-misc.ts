@@ -4,12 +4,13 @@
  */
 import type { ServerResponse } from 'node:http';
 import {
-  familiarString, history, importRootfs, parsePlatform, parseReference, prune, registry, registryClient, type PruneOptions,
+  familiarString, history, parsePlatform, parseReference, registry, registryClient, type PruneOptions,
 } from '../image/index.js';
 import { ApiError, messageOf, qFilters, sendJSON, type ApiContext } from './http.js';
 import { imagesWithAuth } from './images-auth.js';
 import { jsonStream } from './images-transfer.js';
-import { imageEvent } from './images-events.js';
+import { imageTarget } from './images-events.js';
+import { importImage as importWithEvent, pruneUnusedImages as pruneWithEvent } from '../engine/index.js';
 
 /** `GET /images/{name}/history`: newest first; Tags null below the top (moby's nil slice). */
 export async function imageHistory(ctx: ApiContext, res: ServerResponse, name: string): Promise<void> {
@@ -43,10 +44,9 @@ export async function importImage(ctx: ApiContext, res: ServerResponse, q: URLSe
   const changes = q.getAll('changes').filter(Boolean);
   const out = jsonStream(res);
   try {
-    const id = await importRootfs(ctx.core.images, ctx.req, {
+    const id = await importWithEvent(imageTarget(ctx), ctx.req, {
       ...(reference ? { reference } : {}), changes, message: q.get('message') ?? undefined, source: '-', ...(platform ? { platform } : {}),
     });
-    imageEvent(ctx, 'import', id, reference);
     out.send({ status: id });
     res.end();
   } catch (e) {
@@ -76,9 +76,7 @@ export async function pruneImages(ctx: ApiContext, res: ServerResponse, q: URLSe
     ...(f.label ?? []).map((l) => ({ l, negate: false })), ...(f['label!'] ?? []).map((l) => ({ l, negate: true })),
   ].map(({ l, negate }) => { const i = l.indexOf('='); return i < 0 ? { key: l, negate } : { key: l.slice(0, i), value: l.slice(i + 1), negate }; });
   if (labels.length) opts.labels = labels;
-  const r = await prune(ctx.core.images, opts);
-  for (const i of r.ImagesDeleted) if (i.Deleted) imageEvent(ctx, 'delete', i.Deleted);
-  ctx.core.store.events.append({ type: 'image', action: 'prune', actorId: '', attributes: { reclaimed: String(r.SpaceReclaimed) } });
+  const r = await pruneWithEvent(imageTarget(ctx), opts);
   sendJSON(res, 200, { ImagesDeleted: r.ImagesDeleted.length ? r.ImagesDeleted : null, SpaceReclaimed: r.SpaceReclaimed });
 }
 

@@ -7,11 +7,12 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import {
-  familiarString, load, parseReference, push, repositoryName, save, type ProgressEvent,
+  familiarString, parseReference, repositoryName, type ProgressEvent,
 } from '../image/index.js';
 import { ApiError, messageOf, qBool, statusOf, type ApiContext } from './http.js';
 import { imagesWithAuth } from './images-auth.js';
-import { imageEvent } from './images-events.js';
+import { imageTarget } from './images-events.js';
+import { loadImages as loadWithEvent, pushImage as pushWithEvent, saveImages as saveWithEvent } from '../engine/index.js';
 
 type J = Record<string, unknown>;
 
@@ -58,10 +59,9 @@ export async function pushImage(ctx: ApiContext, res: ServerResponse, name: stri
   const images = await imagesWithAuth(ctx);
   const out = jsonStream(res);
   try {
-    const results = await push(images, ref, { allTags, onProgress: (e) => out.send(progressMessage(e)) });
+    const results = await pushWithEvent(imageTarget(ctx, images), ref, { allTags, onProgress: (e) => out.send(progressMessage(e)) });
     for (const r of results) {
       out.send({ progressDetail: {}, aux: { Tag: r.tag, Digest: r.digest, Size: r.size } });
-      imageEvent(ctx, 'push', familiarString(parseReference(r.reference)), repositoryName(parseReference(r.reference)));
     }
     res.end();
   } catch (e) {
@@ -90,8 +90,7 @@ export async function saveImages(ctx: ApiContext, res: ServerResponse, names: st
   if (!list.length) throw new ApiError(400, 'no images given: want names=IMAGE (repeated)');
   const sink = tarSink(res);
   res.on('close', () => { if (!res.writableFinished) sink.destroy(); });
-  await save(ctx.core.images, list, sink);
-  for (const n of list) imageEvent(ctx, 'save', n);
+  await saveWithEvent(imageTarget(ctx), list, sink);
 }
 
 /** `POST /images/load?quiet=`: always a JSON stream (moby answers it before loading); errors in-band. */
@@ -100,9 +99,8 @@ export async function loadImages(ctx: ApiContext, res: ServerResponse, q: URLSea
   res.writeHead(200, { 'Content-Type': 'application/json' });
   const send = (m: J) => { if (!res.destroyed) res.write(JSON.stringify(m) + '\r\n'); };
   try {
-    const loaded = await load(ctx.core.images, ctx.req, { onProgress: quiet ? undefined : (e) => send(progressMessage(e)) });
+    const loaded = await loadWithEvent(imageTarget(ctx), ctx.req, { onProgress: quiet ? undefined : (e) => send(progressMessage(e)) });
     for (const l of loaded) {
-      imageEvent(ctx, 'load', l.id);
       if (!l.names.length) send({ stream: `Loaded image ID: ${l.id}\n` });
       for (const n of l.names) send({ stream: `Loaded image: ${familiarString(parseReference(n))}\n` });
     }

@@ -1,11 +1,12 @@
 /** The image routes: list, inspect, pull (`POST /images/create`), tag, delete. */
 import type { ServerResponse } from 'node:http';
 import {
-  familiarName, familiarString, inspect as inspectImage, listImages, parsePlatform, parseReference, pull, remove, tag,
+  familiarString, inspect as inspectImage, listImages, parsePlatform, parseReference,
   type ImageRow, type ListFilters, type ProgressEvent,
 } from '../image/index.js';
 import { imagesWithAuth } from './images-auth.js';
-import { imageEvent } from './images-events.js';
+import { imageTarget } from './images-events.js';
+import { pullImage, removeImage, tagImage as tagWithEvent } from '../engine/index.js';
 import { importImage } from './images-misc.js';
 import { ApiError, messageOf, qBool, qFilters, sendEmpty, sendJSON, statusOf, type ApiContext } from './http.js';
 
@@ -50,19 +51,12 @@ export async function tagImage(ctx: ApiContext, res: ServerResponse, name: strin
   const repo = q.get('repo');
   if (!repo) throw new ApiError(400, 'repository name must have at least one component');
   const target = `${repo}:${q.get('tag') || 'latest'}`;
-  await tag(ctx.core.images, name, target);
-  const j = await inspectImage(ctx.core.images, target).catch(() => undefined);
-  if (j) imageEvent(ctx, 'tag', String(j.Id), familiarString(parseReference(target)));
+  await tagWithEvent(imageTarget(ctx), name, target);
   sendEmpty(res, 201);
 }
 
 export async function del(ctx: ApiContext, res: ServerResponse, name: string, q: URLSearchParams): Promise<void> {
-  const j = await inspectImage(ctx.core.images, name).catch(() => undefined);
-  const items = await remove(ctx.core.images, name, { force: qBool(q, 'force'), noPrune: qBool(q, 'noprune') });
-  for (const i of items) {
-    if (i.Untagged) imageEvent(ctx, 'untag', String(j?.Id ?? ''), i.Untagged);
-    if (i.Deleted) imageEvent(ctx, 'delete', i.Deleted, j ? undefined : name);
-  }
+  const items = await removeImage(imageTarget(ctx), name, { force: qBool(q, 'force'), noPrune: qBool(q, 'noprune') });
   sendJSON(res, 200, items);
 }
 
@@ -95,8 +89,7 @@ export async function create(ctx: ApiContext, res: ServerResponse, q: URLSearchP
   };
   try {
     const p = q.get('platform');
-    const result = await pull(await imagesWithAuth(ctx), ref, { onProgress, platform: p ? parsePlatform(p) : undefined });
-    imageEvent(ctx, 'pull', familiarString(r), familiarName(r));
+    const result = await pullImage(imageTarget(ctx, await imagesWithAuth(ctx)), ref, { onProgress, platform: p ? parsePlatform(p) : undefined });
     for (const h of held.splice(0)) send(h);
     send({ status: result.status === 'up-to-date' ? `Status: Image is up to date for ${familiarString(r)}` : `Status: Downloaded newer image for ${familiarString(r)}` });
     res.end();

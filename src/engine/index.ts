@@ -6,6 +6,7 @@ export * as spec from './spec/index.js';
 export * as files from './files/index.js';
 export * as store from './store/index.js';
 export * from './volumes.js';
+export * from './images.js';
 export * from './system.js';
 export * from './networks/index.js';
 export * from './build-support.js';

@@ -9,7 +9,8 @@ import { availableParallelism, hostname, machine, release, totalmem } from 'node
 import { dirname, join } from 'node:path';
 import { detectLayout } from '../cgroups/index.js';
 import { BerthError, invalid } from '../lib/index.js';
-import { contentStore, imageStore, listImages, prune as pruneImageStore, readDaemonConfig, snapshotter, type PruneOptions, type PruneReport } from '../image/index.js';
+import { pruneUnusedImages } from './images.js';
+import { contentStore, imageStore, listImages, readDaemonConfig, snapshotter, type PruneOptions, type PruneReport } from '../image/index.js';
 import { chainIDs, SIZE_LABEL } from '../snapshots/index.js';
 import { ingestAllHealthEvents, reconcile, removeContainer, type EngineCore } from './containers/index.js';
 import { nowNs, parseUntil, PRUNE_FILTER_KEYS, type Container, type EngineEvent, type Filters, type Volume } from './store/index.js';
@@ -85,9 +86,9 @@ export function imagePruneOptions(all: boolean, filters: Filters = {}): PruneOpt
   return opts;
 }
 
-/** `image prune` (dangling images, or every image no container uses with `all`). */
+/** `image prune` (dangling images, or every image no container uses with `all`), with its events. */
 export async function pruneImages(core: EngineCore, opts: { all?: boolean; filters?: Filters } = {}): Promise<PruneReport> {
-  return pruneImageStore(core.images, imagePruneOptions(!!opts.all, opts.filters));
+  return pruneUnusedImages({ images: core.images, events: core.store.events }, imagePruneOptions(!!opts.all, opts.filters));
 }
 
 export interface DiskUsageImage {

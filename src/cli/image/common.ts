@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BerthError, debugStacks, describeError } from '../../lib/index.js';
 import { closeContext, readDaemonConfig, type ImageContext, type ImageUse } from '../../image/index.js';
 import { closeIdleConnections } from '../../image/registry/index.js';
-import { defaultRoots, humanDuration } from '../../engine/index.js';
+import { defaultRoots, eventsAt, humanDuration, type ImageTarget } from '../../engine/index.js';
 import { helpText, parseFlags, type FlagSpec, type ParsedFlags } from '../flags.js';
 
 import { currentContext, io, slot, type IO } from '../context.js';
@@ -49,6 +49,19 @@ export function setContextFactory(f: ContextFactory): void {
 
 export function getContext(): Promise<ImageContext> {
   return (factory.get() ?? defaultFactory)();
+}
+
+/**
+ * Run `body` on the images of `ctx` with the data root's event log, so that the engine's image use
+ * cases record their events as under `berth serve` (the log is opened at the first event).
+ */
+export async function withImageEvents<T>(ctx: ImageContext, body: (t: ImageTarget) => Promise<T>): Promise<T> {
+  const events = eventsAt(ctx.root);
+  try {
+    return await body({ images: ctx, events });
+  } finally {
+    events.close();
+  }
 }
 
 export function print(s = ''): void {

@@ -2,10 +2,11 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
-import { importRootfs, parsePlatform } from '../../image/index.js';
+import { parsePlatform } from '../../image/index.js';
+import { importImage } from '../../engine/index.js';
 import { usage } from '../../lib/index.js';
 import { str, strs } from '../flags.js';
-import { io, print, runCommand, type CommandSpec } from './common.js';
+import { io, print, runCommand, withImageEvents, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
   name: 'import',
@@ -25,10 +26,10 @@ export async function run(argv: string[], name = 'import'): Promise<number> {
     if (/^https?:\/\//.test(src)) throw usage(name, `${name}: importing from a URL is not supported; download the file first`);
     if (src === '-' && io.in.isTTY) throw usage(name, `${name}: requested import from stdin, but stdin is a terminal`);
     const input = src === '-' ? (io.in as Readable) : createReadStream(src);
-    const id = await importRootfs(ctx, input, {
+    const id = await withImageEvents(ctx, (t) => importImage(t, input, {
       reference: p.args[1], message: str(p, 'message'), changes: strs(p, 'change'),
       platform: str(p, 'platform') ? parsePlatform(str(p, 'platform')) : undefined, source: src === '-' ? '-' : basename(src),
-    });
+    }));
     print(id);
     return 0;
   });

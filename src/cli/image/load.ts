@@ -1,10 +1,11 @@
 /** `berth load [OPTIONS]` */
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { familiarString, load, parseReference } from '../../image/index.js';
+import { familiarString, parseReference } from '../../image/index.js';
+import { loadImages } from '../../engine/index.js';
 import { usage } from '../../lib/index.js';
 import { bool, str } from '../flags.js';
-import { io, print, runCommand, type CommandSpec } from './common.js';
+import { io, print, runCommand, withImageEvents, type CommandSpec } from './common.js';
 import { ProgressPrinter } from './progress.js';
 
 export const spec: CommandSpec = {
@@ -32,7 +33,7 @@ export async function run(argv: string[], name = 'load'): Promise<number> {
       src = io.in as Readable;
     }
     const printer = new ProgressPrinter(io.out);
-    const loaded = await load(ctx, src, { onProgress: bool(p, 'quiet') || !io.out.isTTY ? undefined : printer.handle });
+    const loaded = await withImageEvents(ctx, (t) => loadImages(t, src, { onProgress: bool(p, 'quiet') || !io.out.isTTY ? undefined : printer.handle }));
     for (const img of loaded) {
       if (img.names.length) for (const n of img.names) print(`Loaded image: ${familiarString(parseReference(n))}`);
       else print(`Loaded image ID: ${img.id}`);

@@ -1,8 +1,9 @@
 /** `berth image prune [OPTIONS]` */
-import { prune, type PruneOptions } from '../../image/index.js';
+import type { PruneOptions } from '../../image/index.js';
+import { pruneUnusedImages } from '../../engine/index.js';
 import { usage } from '../../lib/index.js';
 import { bool, strs } from '../flags.js';
-import { humanSize, io, print, runCommand, type CommandSpec } from './common.js';
+import { humanSize, io, print, runCommand, withImageEvents, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
   name: 'image prune',
@@ -54,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
       const warn = opts.all ? 'WARNING! This will remove all images without at least one container associated to them.' : 'WARNING! This will remove all dangling images.';
       if (!(await confirm(`${warn}\nAre you sure you want to continue? [y/N] `))) return 0;
     }
-    const r = await prune(ctx, opts);
+    const r = await withImageEvents(ctx, (t) => pruneUnusedImages(t, opts));
     if (r.ImagesDeleted.length) {
       print('Deleted Images:');
       for (const it of r.ImagesDeleted) print(it.Untagged !== undefined ? `untagged: ${it.Untagged}` : `deleted: ${it.Deleted}`);

@@ -1,8 +1,9 @@
 /** `berth pull [OPTIONS] NAME[:TAG|@DIGEST]` */
-import { familiarString, parseReference, parsePlatform, pull, registryClient, type PullResult } from '../../image/index.js';
+import { familiarString, parseReference, parsePlatform, registryClient, type PullResult } from '../../image/index.js';
+import { pullImage } from '../../engine/index.js';
 import { usage } from '../../lib/index.js';
 import { bool, str } from '../flags.js';
-import { io, print, printErr, runCommand, type CommandSpec } from './common.js';
+import { io, print, printErr, runCommand, withImageEvents, type CommandSpec } from './common.js';
 import { ProgressPrinter } from './progress.js';
 
 export const spec: CommandSpec = {
@@ -40,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     const printer = new ProgressPrinter(io.out);
     for (const ref of refs) {
-      const r = await pull(ctx, ref, { platform, onProgress: quiet ? undefined : printer.handle });
+      const r = await withImageEvents(ctx, (t) => pullImage(t, ref, { platform, onProgress: quiet ? undefined : printer.handle }));
       for (const w of r.warnings) printErr(w);
       const display = familiarString(parseReference(ref));
       if (!quiet) print(statusLine(r, display));

@@ -1,7 +1,7 @@
 /** `berth push [OPTIONS] NAME[:TAG]` */
-import { push } from '../../image/index.js';
+import { pushImage } from '../../engine/index.js';
 import { bool } from '../flags.js';
-import { io, print, runCommand, type CommandSpec } from './common.js';
+import { io, print, runCommand, withImageEvents, type CommandSpec } from './common.js';
 import { ProgressPrinter } from './progress.js';
 
 export const spec: CommandSpec = {
@@ -21,7 +21,7 @@ export async function run(argv: string[]): Promise<number> {
   return runCommand(spec, argv, async (p, ctx) => {
     const quiet = bool(p, 'quiet');
     const printer = new ProgressPrinter(io.out);
-    const results = await push(ctx, p.args[0]!, { allTags: bool(p, 'all-tags'), onProgress: quiet ? undefined : printer.handle });
+    const results = await withImageEvents(ctx, (t) => pushImage(t, p.args[0]!, { allTags: bool(p, 'all-tags'), onProgress: quiet ? undefined : printer.handle }));
     if (quiet) for (const r of results) print(r.reference);
     return 0;
   });

@@ -1,7 +1,7 @@
 /** `berth rmi [OPTIONS] IMAGE [IMAGE...]` (also `image rm`) */
-import { remove } from '../../image/index.js';
+import { removeImage } from '../../engine/index.js';
 import { bool } from '../flags.js';
-import { print, report, runCommand, type CommandSpec } from './common.js';
+import { print, report, runCommand, withImageEvents, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
   name: 'rmi',
@@ -16,15 +16,17 @@ export const spec: CommandSpec = {
 
 export async function run(argv: string[], name = 'rmi'): Promise<number> {
   return runCommand({ ...spec, name }, argv, async (p, ctx) => {
-    let status = 0;
-    for (const img of p.args) {
-      try {
-        const items = await remove(ctx, img, { force: bool(p, 'force'), noPrune: bool(p, 'no-prune') });
-        for (const it of items) print(it.Untagged !== undefined ? `Untagged: ${it.Untagged}` : `Deleted: ${it.Deleted}`);
-      } catch (err) {
-        status = report(err);
+    return withImageEvents(ctx, async (t) => {
+      let status = 0;
+      for (const img of p.args) {
+        try {
+          const items = await removeImage(t, img, { force: bool(p, 'force'), noPrune: bool(p, 'no-prune') });
+          for (const it of items) print(it.Untagged !== undefined ? `Untagged: ${it.Untagged}` : `Deleted: ${it.Deleted}`);
+        } catch (err) {
+          status = report(err);
+        }
       }
-    }
-    return status;
+      return status;
+    });
   });
 }

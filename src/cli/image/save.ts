@@ -2,11 +2,12 @@
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { save, type ArchiveFormat } from '../../image/index.js';
+import type { ArchiveFormat } from '../../image/index.js';
+import { saveImages } from '../../engine/index.js';
 import { usage, wrapError } from '../../lib/index.js';
 import { pidAlive } from '../../content/index.js';
 import { str } from '../flags.js';
-import { io, runCommand, type CommandSpec } from './common.js';
+import { io, runCommand, withImageEvents, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
   name: 'save',
@@ -27,7 +28,7 @@ export async function run(argv: string[], name = 'save'): Promise<number> {
     const output = str(p, 'output');
     if (!output) {
       if (io.out.isTTY) throw usage(name, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
-      await save(ctx, p.args, io.out as NodeJS.WritableStream as import('node:stream').Writable, { format });
+      await withImageEvents(ctx, (t) => saveImages(t, p.args, io.out as NodeJS.WritableStream as import('node:stream').Writable, { format }));
       return 0;
     }
     // write next to the target and rename, so a failed save leaves no partial archive; the temp
@@ -40,7 +41,7 @@ export async function run(argv: string[], name = 'save'): Promise<number> {
     // opened first, so that a directory we may not write to is an error of its own, not a crash
     const fh = await fsp.open(tmp, 'wx', 0o644).catch((e: unknown) => { throw wrapError(e, `${name}: open`, output); });
     try {
-      await save(ctx, p.args, fh.createWriteStream(), { format });
+      await withImageEvents(ctx, (t) => saveImages(t, p.args, fh.createWriteStream(), { format }));
       await fsp.rename(tmp, output);
     } catch (err) {
       await fsp.rm(tmp, { force: true });

@@ -1,6 +1,6 @@
 /** `berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]` */
-import { tag } from '../../image/index.js';
-import { runCommand, type CommandSpec } from './common.js';
+import { tagImage } from '../../engine/index.js';
+import { runCommand, withImageEvents, type CommandSpec } from './common.js';
 
 export const spec: CommandSpec = {
   name: 'tag',
@@ -12,7 +12,7 @@ export const spec: CommandSpec = {
 
 export async function run(argv: string[]): Promise<number> {
   return runCommand(spec, argv, async (p, ctx) => {
-    await tag(ctx, p.args[0]!, p.args[1]!);
+    await withImageEvents(ctx, (t) => tagImage(t, p.args[0]!, p.args[1]!));
     return 0;
   });
 }
