@@ -122,16 +122,24 @@ export function idmapExecSteps(uidMappings: IdMapping[], gidMappings: IdMapping[
  * wait for it; a non-zero exit is an error carrying its stderr. In 'single' mode the maps are
  * written by the helper itself.
  */
+/**
+ * The parent's steps that map a new user namespace: the subordinate ranges through
+ * newuidmap/newgidmap, or (single-id mode) the user's own id written directly.
+ */
+export function userNsMapSteps(mode: RootlessIds['mode'], uid: IdMapping[], gid: IdMapping[]): Step[] {
+  if (mode === 'subids') return idmapExecSteps(uid, gid);
+  const line = (m: IdMapping[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
+  return [
+    step('setgroups', ['deny'], 'deny setgroups in the user namespace'),
+    step('idmap', ['uid', line(uid)], 'write the uid mappings'),
+    step('idmap', ['gid', line(gid)], 'write the gid mappings'),
+  ];
+}
+
 export async function runInStorageNs(ids: RootlessIds, argv: string[], what: string, env: Record<string, string> = {}): Promise<void> {
   const plan = emptyPlan();
   plan.pre.push(step('spawn', [CLONE_NEWUSER], 'create a user namespace'));
-  if (ids.mode === 'subids') plan.post.push(...idmapExecSteps(ids.storageUid, ids.storageGid));
-  else {
-    const line = (m: IdMapping[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
-    plan.post.push(step('setgroups', ['deny'], 'deny setgroups in the user namespace'));
-    plan.post.push(step('idmap', ['uid', line(ids.storageUid)], 'write the uid mappings'));
-    plan.post.push(step('idmap', ['gid', line(ids.storageGid)], 'write the gid mappings'));
-  }
+  plan.post.push(...userNsMapSteps(ids.mode, ids.storageUid, ids.storageGid));
   plan.post.push(step('release', [], 'release the process'), step('await_ready', [], 'wait for the process to start'), step('wait_exit', [], 'wait for the process to exit'));
   const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   plan.child.push(step('await_release', [], 'wait for the maps'), step('user', [0, 0, -1], 'become root in the user namespace'),

@@ -4,13 +4,9 @@
  * root. Through the real CLI as a real unprivileged user (user-util.ts).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { busyboxRootfs } from '../helpers/rootfs.js';
-import { makeUser, rootlessMissing, type TestUser } from './user-util.js';
+import { busyboxTarDir, makeUser, rootlessMissing, type TestUser } from './user-util.js';
 
 describe('rootless build as an ordinary user', { concurrency: false }, () => {
   const why = rootlessMissing();
@@ -20,12 +16,9 @@ describe('rootless build as an ordinary user', { concurrency: false }, () => {
   before(() => {
     if (why) return;
     u = makeUser('brb');
-    tarDir = mkdtempSync(join(tmpdir(), 'berth-rl-build-'));
-    chmodSync(tarDir, 0o755);
-    busyboxRootfs(join(tarDir, 'fs'));
-    execFileSync('tar', ['-C', join(tarDir, 'fs'), '--owner=0', '--group=0', '-cf', join(tarDir, 'busybox.tar'), '.']);
-    chmodSync(join(tarDir, 'busybox.tar'), 0o644);
-    const r = u.berth(['import', join(tarDir, 'busybox.tar'), 'busybox:latest']);
+    const img = busyboxTarDir('berth-rl-build-');
+    tarDir = img.dir;
+    const r = u.berth(['import', img.tar, 'busybox:latest']);
     assert.equal(r.code, 0, r.err);
   });
 

@@ -5,13 +5,10 @@
  * ps's PORTS, `berth port` — `-p CPORT` gets a free host port, and all are answered from the host.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { busyboxRootfs } from '../helpers/rootfs.js';
-import { makeUser, rootlessMissing, type TestUser } from './user-util.js';
+import { busyboxTarDir, makeUser, rootlessMissing, type TestUser } from './user-util.js';
 
 function missing(): string | undefined {
   if (!existsSync('/usr/bin/pasta')) return '/usr/bin/pasta is missing';
@@ -37,12 +34,9 @@ describe('rootless networking: published ports as rootful shows them', { concurr
     tunMode = statSync('/dev/net/tun').mode & 0o777;
     chmodSync('/dev/net/tun', 0o666); // Debian's default; this machine keeps it 0600
     u = makeUser('brn');
-    tarDir = mkdtempSync(join(tmpdir(), 'berth-rootless-net-'));
-    chmodSync(tarDir, 0o755);
-    busyboxRootfs(join(tarDir, 'fs'));
-    execFileSync('tar', ['-C', join(tarDir, 'fs'), '--owner=0', '--group=0', '-cf', join(tarDir, 'busybox.tar'), '.']);
-    chmodSync(join(tarDir, 'busybox.tar'), 0o644);
-    const r = berth(['import', join(tarDir, 'busybox.tar'), 'busybox:latest']);
+    const img = busyboxTarDir('berth-rootless-net-');
+    tarDir = img.dir;
+    const r = berth(['import', img.tar, 'busybox:latest']);
     assert.equal(r.code, 0, r.err);
   });
 

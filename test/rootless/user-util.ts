@@ -3,9 +3,10 @@
  * CLI (dist/berth, BERTH_NO_WORKER=1) run as that user with runuser.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { haveBusybox } from '../helpers/rootfs.js';
+import { busyboxRootfs, haveBusybox } from '../helpers/rootfs.js';
 import { FRONT } from '../helpers/worker.js';
 
 export const COUNT = 65536;
@@ -52,4 +53,15 @@ export function makeUser(prefix = 'brs'): TestUser {
       for (const f of ['/etc/subuid', '/etc/subgid']) spawnSync('sed', ['-i', `/^${name}:/d`, f]);
     },
   };
+}
+
+/** A directory any user can read holding busybox.tar (a busybox rootfs, files owned by root), for `import`. */
+export function busyboxTarDir(prefix: string): { dir: string; tar: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  busyboxRootfs(join(dir, 'fs'));
+  const tar = join(dir, 'busybox.tar');
+  execFileSync('tar', ['-C', join(dir, 'fs'), '--owner=0', '--group=0', '-cf', tar, '.']);
+  chmodSync(tar, 0o644);
+  return { dir, tar };
 }

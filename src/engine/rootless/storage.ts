@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BerthError, type ErrorKind } from '../../lib/index.js';
 import type { Mount, Snapshotter } from '../../snapshots/index.js';
-import { emptyPlan, HelperSession, idmapExecSteps, step, type IdMapping, type Plan, type RootlessIds } from '../../sys/index.js';
+import { emptyPlan, HelperSession, step, userNsMapSteps, type IdMapping, type Plan, type RootlessIds } from '../../sys/index.js';
 import { userIds } from './spec.js';
 
 export const STORAGE_VERB = '__rootless-storage';
@@ -91,13 +91,7 @@ function jobPlan(job: StorageJob, ids: RootlessIds, argv: string[], env: string[
   } else {
     plan.pre.push(step('spawn', [CLONE_NEWUSER | CLONE_NEWNS], 'create a user and a mount namespace'));
     const maps = containerMaps(ids);
-    if (ids.mode === 'subids') plan.post.push(...idmapExecSteps(maps.uid, maps.gid));
-    else {
-      const line = (m: IdMapping[]) => m.map((x) => `${x.containerID} ${x.hostID} ${x.size}\n`).join('');
-      plan.post.push(step('setgroups', ['deny'], 'deny setgroups in the user namespace'));
-      plan.post.push(step('idmap', ['uid', line(maps.uid)], 'write the uid mappings'));
-      plan.post.push(step('idmap', ['gid', line(maps.gid)], 'write the gid mappings'));
-    }
+    plan.post.push(...userNsMapSteps(ids.mode, maps.uid, maps.gid));
   }
   plan.post.push(step('release', [], 'release the process'), step('await_ready', [], 'wait for the process to start'), step('wait_exit', [], 'wait for the process to exit'));
   plan.child.push(step('await_release', [], 'wait for the maps'), step('user', [0, 0, -1], 'become root in the user namespace'),
