@@ -141,7 +141,7 @@ export async function build(core: EngineCore, o: BuildOptions): Promise<BuildRes
       return v;
     },
     imageSource: async (ref: string) => {
-      const r = await resolveImage(core.images, ref, { pull: o.pull ? 'always' : 'missing' });
+      const r = await resolveImage(core.images, ref, { pull: o.pull ? 'always' : 'missing', events: core.store.events });
       return new LayersSource(await buildLayerDirs(core, r.record.diffIDs), hashes);
     },
     stageLabel: (s: Stage, k: number) => {
@@ -214,7 +214,7 @@ async function cacheFrom(core: EngineCore, ref: string, n: number, seeds: Map<st
   const t0 = Date.now();
   log(`#${n} importing cache manifest from ${ref}`);
   try {
-    const r = await resolveImage(core.images, ref, { pull: 'missing' });
+    const r = await resolveImage(core.images, ref, { pull: 'missing', events: core.store.events });
     const found = seedsOf(r.record, r.config as unknown as Record<string, unknown>);
     if (!found.size) warnings.push(`[Warning] --cache-from ${ref}: the image has no berth build cache record (it was not built by berth)`);
     for (const [k, v] of found) if (!seeds.has(k)) seeds.set(k, v);

@@ -100,7 +100,7 @@ export class Step {
     } else {
       let r;
       const platform = s.platform ? expandWord(s.platform, this.c.globals, { escape: this.c.df.escape }) : undefined;
-      try { r = await resolveImage(this.c.core.images, name, { pull: this.c.pull ? 'always' : 'missing', ...(platform ? { platform } : {}) }); } catch (e) {
+      try { r = await resolveImage(this.c.core.images, name, { pull: this.c.pull ? 'always' : 'missing', events: this.c.core.store.events, ...(platform ? { platform } : {}) }); } catch (e) {
         throw new DockerfileError(this.c.df.file, s.from.node.line, `FROM ${name}: ${(e as Error).message}`, 'FROM');
       }
       const { record, config } = r;

@@ -4,7 +4,8 @@
  * process exit) while they run.
  */
 import type { Readable } from 'node:stream';
-import { pull, type PullOptions, type PullResult } from '../image/index.js';
+import { type PullOptions, type PullResult } from '../image/index.js';
+import { pullImage } from './images.js';
 import type { JsonLogEntry } from '../sys/index.js';
 import {
   createContainer, EngineCore, execInContainer, inspectContainer, killContainer, readLogs, reconcile, removeContainer,
@@ -23,7 +24,7 @@ export class Engine {
 
   /** Pull an image from its registry. */
   pull(ref: string, opts: PullOptions = {}): Promise<PullResult> {
-    return pull(this.core.images, ref, opts);
+    return pullImage({ images: this.core.images, events: this.core.store.events }, ref, opts);
   }
 
   /** Create a container (status created); pulls the image when missing (policy `pull`). */

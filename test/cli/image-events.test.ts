@@ -63,8 +63,12 @@ test('image events: push and pull from the CLI name the reference', { skip: skip
       await c.ok(['push', '-q', ref]);
       await c.ok(['rmi', ref]);
       await c.ok(['pull', '-q', ref]);
+      // and the pull `run` makes of a missing image
+      await c.ok(['rmi', ref]);
+      await c.ok(['run', '--rm', '--network', 'none', ref, 'true']);
       const ev = (await imageEvents(c, since)).filter((l) => /^(push|pull) /.test(l));
-      assert.deepEqual(ev, [`push ${ref} {"name":"${reg.host}/evt/bb"}`, `pull ${ref} {"name":"${reg.host}/evt/bb"}`]);
+      const pulled = `pull ${ref} {"name":"${reg.host}/evt/bb"}`;
+      assert.deepEqual(ev, [`push ${ref} {"name":"${reg.host}/evt/bb"}`, pulled, pulled]);
     });
   } finally {
     await reg.stop();

@@ -98,7 +98,7 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
   if (isRootless()) checkRootlessResources(opts, op); // refused before a record exists (start checks again: update)
   const joins = planNetworks(core, opts, op);
   mark('create');
-  const image = await resolveImage(core.images, req.image, req);
+  const image = await resolveImage(core.images, req.image, { ...req, events: core.store.events });
   mark('image resolved');
   // Docker's config errors (no command, bad workdir, bad stop signal) before anything is made.
   const probeCfg = effectiveConfig(image.config, opts, { id: '0'.repeat(64) });

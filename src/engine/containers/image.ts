@@ -4,6 +4,7 @@ import {
   contentStore, imageStore, parseConfig, parseReference, parsePlatform, pull, type ImageConfig, type ImageContext, type ImageRecord,
   type ProgressFn,
 } from '../../image/index.js';
+import { pullImage, type ImageEventSink } from '../images.js';
 
 export type PullPolicy = 'always' | 'missing' | 'never';
 
@@ -20,6 +21,8 @@ export interface ImageRequest {
   onProgress?: ProgressFn;
   /** Called once before a pull starts (the CLI prints Docker's "Unable to find image" line). */
   onPull?: (ref: string) => void;
+  /** Where a pull's event goes (the engine's event log), as the pull command's */
+  events?: ImageEventSink;
 }
 
 export async function readImageConfig(ctx: ImageContext, rec: ImageRecord, op: string): Promise<ImageConfig> {
@@ -42,7 +45,8 @@ export async function resolveImage(ctx: ImageContext, ref: string, o: ImageReque
     parseReference(ref); // a bad name is the error, before any "Unable to find image" line
     if (policy === 'never') throw new BerthError({ kind: 'notfound', op, message: `No such image: ${ref}` });
     o.onPull?.(ref);
-    const res = await pull(ctx, ref, { platform: o.platform ? parsePlatform(o.platform) : undefined, onProgress: o.onProgress });
+    const opts = { platform: o.platform ? parsePlatform(o.platform) : undefined, onProgress: o.onProgress };
+    const res = o.events ? await pullImage({ images: ctx, events: o.events }, ref, opts) : await pull(ctx, ref, opts);
     rec = res.record;
   }
   return { record: rec, config: await readImageConfig(ctx, rec, op), name: ref };
