@@ -296,7 +296,8 @@ async function main(): Promise<number> {
   const dir = join(repo, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `serve-${res.date.slice(0, 19).replace(/:/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(res, null, 2) + '\n');
+  // paths of this checkout as <repo>: the results name no machine's paths
+  writeFileSync(file, JSON.stringify(res, null, 2).split(repo).join('<repo>') + '\n');
   console.log(`\nresults: ${file}`);
   return code;
 }
