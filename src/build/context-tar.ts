@@ -7,12 +7,9 @@ import { createWriteStream, existsSync, lstatSync, linkSync, mkdirSync, symlinkS
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createRequire } from 'node:module';
 import * as tar from 'tar-stream';
-import { BerthError } from '../lib/index.js';
+import { BerthError, gunzipStream } from '../lib/index.js';
 
-/** node:zlib on first use (a server that never builds from a gzip keeps it out of memory). */
-const gunzipStream = () => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGunzip();
 
 const invalid = (message: string) => new BerthError({ kind: 'invalid', op: 'build', message: `build: context tar: ${message}` });
 

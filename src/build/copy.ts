@@ -12,13 +12,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { createRequire } from 'node:module';
 import * as tar from 'tar-stream';
+import { gunzipStream } from '../lib/index.js';
 import { followInside, walk, type FileSource } from './fs.js';
 import { PatternMatcher, readIgnore } from './dockerignore.js';
 
-/** node:zlib on first use (a server that never builds from a gzip keeps it out of memory). */
-const gunzipStream = () => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGunzip();
 
 export interface CopyItem {
   name: string;

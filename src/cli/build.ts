@@ -8,9 +8,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { BerthError, describeError, usage } from '../lib/index.js';
+import { BerthError, describeError, gunzipStream, usage } from '../lib/index.js';
 import { build, BuildCache, DockerfileError, parseOutput, StepFailed, type BuildSecret, type BuildSsh } from '../build/index.js';
 import { onSignal } from './context.js';
 import { TtyProgress, type TtyLike } from './build-progress.js';
@@ -55,7 +54,7 @@ const isTar = (b: Buffer) => b.length >= 262 && b.subarray(257, 262).toString('l
 async function extractContext(buf: Buffer, dir: string): Promise<void> {
   const gz = buf[0] === 0x1f && buf[1] === 0x8b;
   const ex = tar.extract();
-  const src = gz ? Readable.from([buf]).pipe(createGunzip()) : Readable.from([buf]);
+  const src = gz ? Readable.from([buf]).pipe(gunzipStream()) : Readable.from([buf]);
   await new Promise<void>((res, rej) => {
     ex.on('entry', (h, stream, next) => {
       const chunks: Buffer[] = [];

@@ -10,7 +10,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from '
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createRequire } from 'node:module';
+import { gzipStream } from '../lib/index.js';
 import {
   contentStore, imageStore, MT, snapshotter, type Descriptor, type ImageConfig, type ImageRecord, type Lease, type Platform,
 } from '../image/index.js';
@@ -20,8 +20,6 @@ import { lockOwnerAlive, ownerTag } from '../content/index.js';
 import type { MountSpec } from './spec/index.js';
 import { commitContainer, killContainer, removeContainer, runContainer, type EngineCore } from './containers/index.js';
 
-/** A gzip stream (node:zlib loaded on first use: a warm process that never writes a layer keeps it out of memory). */
-const gzipStream = () => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGzip();
 
 const BUILD_LABEL = 'berth.build';
 

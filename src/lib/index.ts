@@ -4,3 +4,4 @@ export * from './fs.js';
 export { sqliteBinding } from './sqlite.js';
 export * from './owner.js';
 export * from './detach-keys.js';
+export * from './zlib.js';

@@ -3,11 +3,8 @@
  * the first bytes; the media type is only a hint (registries and archives do lie about it).
  */
 import { Readable } from 'node:stream';
-import { createRequire } from 'node:module';
-
-const createGunzip: typeof import('node:zlib').createGunzip = (o) => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGunzip(o);
 import { Decompress as ZstdDecompress } from 'fzstd';
-import { BerthError } from '../lib/index.js';
+import { BerthError, gunzipStream } from '../lib/index.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -38,7 +35,7 @@ class SourceError {
 async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   // Large output chunks: each chunk is a round trip to the thread pool, and 16 KiB ones make the
   // pipeline wait on latency rather than work.
-  const z = createGunzip({ chunkSize: 1 << 20 });
+  const z = gunzipStream({ chunkSize: 1 << 20 });
   const input = Readable.from(src, { objectMode: false });
   input.on('error', (err) => z.destroy(err));
   input.pipe(z);

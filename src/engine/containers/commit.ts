@@ -11,9 +11,8 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, fstatSync, type Stats } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createRequire } from 'node:module';
 import * as tar from 'tar-stream';
-import { BerthError, usage, wrapError } from '../../lib/index.js';
+import { BerthError, gzipStream, usage, wrapError } from '../../lib/index.js';
 import { chainIDs, containerOwner } from '../../snapshots/index.js';
 import { closeFd, O_PATH, type RootlessIds, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../sys/index.js';
 import {
@@ -27,8 +26,6 @@ import { packEntry } from './export.js';
 import { readImageConfig } from './image.js';
 import { pauseContainer, unpauseContainer } from './lifecycle.js';
 
-/** A gzip stream (node:zlib loaded on first use: a warm process that never writes a layer keeps it out of memory). */
-const gzipStream = () => (createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib')).createGzip();
 
 export interface CommitOptions {
   /** `REPOSITORY[:TAG]` to tag the image with. */
