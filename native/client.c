@@ -53,18 +53,12 @@ static void self_dir(char *dir, size_t size) {
  * name, NODE_OPTIONS included), so no user argument may reach it. The loader (scripts/loader.cjs)
  * moves them back into process.argv and out of the environment.
  */
-static void fallback(char **argv) {
+static void fallback(char **argv, const char *command) {
   char dir[PATH_MAX], script[PATH_MAX + 32], name[32];
   self_dir(dir, sizeof dir);
   /* a long-lived process (berth serve) with one malloc arena: its threads' arenas otherwise keep
    * megabytes that malloc_trim cannot give back (the warm process gets the same: front_auto.c) */
-  if (!is_runtime && argv[0] && argv[1]) {
-    struct front_target t;
-    int n = 0;
-    while (argv[n]) n++;
-    front_target(&t, n - 1, argv + 1);
-    if (t.command && !strcmp(t.command, "serve")) setenv("MALLOC_ARENA_MAX", "1", 0);
-  }
+  if (command && !strcmp(command, "serve")) setenv("MALLOC_ARENA_MAX", "1", 0);
   snprintf(script, sizeof script, "%s/%s.cjs", dir, is_runtime ? "berth-runtime" : "berth");
   /* Node reads NODE_EXTRA_CA_CERTS at every start (~40 ms) though most commands never open a
    * TLS socket: the registry client adds the certificates of BERTH_EXTRA_CA_CERTS itself. */
@@ -275,12 +269,12 @@ int main(int argc, char **argv) {
   exe[n > 0 ? n : 0] = 0;
   const char *base = strrchr(exe, '/');
   is_runtime = base && strncmp(base + 1, "berth-runtime", 13) == 0;
-  if (is_runtime) fallback(argv);
-  const char *no = getenv("BERTH_NO_WORKER");
-  if (no && *no && strcmp(no, "0") != 0) fallback(argv);
+  if (is_runtime) fallback(argv, NULL);
   struct front_target t;
   front_target(&t, argc - 1, argv + 1);
-  if (t.disabled || !*t.socket) fallback(argv);
+  const char *no = getenv("BERTH_NO_WORKER");
+  if (no && *no && strcmp(no, "0") != 0) fallback(argv, t.command);
+  if (t.disabled || !*t.socket) fallback(argv, t.command);
   char dir[PATH_MAX], build[128] = "";
   self_dir(dir, sizeof dir);
   /* a warm process this front manages must run this front's build; one managed by hand is used as it is */
@@ -303,5 +297,5 @@ int main(int argc, char **argv) {
       for (int i = 0; i < 200 && (fd = front_connect(t.socket)) >= 0; i++) { close(fd); usleep(10000); }
     }
   }
-  fallback(argv);
+  fallback(argv, t.command);
 }
