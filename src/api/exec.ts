@@ -150,7 +150,7 @@ export function startHijacked(core: EngineCore, id: string, body: { Tty?: boolea
   e.size = consoleSize(body.ConsoleSize) ?? e.size;
   const tty = !!body.Tty;
   let feed: ((d: Buffer | null) => void) | undefined;
-  const pending: Array<Buffer | null> = rest.length ? [rest] : [];
+  const pending: Array<Buffer | null> = [];
   // with a tty, the detach keys end this connection; the process runs on (moby)
   const scan = e.tty && e.attachStdin ? new DetachScanner(detachKeysOf(e.detachKeys)) : undefined;
   let detached = false;
@@ -165,7 +165,7 @@ export function startHijacked(core: EngineCore, id: string, body: { Tty?: boolea
     if (data.length) { if (feed) feed(data); else pending.push(data); }
     if (detached) socket.end();
   };
-  if (rest.length) { pending.length = 0; take(rest); }
+  if (rest.length) take(rest);
   socket.on('data', take);
   socket.on('end', () => { if (feed) feed(null); else pending.push(null); });
   runExec(core, e, tty, {
