@@ -34,7 +34,7 @@ export interface ExecOptions {
   envReplace?: string[];
   /** stdio of the process (default: ours). */
   stdio?: Array<number | 'inherit' | 'ignore' | 'pipe'>;
-  /** Told the exec'd process's pid (on the host) as soon as it is known. */
+  /** Told the exec'd process's pid (on the host) once it runs the program (after its execve). */
   onPid?: (pid: number) => void;
   /** Sees the helper child (its pipes, when stdio asks for them). */
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
@@ -92,10 +92,11 @@ export async function exec(opts: RuntimeOptions, o: ExecOptions): Promise<number
   o.onSpawn?.(session.child);
   try {
     const m = await session.expect('pid', 'exec');
-    o.onPid?.(m.pid!);
     if (cg) joinCgroup(cg, m.pid!, 'exec');
     session.go(c.stateJson());
+    // 'ready' comes when the sync channel closes on execve: from here the pid is the exec'd program
     await session.expect('ready', 'exec');
+    o.onPid?.(m.pid!);
     if (o.pidFile) writePidFile(o.pidFile, m.pid!);
     if (detach) { await session.exited; return 0; }
     return await waitForeground(session, m.pid!);
