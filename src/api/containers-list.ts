@@ -4,7 +4,7 @@
  * publish/expose (the ports), is-task (no swarm: no task); `size=1` adds SizeRw and SizeRootFs.
  */
 import type { ServerResponse } from 'node:http';
-import { checkHealthFilter, healthStatus, healthSuffix, ingestHealthEvents, reconcile } from '../engine/index.js';
+import { checkHealthFilter, healthStatus, healthSuffix, ingestHealthEvents, reconcile, type NetworkMemo } from '../engine/index.js';
 import { imageStore, snapshotter } from '../image/index.js';
 import type { Container } from '../engine/store/index.js';
 import { summary } from './containers.js';
@@ -47,10 +47,11 @@ export async function list(ctx: ApiContext, res: ServerResponse, q: URLSearchPar
     .map((c) => reconcile(ctx.core, c));
   if (isTask?.some((v) => v === 'true' || v === '1')) rows = [];
   const out: Record<string, unknown>[] = [];
+  const memo = new Map() as NetworkMemo; // the networks, looked up once for all rows
   for (const c of rows) {
     ingestHealthEvents(ctx.core, c);
     if (health && !health.includes(healthStatus(ctx.core, c))) continue;
-    const row = summary(ctx.core, c, healthSuffix(ctx.core, c));
+    const row = summary(ctx.core, c, healthSuffix(ctx.core, c), memo);
     const nets = (row.NetworkSettings as { Networks: Record<string, { NetworkID?: string }> }).Networks;
     if (networks && !networks.some((n) => Object.entries(nets).some(([name, ep]) => name === n || (!!ep.NetworkID && ep.NetworkID.startsWith(n))))) continue;
     const ports = row.Ports as PortRow[];

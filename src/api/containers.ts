@@ -4,6 +4,7 @@ import {
   createContainer, inspectContainer, statusText, killContainer, listView, readLogs, reconcile, removeContainer, restartContainer, startContainer,
   stopContainer, type EngineCore,
 } from '../engine/index.js';
+import type { NetworkMemo } from '../engine/index.js';
 import type { Container } from '../engine/store/index.js';
 import { createRequest } from './create.js';
 import { ApiError, frame, qBool, qFilters, qInt, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
@@ -13,8 +14,8 @@ const get = (core: EngineCore, ref: string): Container => reconcile(core, core.s
 const isRunning = (c: Container) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting';
 
 
-export function summary(core: EngineCore, c: Container, healthSuffix = ''): Record<string, unknown> {
-  const v = listView(core, c); // inspect's fields a row shows, without the rest of inspect
+export function summary(core: EngineCore, c: Container, healthSuffix = '', memo?: NetworkMemo): Record<string, unknown> {
+  const v = listView(core, c, memo); // inspect's fields a row shows, without the rest of inspect
   const ports: unknown[] = [];
   for (const [k, binds] of Object.entries(v.ports as Record<string, { HostIp: string; HostPort: string }[] | null>)) {
     const [port, type = 'tcp'] = k.split('/');

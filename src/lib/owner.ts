@@ -4,6 +4,7 @@
  * still runs.
  */
 import { readFileSync } from 'node:fs';
+import { readSmallFile } from './fs.js';
 
 let bootId: string | undefined;
 function boot(): string {
@@ -15,12 +16,8 @@ function boot(): string {
 
 /** The start time of `pid` (clock ticks after boot, as /proc says it), or undefined when it is gone. */
 export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+  const stat = readSmallFile(`/proc/${pid}/stat`);
+  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }
 
 let self: string | undefined;

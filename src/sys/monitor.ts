@@ -3,10 +3,10 @@
  * attach over its unix socket, read the exit file it leaves, parse its json-file log lines.
  */
 import { connect, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
-import { BerthError, wrapError } from '../lib/index.js';
+import { BerthError, readSmallFile, wrapError } from '../lib/index.js';
 
 /** What the monitor records when the container's init exits (the exit file, and the exit frame). */
 export interface MonitorExit {
@@ -205,8 +205,10 @@ function checkExit(v: unknown, path: string): MonitorExit {
 
 /** readExitFile without waiting: null while there is none (or a garbled one: treated as none). */
 export function readExitFileSync(path: string): MonitorExit | null {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { return null; }
+  // a running container has none: look before opening (a failed open throws, which costs more)
+  if (!existsSync(path)) return null;
+  const text = readSmallFile(path, 'utf8');
+  if (text === undefined) return null;
   try { return checkExit(JSON.parse(text), path); } catch { return null; }
 }
 

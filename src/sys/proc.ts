@@ -1,5 +1,6 @@
 /** Reading process facts from /proc. */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { readSmallFile } from '../lib/index.js';
 
 export interface ProcStat {
   pid: number;
@@ -10,8 +11,8 @@ export interface ProcStat {
 }
 
 export function procStat(pid: number): ProcStat | null {
-  let text: string;
-  try { text = readFileSync(`/proc/${pid}/stat`, 'latin1'); } catch { return null; }
+  const text = readSmallFile(`/proc/${pid}/stat`);
+  if (text === undefined) return null;
   const close = text.lastIndexOf(')');
   const fields = text.slice(close + 2).split(' ');
   // fields[0] is field 3 (state); field 22 is fields[19].

@@ -4,7 +4,7 @@ import { containerFilePaths } from '../files/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from './core.js';
 import { RUN_OPTIONS_KEY } from './create.js';
-import { networkSettings } from '../networks/shape.js';
+import { networkSettings, type NetworkMemo } from '../networks/shape.js';
 import { ingestHealthEvents, readHealth } from './health.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -76,10 +76,10 @@ export function inspectContainer(core: EngineCore, c: Container): Record<string,
  * HostConfig.NetworkMode, NetworkSettings.Ports and .Networks, Mounts — the same values, from the
  * store only (no health file, no paths).
  */
-export function listView(core: EngineCore, c: Container): { path: string; args: string[]; networkMode: string; ports: Record<string, unknown>; networks: Record<string, unknown>; mounts: Record<string, unknown>[] } {
+export function listView(core: EngineCore, c: Container, memo?: NetworkMemo): { path: string; args: string[]; networkMode: string; ports: Record<string, unknown>; networks: Record<string, unknown>; mounts: Record<string, unknown>[] } {
   const cfg = c.config as { Entrypoint?: string[] | null; Cmd?: string[] | null };
   const args = [...(cfg.Entrypoint ?? []), ...(cfg.Cmd ?? [])];
-  const ns = networkSettings(core, c, (c.hostConfig[RUN_OPTIONS_KEY] ?? {}) as RunOptions) as { Ports: Record<string, unknown>; Networks: Record<string, unknown> };
+  const ns = networkSettings(core, c, (c.hostConfig[RUN_OPTIONS_KEY] ?? {}) as RunOptions, memo) as { Ports: Record<string, unknown>; Networks: Record<string, unknown> };
   const mode = (c.hostConfig as { NetworkMode?: string }).NetworkMode;
   return { path: args[0] ?? '', args: args.slice(1), networkMode: mode ?? '', ports: ns.Ports, networks: ns.Networks, mounts: mountsOf(core, c) };
 }

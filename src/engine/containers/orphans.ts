@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Container as RuntimeContainer } from '../../runtime/index.js';
+import { readSmallFile } from '../../lib/index.js';
 import { procStat, processAlive } from '../../sys/index.js';
 import type { EngineCore } from './core.js';
 
@@ -18,8 +19,8 @@ function sleepSync(ms: number): void { Atomics.wait(pause, 0, 0, ms); }
 export function monitorAlive(pid: number): boolean {
   if (!pid) return false;
   // one read: /proc/PID/stat carries the comm (in parentheses) and the state after it
-  let text: string;
-  try { text = readFileSync(`/proc/${pid}/stat`, 'latin1'); } catch { return false; }
+  const text = readSmallFile(`/proc/${pid}/stat`);
+  if (text === undefined) return false;
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open || text.slice(open + 1, close) !== 'berth-monitor') return false;

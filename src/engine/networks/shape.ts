@@ -37,13 +37,22 @@ export function endpointId(containerId: string, networkId: string): string {
   return out;
 }
 
-export function networkSettings(core: EngineCore, c: Container, o: RunOptions): Record<string, unknown> {
+/** Networks looked up once for a whole listing (by id or name). */
+export type NetworkMemo = Map<string, NetworkRecord | undefined>;
+
+export function networkSettings(core: EngineCore, c: Container, o: RunOptions, memo?: NetworkMemo): Record<string, unknown> {
+  // a listing of many containers looks up the same few networks again and again: once each
+  const find = (ref: string): NetworkRecord | undefined => {
+    if (!memo) return core.store.networks.find(ref);
+    if (!memo.has(ref)) memo.set(ref, core.store.networks.find(ref));
+    return memo.get(ref);
+  };
   const mode = String((c.hostConfig as { NetworkMode?: string }).NetworkMode ?? 'none');
   const networks: Record<string, unknown> = {};
   const eps = core.store.networks.endpointsOf(c.id);
   let primary: Record<string, unknown> | undefined;
   for (const e of eps) {
-    const n = core.store.networks.find(e.networkId);
+    const n = find(e.networkId);
     if (!n) continue;
     const st = e.state;
     const req = e.request;
@@ -61,7 +70,7 @@ export function networkSettings(core: EngineCore, c: Container, o: RunOptions): 
   if (!eps.length && !mode.startsWith('container:')) {
     // `host` / `none`: Docker lists the network with an empty endpoint (a joiner lists none)
     networks[mode] = {
-      IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, NetworkID: core.store.networks.find(mode)?.id ?? '',
+      IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, NetworkID: find(mode)?.id ?? '',
       EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
     };
   }
