@@ -14,7 +14,7 @@ import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { gunzipStream } from '../lib/index.js';
-import { followInside, walk, type FileSource } from './fs.js';
+import { followInside, SMALL_FILE, walk, type FileSource } from './fs.js';
 import { PatternMatcher, readIgnore } from './dockerignore.js';
 
 
@@ -289,7 +289,11 @@ export function itemsTar(items: CopyItem[]): Readable {
       };
       if (it.type !== 'file') { await new Promise<void>((res, rej) => pack.entry(header, (e) => (e ? rej(e) : res()))); continue; }
       if (it.data) { await new Promise<void>((res, rej) => pack.entry(header, it.data!, (e) => (e ? rej(e) : res()))); continue; }
-      const body = it.from!.src.open(it.from!.rel);
+      const { src, rel } = it.from!;
+      // a small file in one read and one entry: a read stream per file costs more than the file
+      const small = it.size <= SMALL_FILE ? src.readSmall?.(rel, SMALL_FILE) : undefined;
+      if (small) { await new Promise<void>((res, rej) => pack.entry(header, small, (e) => (e ? rej(e) : res()))); continue; }
+      const body = src.open(rel);
       await new Promise<void>((res, rej) => {
         const e = pack.entry(header, (err) => (err ? rej(err) : res()));
         body.on('error', rej);

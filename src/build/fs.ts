@@ -4,7 +4,8 @@
  * nothing outside the context is ever read) or the merged layers of a stage or image (top layer
  * first, overlay whiteouts hiding what is below). Paths are slash-separated, relative, cleaned.
  */
-import { closeSync, constants as fsc, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, constants as fsc, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { closeFd, lgetxattr, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../sys/index.js';
@@ -44,6 +45,8 @@ export interface FileSource {
   readdir(rel: string): string[];
   readlink(rel: string): string;
   open(rel: string): Readable;
+  /** the whole of a regular file of at most `max` bytes, read at once; undefined when larger (then open() it) */
+  readSmall?(rel: string, max: number): Buffer | undefined;
   /** a content digest of one regular file (memoised) */
   digest(rel: string): Promise<string>;
   /** the digest when it is known without reading (optional) */
@@ -52,16 +55,49 @@ export interface FileSource {
 
 const lstatMaybe = (p: string): Stats | undefined => { try { return lstatSync(p, { throwIfNoEntry: false }); } catch { return undefined; } };
 
+/** Files up to this size are read with one synchronous read: a stream per small file costs more than the file. */
+export const SMALL_FILE = 256 * 1024;
+
+/** All of an open file from its offset (it may have grown since its size was taken), then closed. */
+function readFdAll(fd: number, size: number): Buffer {
+  try {
+    let buf = Buffer.allocUnsafe(size + 1);
+    let len = 0;
+    for (;;) {
+      if (len === buf.length) { const b = Buffer.allocUnsafe(buf.length * 2); buf.copy(b, 0, 0, len); buf = b; }
+      const r = readSync(fd, buf, len, buf.length - len, null);
+      if (r === 0) return buf.subarray(0, len);
+      len += r;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readSmall() of an open file: undefined (and closed) when larger than `max`. */
+function readSmallFd(fd: number, max: number): Buffer | undefined {
+  let size: number;
+  try { size = fstatSync(fd).size; } catch (e) { closeSync(fd); throw e; }
+  if (size > max) { closeSync(fd); return undefined; }
+  return readFdAll(fd, size);
+}
+
 /** The digest of an open file: from the file-hash cache when its stamps are known, else read (the fd is consumed). */
 function digestFd(fd: number, hashes: FileHashes | undefined): Promise<string> {
-  let st;
   const readAt = Date.now();
+  let st: Stats;
   try {
-    st = hashes ? fstatSync(fd) : undefined;
-    const known = st && hashes!.get(st);
+    st = fstatSync(fd);
+    const known = hashes?.get(st);
     if (known) { closeSync(fd); return Promise.resolve(known); }
   } catch (e) { closeSync(fd); return Promise.reject(e); }
-  return hashStream(createReadStream('', { fd, autoClose: true })).then((d) => { if (st) hashes!.set(st, d, readAt); return d; });
+  if (st.size <= SMALL_FILE) {
+    let d: string;
+    try { d = createHash('sha256').update(readFdAll(fd, st.size)).digest('hex'); } catch (e) { return Promise.reject(e); } // (closed)
+    hashes?.set(st, d, readAt);
+    return Promise.resolve(d);
+  }
+  return hashStream(createReadStream('', { fd, autoClose: true })).then((d) => { hashes?.set(st, d, readAt); return d; });
 }
 
 export class ContextSource implements FileSource {
@@ -114,6 +150,7 @@ export class ContextSource implements FileSource {
   }
 
   open(rel: string): Readable { return createReadStream('', { fd: this.openFd(rel), autoClose: true }); }
+  readSmall(rel: string, max: number): Buffer | undefined { return readSmallFd(this.openFd(rel), max); }
 
   digest(rel: string): Promise<string> {
     let d = this.hashes.get(rel);
@@ -192,6 +229,7 @@ export class LayersSource implements FileSource {
 
   readlink(rel: string): string { return readlinkSync(this.find(rel)!.path); }
   open(rel: string): Readable { return createReadStream(this.find(rel)!.path); }
+  readSmall(rel: string, max: number): Buffer | undefined { return readSmallFd(openSync(this.find(rel)!.path, fsc.O_RDONLY | fsc.O_NOFOLLOW | 0o2000000), max); }
   digest(rel: string): Promise<string> {
     let d = this.hashes.get(rel);
     if (!d) {

@@ -8,9 +8,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gzipStream } from '../lib/index.js';
+import { coalesce, gzipStream } from '../lib/index.js';
 import {
   contentStore, imageStore, MT, snapshotter, type Descriptor, type ImageConfig, type ImageRecord, type Lease, type Platform,
 } from '../image/index.js';
@@ -116,7 +116,7 @@ export async function storeBuildLayer(core: EngineCore, tar: Readable, parentDif
   const w = await content.ingest(`build-${process.pid}-${randomBytes(6).toString('hex')}`, { restart: true });
   let desc: Descriptor;
   try {
-    const count = new Transform({ transform(chunk: Buffer, _e, cb) { hash.update(chunk); size += chunk.length; cb(null, chunk); } });
+    const count = coalesce((chunk) => { hash.update(chunk); size += chunk.length; });
     await pipeline(tar, count, gzipStream(), w.writable());
     await lease.add({ digests: [w.digest()] });
     const blob = await w.commit();

@@ -5,3 +5,4 @@ export { sqliteBinding } from './sqlite.js';
 export * from './owner.js';
 export * from './detach-keys.js';
 export * from './zlib.js';
+export * from './streams.js';

@@ -9,10 +9,9 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as fsc, fstatSync, type Stats } from 'node:fs';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { BerthError, gzipStream, usage, wrapError } from '../../lib/index.js';
+import { BerthError, coalesce, gzipStream, usage, wrapError } from '../../lib/index.js';
 import { chainIDs, containerOwner } from '../../snapshots/index.js';
 import { closeFd, O_PATH, type RootlessIds, openat2, openDirPath, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS } from '../../sys/index.js';
 import {
@@ -109,9 +108,7 @@ async function storeLayer(core: EngineCore, entries: LayerEntry[], mediaType: st
   let size = 0;
   const w = await content.ingest(`commit-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`, { restart: true });
   try {
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, cb) { hash.update(chunk); size += chunk.length; cb(null, chunk); },
-    });
+    const count = coalesce((chunk) => { hash.update(chunk); size += chunk.length; });
     await pipeline(layerTar(entries, ids) as unknown as NodeJS.ReadableStream, count, gzipStream(), w.writable());
     await onBlob(w.digest());
     const blob = await w.commit();
