@@ -122,7 +122,7 @@ describe('rootless networking by slirp4netns', { concurrency: false }, () => {
     assert.ok(existsSync(`${runRoot()}/${id}/slirp4netns.sock`));
     r = berth(['rm', '-f', 'rl-slirp']);
     assert.equal(r.code, 0, r.err);
-    for (let i = 0; i < 20 && slirps().length; i++) await sleep(100);
+    for (let i = 0; i < 50 && slirps().length; i++) await sleep(100); // SIGTERMed at rm
     assert.deepEqual(slirps(), []);
     assert.ok(!existsSync(`${runRoot()}/${id}`), 'the run directory is gone');
     assert.deepEqual(readdirSync(runRoot()).filter((f) => f.startsWith(id.slice(0, 12))), []);
@@ -144,6 +144,23 @@ describe('rootless networking by slirp4netns', { concurrency: false }, () => {
     const r = berth(['run', '--rm', 'busybox:latest', 'sh', '-c', 'ip -4 -o addr show eth0 | grep -o "inet [0-9./]*"'], ['BERTH_ROOTLESS_NETWORK=slirp4netns:cidr=10.9.0.0/24']);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, 'inet 10.9.0.100/24\n');
+  });
+
+  it('bench net measures the user-mode schemes as the user, and leaves nothing', async (t) => {
+    if (why) return t.skip(why);
+    const schemes = ['published-slirp4netns', ...(existsSync('/usr/bin/pasta') ? ['published-pasta'] : [])];
+    const json = `${u!.home}/bench.json`;
+    const r = u!.berth(['bench', 'net', '--duration', '0.3', '--schemes', schemes.join(','), '--json', json], { timeout: 180_000 });
+    assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+    const res = JSON.parse(u!.sh(`cat ${json}`).out) as { schemes: { scheme: string; gbit1: number; gbit4: number; rr: { samples: number }; error?: string }[] };
+    assert.deepEqual(res.schemes.map((s) => s.scheme), schemes);
+    for (const s of res.schemes) {
+      assert.equal(s.error, undefined, `${s.scheme}: ${s.error}`);
+      assert.ok(s.gbit1 > 0 && s.gbit4 > 0 && s.rr.samples > 0, JSON.stringify(s));
+    }
+    assert.equal(berth(['ps', '-aq']).out, '');
+    for (let i = 0; i < 50 && slirps().length; i++) await sleep(100); // SIGTERMed at rm
+    assert.deepEqual(slirps(), []);
   });
 
   it('a bad option is refused clearly, and nothing is created', (t) => {
