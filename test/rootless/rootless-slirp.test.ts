@@ -120,6 +120,9 @@ describe('rootless networking by slirp4netns', { concurrency: false }, () => {
     assert.equal(berth(['port', 'rl-slirp', '81']).out, `0.0.0.0:${free}\n`);
     assert.equal(berth(['ps', '--format', '{{.Ports}}']).out.trim(), `127.0.0.1:${port}->80/tcp, 0.0.0.0:${free}->81/tcp`);
     assert.ok(existsSync(`${runRoot()}/${id}/slirp4netns.sock`));
+    // the 0.0.0.0 it binds conflicts with a single address of the same port, as Docker's
+    r = berth(['run', '--rm', '--network', 'slirp4netns', '-p', `127.0.0.1:${free}:80`, 'busybox:latest', 'true']);
+    assert.match(r.err, new RegExp(`Bind for 127\\.0\\.0\\.1:${free} failed: port is already allocated`));
     r = berth(['rm', '-f', 'rl-slirp']);
     assert.equal(r.code, 0, r.err);
     for (let i = 0; i < 50 && slirps().length; i++) await sleep(100); // SIGTERMed at rm
