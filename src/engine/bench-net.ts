@@ -4,7 +4,8 @@
  * containers). For each scheme: 1- and 4-stream TCP throughput, 1-byte TCP request/response
  * latency, ICMP ping and the setup cost of `run -d` over `--network none`. Everything made here
  * (containers, networks, the macvlan parent's veth pair and namespace, host processes) is
- * removed at the end, also after an error or an abort.
+ * removed at the end, also after an error or an abort. Run as an ordinary user (a rootless engine),
+ * the schemes are the user's: host, none and ports published by pasta and by slirp4netns.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
