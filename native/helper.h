@@ -126,6 +126,8 @@ int op_spawn(struct step *s);
 int op_idmap(struct step *s);
 int op_setgroups(struct step *s);
 int op_idmap_exec(struct step *s);           /* steps_idmap.c */
+int op_pid_spawn(struct step *s);            /* steps_spawn.c */
+int op_unix_call(struct step *s);
 int op_cgroup_add(struct step *s);
 int op_report_pid(struct step *s);
 int op_await_go(struct step *s);
@@ -189,6 +191,7 @@ int op_stdio_pipes(struct step *s);
 int op_monitor(struct step *s);
 int op_dns(struct step *s);
 int op_port_hold(struct step *s);
+int mon_hold_fd(int fd);                      /* kept open by the monitor; -1 + errno */
 int op_health(struct step *s);
 /* seccomp (seccomp.c) */
 int op_seccomp(struct step *s);

@@ -26,6 +26,23 @@ int mon_ports_fds(const int **fds)
 	return nheld;
 }
 
+/* Keep fd open for the container's life: the monitor does not close it (close_others). */
+int mon_hold_fd(int fd)
+{
+	if (nheld == capheld) {
+		int n = capheld ? capheld * 2 : 8;
+		int *p = realloc(held, (size_t)n * sizeof *p);
+		if (!p) {
+			errno = ENOMEM;
+			return -1;
+		}
+		held = p;
+		capheld = n;
+	}
+	held[nheld++] = fd;
+	return 0;
+}
+
 int op_port_hold(struct step *s)
 {
 	const char *proto = F(s, 1), *addr = F(s, 2);
@@ -87,16 +104,9 @@ int op_port_hold(struct step *s)
 		close(fd);
 		return fail(e, what, e == EADDRINUSE ? "the host port is already in use" : "binding the host port");
 	}
-	if (nheld == capheld) {
-		int n = capheld ? capheld * 2 : 8;
-		int *p = realloc(held, (size_t)n * sizeof *p);
-		if (!p) {
-			close(fd);
-			return fail(ENOMEM, what, NULL);
-		}
-		held = p;
-		capheld = n;
+	if (mon_hold_fd(fd) < 0) {
+		close(fd);
+		return fail(ENOMEM, what, NULL);
 	}
-	held[nheld++] = fd;
 	return 0;
 }

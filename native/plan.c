@@ -24,6 +24,8 @@ static const struct op ops[] = {
 	{ "setgroups", L_POST, 2, op_setgroups },
 	{ "idmap_exec", L_POST, 3, op_idmap_exec },
 	{ "pid_exec", L_POST, 3, op_idmap_exec }, /* the same: PROG CHILDPID ARG… (rootless pasta) */
+	{ "pid_spawn", L_POST, 10, op_pid_spawn }, /* rootless slirp4netns, left running */
+	{ "unix_call", L_POST, 5, op_unix_call },
 	{ "cgroup_add", L_POST, 2, op_cgroup_add },
 	{ "report_pid", L_POST, 1, op_report_pid },
 	{ "await_go", L_POST, 1, op_await_go },

@@ -4,7 +4,8 @@
  * containers). For each scheme: 1- and 4-stream TCP throughput, 1-byte TCP request/response
  * latency, ICMP ping and the setup cost of `run -d` over `--network none`. Everything made here
  * (containers, networks, the macvlan parent's veth pair and namespace, host processes) is
- * removed at the end, also after an error or an abort.
+ * removed at the end, also after an error or an abort. Run as an ordinary user (a rootless engine),
+ * the schemes are the user's: host, none and ports published by pasta and by slirp4netns.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,9 +19,13 @@ import {
 } from './containers/index.js';
 import { createNetwork, removeNetwork } from './networks/index.js';
 import type { RunOptions } from './spec/index.js';
+import { isRootless } from './rootless/paths.js';
 
-export const BENCH_SCHEMES = ['host', 'none', 'bridge', 'user-bridge', 'container', 'macvlan', 'published-lo', 'published-host', 'bridge-c2c'] as const;
+export const BENCH_SCHEMES = ['host', 'none', 'bridge', 'user-bridge', 'container', 'macvlan', 'published-lo', 'published-host', 'bridge-c2c', 'published-pasta', 'published-slirp4netns'] as const;
 export type BenchScheme = typeof BENCH_SCHEMES[number];
+/** The user-mode schemes of a rootless engine (the bench run as an ordinary user); its default list. */
+const ROOTLESS_ONLY: readonly BenchScheme[] = ['published-pasta', 'published-slirp4netns'];
+const ROOTLESS_DEFAULT: readonly BenchScheme[] = ['host', 'none', ...ROOTLESS_ONLY];
 
 /** What each scheme is and what it fits (one line each, printed under the table). */
 export const SCHEME_INFO: Record<BenchScheme, { title: string; fits: string }> = {
@@ -33,6 +38,8 @@ export const SCHEME_INFO: Record<BenchScheme, { title: string; fits: string }> =
   'published-lo': { title: '-p published port via 127.0.0.1 (kernel DNAT)', fits: 'services used from the host itself (dev databases, local tools)' },
   'published-host': { title: '-p published port via the host\'s IP (kernel DNAT)', fits: 'services offered to other machines: the path other hosts take' },
   'bridge-c2c': { title: 'two containers on one user bridge', fits: 'app to database traffic inside one application network' },
+  'published-pasta': { title: 'rootless: -p via 127.0.0.1, forwarded by pasta', fits: 'rootless services used from the host: pasta\'s own socket splicing, no root needed' },
+  'published-slirp4netns': { title: 'rootless: -p via 127.0.0.1, forwarded by slirp4netns', fits: 'rootless where pasta is missing: a user-space TCP/IP stack between the host and the container' },
 };
 
 export interface LatencyStats { p50Us: number; p99Us: number; samples: number; lost?: number }
@@ -225,7 +232,8 @@ async function server(c: Ctx, key: string, opts: RunOptions, hostPort?: number, 
   let s = c.servers.get(key);
   if (!s) {
     const { id } = await runDetached(c, opts, [NB, 'netbench', 'server', String(port)]);
-    s = { id, ip: opts.network === 'host' || opts.network === 'none' ? '127.0.0.1' : ipOf(c, id), hostPort };
+    const local = opts.network === 'host' || opts.network === 'none' || opts.network === 'pasta' || opts.network === 'slirp4netns';
+    s = { id, ip: local ? '127.0.0.1' : ipOf(c, id), hostPort };
     c.servers.set(key, s);
   }
   return s;
@@ -250,7 +258,8 @@ async function plan(c: Ctx, scheme: BenchScheme): Promise<Plan> {
       // in the host's namespace: a port that is free there
       const port = c.servers.get('host')?.hostPort ?? await freePort();
       await server(c, 'host', { network: 'host' }, port, port);
-      return { client: host, addr: '127.0.0.1', port, pingAddr: '127.0.0.1', setup: { network: 'host' } };
+      // (an ordinary user has no ICMP socket: ping_group_range)
+      return { client: host, addr: '127.0.0.1', port, pingAddr: isRootless() ? null : '127.0.0.1', setup: { network: 'host' } };
     }
     case 'none': {
       const s = await server(c, 'none', { network: 'none' });
@@ -285,12 +294,35 @@ async function plan(c: Ctx, scheme: BenchScheme): Promise<Plan> {
       const s = await bridgeServer(c);
       return { client: host, addr: ip, port: s.hostPort!, pingAddr: null, setup: { network: 'bridge', publish: { [`${PORT}/tcp`]: [{ HostIp: '', HostPort: '' }] } } };
     }
+    case 'published-pasta':
+    case 'published-slirp4netns': {
+      if (!isRootless()) throw new BerthError({ kind: 'usage', op: OP, message: `${OP}: ${scheme}: user-mode networking is a rootless engine's: run berth bench net as an ordinary user` });
+      const network = scheme === 'published-pasta' ? 'pasta' : 'slirp4netns';
+      const hostPort = c.servers.get(scheme)?.hostPort ?? await freePort();
+      const publish = { [`${PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(hostPort) }] };
+      const srv = await server(c, scheme, { network, publish }, hostPort);
+      await listening(c, srv.id, PORT); // the forwarder accepts (then resets) before the server listens
+      return { client: host, addr: '127.0.0.1', port: hostPort, pingAddr: null, setup: { network, publish: { [`${PORT}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] } } };
+    }
     case 'bridge-c2c': {
       const net = await userNet(c);
       const s = await server(c, 'user', { network: net });
       const client = await clientContainer(c, 'user-client', { network: net });
       return { client, addr: s.ip, port: PORT, pingAddr: s.ip, setup: { network: net } };
     }
+  }
+}
+
+/** Wait (5 s at most) until the container's server listens on TCP port (its /proc/PID/net/tcp). */
+async function listening(c: Ctx, id: string, port: number): Promise<void> {
+  const pid = c.core.store.containers.get(id).state.pid;
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  for (let i = 0; i < 100; i++) {
+    aborted(c);
+    try {
+      if (readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').some((l) => l.includes(hex) && l.split(/\s+/)[4] === '0A')) return;
+    } catch { /* not yet, or gone: the measurement says */ }
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -379,7 +411,7 @@ async function cleanup(c: Ctx): Promise<string[]> {
 
 /** Measure the schemes; throws after cleaning up when interrupted. */
 export async function benchNet(core: EngineCore, o: BenchNetOptions = {}): Promise<{ result: BenchNetResult; cleanupProblems: string[] }> {
-  const schemes = (o.schemes?.length ? o.schemes : [...BENCH_SCHEMES]) as BenchScheme[];
+  const schemes = (o.schemes?.length ? o.schemes : isRootless() ? [...ROOTLESS_DEFAULT] : BENCH_SCHEMES.filter((s) => !ROOTLESS_ONLY.includes(s))) as BenchScheme[];
   for (const s of schemes) {
     if (!(BENCH_SCHEMES as readonly string[]).includes(s)) throw new BerthError({ kind: 'usage', op: OP, message: `${OP}: unknown scheme "${s}" (one of ${BENCH_SCHEMES.join(', ')})` });
   }

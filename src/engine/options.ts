@@ -2,7 +2,7 @@
  * Where the engine keeps things and how it runs containers. Precedence: explicit options (the
  * CLI's `--data-root`/`--run-root`), then the environment (`BERTH_ROOT`, `BERTH_RUN_ROOT`,
  * `BERTH_CONFIG`), then the config file (`/etc/berth/config.json`, for a user ~/.config/berth/config.json: `data-root`, `run-root`,
- * `runtime`, `cgroup-parent`, `init-path`, `log-opts`), then the defaults.
+ * `runtime`, `cgroup-parent`, `init-path`, `log-opts`, `bridge`, `resolv-conf`, `rootless-network`), then the defaults.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -42,6 +42,9 @@ export interface EngineOptions {
   /** The host's resolv.conf (containers' DNS comes from it; default /etc/resolv.conf).
    *  Env `BERTH_RESOLV_CONF`, config `resolv-conf`. */
   resolvConf?: string;
+  /** A rootless engine's default network: `pasta` or `slirp4netns[:OPT=VAL,…]` (default: pasta,
+   *  else slirp4netns, whichever is usable). Env `BERTH_ROOTLESS_NETWORK`, config `rootless-network`. */
+  rootlessNetwork?: string;
   /** Environment to read (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -58,6 +61,7 @@ export interface ResolvedOptions {
   /** `none`, or the default bridge's interface name. */
   bridge: string;
   resolvConf: string;
+  rootlessNetwork?: string;
 }
 
 function readConfig(path: string, required: boolean): Record<string, unknown> {
@@ -110,6 +114,7 @@ export function resolveOptions(o: EngineOptions = {}): ResolvedOptions {
     selfCommand: o.selfCommand,
     // rootless: no bridge (a user cannot make one); user-mode networking is issue 17's next part
     bridge: o.bridge ?? env.BERTH_BRIDGE ?? str(cfg, 'bridge', configPath) ?? (defaults.rootless ? 'none' : 'berth0'),
+    rootlessNetwork: o.rootlessNetwork ?? env.BERTH_ROOTLESS_NETWORK ?? str(cfg, 'rootless-network', configPath),
     resolvConf: absolute('resolv.conf', o.resolvConf ?? env.BERTH_RESOLV_CONF ?? str(cfg, 'resolv-conf', configPath) ?? '/etc/resolv.conf'),
   };
 }

@@ -17,7 +17,7 @@ latency, ping and the setup cost of a container, for each of: ${BENCH_SCHEMES.jo
   args: [0, 0],
   flags: [
     { name: 'duration', type: 'string', default: '3', help: 'Seconds per measurement', metavar: 'seconds' },
-    { name: 'schemes', type: 'string', help: 'Comma-separated schemes to measure (default all)', metavar: 'list' },
+    { name: 'schemes', type: 'string', help: 'Comma-separated schemes to measure (default all of the engine\'s: rootless, host, none and the published-pasta/-slirp4netns ones)', metavar: 'list' },
     { name: 'json', type: 'string', help: 'Write the results as JSON to this file', metavar: 'file' },
     { name: 'svg', type: 'string', help: 'Write a bar chart of the throughput as SVG to this file', metavar: 'file' },
     { name: 'image', type: 'string', default: 'busybox', help: 'Image of the containers (needs sleep; never pulled)', metavar: 'image' },

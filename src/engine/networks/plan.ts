@@ -9,16 +9,18 @@ import type { EngineCore } from '../containers/core.js';
 import { ensurePredefined, resolveNetwork } from './records.js';
 import { isRootless } from '../rootless/paths.js';
 import { havePasta, haveTun, PASTA_MODE } from '../rootless/network.js';
+import { isSlirpMode, rootlessDefault } from '../rootless/slirp.js';
 
 export interface Join { net: NetworkRecord; request: EndpointRequest }
 
 export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Join[] {
   // rootless: user-mode networking by pasta is the default (rootless/network.ts)
   const rootless = isRootless();
-  const dflt = rootless && havePasta() && haveTun() ? PASTA_MODE : core.options.bridge === 'none' ? 'none' : 'bridge';
+  // (or slirp4netns where pasta is missing, or the configured one: rootless/slirp.ts)
+  const dflt = (rootless && rootlessDefault(core.options.rootlessNetwork, havePasta() && haveTun(), op)) || (core.options.bridge === 'none' ? 'none' : 'bridge');
   const first = opts.networks?.[0]?.network || opts.network || dflt;
   opts.network = first;
-  if (first === 'none' || first === 'host' || first.startsWith('container:') || (rootless && first === PASTA_MODE)) {
+  if (first === 'none' || first === 'host' || first.startsWith('container:') || (rootless && (first === PASTA_MODE || isSlirpMode(first, op)))) {
     if ((opts.networks?.length ?? 0) > 1) throw invalid(op, `conflicting options: cannot attach both user-defined and non-user-defined network-modes`);
     if (first === 'host' && opts.publish && Object.keys(opts.publish).length) {
       // Docker warns ("Published ports are discarded when using host network mode") and goes on

@@ -17,6 +17,7 @@ import type { Container } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { allocatePorts, reclaimStale } from '../networks/attach.js';
 import { isRootless } from './paths.js';
+import { isSlirpMode, slirpNetSteps, stopSlirp } from './slirp.js';
 
 export const PASTA = '/usr/bin/pasta';
 /** The rootless engine's default network mode (podman's name). */
@@ -62,6 +63,7 @@ export function pastaSteps(ports: PublishedPort[], op: string, runDir: string): 
  * inspect's NetworkSettings.Ports, ps's PORTS and `port` show them; teardown releases them.
  */
 export async function rootlessNetSteps(core: EngineCore, c: Container, o: RunOptions, op: string, runDir: string): Promise<{ parent: Step[]; child: Step[] } | undefined> {
+  if (isSlirpMode(o.network)) return slirpNetSteps(core, c, o, op, runDir); // rootless/slirp.ts
   if (o.network !== PASTA_MODE) return undefined;
   checkPasta(op);
   await reclaimStale(core, c.id, []);
@@ -87,6 +89,7 @@ export function pastaPidFile(runDir: string): string {
  * ports, until told. Only a pasta process of this user named in the container's pid file is killed.
  */
 export function stopPasta(runDir: string): void {
+  stopSlirp(runDir); // and slirp4netns's (rootless/slirp.ts)
   let pid: number;
   try { pid = Number(readFileSync(pastaPidFile(runDir), 'utf8').trim()); } catch { return; }
   if (!Number.isSafeInteger(pid) || pid <= 1) return;

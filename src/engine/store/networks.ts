@@ -117,11 +117,12 @@ export class Networks {
 
   // --- ports -------------------------------------------------------------------------------
 
-  /** Who holds proto/hostPort on hostIp (an all-addresses binding conflicts with any address). */
+  /** Who holds proto/hostPort on hostIp (an all-addresses binding — '', or rootless slirp4netns's
+   *  '0.0.0.0' — conflicts with any address). */
   portHolder(proto: string, hostIp: string, hostPort: number): string | undefined {
     const q = hostIp === ''
       ? this.c.db.prepare('SELECT container_id FROM ports WHERE proto = ? AND host_port = ? LIMIT 1').pluck().get(proto, hostPort)
-      : this.c.db.prepare("SELECT container_id FROM ports WHERE proto = ? AND host_port = ? AND host_ip IN ('', ?) LIMIT 1").pluck().get(proto, hostPort, hostIp);
+      : this.c.db.prepare("SELECT container_id FROM ports WHERE proto = ? AND host_port = ? AND host_ip IN ('', '0.0.0.0', ?) LIMIT 1").pluck().get(proto, hostPort, hostIp);
     return q as string | undefined;
   }
 
