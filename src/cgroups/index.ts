@@ -12,6 +12,7 @@ export * from './types.js';
 export { sharesToWeight, blkioToIOWeight, swapToV2 } from './convert.js';
 export { parsePressure } from './stats.js';
 export { detectLayout, type Layout, type Hierarchy } from './detect.js';
+export { findDelegation, enableDelegated, DELEGATION_INIT_LEAF, type Delegation, type DelegationInput, type DelegationResult } from './delegate.js';
 export { DeviceState, fromSpec as deviceRuleFromSpec, ruleString as deviceRuleString, type DeviceRule } from './devices.js';
 export { deviceProgram, encodeProgram, runProgram, type Insn } from './devfilter.js';
 export { attachDeviceProgram, deviceProgramIds } from './bpfattach.js';

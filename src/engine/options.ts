@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { BerthError, usage } from '../lib/index.js';
 import { defaultRoots } from './rootless/paths.js';
+import { rootlessCgroupParent } from './rootless/cgroup.js';
 
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_RUN_ROOT = '/run/berth';
@@ -107,7 +108,8 @@ export function resolveOptions(o: EngineOptions = {}): ResolvedOptions {
   const init = o.initPath ?? str(cfg, 'init-path', configPath) ?? INIT_CANDIDATES.find((p) => existsSync(p));
   return {
     root, runRoot, runtime,
-    cgroupParent: o.cgroupParent ?? str(cfg, 'cgroup-parent', configPath) ?? DEFAULT_CGROUP_PARENT,
+    // rootless: below the user's delegated cgroup (rootless/cgroup.ts), if any
+    cgroupParent: o.cgroupParent ?? str(cfg, 'cgroup-parent', configPath) ?? (defaults.rootless ? rootlessCgroupParent() : undefined) ?? DEFAULT_CGROUP_PARENT,
     initPath: init,
     logMaxSize: o.logMaxSize ?? (typeof logOpts['max-size'] === 'number' ? logOpts['max-size'] as number : 0),
     logMaxFile: o.logMaxFile ?? (typeof logOpts['max-file'] === 'number' ? logOpts['max-file'] as number : 1),

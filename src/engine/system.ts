@@ -4,6 +4,7 @@
  * half of `version`, and the event stream of `events` (past events, then following new ones).
  */
 import { isRootless } from './rootless/paths.js';
+import { rootlessCgroupParent } from './rootless/cgroup.js';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { availableParallelism, hostname, machine, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -251,7 +252,7 @@ export async function systemInfo(core: EngineCore, serverVersion: string): Promi
     Debug: false,
     SystemTime: new Date().toISOString(),
     LoggingDriver: 'json-file',
-    CgroupDriver: rootless ? 'none' : 'cgroupfs', // rootless: no cgroup writes (Docker rootless on v1 says none)
+    CgroupDriver: rootless && !rootlessCgroupParent() ? 'none' : 'cgroupfs', // rootless without a delegated cgroup: none (Docker rootless on v1 says none)
     CgroupVersion: cgv,
     KernelVersion: release(),
     OperatingSystem: rel.PRETTY_NAME ?? 'Linux',

@@ -2,7 +2,7 @@
 import { readFileSync, realpathSync, renameSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BerthError, invalid, mark, wrapError } from '../lib/index.js';
-import { validateConfig, type Spec } from '../oci/index.js';
+import { validateConfig, type LinuxResources, type Spec } from '../oci/index.js';
 import { openCgroup, type CgroupManager } from '../cgroups/index.js';
 import { HelperSession, procStat, joinCgroupFiles, step, encodePlan, type NetSteps } from '../sys/index.js';
 import { compileExec, compileInit, type MonitorOptions } from './compile.js';
@@ -106,7 +106,8 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
   try {
     try {
       cg = openCgroup({ path: cgPath, root: opts.cgroupRoot });
-      cg.create(effectiveResources(spec));
+      // rootless (a delegated cgroup): no device filter, which needs CAP_SYS_ADMIN on the host (runc's rootless rule)
+      cg.create(rootless ? withoutDevices(effectiveResources(spec)) : effectiveResources(spec));
       mark('cgroup created');
     } catch (e) {
       if (!rootless || spec.linux?.resources) throw e;
@@ -177,6 +178,12 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
     dir.remove();
     throw e;
   }
+}
+
+function withoutDevices(res: LinuxResources | undefined): LinuxResources | undefined {
+  if (!res?.devices) return res;
+  const { devices: _, ...rest } = res;
+  return Object.keys(rest).length ? rest : undefined;
 }
 
 async function destroyQuietly(cg: CgroupManager, pid: number): Promise<void> {

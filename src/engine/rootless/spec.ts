@@ -2,13 +2,16 @@
  * A container of a rootless engine (issue 17): its own user namespace mapping the user's
  * subordinate ids (root inside = the first of them) plus the user's own id last (so the rootfs
  * and the container's files in the user's directories can be reached while mounting, before the
- * process becomes root of the namespace: runtime/compile.ts), no cgroup writes, and resource
- * limits refused where they cannot be applied (cgroup v1, or v2 without delegation).
+ * process becomes root of the namespace: runtime/compile.ts), a cgroup below the user's delegated
+ * one where there is one (cgroup.ts), and resource limits refused where they cannot be applied
+ * (cgroup v1, v2 without delegation, or a controller not delegated).
  */
 import { BerthError } from '../../lib/index.js';
 import type { Spec } from '../../oci/index.js';
 import { rootlessIds, type IdMapping, type RootlessIds } from '../../sys/index.js';
 import type { RunOptions } from '../spec/index.js';
+import type { DelegationResult } from '../../cgroups/index.js';
+import { keepRootlessCgroup, limitRefusal, userDelegation } from './cgroup.js';
 
 let cached: RootlessIds | undefined;
 /** This user's id maps (read once per process). */
@@ -31,15 +34,14 @@ const LIMITS: Array<[keyof RunOptions, string, string]> = [
   ['blkioWeight', '--blkio-weight', 'Your kernel does not support Block I/O weight or the cgroup is not mounted'],
 ];
 
-/** Refuse the limits a rootless container cannot have (no cgroup of its own). */
-export function checkRootlessResources(o: RunOptions, op: string): void {
+/** Refuse the limits a rootless container cannot have (no delegated cgroup, or not its controller: cgroup.ts). */
+export function checkRootlessResources(o: RunOptions, op: string, d: DelegationResult = userDelegation()): void {
   for (const [key, flag, why] of LIMITS) {
     const v = o[key];
     if (v === undefined || v === 0 || v === '' || (key === 'memorySwap' && v === -1) || (key === 'pidsLimit' && (v as number) <= 0)) continue;
-    throw new BerthError({
-      kind: 'usage', op,
-      message: `${op}: ${flag}: ${why} (rootless: cgroup v1, or cgroup v2 without systemd delegation to this user, gives no cgroup to set limits in)`,
-    });
+    const refusal = limitRefusal(key, d);
+    if (!refusal) continue;
+    throw new BerthError({ kind: 'usage', op, message: `${op}: ${flag}: ${why} (${refusal})` });
   }
 }
 
@@ -62,13 +64,14 @@ export function keepIdMaps(maps: IdMapping[], id: number, hostId: number): IdMap
   return out.sort((a, b) => a.containerID - b.containerID);
 }
 
-/** Make a container spec rootless: a user namespace with the user's maps, no cgroup resources. */
-export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string } = {}): void {
+/** Make a container spec rootless: a user namespace with the user's maps; cgroup resources only where delegated. */
+export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string; cgroup?: DelegationResult } = {}): void {
   const linux = (spec.linux ??= {});
   const nss = (linux.namespaces ??= []);
   if (!nss.some((n) => n.type === 'user')) nss.push({ type: 'user' });
-  // a new cgroup namespace needs a cgroup to be rooted in: none here
-  linux.namespaces = nss.filter((n) => n.type !== 'cgroup');
+  // a delegated cgroup (cgroup.ts) is kept with its limits; else none, and no cgroup namespace to root in it
+  const cgroup = keepRootlessCgroup(spec, opts.cgroup);
+  if (!cgroup) linux.namespaces = nss.filter((n) => n.type !== 'cgroup');
   const own = (maps: IdMapping[], count: number, id: number): IdMapping[] =>
     ids.mode === 'subids' ? [...maps, { containerID: count, hostID: id, size: 1 }] : maps;
   if (opts.keepId) {
@@ -100,8 +103,7 @@ export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { k
       if (m.type === 'sysfs') { m.type = 'bind'; m.source = '/sys'; m.options = ['rbind', 'nosuid', 'noexec', 'nodev', 'ro']; }
     }
   }
-  delete linux.resources;
-  delete linux.cgroupsPath;
+  if (!cgroup) { delete linux.resources; delete linux.cgroupsPath; }
   // sysctls of the host's namespaces, devices through cgroups: nothing a user may set
   if (spec.process?.oomScoreAdj !== undefined && spec.process.oomScoreAdj < 0) delete spec.process.oomScoreAdj;
 }
