@@ -1,0 +1,149 @@
+/**
+ * Rootless storage through fuse-overlayfs (issue 17), as a real unprivileged user through the real
+ * CLI with the driver forced (BERTH_STORAGE_DRIVER=fuse-overlayfs; this kernel mounts overlayfs
+ * in a user namespace, so auto would pick overlay): info shows it, a container's writes land in
+ * its upper directory with the container's owners, a deleted image file is a whiteout there,
+ * diff and commit read it, and stop/rm leave no fuse-overlayfs process, mount or directory.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { accessSync, chmodSync, constants as fsc, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { busyboxRootfs } from '../helpers/rootfs.js';
+import { makeUser, rootlessMissing, type TestUser } from './user-util.js';
+
+const FUSE_OVERLAYFS = '/usr/bin/fuse-overlayfs';
+const ENV = ['BERTH_STORAGE_DRIVER=fuse-overlayfs'];
+
+function fuseMissing(): string | undefined {
+  try { accessSync(FUSE_OVERLAYFS, fsc.X_OK); } catch { return `${FUSE_OVERLAYFS} is missing (Debian package fuse-overlayfs)`; }
+  if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
+  return undefined;
+}
+
+/** fuse-overlayfs processes serving this user's storage (whatever id they run as). */
+function fuseProcs(home: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let cmd: string[];
+    try { cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'); } catch { continue; }
+    if (cmd[0] === FUSE_OVERLAYFS && cmd.some((a) => a.includes(home))) out.push(Number(p));
+  }
+  return out;
+}
+
+/** Mounts on the host under this user's directories. */
+function hostMounts(u: TestUser): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(u.home) || l.includes(`/berth-run-${u.uid}/`));
+}
+
+/** Host paths named `name` under the user's snapshots (as root: the files belong to subordinate ids). */
+function findInSnapshots(u: TestUser, rel: string): string[] {
+  const root = join(u.dataRoot, 'snapshots', 'snapshots');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).map((id) => join(root, id, 'fs', rel)).filter((p) => { try { lstatSync(p); return true; } catch { return false; } });
+}
+
+describe('rootless storage through fuse-overlayfs', { concurrency: false }, () => {
+  const why = rootlessMissing() ?? fuseMissing();
+  let u: TestUser | undefined;
+  let tarDir = '';
+  let fuseMode = -1;
+  const berth = (args: string[]) => u!.berth(args, { env: ENV });
+
+  before(() => {
+    if (why) return;
+    fuseMode = statSync('/dev/fuse').mode & 0o777;
+    chmodSync('/dev/fuse', 0o666); // Debian's default; this machine keeps it 0600
+    u = makeUser('brf');
+    tarDir = mkdtempSync(join(tmpdir(), 'berth-rl-fuse-'));
+    chmodSync(tarDir, 0o755);
+    const fs = join(tarDir, 'fs');
+    busyboxRootfs(fs);
+    for (const [p, c] of Object.entries({ 'data/keep': 'k', 'data/gone': 'g', 'opq/a': 'a' })) {
+      mkdirSync(join(fs, p, '..'), { recursive: true });
+      writeFileSync(join(fs, p), c);
+    }
+    execFileSync('tar', ['-C', fs, '--owner=0', '--group=0', '-cf', join(tarDir, 'img.tar'), '.']);
+    chmodSync(join(tarDir, 'img.tar'), 0o644);
+    const r = berth(['import', join(tarDir, 'img.tar'), 'fz:1']);
+    assert.equal(r.code, 0, r.err);
+  });
+
+  after(() => {
+    if (u) {
+      berth(['rm', '-f', 'fz-d']);
+      u.remove();
+    }
+    if (tarDir) rmSync(tarDir, { recursive: true, force: true });
+    if (fuseMode >= 0) chmodSync('/dev/fuse', fuseMode);
+  });
+
+  it('info shows the fuse-overlayfs driver', (t) => {
+    if (why) return t.skip(why);
+    const r = berth(['info']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /Storage Driver: fuse-overlayfs\n/);
+  });
+
+  it('run --rm through fuse-overlayfs, and nothing is left', (t) => {
+    if (why) return t.skip(why);
+    const r = berth(['run', '--rm', 'fz:1', 'sh', '-c', 'echo hi > /f; cat /f /data/keep; id -u; stat -c %u /f; grep -c " / / .* - fuse" /proc/self/mountinfo']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'hi\nk0\n0\n1\n');
+    assert.deepEqual(fuseProcs(u!.home), []);
+    assert.deepEqual(hostMounts(u!), []);
+  });
+
+  it('a running container writes to its upper dir; diff, commit; stop and rm leave nothing', (t) => {
+    if (why) return t.skip(why);
+    let r = berth(['run', '-d', '--name', 'fz-d', 'fz:1', 'sh', '-c', 'echo made > /made; rm /data/gone; rm -r /opq; mkdir /opq; echo n > /opq/new; touch /ready; sleep 300']);
+    assert.equal(r.code, 0, r.err);
+    for (let i = 0; i < 100 && berth(['exec', 'fz-d', 'test', '-e', '/ready']).code !== 0; i++) execFileSync('sleep', ['0.1']);
+    // served by one fuse-overlayfs, outside the container (not in its pid namespace)
+    assert.equal(fuseProcs(u!.home).length, 1);
+    r = berth(['exec', 'fz-d', 'sh', '-c', 'ps -o comm | grep -c fuse-overlayfs; stat -c %u /made']);
+    assert.equal(r.out, '0\n0\n', r.err);
+    // the writes are in the container's upper dir, owned by its root (the first subordinate id)
+    const made = findInSnapshots(u!, 'made');
+    assert.equal(made.length, 1, 'one upper dir holds /made');
+    assert.equal(readFileSync(made[0]!, 'utf8'), 'made\n');
+    assert.equal(statSync(made[0]!).uid, u!.base);
+    // the deleted image file is a whiteout there: a 0/0 device or fuse-overlayfs's .wh. file
+    const upper = join(made[0]!, '..');
+    const wh = lstatSync(join(upper, 'data', existsSync(join(upper, 'data', '.wh.gone')) ? '.wh.gone' : 'gone'));
+    assert.ok(wh.isFile() || (wh.isCharacterDevice() && wh.rdev === 0), 'data/gone is whited out');
+
+    r = berth(['diff', 'fz-d']);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    for (const l of ['A /made', 'C /data', 'D /data/gone', 'C /opq', 'A /opq/new']) assert.ok(lines.includes(l), `${l} in ${r.out}`);
+    assert.ok(!lines.some((l) => l.includes('.wh.')), r.out);
+
+    r = berth(['commit', '--pause=false', 'fz-d', 'fz:2']); // rootless without a cgroup cannot freeze
+    assert.equal(r.code, 0, r.err);
+    r = berth(['run', '--rm', 'fz:2', 'sh', '-c', 'cat /made; ls -A /data; ls -A /opq']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'made\nkeep\nnew\n');
+
+    r = berth(['stop', '-t', '1', 'fz-d']);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(fuseProcs(u!.home), [], 'fuse-overlayfs ends with the container');
+    // stopped: diff reads the upper dir
+    r = berth(['diff', 'fz-d']);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.split('\n').includes('D /data/gone'), r.out);
+
+    const id = berth(['inspect', '-f', '{{.Id}}', 'fz-d']).out.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    r = berth(['rm', 'fz-d']);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(!existsSync(join(upper, '..')), 'the container\'s snapshot is gone');
+    assert.deepEqual(fuseProcs(u!.home), []);
+    assert.deepEqual(hostMounts(u!), []);
+    assert.ok(!existsSync(join(`/tmp/berth-run-${u!.uid}/berth`, id)), 'no run directory left');
+  });
+});
