@@ -98,6 +98,29 @@ describe('rootless storage through fuse-overlayfs', { concurrency: false }, () =
     assert.deepEqual(hostMounts(u!), []);
   });
 
+  it('fuse-overlayfs\'s own .wh. whiteouts: diff and commit read them', (t) => {
+    if (why) return t.skip(why);
+    // fuse-overlayfs makes these where it cannot make 0/0 devices; its switch makes it here
+    const env = [...ENV, 'FUSE_OVERLAYFS_DISABLE_OVL_WHITEOUT=1'];
+    let r = u!.berth(['run', '--name', 'fz-wh', 'fz:1', 'sh', '-c', 'rm /data/gone; rm -r /opq; mkdir /opq; echo n > /opq/new; echo w > /w'], { env });
+    assert.equal(r.code, 0, r.err);
+    const upper = join(findInSnapshots(u!, 'w')[0]!, '..');
+    assert.ok(lstatSync(join(upper, 'data', '.wh.gone')).isFile(), 'a .wh. file');
+    assert.ok(!existsSync(join(upper, 'data', 'gone')));
+    r = berth(['diff', 'fz-wh']);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    for (const l of ['A /w', 'C /data', 'D /data/gone', 'C /opq', 'A /opq/new']) assert.ok(lines.includes(l), `${l} in ${r.out}`);
+    assert.ok(!lines.some((l) => l.includes('.wh.')), r.out);
+    r = berth(['commit', 'fz-wh', 'fz:wh']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['run', '--rm', 'fz:wh', 'sh', '-c', 'ls -A /data; ls -A /opq']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'keep\nnew\n');
+    assert.equal(berth(['rm', 'fz-wh']).code, 0);
+    assert.deepEqual(fuseProcs(u!.home), []);
+  });
+
   it('a running container writes to its upper dir; diff, commit; stop and rm leave nothing', (t) => {
     if (why) return t.skip(why);
     let r = berth(['run', '-d', '--name', 'fz-d', 'fz:1', 'sh', '-c', 'echo made > /made; rm /data/gone; rm -r /opq; mkdir /opq; echo n > /opq/new; touch /ready; sleep 300']);
@@ -116,6 +139,7 @@ describe('rootless storage through fuse-overlayfs', { concurrency: false }, () =
     const upper = join(made[0]!, '..');
     const wh = lstatSync(join(upper, 'data', existsSync(join(upper, 'data', '.wh.gone')) ? '.wh.gone' : 'gone'));
     assert.ok(wh.isFile() || (wh.isCharacterDevice() && wh.rdev === 0), 'data/gone is whited out');
+    t.diagnostic(`whiteout: ${wh.isFile() ? '.wh. file' : '0/0 device'}`);
 
     r = berth(['diff', 'fz-d']);
     assert.equal(r.code, 0, r.err);
@@ -136,6 +160,13 @@ describe('rootless storage through fuse-overlayfs', { concurrency: false }, () =
     r = berth(['diff', 'fz-d']);
     assert.equal(r.code, 0, r.err);
     assert.ok(r.out.split('\n').includes('D /data/gone'), r.out);
+    // stopped: cp mounts it again in a storage process of its own (which unmounts it: fuse-overlayfs ends)
+    r = berth(['cp', 'fz-d:/made', '-']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /made\n/);
+    r = berth(['cp', 'fz-d:/data/gone', '-']);
+    assert.notEqual(r.code, 0, 'a deleted file stays deleted');
+    assert.deepEqual(fuseProcs(u!.home), []);
 
     const id = berth(['inspect', '-f', '{{.Id}}', 'fz-d']).out.trim();
     assert.match(id, /^[0-9a-f]{64}$/);

@@ -29,6 +29,8 @@ const MS_SHARED = 1 << 20;
 export const fusePidFile = (runDir: string) => join(runDir, 'fuse-overlayfs.pid');
 export const fuseLogFile = (runDir: string) => join(runDir, 'fuse-overlayfs.log');
 
+const NO_DEVICE_WHITEOUTS = 'FUSE_OVERLAYFS_DISABLE_OVL_WHITEOUT';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Is a fuse filesystem mounted on `target` in the mount namespace of `pid`? */
@@ -57,6 +59,8 @@ export async function mountFuseRootfs(o: { pid: number; rootfs: string; mount: M
   const mnt = `/proc/${o.pid}/ns/mnt`;
   const argv = [FUSE_OVERLAYFS, '-f', '-o', o.mount.options.join(','), rootfs];
   const env = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
+  // fuse-overlayfs's own switch: `.wh.<name>` files instead of 0/0 devices for whiteouts
+  if (process.env[NO_DEVICE_WHITEOUTS]) env.push(`${NO_DEVICE_WHITEOUTS}=1`);
   const plan = emptyPlan();
   plan.pre.push(
     step('setns', [user, CLONE_NEWUSER], 'join the user namespace of the container', user),
