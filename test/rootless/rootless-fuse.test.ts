@@ -178,3 +178,44 @@ describe('rootless storage through fuse-overlayfs', { concurrency: false }, () =
     assert.ok(!existsSync(join(`/tmp/berth-run-${u!.uid}/berth`, id)), 'no run directory left');
   });
 });
+
+describe('rootless fuse-overlayfs without subordinate ids (the single-id fallback)', { concurrency: false }, () => {
+  const why = rootlessMissing() ?? fuseMissing();
+  let u: TestUser | undefined;
+  let tarDir = '';
+  let fuseMode = -1;
+
+  before(() => {
+    if (why) return;
+    fuseMode = statSync('/dev/fuse').mode & 0o777;
+    chmodSync('/dev/fuse', 0o666);
+    u = makeUser('brg');
+    for (const f of ['/etc/subuid', '/etc/subgid']) execFileSync('sed', ['-i', `/^${u.name}:/d`, f]); // none at all
+    tarDir = mkdtempSync(join(tmpdir(), 'berth-rl-fuse1-'));
+    chmodSync(tarDir, 0o755);
+    busyboxRootfs(join(tarDir, 'fs'));
+    execFileSync('tar', ['-C', join(tarDir, 'fs'), '--owner=0', '--group=0', '-cf', join(tarDir, 'img.tar'), '.']);
+    chmodSync(join(tarDir, 'img.tar'), 0o644);
+  });
+
+  after(() => {
+    u?.remove();
+    if (tarDir) rmSync(tarDir, { recursive: true, force: true });
+    if (fuseMode >= 0) chmodSync('/dev/fuse', fuseMode);
+  });
+
+  it('runs through fuse-overlayfs as the user\'s only id, and leaves nothing', (t) => {
+    if (why) return t.skip(why);
+    let r = u!.berth(['import', join(tarDir, 'img.tar'), 'bb:1'], { env: ENV });
+    assert.equal(r.code, 0, r.err);
+    r = u!.berth(['run', '--name', 'fz1', 'bb:1', 'sh', '-c', 'echo x > /f && cat /f && id -u && grep -c " / / .* - fuse" /proc/self/mountinfo'], { env: ENV });
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'x\n0\n1\n');
+    const f = findInSnapshots(u!, 'f');
+    assert.equal(f.length, 1);
+    assert.equal(statSync(f[0]!).uid, u!.uid);
+    assert.equal(u!.berth(['rm', 'fz1'], { env: ENV }).code, 0);
+    assert.deepEqual(fuseProcs(u!.home), []);
+    assert.deepEqual(hostMounts(u!), []);
+  });
+});
