@@ -98,6 +98,14 @@ describe('rootless storage through fuse-overlayfs', { concurrency: false }, () =
     assert.deepEqual(hostMounts(u!), []);
   });
 
+  it('--userns keep-id: the user\'s own id inside writes through fuse-overlayfs', (t) => {
+    if (why) return t.skip(why);
+    const r = berth(['run', '--rm', '--userns', 'keep-id', 'fz:1', 'sh', '-c', 'id -u; echo y > /tmp/k && stat -c %u /tmp/k']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, `${u!.uid}\n${u!.uid}\n`);
+    assert.deepEqual(fuseProcs(u!.home), []);
+  });
+
   it('fuse-overlayfs\'s own .wh. whiteouts: diff and commit read them', (t) => {
     if (why) return t.skip(why);
     // fuse-overlayfs makes these where it cannot make 0/0 devices; its switch makes it here
