@@ -3,15 +3,17 @@
  * CLI with the driver forced (BERTH_STORAGE_DRIVER=fuse-overlayfs; this kernel mounts overlayfs
  * in a user namespace, so auto would pick overlay): info shows it, a container's writes land in
  * its upper directory with the container's owners, a deleted image file is a whiteout there,
- * diff and commit read it, and stop/rm leave no fuse-overlayfs process, mount or directory.
+ * diff and commit read it, and stop/rm leave no fuse-overlayfs process, mount or directory; the
+ * same without subordinate ids and with --userns keep-id; and forced for root.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants as fsc, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { busyboxRootfs, haveBusybox } from '../helpers/rootfs.js';
+import { FRONT } from '../helpers/worker.js';
 import { makeUser, rootlessMissing, type TestUser } from './user-util.js';
 
 const FUSE_OVERLAYFS = '/usr/bin/fuse-overlayfs';
@@ -225,5 +227,43 @@ describe('rootless fuse-overlayfs without subordinate ids (the single-id fallbac
     assert.equal(u!.berth(['rm', 'fz1'], { env: ENV }).code, 0);
     assert.deepEqual(fuseProcs(u!.home), []);
     assert.deepEqual(hostMounts(u!), []);
+  });
+});
+
+describe('fuse-overlayfs forced for root (mounted on the host, unmounted at teardown)', { concurrency: false }, () => {
+  const why = process.geteuid!() !== 0 ? 'needs root' : !haveBusybox() ? 'no busybox' : fuseMissing();
+  let dir = '';
+  const berth = (args: string[]) => {
+    const env = { ...process.env, BERTH_ROOT: join(dir, 'root'), BERTH_RUN_ROOT: join(dir, 'run'), BERTH_BRIDGE: 'none', BERTH_NO_WORKER: '1', BERTH_STORAGE_DRIVER: 'fuse-overlayfs' };
+    const r = spawnSync(FRONT, args, { encoding: 'utf8', env, timeout: 60_000 });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  before(() => {
+    if (why) return;
+    dir = mkdtempSync(join(tmpdir(), 'berth-fuse-root-'));
+    busyboxRootfs(join(dir, 'fs'));
+    execFileSync('tar', ['-C', join(dir, 'fs'), '--owner=0', '--group=0', '-cf', join(dir, 'img.tar'), '.']);
+  });
+
+  after(() => {
+    if (!dir) return;
+    berth(['rm', '-f', 'fzr']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('run, diff with a deleted image file, rm: no process or mount left', (t) => {
+    if (why) return t.skip(why);
+    let r = berth(['import', join(dir, 'img.tar'), 'bb:1']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['run', '--name', 'fzr', 'bb:1', 'sh', '-c', 'echo hi > /f; rm /bin/ls; cat /f; grep -c " / / .* - fuse" /proc/self/mountinfo']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'hi\n1\n');
+    r = berth(['diff', 'fzr']);
+    assert.equal(r.code, 0, r.err);
+    for (const l of ['A /f', 'C /bin', 'D /bin/ls']) assert.ok(r.out.split('\n').includes(l), `${l} in ${r.out}`);
+    assert.equal(berth(['rm', 'fzr']).code, 0);
+    assert.deepEqual(fuseProcs(dir), []);
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(dir), 'no mount left');
   });
 });
