@@ -151,6 +151,19 @@ describe('rootless storage through fuse-overlayfs', { concurrency: false }, () =
     assert.ok(wh.isFile() || (wh.isCharacterDevice() && wh.rdev === 0), 'data/gone is whited out');
     t.diagnostic(`whiteout: ${wh.isFile() ? '.wh. file' : '0/0 device'}`);
 
+    // cp reaches it in the container's namespaces; export mounts it again, read-only
+    r = berth(['cp', 'fz-d:/made', '-']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /made\n/);
+    const tarPath = `/tmp/fz-exp-${u!.uid}.tar`;
+    r = berth(['export', '-o', tarPath, 'fz-d']);
+    assert.equal(r.code, 0, r.err);
+    r = u!.sh(`tar -tf ${tarPath} | sed 's#^\\./##' | grep -E '^(made|data/gone|data/keep|opq/new|opq/a)$' | sort; rm -f ${tarPath}`);
+    assert.equal(r.out, 'data/keep\nmade\nopq/new\n');
+    assert.equal(fuseProcs(u!.home).length, 1, 'the export\'s fuse-overlayfs is gone');
+    r = berth(['exec', 'fz-d', 'sh', '-c', 'echo later > /later && cat /later']);
+    assert.equal(r.out, 'later\n', r.err);
+
     r = berth(['diff', 'fz-d']);
     assert.equal(r.code, 0, r.err);
     const lines = r.out.trim().split('\n');

@@ -142,3 +142,15 @@ export function readThroughLayers(dirs: string[], path: string): string | undefi
 
 /** Does the container's run directory name a fuse-overlayfs serving its root? */
 export const servedByFuse = (runDir: string) => existsSync(fusePidFile(runDir));
+
+/**
+ * A fuse-overlayfs description mounted read-only, without the work dir (the upper dir becomes the
+ * top lower): for a second mount of a running container's snapshot. Other mounts as they are.
+ */
+export function fuseReadOnly(m: Mount): Mount {
+  if (m.type !== 'fuse-overlayfs') return m;
+  const get = (k: string) => m.options.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
+  const upper = get('upperdir');
+  if (!upper) return m;
+  return { ...m, options: [`lowerdir=${[upper, get('lowerdir')].filter(Boolean).join(':')}`] };
+}
