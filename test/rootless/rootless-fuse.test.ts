@@ -91,6 +91,16 @@ describe('rootless storage through fuse-overlayfs', { concurrency: false }, () =
     assert.match(r.out, /Storage Driver: fuse-overlayfs\n/);
   });
 
+  it('the probe auto uses after overlay: a fuse-overlayfs mount in a user namespace of the user\'s', (t) => {
+    if (why) return t.skip(why);
+    const mod = join(import.meta.dirname, '../../src/snapshots/rootless.js');
+    const script = `import("${mod}").then((m) => { console.log(JSON.stringify(m.probeRootlessFuseOverlay("."))); console.log(require("fs").readdirSync(".").filter((n) => n.startsWith("rootless-")).length); })`;
+    const r = u!.sh(`cd ${u!.home} && node -e '${script}'`);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, '{"ok":true}\n0\n', 'ok, and its directory removed');
+    assert.deepEqual(fuseProcs(u!.home), []);
+  });
+
   it('run --rm through fuse-overlayfs, and nothing is left', (t) => {
     if (why) return t.skip(why);
     const r = berth(['run', '--rm', 'fz:1', 'sh', '-c', 'echo hi > /f; cat /f /data/keep; id -u; stat -c %u /f; grep -c " / / .* - fuse" /proc/self/mountinfo']);
