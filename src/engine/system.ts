@@ -12,7 +12,7 @@ import { detectLayout } from '../cgroups/index.js';
 import { BerthError, invalid } from '../lib/index.js';
 import { pruneUnusedImages } from './images.js';
 import { contentStore, imageStore, listImages, readDaemonConfig, snapshotter, type PruneOptions, type PruneReport } from '../image/index.js';
-import { chainIDs, SIZE_LABEL } from '../snapshots/index.js';
+import { chainIDs, FUSE_OVERLAYFS, SIZE_LABEL } from '../snapshots/index.js';
 import { ingestAllHealthEvents, reconcile, removeContainer, type EngineCore } from './containers/index.js';
 import { nowNs, parseUntil, PRUNE_FILTER_KEYS, type Container, type EngineEvent, type Filters, type Volume } from './store/index.js';
 import { treeSize } from './volumes.js';
@@ -227,6 +227,9 @@ export async function systemInfo(core: EngineCore, serverVersion: string): Promi
       driver = 'overlay2';
       driverStatus = [['Backing Filesystem', backingFilesystem(root)], ['Supports d_type', 'true'], ['Using metacopy', 'false'],
         ['Native Overlay Diff', 'true'], ['userxattr', snaps.ids ? 'true' : 'false']];
+    } else if (snaps.driver.name === 'fuse-overlayfs') {
+      driver = 'fuse-overlayfs'; // as Docker rootless's fuse-overlayfs driver (podman: overlay with mount_program)
+      driverStatus = [['Backing Filesystem', backingFilesystem(root)], ['Mount Program', FUSE_OVERLAYFS]];
     } else driver = 'vfs';
   } catch { /* a data root this process cannot open: no driver to report */ }
   let images = 0;

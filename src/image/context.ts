@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { ContentStore, readJSONFile } from '../content/index.js';
 import { usage } from '../lib/index.js';
-import { Snapshotter, type DriverName } from '../snapshots/index.js';
+import { driverByName, Snapshotter, type DriverName } from '../snapshots/index.js';
 import { CredentialStore, RegistryClient, RegistryHosts, type Credentials, type RegistryHostsConfig } from './registry/index.js';
 import { ImageStore } from './store.js';
 
@@ -98,7 +98,7 @@ export async function closeContext(ctx: ImageContext): Promise<void> {
 /**
  * Options from a daemon.json-style file (Docker's keys): `insecure-registries`,
  * `registry-mirrors`, `max-concurrent-downloads`, `max-concurrent-uploads`,
- * `max-download-attempts`, `storage-driver` ("overlay"/"overlay2"/"copy"/"vfs").
+ * `max-download-attempts`, `storage-driver` ("overlay"/"overlay2"/"fuse-overlayfs"/"copy"/"vfs").
  */
 export async function readDaemonConfig(path: string): Promise<Partial<ImageContext>> {
   const j = await readJSONFile<Record<string, unknown>>(path);
@@ -124,7 +124,7 @@ export async function readDaemonConfig(path: string): Promise<Partial<ImageConte
   const a = num('max-download-attempts');
   if (a) out.maxDownloadAttempts = a;
   const sd = j['storage-driver'];
-  if (sd === 'overlay' || sd === 'overlay2') out.snapshotDriver = 'overlay';
-  else if (sd === 'copy' || sd === 'vfs') out.snapshotDriver = 'copy';
+  const drv = typeof sd === 'string' ? driverByName(sd) : undefined;
+  if (drv && drv !== 'auto') out.snapshotDriver = drv;
   return out;
 }

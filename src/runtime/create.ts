@@ -33,6 +33,11 @@ export interface CreateOptions {
   mkdirCwd?: boolean;
   /** The container's network wiring, done inside the start by the helper (no extra process). */
   netSteps?: NetSteps;
+  /**
+   * Called with the container's pid once its namespaces exist (its maps written), before it is let
+   * go to mount its root (the engine's rootless fuse-overlayfs mounts the rootfs there).
+   */
+  beforeGo?: (pid: number) => Promise<void>;
 }
 
 export interface Launched {
@@ -151,6 +156,7 @@ export async function launch(opts: RuntimeOptions, o: CreateOptions, op: string,
       owner: '', annotations: spec.annotations, config: spec, cgroupPath: cg ? cgPath : '', rootless, creating: true,
     };
     dir.save(st);
+    if (o.beforeGo) await o.beforeGo(pid);
     // prestart/createRuntime hooks see status "created" (crun's behaviour; the validation suite checks it)
     const stateJson = JSON.stringify(ociState(st, 'created'));
     await runHooks('prestart', spec.hooks?.prestart, stateJson);

@@ -1,7 +1,11 @@
 /**
- * The two storage drivers. Both keep a snapshot in <root>/snapshots/<id>/fs.
+ * The storage drivers. All keep a snapshot in <root>/snapshots/<id>/fs.
  * - overlay: fs is the snapshot's own layer (an overlayfs upper dir); active snapshots also get
  *   work/; mounts stack the parents' fs dirs as lowerdirs.
+ * - fuse-overlayfs: overlay's layout (the two can take each other's snapshots), mounted by the
+ *   fuse-overlayfs program instead of the kernel: rootless where overlayfs cannot be mounted in a
+ *   user namespace (kernel < 5.11). It writes its own whiteouts in the upper dir where it cannot
+ *   make 0/0 devices (`.wh.<name>` files), and marks opaque directories with `.wh..wh..opq`.
  * - copy: fs is a complete tree, made with `cp -a` (ownership, modes, times, xattrs incl.
  *   security.capability, devices, hardlinks within the tree) from the parent's fs; mounts are binds.
  */
@@ -11,9 +15,9 @@ import { join } from 'node:path';
 import { BerthError } from '../lib/index.js';
 import type { ApplyMode } from './apply.js';
 import type { SnapshotKind } from './metadata.js';
-import { bindMount, overlayMount, type Mount } from './mounts.js';
+import { bindMount, fuseOverlayMount, overlayMount, type Mount } from './mounts.js';
 
-export type DriverName = 'overlay' | 'copy';
+export type DriverName = 'overlay' | 'fuse-overlayfs' | 'copy';
 
 export interface Driver {
   readonly name: DriverName;
@@ -40,6 +44,22 @@ export const overlayDriver: Driver = {
     if (!parents.length) return [bindMount(fs, true)];
     if (parents.length === 1) return [bindMount(parents[0]!, true)];
     return [overlayMount(parents)];
+  },
+};
+
+export const fuseOverlayDriver: Driver = {
+  name: 'fuse-overlayfs',
+  applyMode: 'overlay',
+  create: overlayDriver.create,
+  mounts(kind, dir, parents) {
+    const fs = join(dir, 'fs');
+    if (kind === 'active') {
+      if (!parents.length) return [bindMount(fs, false)];
+      return [fuseOverlayMount(parents, fs, join(dir, 'work'))];
+    }
+    if (!parents.length) return [bindMount(fs, true)];
+    if (parents.length === 1) return [bindMount(parents[0]!, true)];
+    return [fuseOverlayMount(parents)];
   },
 };
 

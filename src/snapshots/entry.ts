@@ -28,7 +28,7 @@ export interface EntryMeta {
 
 /** Overlay's own metadata must never come from an image. */
 function ignoredXattr(name: string): boolean {
-  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
+  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.') || name.startsWith('user.fuseoverlayfs.');
 }
 
 /** "1700000000.123456789" (PAX time) → Timespec. */

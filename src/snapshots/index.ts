@@ -3,13 +3,13 @@ export { applyLayer, removeLayerDir, type ApplyMode, type ApplyOptions, type App
 export { decompress, detectCompression, compressionOfMediaType, type Compression } from './decompress.js';
 export { chainID, chainIDs } from './chain.js';
 export {
-  Snapshotter, openSnapshotter, OWNER_LABEL, DIFFID_LABEL, SIZE_LABEL,
+  Snapshotter, openSnapshotter, driverByName, DRIVER_ENV, OWNER_LABEL, DIFFID_LABEL, SIZE_LABEL,
   type SnapshotterOptions, type SnapshotInfo, type UnpackRequest, type UnpackResult, type CleanupReport,
 } from './snapshotter.js';
 export type { SnapshotKind } from './metadata.js';
 export type { DriverName } from './drivers.js';
 export {
-  mountAll, mountOverlay, unmount, compactOverlayOptions, OPTION_LIMIT, type Mount, type OverlayMethod,
+  mountAll, mountOverlay, mountFuseOverlay, FUSE_OVERLAYFS, unmount, compactOverlayOptions, OPTION_LIMIT, type Mount, type OverlayMethod,
 } from './mounts.js';
 export { probeOverlay, type ProbeResult } from './probe.js';
 export { diskUsage, type Usage } from './usage.js';

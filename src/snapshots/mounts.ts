@@ -66,6 +66,28 @@ export function overlayMount(lowers: string[], upper?: string, work?: string): M
   return { type: 'overlay', source: 'overlay', options };
 }
 
+/** The fuse-overlayfs program (Debian package fuse-overlayfs). */
+export const FUSE_OVERLAYFS = '/usr/bin/fuse-overlayfs';
+
+/** A mount made by the fuse-overlayfs program (its own option syntax: lowerdir, upperdir, workdir). */
+export function fuseOverlayMount(lowers: string[], upper?: string, work?: string): Mount {
+  const options = [`lowerdir=${lowers.join(':')}`];
+  if (upper && work) options.push(`upperdir=${upper}`, `workdir=${work}`);
+  return { type: 'fuse-overlayfs', source: 'fuse-overlayfs', options };
+}
+
+/**
+ * Mount with fuse-overlayfs on `target`: the program mounts, then stays in the background serving
+ * the mount until it is unmounted (it exits then). A read-only view gets `ro`.
+ */
+export function mountFuseOverlay(m: Mount, target: string): void {
+  const r = spawnSync(FUSE_OVERLAYFS, ['-o', m.options.join(','), target], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim();
+    throw new BerthError({ kind: 'system', op: 'mount fuse-overlayfs', path: target, message: `mount fuse-overlayfs ${target}: ${FUSE_OVERLAYFS}: ${why}` });
+  }
+}
+
 function mountError(op: string, target: string, message: string): BerthError {
   return new BerthError({ kind: 'system', op, path: target, message: `${op} ${target}: ${message}` });
 }
@@ -173,6 +195,8 @@ export function mountAll(mounts: Mount[], target: string, method: OverlayMethod 
       }
     } else if (m.type === 'overlay') {
       mountOverlay(m, where, method);
+    } else if (m.type === 'fuse-overlayfs') {
+      mountFuseOverlay(m, where);
     } else {
       mount(m.source, where, m.type, m.options.includes('ro') ? MS_RDONLY : 0, m.options.filter((o) => o !== 'ro' && o !== 'rw').join(','));
     }

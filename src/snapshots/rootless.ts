@@ -6,7 +6,7 @@
  * In the single-id fallback only id 0 can be mapped (to the user, who already owns the files).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsc, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../lib/index.js';
@@ -14,6 +14,7 @@ import { removeInStorageNs, runInStorageNs, subIdsHint, type IdMapping, type Roo
 import type { ApplyOptions } from './apply.js';
 import { removeTree } from './fsutil.js';
 import { USER_OPAQUE_XATTR } from './layerfs.js';
+import { FUSE_OVERLAYFS } from './mounts.js';
 
 function mapId(maps: IdMapping[], id: number, from: 'container' | 'host'): number | undefined {
   for (const m of maps) {
@@ -114,5 +115,30 @@ export function probeRootlessOverlay(dir: string): { ok: boolean; reason?: strin
     return { ok: false, reason: (r.stderr || r.error?.message || `exit ${r.status}`).trim() };
   } finally {
     try { removeTree(base); } catch { /* the work dir's inner dir: leave it to the next cleanup */ }
+  }
+}
+
+/** Why fuse-overlayfs cannot serve this user (undefined: it can): the program, /dev/fuse. */
+export function fuseOverlayMissing(): string | undefined {
+  try { accessSync(FUSE_OVERLAYFS, fsc.X_OK); } catch { return `${FUSE_OVERLAYFS} is missing (Debian package fuse-overlayfs)`; }
+  try { accessSync('/dev/fuse', fsc.R_OK | fsc.W_OK); } catch (e) { return `/dev/fuse cannot be opened for reading and writing (${(e as NodeJS.ErrnoException).code}): it must be usable by the user (mode 0666, Debian's default)`; }
+  return undefined;
+}
+
+/**
+ * Can this user mount with fuse-overlayfs in a user namespace? Probed once like
+ * {@link probeRootlessOverlay}: a mount, a read through it, an unmount (the program exits then).
+ */
+export function probeRootlessFuseOverlay(dir: string): { ok: boolean; reason?: string } {
+  const missing = fuseOverlayMissing();
+  if (missing) return { ok: false, reason: missing };
+  const base = mkdtempSync(join(dir, 'rootless-fuse-probe-'));
+  try {
+    const script = `cd "$1" && mkdir l u w m && echo ok > l/f && ${FUSE_OVERLAYFS} -o lowerdir=l,upperdir=u,workdir=w m && { cat m/f; umount m; }`;
+    const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', base], { encoding: 'utf8', timeout: 10_000 });
+    if (r.status === 0 && r.stdout.trim() === 'ok') return { ok: true };
+    return { ok: false, reason: (r.stderr || r.error?.message || `exit ${r.status}`).trim() };
+  } finally {
+    try { removeTree(base); } catch { /* left to the next cleanup */ }
   }
 }

@@ -12,21 +12,42 @@ import { BerthError, conflict, invalid, notFound, usage as usageError, wrapError
 import { applyLayer } from './apply.js';
 import { chainID } from './chain.js';
 import { decompress } from './decompress.js';
-import { copyDriver, overlayDriver, type Driver, type DriverName } from './drivers.js';
+import { copyDriver, fuseOverlayDriver, overlayDriver, type Driver, type DriverName } from './drivers.js';
 import { lstatMaybe, mountsUsing, ownerAlive, ownerTag, removeTree } from './fsutil.js';
 import { MetaStore, type SnapshotKind, type SnapshotRow } from './metadata.js';
 import { mountAll, unmount, type Mount, type OverlayMethod } from './mounts.js';
 import { probeOverlay } from './probe.js';
 import { diskUsage, type Usage } from './usage.js';
 import { rootlessIds, type RootlessIds } from '../sys/index.js';
-import { RootlessOwners, probeRootlessOverlay, removeTreeRootless } from './rootless.js';
+import { RootlessOwners, fuseOverlayMissing, probeRootlessFuseOverlay, probeRootlessOverlay, removeTreeRootless } from './rootless.js';
 
 export interface SnapshotterOptions {
   /** Directory of this snapshotter (created if missing); must not contain ':', ',' or '\'. */
   root: string;
-  /** 'auto' (default): the driver this root already uses, else overlay if a probe mount works, else copy. */
+  /**
+   * 'auto' (default): $BERTH_STORAGE_DRIVER if set, else the driver this root already uses, else
+   * overlay if a probe mount works, else (rootless) fuse-overlayfs if a probe mount works, else copy.
+   */
   driver?: DriverName | 'auto';
 }
+
+/** The environment variable that forces a storage driver (as containers/storage's STORAGE_DRIVER). */
+export const DRIVER_ENV = 'BERTH_STORAGE_DRIVER';
+
+/** A driver by any of its names (Docker's overlay2 and vfs too); undefined for an unknown one. */
+export function driverByName(name: string): DriverName | 'auto' | undefined {
+  switch (name) {
+    case 'overlay': case 'overlay2': return 'overlay';
+    case 'fuse-overlayfs': return 'fuse-overlayfs';
+    case 'copy': case 'vfs': return 'copy';
+    case 'auto': case '': return 'auto';
+    default: return undefined;
+  }
+}
+
+/** overlay and fuse-overlayfs keep the same layout: a root may change from one to the other. */
+const sameLayout = (a: DriverName, b: DriverName) => a === b || (a !== 'copy' && b !== 'copy');
+const DRIVERS: Record<DriverName, Driver> = { overlay: overlayDriver, 'fuse-overlayfs': fuseOverlayDriver, copy: copyDriver };
 
 export interface SnapshotInfo {
   key: string;
@@ -99,20 +120,33 @@ export class Snapshotter {
     const meta = new MetaStore(join(root, 'metadata.db'));
     try {
       const stored = meta.getMeta('driver') as DriverName | undefined;
-      const want = opts.driver ?? 'auto';
+      let want = opts.driver ?? 'auto';
+      const env = process.env[DRIVER_ENV];
+      if (want === 'auto' && env) {
+        const d = driverByName(env);
+        if (!d) throw usageError('open snapshotter', `open snapshotter: ${DRIVER_ENV}=${env}: unknown storage driver (overlay, fuse-overlayfs or copy)`);
+        want = d;
+      }
       let name: DriverName;
       const ids = process.geteuid!() !== 0 ? rootlessIds() : undefined;
-      // rootless: overlayfs mounted in the container's user namespace (kernel ≥ 5.11)
-      const probe = () => ids ? probeRootlessOverlay(join(root, 'tmp')) : probeOverlay(join(root, 'tmp'), `${ownerTag()}-`);
-      if (want === 'auto') name = stored ?? (probe().ok ? 'overlay' : 'copy');
+      // rootless: overlayfs mounted in the container's user namespace (kernel ≥ 5.11), else fuse-overlayfs
+      const probe = (): DriverName => {
+        if (ids) return probeRootlessOverlay(join(root, 'tmp')).ok ? 'overlay' : probeRootlessFuseOverlay(join(root, 'tmp')).ok ? 'fuse-overlayfs' : 'copy';
+        return probeOverlay(join(root, 'tmp'), `${ownerTag()}-`).ok ? 'overlay' : 'copy';
+      };
+      if (want === 'auto') name = stored ?? probe();
       else {
-        if (stored && stored !== want && meta.list().length) {
+        if (stored && !sameLayout(stored, want) && meta.list().length) {
           throw conflict('open snapshotter', `open snapshotter ${root}: it holds ${stored} snapshots, cannot use the ${want} driver`, root);
+        }
+        if (want === 'fuse-overlayfs') {
+          const why = fuseOverlayMissing();
+          if (why) throw usageError('open snapshotter', `open snapshotter ${root}: storage driver fuse-overlayfs: ${why}`);
         }
         name = want;
       }
       if (stored !== name) meta.setMeta('driver', name);
-      const s = new Snapshotter(root, name === 'overlay' ? overlayDriver : copyDriver, meta, ids);
+      const s = new Snapshotter(root, DRIVERS[name], meta, ids);
       await s.cleanup();
       return s;
     } catch (err) {
@@ -181,7 +215,7 @@ export class Snapshotter {
       const dir = this.dir(this.require('prepare snapshot', key).id);
       const o = new RootlessOwners(this.ids);
       o.containerRoot(join(dir, 'fs'));
-      if (this.driver.name === 'overlay') o.containerRoot(join(dir, 'work'));
+      if (this.driver.name !== 'copy') o.containerRoot(join(dir, 'work'));
       await o.apply(`prepare snapshot ${key}`);
     }
     return this.mounts(key);

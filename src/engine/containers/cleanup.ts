@@ -6,6 +6,7 @@
  * removed then. Every step is idempotent, so a crash half-way is finished by the next caller.
  */
 import { stopPasta } from '../rootless/network.js';
+import { stopFuse } from '../rootless/fuse.js';
 import { releaseNetworks } from '../networks/attach.js';
 import { existsSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -159,6 +160,7 @@ export async function teardown(core: EngineCore, c: Container): Promise<void> {
   await destroyCgroup(core, c);
   await releaseNetworks(core, c);
   stopPasta(paths.runDir); // rootless user-mode networking (rootless/network.ts)
+  await stopFuse(paths.runDir); // rootless fuse-overlayfs serving the rootfs (rootless/fuse.ts)
   if (existsSync(hostMountMarker(paths))) await unmount(paths.rootfs, { detach: true });
   if (existsSync(paths.shm)) await unmount(paths.shm, { detach: true });
   rmSync(paths.runDir, { recursive: true, force: true });

@@ -4,6 +4,9 @@
  * (a 0/0 character device is a deletion, `trusted.overlay.opaque=y` a directory whose lower
  * contents are hidden; added or changed is decided by what the lower layers show, following
  * overlayfs's rules); with the copy driver the container's tree is compared with its image's.
+ * Rootless, the opaque mark is `user.overlay.opaque`; fuse-overlayfs, where it cannot make 0/0
+ * devices, writes a deletion as an empty file `.wh.<name>`, and marks an opaque directory with
+ * `user.fuseoverlayfs.opaque` and a `.wh..wh..opq` file (its own files are never entries).
  *
  * Mount points the runtime creates for the container (/etc/hosts, /etc/hostname,
  * /etc/resolv.conf, /dev, /proc, /sys, …) live in Docker's separate init layer, so Docker
@@ -46,7 +49,10 @@ export const INIT_PATHS = new Set([
   '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/etc/mtab', '/.dockerenv', '/sbin/docker-init',
 ]);
 
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** overlayfs's, overlayfs's in a user namespace (`userxattr`), fuse-overlayfs's own. */
+const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque', 'user.fuseoverlayfs.opaque'];
+const WH_PREFIX = '.wh.';
+const WH_OPAQUE = '.wh..wh..opq';
 
 function lstatMaybe(p: string): Stats | undefined {
   try { return lstatSync(p); } catch { return undefined; }
@@ -59,7 +65,10 @@ function names(dir: string): string[] {
 const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
 
 function isOpaque(path: string): boolean {
-  try { return lgetxattr(path, OPAQUE_XATTR)?.toString() === 'y'; } catch { return false; }
+  for (const x of OPAQUE_XATTRS) {
+    try { if (lgetxattr(path, x)?.toString() === 'y') return true; } catch { /* none, or not readable */ }
+  }
+  return !!lstatMaybe(join(path, WH_OPAQUE));
 }
 
 interface LowerNode { path: string; st: Stats; layers: string[] }
@@ -168,6 +177,14 @@ function walkUpper(upper: string, lowers: Lowers): UpperNode[] {
       const host = join(upper, crel);
       const st = lstatAt(dirfd, name);
       if (!st) continue;
+      if (name.startsWith(WH_PREFIX) && st.isFile()) {
+        // fuse-overlayfs's whiteout of <name> (a name of its own beside it wins), or its opaque mark
+        const gone = name.slice(WH_PREFIX.length);
+        const grel = rel ? `${rel}/${gone}` : gone;
+        const lower = name === WH_OPAQUE || lstatAt(dirfd, gone) ? null : lowers.get(grel);
+        if (lower) out.push({ rel: grel, kind: 'whiteout', lower });
+        continue;
+      }
       const lower = lowers.get(crel);
       if (isWhiteout(st)) {
         if (lower) out.push({ rel: crel, kind: 'whiteout', lower });

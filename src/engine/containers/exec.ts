@@ -2,6 +2,8 @@
 import { BerthError, conflict } from '../../lib/index.js';
 import { Container as RtContainer, exec as rtExec } from '../../runtime/index.js';
 import { allCapabilities, getExecUser, parseGroup, parsePasswd, readRootfsFile } from '../spec/index.js';
+import { snapshotter } from '../../image/index.js';
+import { readThroughLayers, servedByFuse } from '../rootless/fuse.js';
 import { reconcile } from './cleanup.js';
 import type { EngineCore } from './core.js';
 
@@ -32,8 +34,13 @@ export async function execInContainer(core: EngineCore, ref: string, r: ExecRequ
   const rootfs = `/proc/${c.state.pid}/root`;
   const cfg = c.config as { User?: string; WorkingDir?: string };
   const userSpec = r.user ?? cfg.User ?? '';
-  const passwd = readRootfsFile(rootfs, '/etc/passwd');
-  const group = readRootfsFile(rootfs, '/etc/group');
+  let read = (p: string) => readRootfsFile(rootfs, p);
+  if (c.snapshotKey && servedByFuse(core.paths(c.id).runDir)) { // rootless fuse-overlayfs: not readable from here
+    const dirs = (await snapshotter(core.images)).layerDirs(c.snapshotKey);
+    read = (p) => readThroughLayers(dirs, p);
+  }
+  const passwd = read('/etc/passwd');
+  const group = read('/etc/group');
   const u = getExecUser(userSpec, passwd === undefined ? undefined : parsePasswd(passwd), group === undefined ? undefined : parseGroup(group));
   const env = [...(r.env ?? [])];
   if (u.home && !env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${u.home}`);

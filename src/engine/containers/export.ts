@@ -25,6 +25,7 @@ import {
 } from '../../sys/index.js';
 import type { Container } from '../store/index.js';
 import { isRootless } from '../rootless/paths.js';
+import { fuseReadOnly } from '../rootless/fuse.js';
 import { startStorageJob, type JobOverlay, type StorageJob, type StorageRun, type StorageTask } from '../rootless/storage.js';
 import { hostMountMarker, settle } from './cleanup.js';
 import type { EngineCore } from './core.js';
@@ -228,6 +229,8 @@ export async function withRootlessView<T>(core: EngineCore, ref: string, op: str
   } else {
     // export of a running one too: its snapshot, mounted again in the storage namespace
     job.mounts = (await snapshotter(core.images)).mounts(c.snapshotKey!);
+    // a second fuse-overlayfs must not share the running one's work dir (it empties it): read-only
+    if (running) job.mounts = job.mounts.map(fuseReadOnly);
     job.dir = dir = viewDir(core);
   }
   const run = startStorageJob(job);

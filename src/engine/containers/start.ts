@@ -8,6 +8,7 @@ import { isRootless } from '../rootless/paths.js';
 import { checkRootlessResources, rootlessSpec } from '../rootless/spec.js';
 import { rootlessNetSteps } from '../rootless/network.js';
 import { copyUpRootless } from '../rootless/storage.js';
+import { mountFuseRootfs, readThroughLayers } from '../rootless/fuse.js';
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release, hostname as osHostname } from 'node:os';
@@ -174,7 +175,9 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
     // host mount to leak, no unmount at exit); overlay data too long for mount(2) is mounted
     // here instead (fsconfig / relative paths), and unmounted at teardown.
     const snapMounts = snaps.mounts(c.snapshotKey);
-    const inNs = snapMounts.length === 1 && snapMounts[0]!.options.join(',').length < OPTION_LIMIT;
+    // rootless fuse-overlayfs: the program mounts it in the container's namespaces (rootless/fuse.ts)
+    const fuse = snapMounts[0]?.type === 'fuse-overlayfs' && isRootless();
+    const inNs = fuse || (snapMounts.length === 1 && snapMounts[0]!.type !== 'fuse-overlayfs' && snapMounts[0]!.options.join(',').length < OPTION_LIMIT);
     if (!inNs) {
       await snaps.mount(c.snapshotKey, paths.rootfs);
       writeFileSync(hostMountMarker(paths), '');
@@ -198,7 +201,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
     const { spec } = buildSpecAndConfig(imageConfig, o, {
       rootfs: paths.rootfs, id: c.id, hostsFile: files.hosts, resolvFile: files.resolvConf, hostnameFile: files.hostname,
       cgroupParent: core.options.cgroupParent, kernel, initPath: core.options.initPath, hostHostname: osHostname(),
-      readFile: inNs ? layeredReader(snaps.layerDirs(c.snapshotKey)) : undefined,
+      readFile: fuse ? (p: string) => readThroughLayers(snaps.layerDirs(c.snapshotKey), p) : inNs ? layeredReader(snaps.layerDirs(c.snapshotKey)) : undefined,
     });
     if (isRootless()) { checkRootlessResources(o, op); rootlessSpec(spec, undefined, { keepId: o.userns === 'keep-id', user: o.user }); } // an ordinary user's container (rootless/spec.ts)
     writeFileSync(paths.bundleConfig, JSON.stringify(spec));
@@ -215,7 +218,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       health: healthOptionsOf(core, c, (c.config as { Shell?: string[] }).Shell),
     };
     const attachFirst = !!so.attach;
-    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs ? snapMounts : undefined, netSteps: net?.wiring ?? await rootlessNetSteps(core, c, o, op, paths.runDir) }, op, false, false, !attachFirst);
+    const { container: rc, monitorPid: mp } = await launch(core.runtime, { id: c.id, bundle: paths.runDir, monitor, loopbackUp: true, mkdirCwd: true, rootfsMounts: inNs && !fuse ? snapMounts : undefined, beforeGo: fuse ? (pid) => mountFuseRootfs({ pid, rootfs: paths.rootfs, mount: snapMounts[0]!, runDir: paths.runDir, op }) : undefined, netSteps: net?.wiring ?? await rootlessNetSteps(core, c, o, op, paths.runDir) }, op, false, false, !attachFirst);
     monitorPid = mp ?? 0;
     let conn: MonitorAttach | undefined;
     if (attachFirst) {
