@@ -11,27 +11,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parsePressure, sharesToWeight } from '../../src/cgroups/index.js';
 import { adaptToCgroupV2 } from '../../src/engine/index.js';
 import type { RunOptions } from '../../src/engine/spec/index.js';
-import { cannotRun, withCli } from '../cli/run-util.js';
+import { withCli } from '../cli/run-util.js';
+import { guestMissing, withGuestBatch } from './guest-util.js';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const SCRIPT = join(REPO, 'scripts/cgroup2-vm.sh');
-
-function why(): string | false {
-  const c = cannotRun();
-  if (c) return c;
-  if (process.env.BERTH_SKIP_VM) return 'BERTH_SKIP_VM is set';
-  const r = spawnSync('bash', [SCRIPT, 'check'], { encoding: 'utf8' });
-  return r.status === 0 ? false : `the cgroup v2 guest cannot run here: ${(r.stdout + r.stderr).trim()}`;
-}
-const skip = why();
+const skip = guestMissing();
 
 /** The batch: `@@ NAME` before each command's output, `@@ rc=N` after it. */
 const BATCH = String.raw`
@@ -62,27 +48,7 @@ t update sh -c "$B run -d --name up --memory 64m busybox sleep 300 >/dev/null &&
 t cleanup $B rm -f hc st oom insp up
 `;
 
-function sections(out: string): Map<string, { text: string; rc: number }> {
-  const m = new Map<string, { text: string; rc: number }>();
-  const re = /^@@ (\S+)\n([\s\S]*?)^@@ rc=(\d+)$/gm;
-  for (let x; (x = re.exec(out)); ) m.set(x[1]!, { text: x[2]!, rc: Number(x[3]) });
-  return m;
-}
-
-test('cgroup v2 guest: berth behaves as Docker does on a v2 host (one boot, one batch)', { skip, timeout: 40 * 60_000 }, () => withCli(async (c) => {
-  const work = mkdtempSync(join(tmpdir(), 'berth-v2vm-'));
-  let out = '', passed = false;
-  try {
-    await c.ok(['save', '-o', join(work, 'busybox.tar'), 'busybox']);
-    writeFileSync(join(work, 'cmd.sh'), BATCH);
-    const t0 = Date.now();
-    const r = spawnSync('bash', [SCRIPT, 'run', work], { encoding: 'utf8', timeout: 38 * 60_000 });
-    out = (() => { try { return readFileSync(join(work, 'out.txt'), 'utf8'); } catch { return ''; } })();
-    console.log(`# cgroup v2 guest: build (if needed) + boot + batch took ${Math.round((Date.now() - t0) / 1000)} s`);
-    assert.ok(out, `the guest wrote no output: ${r.stderr}`);
-    const s = sections(out);
-    const get = (n: string) => { const v = s.get(n); assert.ok(v, `no section ${n} in:\n${out}`); return v!; };
-    const ok = (n: string) => { const v = get(n); assert.equal(v.rc, 0, `${n}:\n${v.text}`); return v.text; };
+test('cgroup v2 guest: berth behaves as Docker does on a v2 host (one boot, one batch)', { skip, timeout: 40 * 60_000 }, () => withCli((c) => withGuestBatch(c, 'cgroup v2 guest', BATCH, ({ get, ok }) => {
 
     assert.match(ok('controllers'), /\bmemory\b.*\bpids\b|\bpids\b.*\bmemory\b/);
     ok('load');
@@ -115,12 +81,7 @@ test('cgroup v2 guest: berth behaves as Docker does on a v2 host (one boot, one 
     // update on v2: the cgroup files and inspect
     assert.equal(ok('update').trim(), '134217728\n25000 100000\n33\n134217728 250000000 33');
     ok('cleanup');
-    passed = true;
-  } finally {
-    if (!passed && out) console.log(out.replace(/^/gm, '# guest: ')); // the whole batch, to see what differed
-    rmSync(work, { recursive: true, force: true });
-  }
-}));
+})));
 
 test('v2 adaptations as dockerd makes them (no guest needed): cgroupns private, discarded settings warned about', () => {
   const warnings: string[] = [];

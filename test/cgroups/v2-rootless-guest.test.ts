@@ -11,25 +11,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sharesToWeight } from '../../src/cgroups/index.js';
-import { cannotRun, withCli } from '../cli/run-util.js';
+import { withCli } from '../cli/run-util.js';
+import { guestMissing, withGuestBatch } from './guest-util.js';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const SCRIPT = join(REPO, 'scripts/cgroup2-vm.sh');
-
-function why(): string | false {
-  const c = cannotRun();
-  if (c) return c;
-  if (process.env.BERTH_SKIP_VM) return 'BERTH_SKIP_VM is set';
-  const r = spawnSync('bash', [SCRIPT, 'check'], { encoding: 'utf8' });
-  return r.status === 0 ? false : `the cgroup v2 guest cannot run here: ${(r.stdout + r.stderr).trim()}`;
-}
-const skip = why();
+const skip = guestMissing();
 
 /** `@@ NAME` before each command's output, `@@ rc=N` after it. U: delegated; V: not. */
 const BATCH = String.raw`
@@ -71,28 +57,7 @@ t vpids v '$B run --rm --network none --pids-limit 10 busybox true'
 t vrun v '$B run --rm --network none busybox echo runs'
 `;
 
-function sections(out: string): Map<string, { text: string; rc: number }> {
-  const m = new Map<string, { text: string; rc: number }>();
-  const re = /^@@ (\S+)\n([\s\S]*?)^@@ rc=(\d+)$/gm;
-  for (let x; (x = re.exec(out)); ) m.set(x[1]!, { text: x[2]!, rc: Number(x[3]) });
-  return m;
-}
-
-test('cgroup v2 guest, rootless: a delegated subtree gives containers their limits; without one they are refused', { skip, timeout: 40 * 60_000 }, () => withCli(async (c) => {
-  const work = mkdtempSync(join(tmpdir(), 'berth-v2rl-'));
-  let out = '', passed = false;
-  try {
-    await c.ok(['save', '-o', join(work, 'busybox.tar'), 'busybox']);
-    writeFileSync(join(work, 'cmd.sh'), BATCH);
-    const t0 = Date.now();
-    const r = spawnSync('bash', [SCRIPT, 'run', work], { encoding: 'utf8', timeout: 38 * 60_000 });
-    out = (() => { try { return readFileSync(join(work, 'out.txt'), 'utf8'); } catch { return ''; } })();
-    console.log(`# cgroup v2 guest (rootless): boot + batch took ${Math.round((Date.now() - t0) / 1000)} s`);
-    assert.ok(out, `the guest wrote no output: ${r.stderr}`);
-    const s = sections(out);
-    const get = (n: string) => { const v = s.get(n); assert.ok(v, `no section ${n} in:\n${out}`); return v!; };
-    const ok = (n: string) => { const v = get(n); assert.equal(v.rc, 0, `${n}:\n${v.text}`); return v.text; };
-    const refused = (n: string, re: RegExp) => { const v = get(n); assert.notEqual(v.rc, 0, `${n} must be refused:\n${v.text}`); assert.match(v.text, re); };
+test('cgroup v2 guest, rootless: a delegated subtree gives containers their limits; without one they are refused', { skip, timeout: 40 * 60_000 }, () => withCli((c) => withGuestBatch(c, 'cgroup v2 guest (rootless)', BATCH, ({ get, ok, refused }) => {
 
     assert.equal(ok('own'), '0::/user.slice/user-4321.slice/user@4321.service\n4321\n');
     assert.equal(ok('info').trim(), 'cgroupfs 2');
@@ -126,9 +91,4 @@ test('cgroup v2 guest, rootless: a delegated subtree gives containers their limi
     refused('vlimit', /-m\/--memory: Your kernel does not support memory limit capabilities or the cgroup is not mounted \(rootless: .*not delegated to uid 4322/);
     refused('vpids', /--pids-limit: Your kernel does not support pids limit capabilities/);
     assert.equal(ok('vrun').trim(), 'runs');
-    passed = true;
-  } finally {
-    if (!passed && out) console.log(out.replace(/^/gm, '# guest: '));
-    rmSync(work, { recursive: true, force: true });
-  }
-}));
+})));
