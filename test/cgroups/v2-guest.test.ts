@@ -49,7 +49,6 @@ t cleanup $B rm -f hc st oom insp up
 `;
 
 test('cgroup v2 guest: berth behaves as Docker does on a v2 host (one boot, one batch)', { skip, timeout: 40 * 60_000 }, () => withCli((c) => withGuestBatch(c, 'cgroup v2 guest', BATCH, ({ get, ok }) => {
-
     assert.match(ok('controllers'), /\bmemory\b.*\bpids\b|\bpids\b.*\bmemory\b/);
     ok('load');
     // a private cgroup namespace by default: the container sees its cgroup as the root

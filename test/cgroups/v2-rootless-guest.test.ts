@@ -58,7 +58,6 @@ t vrun v '$B run --rm --network none busybox echo runs'
 `;
 
 test('cgroup v2 guest, rootless: a delegated subtree gives containers their limits; without one they are refused', { skip, timeout: 40 * 60_000 }, () => withCli((c) => withGuestBatch(c, 'cgroup v2 guest (rootless)', BATCH, ({ get, ok, refused }) => {
-
     assert.equal(ok('own'), '0::/user.slice/user-4321.slice/user@4321.service\n4321\n');
     assert.equal(ok('info').trim(), 'cgroupfs 2');
     ok('load');

@@ -194,7 +194,13 @@ export async function settle(core: EngineCore, ref: string | Container, observed
     // a start of the same container under way (a restart) owns its state from here
     const release = await lockContainer(core, c.id, false, `clean up ${c.name}`);
     if (!release) return c;
-    try { await teardown(core, c); } finally { release(); }
+    try {
+      // a start may have come and gone between the look above and the lock (a late exit command of
+      // the run before a restart): the container it started is not this exit's to tear down
+      const now = core.store.containers.find(c.id);
+      if (!now || now.state.status !== 'exited' || now.state.startedAt !== c.state.startedAt) return now;
+      await teardown(core, now);
+    } finally { release(); }
   }
   if (c.hostConfig.AutoRemove === true && c.state.status === 'exited') {
     const { removeContainer } = await import("./lifecycle.js");
