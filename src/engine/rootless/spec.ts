@@ -62,11 +62,22 @@ export function keepIdMaps(maps: IdMapping[], id: number, hostId: number): IdMap
   return out.sort((a, b) => a.containerID - b.containerID);
 }
 
+/**
+ * The user namespace a rootless container joins rather than makes (rootless/netns.ts): the
+ * rootless network namespace's (a user-defined network), or, with `--network container:X`, X's
+ * (whose network namespace only root of its own user namespace may join).
+ */
+function joinedUserns(nss: Array<{ type: string; path?: string }>, given?: string): { path?: string } {
+  if (given) return { path: given };
+  const m = /^\/proc\/(\d+)\/ns\/net$/.exec(nss.find((n) => n.type === 'network')?.path ?? '');
+  return m ? { path: `/proc/${m[1]}/ns/user` } : {};
+}
+
 /** Make a container spec rootless: a user namespace with the user's maps, no cgroup resources. */
-export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string } = {}): void {
+export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string; joinUserns?: string } = {}): void {
   const linux = (spec.linux ??= {});
   const nss = (linux.namespaces ??= []);
-  if (!nss.some((n) => n.type === 'user')) nss.push({ type: 'user' });
+  if (!nss.some((n) => n.type === 'user')) nss.push({ type: 'user', ...joinedUserns(nss, opts.joinUserns) });
   // a new cgroup namespace needs a cgroup to be rooted in: none here
   linux.namespaces = nss.filter((n) => n.type !== 'cgroup');
   const own = (maps: IdMapping[], count: number, id: number): IdMapping[] =>
