@@ -9,9 +9,8 @@
  * server on the host's loopback, reached through pasta's gateway mapping.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { busyboxTarDir, makeUser, rootlessMissing, type TestUser } from './user-util.js';
@@ -55,10 +54,10 @@ describe('rootless user-defined networks and --network container:', { concurrenc
 
   it('network create; containers reach each other by name and address; the way out is pasta\'s; rm leaves nothing', async (t) => {
     if (why) return t.skip(why);
-    // a server on the host's loopback: reached through pasta (its gateway address maps to it)
-    const server: Server = createServer((s) => s.end('from-the-host\n'));
-    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-    const hostPort = (server.address() as { port: number }).port;
+    // a server on the host's loopback, reached through pasta (its gateway address maps to it); a
+    // process of its own: the CLI runs synchronously here
+    const server = spawn(process.execPath, ['-e', "const s=require('net').createServer((c)=>c.once('data',()=>c.end('from-the-host\\n'))).listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const hostPort = Number(await new Promise<string>((res) => server.stdout!.once('data', (d: Buffer) => res(d.toString()))));
     try {
       let r = berth(['network', 'create', 'rn-net']);
       assert.equal(r.code, 0, r.err);
@@ -84,7 +83,7 @@ describe('rootless user-defined networks and --network container:', { concurrenc
       const route = spawnSync('ip', ['-4', 'route', 'show', 'default'], { encoding: 'utf8' }).stdout;
       const hostGw = /default via (\S+)/.exec(route)?.[1];
       if (hostGw) {
-        r = berth(['exec', 'rn-web', 'sh', '-c', `nc -w 5 ${hostGw} ${hostPort} </dev/null`]);
+        r = berth(['exec', 'rn-web', 'sh', '-c', `echo hello | nc -w 5 ${hostGw} ${hostPort} | head -n 1`]);
         assert.equal(r.out, 'from-the-host\n', r.err);
       }
       // a network in use is not removed
@@ -106,7 +105,7 @@ describe('rootless user-defined networks and --network container:', { concurrenc
       assert.deepEqual(files, []);
       assert.doesNotMatch(berth(['network', 'ls', '--format', '{{.Name}}']).out, /rn-net/);
     } finally {
-      server.close();
+      server.kill();
     }
   });
 
