@@ -61,6 +61,10 @@ describe('rootless user-defined networks and --network container:', { concurrenc
     try {
       let r = berth(['network', 'create', 'rn-net']);
       assert.equal(r.code, 0, r.err);
+      // -p on a user network: refused at create (nothing forwards host ports into the namespace yet)
+      r = berth(['run', '-d', '--name', 'rn-pub', '-p', '8080:80', '--network', 'rn-net', 'busybox:latest', 'true']);
+      assert.equal(r.code, 125);
+      assert.match(r.err, /published ports \(-p, -P\) on a user-defined network: not supported by rootless berth yet/);
       r = berth(['run', '-d', '--name', 'rn-web', '--network', 'rn-net', 'busybox:latest', 'sh', '-c', 'echo web > /i.html; exec httpd -f -p 80 -h /']);
       assert.equal(r.code, 0, r.err);
       r = berth(['run', '-d', '--name', 'rn-two', '--network', 'rn-net', 'busybox:latest', 'sh', '-c', 'echo two > /i.html; exec httpd -f -p 80 -h /']);
