@@ -74,7 +74,27 @@ export function ensureRootlessNetns(runRoot: string, op: string): Promise<number
   return starting;
 }
 
-async function startNetns(runRoot: string, op: string): Promise<number> {
+/** One maker at a time across the user's berth processes: `<run-root>/rootless-netns.lock` (O_EXCL, its maker's pid). */
+async function locked<T>(runRoot: string, op: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${netnsDir(runRoot)}.lock`;
+  mkdirSync(runRoot, { recursive: true, mode: 0o700 });
+  for (let i = 0; ; i++) {
+    try { writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 }); break; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number((() => { try { return readFileSync(lock, 'utf8'); } catch { return '0'; } })());
+      if (!holder || !existsSync(`/proc/${holder}`)) { rmSync(lock, { force: true }); continue; } // its maker died
+      if (i > 300) throw new BerthError({ kind: 'system', op, path: lock, message: `${op}: the rootless network namespace: still being made by process ${holder} after 30 s` });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try { return await fn(); } finally { rmSync(lock, { force: true }); }
+}
+
+function startNetns(runRoot: string, op: string): Promise<number> {
+  return locked(runRoot, op, async () => holderPid(runRoot) ?? await makeNetns(runRoot, op));
+}
+
+async function makeNetns(runRoot: string, op: string): Promise<number> {
   if (!havePasta()) throw new BerthError({ kind: 'system', op, message: `${op}: the rootless network namespace needs ${PASTA} for its way out (apt-get install passt)` });
   if (!haveTun()) throw new BerthError({ kind: 'system', op, path: '/dev/net/tun', message: `${op}: the rootless network namespace (pasta) needs read and write access to /dev/net/tun (it is usually 0666)` });
   stopRootlessNetns(runRoot); // a stale one's pasta and state
