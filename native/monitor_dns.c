@@ -76,14 +76,24 @@ int op_dns(struct step *s)
 		return failm(EINVAL, "", "bad plan", "dns given twice");
 	if (*conf != '/') /* the monitor moves to / */
 		return failm(EINVAL, "", "bad plan", "dns: the conf path \"%.64s\" is not absolute", conf);
-	/* s->fd: our own network namespace, opened when the plan was read (before any setns) */
+	/* our own network namespace, to come back to: the host's, or the rootless network namespace
+	 * a rootless monitor joined in its pre steps (it may not return to the host's) */
+	s->fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0)
+		return fail(errno, "/proc/self/ns/net", "opening the helper's network namespace");
 	snprintf(ns, sizeof ns, "/proc/%d/ns/net", (int)S.child);
 	int cfd = open(ns, O_RDONLY | O_CLOEXEC);
-	if (cfd < 0)
-		return fail(errno, ns, "opening the container's network namespace");
+	if (cfd < 0) {
+		int e = errno;
+		close(s->fd);
+		s->fd = -1;
+		return fail(e, ns, "opening the container's network namespace");
+	}
 	if (setns(cfd, CLONE_NEWNET) < 0) {
 		int e = errno;
 		close(cfd);
+		close(s->fd);
+		s->fd = -1;
 		return fail(e, ns, "joining the container's network namespace");
 	}
 	close(cfd);

@@ -291,9 +291,6 @@ int read_plan(int fd)
 		S.cur = s;
 		if (!strcmp(s->f[0], "console_send") && (s->fd = unix_connect(s->f[1])) < 0)
 			return fail(errno, s->f[1], "connecting to the console socket");
-		/* dns comes back to the helper's own network namespace: note it before any setns */
-		if (!strcmp(s->f[0], "dns") && (s->fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-			return fail(errno, "/proc/self/ns/net", "opening the helper's network namespace");
 	}
 	if (S.net_mode) {
 		S.cur = &none;

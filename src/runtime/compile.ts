@@ -157,6 +157,7 @@ export function compileInit(c: InitContext): Plan {
     const ns = namespaces.find((n) => n.type === t && n.path);
     if (ns) plan.pre.push(step('setns', [ns.path!, NAMESPACES[t]!.flag], `join the ${t} namespace ${ns.path}`, ns.path));
   }
+  if (c.netSteps?.pre?.length) plan.pre.push(...c.netSteps.pre);
   if (isNew('time')) {
     plan.pre.push(step('unshare', [NAMESPACES.time!.flag], 'create a time namespace'));
     const off = spec.linux?.timeOffsets;

@@ -56,6 +56,9 @@ export const netStep = {
 
 /** Steps for the runtime's start of a container (`netSteps` of launch/compileInit). */
 export interface NetSteps {
+  /** Run by the helper before the clone, after it joined the spec's namespaces (rootless: enter the
+   *  rootless network namespace, where the container's own is then made and wired). */
+  pre?: Step[];
   /** Run by the helper parent after the clone, before the container is released (`netns child` reaches its netns). */
   parent: Step[];
   /** Run by the container process in its own netns before pivot_root. */
@@ -67,12 +70,15 @@ export interface NetSteps {
  * ends in its own netns). A failing step first deletes the links made by the steps before it.
  * Errors are BerthErrors named by OP and the step, e.g.
  * `connect c1 to net1: add address 10.1.0.2/24 to eth0: File exists (EEXIST)`.
+ * `via` (e.g. `nsenter --user=… --net=… --`) runs the helper in other namespaces.
  */
-export function runNetSteps(steps: Step[], op: string): Promise<void> {
+export function runNetSteps(steps: Step[], op: string, via: string[] = []): Promise<void> {
   if (steps.length === 0) return Promise.resolve();
   const input = encodePlan({ pre: [], post: [], child: steps });
   return new Promise((resolve, reject) => {
-    const child = spawn(helperPath(), ['net'], { stdio: ['pipe', 'ignore', 'pipe'], env: {} });
+    // `via`: a command that runs the helper elsewhere (rootless: nsenter into the rootless network namespace)
+    const argv = [...via, helperPath(), 'net'];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'], env: {} });
     let err = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => { if (err.length < 65536) err += d; });

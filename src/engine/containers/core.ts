@@ -9,6 +9,8 @@ import { containerPaths, resolveOptions, runtimeRoot, type ContainerPaths, type 
 import { openStore, type Container, type EventType, type Store } from '../store/index.js';
 import { Firewall, NetworkRoom } from '../../network/index.js';
 import { runNetSteps } from '../../sys/index.js';
+import { isRootless } from '../rootless/paths.js';
+import { RootlessNetworkRoom } from '../rootless/netns.js';
 
 export class EngineCore {
   readonly options: ResolvedOptions;
@@ -36,7 +38,9 @@ export class EngineCore {
 
   /** The network room, its state under `<run-root>/network`. */
   get network(): NetworkRoom {
-    return (this.roomCache ??= new NetworkRoom(join(this.options.runRoot, 'network'), new Firewall(), runNetSteps));
+    const dir = join(this.options.runRoot, 'network');
+    // rootless: the kernel side is the user's rootless network namespace (rootless/netns.ts)
+    return (this.roomCache ??= isRootless() ? new RootlessNetworkRoom(dir, this.options.runRoot) : new NetworkRoom(dir, new Firewall(), runNetSteps));
   }
 
   /** A container's paths (pure joins of the roots and the id: kept for the ids seen lately, as list asks for each). */

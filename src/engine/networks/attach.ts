@@ -6,7 +6,7 @@
  * are undone by the next teardown of the container.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { conflict } from '../../lib/index.js';
+import { BerthError, conflict } from '../../lib/index.js';
 import { netStep, runNetSteps } from '../../sys/index.js';
 import {
   fwPorts, hostIfname, parseDnsConfig, portsView, startWiring,
@@ -19,6 +19,8 @@ import { parseResolvConf } from '../files/index.js';
 import { ensurePredefined, networkEvent } from './records.js';
 import { leaseFor } from './lease.js';
 import { lockHeld } from '../containers/start-lock.js';
+import { isRootless } from '../rootless/paths.js';
+import { rootlessJoin } from '../rootless/netns.js';
 
 export interface NetworkStart {
   wiring: Wiring;
@@ -36,6 +38,8 @@ export interface NetworkStart {
    *  rejects; `publishError` tells). */
   published: Promise<void>;
   publishError?: unknown;
+  /** Rootless: the user namespace the container joins (the rootless network namespace's, rootless/netns.ts). */
+  userns?: string;
 }
 
 export function exposedPorts(c: Container, o: RunOptions): string[] {
@@ -129,6 +133,17 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
     wiring.parent.push(...w.parent);
     wiring.child.push(...w.child);
   });
+  // rootless: the monitor enters the rootless network namespace, where the bridges are
+  let userns: string | undefined;
+  if (isRootless()) {
+    if (Object.keys(o.publish ?? {}).length || (o.publishAll && exposedPorts(c, o).length)) {
+      throw new BerthError({ kind: 'usage', op, message: `${op}: published ports (-p, -P) on a user-defined network: not supported by rootless berth yet (nothing forwards the host's ports into the rootless network namespace); use the default network (pasta) with -p` });
+    }
+    if (o.userns === 'keep-id') throw new BerthError({ kind: 'usage', op, message: `${op}: --userns keep-id: not supported on a user-defined network by rootless berth (its containers share the rootless network namespace's user namespace)` });
+    const j = await rootlessJoin(core.options.runRoot, op);
+    wiring.pre = j.pre;
+    userns = j.userns;
+  }
   const user = recs.map((n, i) => ({ n, i })).filter(({ n }) => !n.isDefault);
   let dnsConfig: string | undefined;
   if (user.length) dnsConfig = room.writeDnsConf(c.id, upstreams(core, o), user.map(({ n }) => n.id));
@@ -148,6 +163,7 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
     hostGateway: first.gateway4,
     links: linkRecords(core, recs, o),
     ipv6: recs.some((n) => n.ipv6),
+    userns,
   }) as NetworkStart;
 }
 

@@ -13,6 +13,8 @@ import { refreshDnsTable, rewriteDnsConf } from './attach.js';
 import { leaseFor } from './lease.js';
 import { networkResource } from './shape.js';
 import { refuseUserNetwork } from '../rootless/network.js';
+import { isRootless } from '../rootless/paths.js';
+import { stopRootlessNetns } from '../rootless/netns.js';
 
 const event = networkEvent;
 
@@ -20,7 +22,7 @@ export async function createNetwork(core: EngineCore, req: NetworkCreateRequest)
   const op = 'create network';
   const warnings = ensurePredefined(core);
   if ((PREDEFINED as readonly string[]).includes(req.name)) throw conflict(op, `network with name ${req.name} already exists`);
-  refuseUserNetwork(op); // rootless: no bridges without a rootless network namespace (not done yet)
+  refuseUserNetwork(op, req.driver || 'bridge'); // rootless: bridges only, in the rootless network namespace
   const n = insertNetwork(core, req);
   try {
     if (n.driver === 'macvlan' || n.driver === 'ipvlan') {
@@ -99,6 +101,8 @@ export async function removeNetwork(core: EngineCore, ref: string): Promise<Netw
     core.store.networks.remove(n.id);
   });
   event(core, 'destroy', n);
+  // rootless: the user's last network takes the rootless network namespace with it (rootless/netns.ts)
+  if (isRootless() && !core.store.networks.all().some((x) => !(PREDEFINED as readonly string[]).includes(x.name))) stopRootlessNetns(core.options.runRoot);
   return n;
 }
 

@@ -59,5 +59,9 @@ export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Jo
     out.push({ net, request });
   }
   opts.network = out[0]!.net.isDefault ? 'bridge' : out[0]!.net.name;
+  // rootless: nothing forwards host ports into the rootless network namespace yet (rootless/netns.ts)
+  if (rootless && (Object.keys(opts.publish ?? {}).length || opts.publishAll)) {
+    throw invalid(op, `published ports (-p, -P) on a user-defined network: not supported by rootless berth yet (nothing forwards the host's ports into the rootless network namespace); use the default network (pasta) with -p`);
+  }
   return out;
 }

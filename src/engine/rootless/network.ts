@@ -5,7 +5,7 @@
  * and network namespaces, configures a tap interface copying the host's addresses and routes, and
  * goes to the background); `-p` ports are forwarded by it from the host. pasta quits when the
  * namespace is gone. Host ports are chosen and recorded as rootful ones (inspect, ps, port show
- * them). User-defined networks inside a rootless network namespace are not done yet.
+ * them). User-defined networks are bridges in the rootless network namespace (netns.ts).
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,12 +72,12 @@ export async function rootlessNetSteps(core: EngineCore, c: Container, o: RunOpt
 }
 
 /**
- * A rootless engine cannot make bridges in the host's network namespace (EPERM); they belong in a
- * per-user rootless network namespace, which is not done yet: refused before any record is made.
+ * A rootless engine's user-defined networks are bridges in its rootless network namespace
+ * (rootless/netns.ts); macvlan and ipvlan need a parent link of the host's: refused before any record is made.
  */
-export function refuseUserNetwork(op: string): void {
-  if (!isRootless()) return;
-  throw new BerthError({ kind: 'usage', op, message: `${op}: user-defined networks are not supported by rootless berth yet (they need a rootless network namespace); use the default network (pasta) with -p, or --network host` });
+export function refuseUserNetwork(op: string, driver = 'bridge'): void {
+  if (!isRootless() || driver === 'bridge') return;
+  throw new BerthError({ kind: 'usage', op, message: `${op}: driver ${driver}: not supported by rootless berth (its networks are bridges in the rootless network namespace); use the bridge driver` });
 }
 
 export function pastaPidFile(runDir: string): string {

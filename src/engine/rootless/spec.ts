@@ -64,11 +64,22 @@ export function keepIdMaps(maps: IdMapping[], id: number, hostId: number): IdMap
   return out.sort((a, b) => a.containerID - b.containerID);
 }
 
-/** Make a container spec rootless: a user namespace with the user's maps; cgroup resources only where delegated. */
-export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string; cgroup?: DelegationResult } = {}): void {
+/**
+ * The user namespace a rootless container joins rather than makes (rootless/netns.ts): the
+ * rootless network namespace's (a user-defined network), or, with `--network container:X`, X's
+ * (whose network namespace only root of its own user namespace may join).
+ */
+function joinedUserns(nss: Array<{ type: string; path?: string }>, given?: string): { path?: string } {
+  if (given) return { path: given };
+  const m = /^\/proc\/(\d+)\/ns\/net$/.exec(nss.find((n) => n.type === 'network')?.path ?? '');
+  return m ? { path: `/proc/${m[1]}/ns/user` } : {};
+}
+
+/** Make a container spec rootless: a user namespace with the user's maps (or one joined); cgroup resources only where delegated. */
+export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string; cgroup?: DelegationResult; joinUserns?: string } = {}): void {
   const linux = (spec.linux ??= {});
   const nss = (linux.namespaces ??= []);
-  if (!nss.some((n) => n.type === 'user')) nss.push({ type: 'user' });
+  if (!nss.some((n) => n.type === 'user')) nss.push({ type: 'user', ...joinedUserns(nss, opts.joinUserns) });
   // a delegated cgroup (cgroup.ts) is kept with its limits; else none, and no cgroup namespace to root in it
   const cgroup = keepRootlessCgroup(spec, opts.cgroup);
   if (!cgroup) linux.namespaces = nss.filter((n) => n.type !== 'cgroup');

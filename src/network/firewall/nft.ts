@@ -10,6 +10,9 @@ export interface NftOptions {
   nft?: string;
   /** run nft in this network namespace (`nsenter --net=PATH`), for tests */
   netns?: string;
+  /** with netns: enter this user namespace first (rootless: the namespace owning netns; nsenter
+   *  becomes its root, whose capabilities nft needs there) */
+  userns?: string;
 }
 
 export type NftCommand = Record<string, unknown>;
@@ -18,7 +21,8 @@ interface RunResult { code: number; stdout: string; stderr: string }
 
 function run(opts: NftOptions, args: string[]): Promise<RunResult> {
   const nft = opts.nft ?? 'nft';
-  const [file, argv] = opts.netns ? ['nsenter', [`--net=${opts.netns}`, '--', nft, ...args]] : [nft, args];
+  const ns = opts.netns ? [...(opts.userns ? [`--user=${opts.userns}`] : []), `--net=${opts.netns}`] : [];
+  const [file, argv] = opts.netns ? ['nsenter', [...ns, '--', nft, ...args]] : [nft, args];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

@@ -1,0 +1,201 @@
+/**
+ * The rootless network namespace (issue 17; podman's rootless-netns): user-defined networks of an
+ * ordinary user live in a network namespace of the user's own, owned by a user namespace mapping
+ * the user's subordinate ids as a container's (rootless/spec.ts), both held by one small process
+ * (`sleep` named `berth-rootless-netns`) whose pid and start time are in
+ * `<run-root>/rootless-netns/holder`. pasta (`--config-net`) gives that namespace its way out.
+ * The bridges, their addresses, the sysctls and the nft rules of the user's networks are made in
+ * it (berth-helper net and nft run under `nsenter --user --net`, root of that user namespace).
+ *
+ * A container on a user network joins that user namespace (spec: a user namespace with a path);
+ * its monitor enters the rootless network namespace before the clone (a `pre` net step), so the
+ * container's own network namespace is made inside the user namespace and its veth's outer end is
+ * wired to the bridge by the monitor exactly as a rootful container's is to a host bridge, and the
+ * embedded DNS binds 127.0.0.11 in it. The namespace goes when the user's last network is removed
+ * (its holder and pasta are killed, its state removed).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BerthError } from '../../lib/index.js';
+import { emptyPlan, HelperSession, runNetSteps, step, userNsMapSteps, type IdMapping, type RootlessIds, type Step } from '../../sys/index.js';
+import { Firewall, NetworkRoom, type FirewallApi, type FwNetwork, type FwPort, type NetworkRecord } from '../../network/index.js';
+import { havePasta, haveTun, PASTA } from './network.js';
+import { userIds } from './spec.js';
+
+const CLONE_NEWNET = 0x40000000;
+const CLONE_NEWUSER = 0x10000000;
+export const HOLDER_NAME = 'berth-rootless-netns';
+const SLEEP = ['/bin/sleep', '/usr/bin/sleep'];
+
+export function netnsDir(runRoot: string): string {
+  return join(runRoot, 'rootless-netns');
+}
+
+function startTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch { return undefined; }
+}
+
+/** The live holder's pid, or undefined (none, or a recorded one that is gone or was reused). */
+export function holderPid(runRoot: string): number | undefined {
+  let rec: { pid: number; start: number };
+  try { rec = JSON.parse(readFileSync(join(netnsDir(runRoot), 'holder'), 'utf8')) as { pid: number; start: number }; } catch { return undefined; }
+  if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1) return undefined;
+  return startTime(rec.pid) === rec.start ? rec.pid : undefined;
+}
+
+export const nsPaths = (pid: number) => ({ user: `/proc/${pid}/ns/user`, net: `/proc/${pid}/ns/net` });
+
+/** The command prefix running a program as root of the rootless user namespace, in its network namespace. */
+export function nsenterVia(pid: number): string[] {
+  const p = nsPaths(pid);
+  return ['nsenter', `--user=${p.user}`, `--net=${p.net}`, '--'];
+}
+
+/** A container's maps (rootless/spec.ts): the subordinate ids, then the user's own id. */
+function maps(ids: RootlessIds): { uid: IdMapping[]; gid: IdMapping[] } {
+  if (ids.mode === 'single') return { uid: ids.uidMappings, gid: ids.gidMappings };
+  return {
+    uid: [...ids.uidMappings, { containerID: ids.uidCount, hostID: ids.uid, size: 1 }],
+    gid: [...ids.gidMappings, { containerID: ids.gidCount, hostID: ids.gid, size: 1 }],
+  };
+}
+
+let starting: Promise<number> | undefined;
+
+/** The holder's pid, the namespace made first when there is none (idempotent). */
+export function ensureRootlessNetns(runRoot: string, op: string): Promise<number> {
+  const pid = holderPid(runRoot);
+  if (pid) return Promise.resolve(pid);
+  starting ??= startNetns(runRoot, op).finally(() => { starting = undefined; });
+  return starting;
+}
+
+/** One maker at a time across the user's berth processes: `<run-root>/rootless-netns.lock` (O_EXCL, its maker's pid). */
+async function locked<T>(runRoot: string, op: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${netnsDir(runRoot)}.lock`;
+  mkdirSync(runRoot, { recursive: true, mode: 0o700 });
+  for (let i = 0; ; i++) {
+    try { writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 }); break; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = Number((() => { try { return readFileSync(lock, 'utf8'); } catch { return '0'; } })());
+      if (!holder || !existsSync(`/proc/${holder}`)) { rmSync(lock, { force: true }); continue; } // its maker died
+      if (i > 300) throw new BerthError({ kind: 'system', op, path: lock, message: `${op}: the rootless network namespace: still being made by process ${holder} after 30 s` });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try { return await fn(); } finally { rmSync(lock, { force: true }); }
+}
+
+function startNetns(runRoot: string, op: string): Promise<number> {
+  return locked(runRoot, op, async () => holderPid(runRoot) ?? await makeNetns(runRoot, op));
+}
+
+async function makeNetns(runRoot: string, op: string): Promise<number> {
+  if (!havePasta()) throw new BerthError({ kind: 'system', op, message: `${op}: the rootless network namespace needs ${PASTA} for its way out (apt-get install passt)` });
+  if (!haveTun()) throw new BerthError({ kind: 'system', op, path: '/dev/net/tun', message: `${op}: the rootless network namespace (pasta) needs read and write access to /dev/net/tun (it is usually 0666)` });
+  stopRootlessNetns(runRoot); // a stale one's pasta and state
+  const dir = netnsDir(runRoot);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const sleep = SLEEP.find((p) => existsSync(p)) ?? SLEEP[0]!;
+  const ids = userIds();
+  const m = maps(ids);
+  const plan = emptyPlan();
+  plan.pre.push(step('spawn', [CLONE_NEWUSER | CLONE_NEWNET], 'create the rootless user and network namespaces'));
+  plan.post.push(...userNsMapSteps(ids.mode, m.uid, m.gid), step('report_pid', [], 'report the holder pid'),
+    step('release', [], 'release the holder'), step('await_ready', [], 'wait for the holder to start'));
+  const argv = [HOLDER_NAME, 'infinity'];
+  plan.child.push(step('await_release', [], 'wait for the maps'), step('ifup', ['lo'], 'bring up the loopback interface'),
+    step('exec', [sleep, argv.length, ...argv, 0], `run ${sleep}`, sleep));
+  const s = new HelperSession(plan, { stdio: ['ignore', 'ignore', 'ignore'] });
+  let pid: number;
+  try {
+    pid = (await s.expect('pid', op)).pid!;
+    await s.expect('ready', op);
+  } finally {
+    s.close();
+    await s.exited;
+  }
+  const start = startTime(pid);
+  if (start === undefined) throw new BerthError({ kind: 'system', op, message: `${op}: the rootless network namespace's holder (pid ${pid}) exited at once` });
+  writeFileSync(join(dir, 'holder'), JSON.stringify({ pid, start }));
+  // pasta joins the holder's namespaces, copies the host's addresses and routes to its tap, and
+  // goes to the background; it quits when the namespace is gone
+  const args = ['--config-net', '--quiet', '--pid', join(dir, 'pasta.pid'), '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', String(pid)];
+  const r = spawnSync(PASTA, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  if (r.status !== 0) {
+    stopRootlessNetns(runRoot);
+    throw new BerthError({ kind: 'system', op, message: `${op}: start pasta for the rootless network namespace: ${(r.stderr || r.error?.message || `exited ${r.status}`).trim()}` });
+  }
+  return pid;
+}
+
+/**
+ * Remove the rootless network namespace: pasta and the holder are killed (only processes named in
+ * its state whose identity still matches), its state and the network markers removed.
+ */
+export function stopRootlessNetns(runRoot: string): void {
+  const dir = netnsDir(runRoot);
+  try {
+    const p = Number(readFileSync(join(dir, 'pasta.pid'), 'utf8').trim());
+    if (Number.isSafeInteger(p) && p > 1 && (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0] ?? '') === PASTA) process.kill(p, 'SIGTERM');
+  } catch { /* none, or gone */ }
+  const pid = holderPid(runRoot);
+  if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  rmSync(dir, { recursive: true, force: true });
+  // the networks' kernel side went with the namespace
+  const state = join(runRoot, 'network');
+  let names: string[] = [];
+  try { names = readdirSync(state); } catch { /* none */ }
+  for (const n of names) if (n.endsWith('.up')) rmSync(join(state, n), { force: true });
+}
+
+/** Only deletions: nothing to do when the namespace is gone (its links went with it). */
+const onlyDeletes = (steps: Step[]) => steps.every((s) => s.op === 'link_del');
+
+/** Net steps run in the rootless network namespace (made first unless the steps only delete). */
+export function rootlessStepRunner(runRoot: string) {
+  return async (steps: Step[], op: string): Promise<void> => {
+    const pid = onlyDeletes(steps) ? holderPid(runRoot) : await ensureRootlessNetns(runRoot, op);
+    if (pid) await runNetSteps(steps, op, nsenterVia(pid));
+  };
+}
+
+/** The firewall of the rootless network namespace: nft as root of its user namespace. */
+class RootlessFirewall implements FirewallApi {
+  constructor(private readonly runRoot: string) {}
+  private async fw(op: string, create: boolean): Promise<Firewall | undefined> {
+    const pid = create ? await ensureRootlessNetns(this.runRoot, op) : holderPid(this.runRoot);
+    if (!pid) return undefined;
+    const p = nsPaths(pid);
+    return new Firewall({ netns: p.net, userns: p.user });
+  }
+  async addNetwork(n: FwNetwork) { await (await this.fw('firewall add network', true))!.addNetwork(n); }
+  async removeNetwork(n: FwNetwork) { await (await this.fw('firewall remove network', false))?.removeNetwork(n); }
+  async addPorts(ports: FwPort[]) { await (await this.fw('firewall add ports', true))!.addPorts(ports); }
+  async removePorts(ports: FwPort[]) { await (await this.fw('firewall remove ports', false))?.removePorts(ports); }
+  async reload(state: { networks: FwNetwork[]; ports: FwPort[] }) { await (await this.fw('firewall reload', true))!.reload(state); }
+}
+
+/** The network room of a rootless engine: its kernel side is the rootless network namespace. */
+export class RootlessNetworkRoom extends NetworkRoom {
+  constructor(stateDir: string, private readonly runRoot: string) {
+    super(stateDir, new RootlessFirewall(runRoot), rootlessStepRunner(runRoot));
+  }
+
+  override isUp(net: NetworkRecord): boolean {
+    if (net.driver === 'null' || net.driver === 'host') return true;
+    try { readFileSync(join(this.stateDir, `${net.id}.up`)); } catch { return false; }
+    return holderPid(this.runRoot) !== undefined;
+  }
+}
+
+/** What a container on a user network needs: the user namespace to join, the pre step entering the rootless netns. */
+export async function rootlessJoin(runRoot: string, op: string): Promise<{ userns: string; pre: Step[] }> {
+  const pid = await ensureRootlessNetns(runRoot, op);
+  const p = nsPaths(pid);
+  return { userns: p.user, pre: [step('setns', [p.net, CLONE_NEWNET], 'enter the rootless network namespace', p.net)] };
+}

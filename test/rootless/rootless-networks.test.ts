@@ -1,0 +1,137 @@
+/**
+ * Rootless user-defined networks and `--network container:NAME` (issue 17), as a real
+ * unprivileged user made here (useradd, subordinate ranges), through the real CLI: `network
+ * create` makes a bridge in the user's rootless network namespace (engine/rootless/netns.ts),
+ * containers on it reach each other by name (embedded DNS) and by address, the way out goes
+ * through pasta, and after `rm` of the containers and `network rm` nothing of the user is left (no
+ * process, no namespace holder, no state). `--network container:NAME` shares NAME's network
+ * namespace (joining its user namespace). No packet leaves the machine: the only outside peer is a
+ * server on the host's loopback, reached through pasta's gateway mapping.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { busyboxTarDir, makeUser, rootlessMissing, type TestUser } from './user-util.js';
+
+function missing(): string | undefined {
+  if (!existsSync('/usr/bin/pasta')) return '/usr/bin/pasta is missing';
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  if (!existsSync('/usr/bin/nsenter')) return 'no nsenter';
+  return rootlessMissing();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('rootless user-defined networks and --network container:', { concurrency: false }, () => {
+  const why = missing();
+  let u: TestUser | undefined;
+  let tarDir = '', tunMode = -1;
+  const berth = (args: string[]) => u!.berth(args, { timeout: 60_000 });
+  const runRoot = () => `/tmp/berth-run-${u!.uid}/berth`;
+  const procs = () => spawnSync('ps', ['-u', u!.name, '-o', 'pid=,args='], { encoding: 'utf8' }).stdout.trim();
+
+  before(() => {
+    if (why) return;
+    tunMode = statSync('/dev/net/tun').mode & 0o777;
+    chmodSync('/dev/net/tun', 0o666); // Debian's default; this machine keeps it 0600
+    u = makeUser('brw');
+    const img = busyboxTarDir('berth-rootless-nets-');
+    tarDir = img.dir;
+    const r = berth(['import', img.tar, 'busybox:latest']);
+    assert.equal(r.code, 0, r.err);
+  });
+
+  after(() => {
+    if (tunMode >= 0) chmodSync('/dev/net/tun', tunMode);
+    if (tarDir) rmSync(tarDir, { recursive: true, force: true });
+    if (!u) return;
+    berth(['rm', '-f', 'rn-web', 'rn-two', 'rn-a', 'rn-b']);
+    berth(['network', 'rm', 'rn-net', 'rn-net2']);
+    u.remove();
+  });
+
+  it('network create; containers reach each other by name and address; the way out is pasta\'s; rm leaves nothing', async (t) => {
+    if (why) return t.skip(why);
+    // a server on the host's loopback, reached through pasta (its gateway address maps to it); a
+    // process of its own: the CLI runs synchronously here
+    const server = spawn(process.execPath, ['-e', "const s=require('net').createServer((c)=>c.once('data',()=>c.end('from-the-host\\n'))).listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const hostPort = Number(await new Promise<string>((res) => server.stdout!.once('data', (d: Buffer) => res(d.toString()))));
+    try {
+      let r = berth(['network', 'create', 'rn-net']);
+      assert.equal(r.code, 0, r.err);
+      // -p on a user network: refused at create (nothing forwards host ports into the namespace yet)
+      r = berth(['run', '-d', '--name', 'rn-pub', '-p', '8080:80', '--network', 'rn-net', 'busybox:latest', 'true']);
+      assert.equal(r.code, 125);
+      assert.match(r.err, /published ports \(-p, -P\) on a user-defined network: not supported by rootless berth yet/);
+      r = berth(['run', '-d', '--name', 'rn-web', '--network', 'rn-net', 'busybox:latest', 'sh', '-c', 'echo web > /i.html; exec httpd -f -p 80 -h /']);
+      assert.equal(r.code, 0, r.err);
+      r = berth(['run', '-d', '--name', 'rn-two', '--network', 'rn-net', 'busybox:latest', 'sh', '-c', 'echo two > /i.html; exec httpd -f -p 80 -h /']);
+      assert.equal(r.code, 0, r.err);
+      r = berth(['inspect', '--format', '{{with index .NetworkSettings.Networks "rn-net"}}{{.IPAddress}} {{.Gateway}}{{end}}', 'rn-web']);
+      assert.equal(r.code, 0, r.err);
+      const [ip, gw] = r.out.trim().split(' ') as [string, string];
+      assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+      // by name (the embedded DNS, both ways: a later container's name too) and by address
+      r = berth(['run', '--rm', '--network', 'rn-net', 'busybox:latest', 'wget', '-qO-', 'http://rn-web/i.html']);
+      assert.equal(r.out, 'web\n', r.err);
+      r = berth(['exec', 'rn-web', 'wget', '-qO-', 'http://rn-two/i.html']);
+      assert.equal(r.out, 'two\n', r.err);
+      r = berth(['exec', 'rn-two', 'wget', '-qO-', `http://${ip}/i.html`]);
+      assert.equal(r.out, 'web\n', r.err);
+      r = berth(['exec', 'rn-two', 'nslookup', 'rn-web', '127.0.0.11']);
+      assert.match(r.out, new RegExp(ip.replace(/\./g, '\\.')), r.err);
+      assert.notEqual(gw, '');
+      // out through pasta: the host's default gateway address is the host's loopback (pasta's --map-gw)
+      const route = spawnSync('ip', ['-4', 'route', 'show', 'default'], { encoding: 'utf8' }).stdout;
+      const hostGw = /default via (\S+)/.exec(route)?.[1];
+      if (hostGw) {
+        r = berth(['exec', 'rn-web', 'sh', '-c', `echo hello | nc -w 5 ${hostGw} ${hostPort} | head -n 1`]);
+        assert.equal(r.out, 'from-the-host\n', r.err);
+      }
+      // a network in use is not removed
+      r = berth(['network', 'rm', 'rn-net']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /has active endpoints/);
+      r = berth(['rm', '-f', 'rn-web', 'rn-two']);
+      assert.equal(r.code, 0, r.err);
+      assert.ok(existsSync(join(runRoot(), 'rootless-netns', 'holder')), 'the namespace stays while the network exists');
+      r = berth(['network', 'rm', 'rn-net']);
+      assert.equal(r.code, 0, r.err);
+      // nothing of the user is left: no process (holder, pasta, monitors), no namespace state
+      let left = procs();
+      for (let i = 0; i < 50 && left; i++) { await sleep(100); left = procs(); }
+      assert.equal(left, '');
+      assert.ok(!existsSync(join(runRoot(), 'rootless-netns')));
+      const state = join(runRoot(), 'network');
+      const files = existsSync(state) ? readdirSync(state, { recursive: true }).map(String).filter((f) => f !== 'dns') : [];
+      assert.deepEqual(files, []);
+      assert.doesNotMatch(berth(['network', 'ls', '--format', '{{.Name}}']).out, /rn-net/);
+    } finally {
+      server.kill();
+    }
+  });
+
+  it('--network container:NAME shares NAME\'s network namespace (pasta, or a user network)', async (t) => {
+    if (why) return t.skip(why);
+    let r = berth(['run', '-d', '--name', 'rn-a', 'busybox:latest', 'sh', '-c', 'echo a > /i.html; exec httpd -f -p 8080 -h /']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['run', '--rm', '--network', 'container:rn-a', 'busybox:latest', 'wget', '-qO-', 'http://127.0.0.1:8080/i.html']);
+    assert.equal(r.out, 'a\n', r.err);
+    r = berth(['network', 'create', 'rn-net2']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['run', '-d', '--name', 'rn-b', '--network', 'rn-net2', 'busybox:latest', 'sh', '-c', 'echo b > /i.html; exec httpd -f -p 8081 -h /']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['run', '--rm', '--network', 'container:rn-b', 'busybox:latest', 'sh', '-c', 'wget -qO- http://127.0.0.1:8081/i.html; ip -o -4 addr show eth0']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^b\n.*inet /s);
+    r = berth(['rm', '-f', 'rn-a', 'rn-b']);
+    assert.equal(r.code, 0, r.err);
+    r = berth(['network', 'rm', 'rn-net2']);
+    assert.equal(r.code, 0, r.err);
+    let left = procs();
+    for (let i = 0; i < 50 && left; i++) { await sleep(100); left = procs(); }
+    assert.equal(left, '');
+  });
+});
