@@ -5,47 +5,24 @@
  * ps's PORTS, `berth port` — `-p CPORT` gets a free host port, and all are answered from the host.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { busyboxTarDir, makeUser, rootlessMissing, type TestUser } from './user-util.js';
-
-function missing(): string | undefined {
-  if (!existsSync('/usr/bin/pasta')) return '/usr/bin/pasta is missing';
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-  return rootlessMissing();
-}
-
-async function get(url: string): Promise<string> {
-  for (let i = 0; i < 50; i++) {
-    try { return await (await fetch(url)).text(); } catch { await new Promise((res) => setTimeout(res, 100)); }
-  }
-  return '';
-}
+import { fetchText, netMissing, netUser, type TestUser } from './user-util.js';
 
 describe('rootless networking: published ports as rootful shows them', { concurrency: false }, () => {
-  const why = missing();
+  const why = netMissing('/usr/bin/pasta');
   let u: TestUser | undefined;
-  let tarDir = '', tunMode = -1;
+  let done = () => {};
   const berth = (args: string[]) => u!.berth(args, { timeout: 60_000 });
 
   before(() => {
     if (why) return;
-    tunMode = statSync('/dev/net/tun').mode & 0o777;
-    chmodSync('/dev/net/tun', 0o666); // Debian's default; this machine keeps it 0600
-    u = makeUser('brn');
-    const img = busyboxTarDir('berth-rootless-net-');
-    tarDir = img.dir;
-    const r = berth(['import', img.tar, 'busybox:latest']);
-    assert.equal(r.code, 0, r.err);
+    ({ user: u, done } = netUser('brn'));
   });
 
   after(() => {
-    if (tunMode >= 0) chmodSync('/dev/net/tun', tunMode);
-    if (tarDir) rmSync(tarDir, { recursive: true, force: true });
     if (!u) return;
     berth(['rm', '-f', 'rl-ports']);
-    u.remove();
+    done();
   });
 
   it('inspect, ps and port show pasta\'s ports; -p CPORT gets a free host port; rm releases them', async (t) => {
@@ -65,8 +42,8 @@ describe('rootless networking: published ports as rootful shows them', { concurr
     assert.ok(free > 1024 && free !== port, String(free));
     assert.deepEqual(bindings, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: String(port) }], '81/tcp': [{ HostIp: '', HostPort: '' }] });
     // answered from the host on both
-    assert.equal(await get(`http://127.0.0.1:${port}/80.html`), 'eighty\n');
-    assert.equal(await get(`http://127.0.0.1:${free}/81.html`), 'eighty-one\n');
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/80.html`), 'eighty\n');
+    assert.equal(await fetchText(`http://127.0.0.1:${free}/81.html`), 'eighty-one\n');
     r = berth(['ps', '--format', '{{.Ports}}']);
     assert.equal(r.out.trim(), `127.0.0.1:${port}->80/tcp, 0.0.0.0:${free}->81/tcp, :::${free}->81/tcp`);
     r = berth(['port', 'rl-ports']);
@@ -81,7 +58,7 @@ describe('rootless networking: published ports as rootful shows them', { concurr
     assert.equal(berth(['port', 'rl-ports']).out, '');
     r = berth(['start', 'rl-ports']);
     assert.equal(r.code, 0, r.err);
-    assert.equal(await get(`http://127.0.0.1:${port}/80.html`), 'eighty\n');
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/80.html`), 'eighty\n');
     r = berth(['rm', '-f', 'rl-ports']);
     assert.equal(r.code, 0, r.err);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`));

@@ -10,46 +10,31 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { busyboxTarDir, makeUser, rootlessMissing, type TestUser } from './user-util.js';
-
-function missing(): string | undefined {
-  if (!existsSync('/usr/bin/pasta')) return '/usr/bin/pasta is missing';
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-  if (!existsSync('/usr/bin/nsenter')) return 'no nsenter';
-  return rootlessMissing();
-}
+import { netMissing, netUser, type TestUser } from './user-util.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('rootless user-defined networks and --network container:', { concurrency: false }, () => {
-  const why = missing();
+  const why = netMissing('/usr/bin/pasta', '/usr/bin/nsenter');
   let u: TestUser | undefined;
-  let tarDir = '', tunMode = -1;
+  let done = () => {};
   const berth = (args: string[]) => u!.berth(args, { timeout: 60_000 });
   const runRoot = () => `/tmp/berth-run-${u!.uid}/berth`;
   const procs = () => spawnSync('ps', ['-u', u!.name, '-o', 'pid=,args='], { encoding: 'utf8' }).stdout.trim();
 
   before(() => {
     if (why) return;
-    tunMode = statSync('/dev/net/tun').mode & 0o777;
-    chmodSync('/dev/net/tun', 0o666); // Debian's default; this machine keeps it 0600
-    u = makeUser('brw');
-    const img = busyboxTarDir('berth-rootless-nets-');
-    tarDir = img.dir;
-    const r = berth(['import', img.tar, 'busybox:latest']);
-    assert.equal(r.code, 0, r.err);
+    ({ user: u, done } = netUser('brw'));
   });
 
   after(() => {
-    if (tunMode >= 0) chmodSync('/dev/net/tun', tunMode);
-    if (tarDir) rmSync(tarDir, { recursive: true, force: true });
     if (!u) return;
     berth(['rm', '-f', 'rn-web', 'rn-two', 'rn-a', 'rn-b']);
     berth(['network', 'rm', 'rn-net', 'rn-net2']);
-    u.remove();
+    done();
   });
 
   it('network create; containers reach each other by name and address; the way out is pasta\'s; rm leaves nothing', async (t) => {

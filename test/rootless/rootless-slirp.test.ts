@@ -7,30 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { parseSlirpMode, rootlessDefault, slirpSteps } from '../../src/engine/rootless/slirp.js';
-import { busyboxTarDir, makeUser, rootlessMissing, type TestUser } from './user-util.js';
-
-function missing(): string | undefined {
-  if (!existsSync('/usr/bin/slirp4netns')) return '/usr/bin/slirp4netns is missing';
-  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-  return rootlessMissing();
-}
-
-async function get(url: string): Promise<string> {
-  for (let i = 0; i < 50; i++) {
-    try { return await (await fetch(url)).text(); } catch { await new Promise((res) => setTimeout(res, 100)); }
-  }
-  return '';
-}
+import { fetchText, netMissing, netUser, type TestUser } from './user-util.js';
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 describe('rootless networking by slirp4netns', { concurrency: false }, () => {
-  const why = missing();
+  const why = netMissing('/usr/bin/slirp4netns');
   let u: TestUser | undefined;
-  let tarDir = '', tunMode = -1;
+  let done = () => {};
   let server: ChildProcess | undefined;
   let hostPort = 0;
   const berth = (args: string[], env?: string[]) => u!.berth(args, { timeout: 60_000, env });
@@ -40,13 +27,7 @@ describe('rootless networking by slirp4netns', { concurrency: false }, () => {
 
   before(async () => {
     if (why) return;
-    tunMode = statSync('/dev/net/tun').mode & 0o777;
-    chmodSync('/dev/net/tun', 0o666); // Debian's default; this machine keeps it 0600
-    u = makeUser('brl');
-    const img = busyboxTarDir('berth-rootless-slirp-');
-    tarDir = img.dir;
-    const r = berth(['import', img.tar, 'busybox:latest']);
-    assert.equal(r.code, 0, r.err);
+    ({ user: u, done } = netUser('brl'));
     // a server on the host's loopback only (its own process: the CLI runs with spawnSync), which
     // the container reaches as 10.0.2.2
     server = spawn(process.execPath, ['-e', "const s = require('http').createServer((q, r) => r.end('from the host\\n')).listen(0, '127.0.0.1', () => console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -58,11 +39,9 @@ describe('rootless networking by slirp4netns', { concurrency: false }, () => {
 
   after(() => {
     server?.kill();
-    if (tunMode >= 0) chmodSync('/dev/net/tun', tunMode);
-    if (tarDir) rmSync(tarDir, { recursive: true, force: true });
     if (!u) return;
     berth(['rm', '-f', 'rl-slirp']);
-    u.remove();
+    done();
   });
 
   it('the options: parsed as podman names them, the defaults chosen', () => {
@@ -115,8 +94,8 @@ describe('rootless networking by slirp4netns', { concurrency: false }, () => {
     assert.equal(ports['81/tcp']?.length, 1, json);
     assert.equal(ports['81/tcp']![0]!.HostIp, '0.0.0.0');
     const free = Number(ports['81/tcp']![0]!.HostPort);
-    assert.equal(await get(`http://127.0.0.1:${port}/80.html`), 'eighty\n');
-    assert.equal(await get(`http://127.0.0.1:${free}/81.html`), 'eighty-one\n');
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/80.html`), 'eighty\n');
+    assert.equal(await fetchText(`http://127.0.0.1:${free}/81.html`), 'eighty-one\n');
     assert.equal(berth(['port', 'rl-slirp', '81']).out, `0.0.0.0:${free}\n`);
     assert.equal(berth(['ps', '--format', '{{.Ports}}']).out.trim(), `127.0.0.1:${port}->80/tcp, 0.0.0.0:${free}->81/tcp`);
     assert.ok(existsSync(`${runRoot()}/${id}/slirp4netns.sock`));

@@ -3,7 +3,7 @@
  * CLI (dist/berth, BERTH_NO_WORKER=1) run as that user with runuser.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { busyboxRootfs, haveBusybox } from '../helpers/rootfs.js';
@@ -64,4 +64,46 @@ export function busyboxTarDir(prefix: string): { dir: string; tar: string } {
   execFileSync('tar', ['-C', join(dir, 'fs'), '--owner=0', '--group=0', '-cf', tar, '.']);
   chmodSync(tar, 0o644);
   return { dir, tar };
+}
+
+/** Why a rootless network test cannot run: a missing program, no /dev/net/tun, or rootlessMissing(). */
+export function netMissing(...programs: string[]): string | undefined {
+  for (const p of programs) if (!existsSync(p)) return `${p} is missing`;
+  if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+  return rootlessMissing();
+}
+
+/**
+ * A test user for a file of network tests, with busybox:latest imported and /dev/net/tun opened
+ * to all users (Debian's default 0666; this machine keeps it 0600). `done()` puts it all back.
+ */
+export function netUser(prefix: string): { user: TestUser; done(): void } {
+  const tunMode = statSync('/dev/net/tun').mode & 0o777;
+  chmodSync('/dev/net/tun', 0o666);
+  let user: TestUser | undefined;
+  let dir = '';
+  const done = () => {
+    chmodSync('/dev/net/tun', tunMode);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    user?.remove();
+  };
+  try {
+    user = makeUser(prefix);
+    const img = busyboxTarDir(`berth-${prefix}-`);
+    dir = img.dir;
+    const r = user.berth(['import', img.tar, 'busybox:latest'], { timeout: 60_000 });
+    if (r.code !== 0) throw new Error(`import busybox as ${user.name}: ${r.err}`);
+  } catch (e) {
+    done();
+    throw e;
+  }
+  return { user, done };
+}
+
+/** GET `url`'s text, retrying for 5 s while nothing answers ('' if nothing did). */
+export async function fetchText(url: string): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    try { return await (await fetch(url)).text(); } catch { await new Promise((res) => setTimeout(res, 100)); }
+  }
+  return '';
 }
