@@ -163,12 +163,36 @@ void front_target(struct front_target *t, int argc, char **argv) {
   t->command = i < argc ? argv[i] : NULL;
   if (config) snprintf(t->config, sizeof t->config, "%s", config);
   if (!config) config = getenv("BERTH_CONFIG");
+  /* an ordinary user's defaults, as engine/rootless/paths.ts's defaultRoots */
+  static char user_config[PATH_MAX], user_run_root[PATH_MAX];
+  int rootless = geteuid() != 0;
+  if ((!config || !*config) && rootless) {
+    const char *xc = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (xc && *xc) snprintf(user_config, sizeof user_config, "%s/berth/config.json", xc);
+    else if (home && *home) snprintf(user_config, sizeof user_config, "%s/.config/berth/config.json", home);
+    if (*user_config) config = user_config;
+  }
   if (!config || !*config) config = DEFAULT_CONFIG;
 
   char cfg_run_root[PATH_MAX] = "";
   read_config(config, cfg_run_root, sizeof cfg_run_root, &t->disabled);
   if (!run_root) run_root = getenv("BERTH_RUN_ROOT");
-  if (!run_root || !*run_root) run_root = *cfg_run_root ? cfg_run_root : DEFAULT_RUN_ROOT;
+  if (!run_root || !*run_root) {
+    if (*cfg_run_root) run_root = cfg_run_root;
+    else if (!rootless) run_root = DEFAULT_RUN_ROOT;
+    else {
+      /* $XDG_RUNTIME_DIR/berth; else the private /tmp/berth-run-UID/berth once a command has made
+       * it (with its warning): until then, no warm process (an empty run root starts none) */
+      const char *xr = getenv("XDG_RUNTIME_DIR");
+      struct stat st;
+      char dir[64];
+      snprintf(dir, sizeof dir, "/tmp/berth-run-%u", (unsigned)geteuid());
+      if (xr && *xr) snprintf(user_run_root, sizeof user_run_root, "%s/berth", xr);
+      else if (!lstat(dir, &st) && S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 077))
+        snprintf(user_run_root, sizeof user_run_root, "%s/berth", dir);
+      run_root = user_run_root;
+    }
+  }
   if (run_root[0] == '/' && strlen(run_root) + 16 < sizeof t->run_root) snprintf(t->run_root, sizeof t->run_root, "%s", run_root);
 
   const char *sock = getenv("BERTH_WORKER_SOCKET");

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -33,8 +33,8 @@ describe('rootless berth as an ordinary user', { concurrency: false }, () => {
   const user = `brl${Math.random().toString(36).slice(2, 8)}`;
   let home = '', uid = 0, tarDir = '', made = false;
 
-  const berth = (args: string[], timeout = 60_000) => {
-    const env = ['HOME=' + home, `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, 'BERTH_NO_WORKER=1', 'BERTH_BRIDGE=none', 'LANG=C'];
+  const berth = (args: string[], timeout = 60_000, worker = false) => {
+    const env = ['HOME=' + home, `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, `BERTH_NO_WORKER=${worker ? 0 : 1}`, 'BERTH_BRIDGE=none', 'LANG=C'];
     const r = spawnSync('runuser', ['-u', user, '--', 'env', '-i', ...env, FRONT, ...args], { encoding: 'utf8', timeout, cwd: '/tmp' });
     return { code: r.status, out: r.stdout, err: r.stderr.split('\n').filter((l) => !l.startsWith('WARNING: XDG_RUNTIME_DIR')).join('\n') };
   };
@@ -91,6 +91,25 @@ describe('rootless berth as an ordinary user', { concurrency: false }, () => {
     const owners = readdirSync(snaps).map((d) => statSync(join(snaps, d, 'fs/bin/busybox'), { throwIfNoEntry: false })).filter(Boolean);
     assert.ok(owners.length >= 1);
     for (const st of owners) assert.deepEqual([st!.uid, st!.gid], [BASE, BASE]);
+  });
+
+  it('the user\'s own warm process serves the commands once the run root exists (the front finds the user\'s run root)', (t) => {
+    if (why) return t.skip(why);
+    // the earlier commands made /tmp/berth-run-UID (no XDG_RUNTIME_DIR here): the front starts the
+    // warm process there, as the user, and the next commands are served by it
+    const sock = join(runRoot(), 'cli.sock');
+    assert.ok(!existsSync(sock), 'no warm process before');
+    for (let i = 0; i < 3; i++) {
+      const r = berth(['run', '--rm', '--network', 'none', 'busybox:latest', 'sh', '-c', 'id -u; echo served'], 60_000, true);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out, '0\nserved\n');
+    }
+    assert.ok(existsSync(sock), `the warm process listens on ${sock}`);
+    const log = readFileSync(join(runRoot(), 'cli.log'), 'utf8');
+    assert.match(log, /berth worker: listening on .*cli\.sock/);
+    const pid = Number(/\(pid (\d+)/.exec(log)![1]);
+    assert.equal(statSync(`/proc/${pid}`).uid, uid, 'the warm process runs as the user');
+    process.kill(pid, 'SIGTERM');
   });
 
   it('-d, logs, exec, rm -f leave nothing behind', (t) => {
