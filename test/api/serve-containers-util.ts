@@ -78,6 +78,7 @@ export function runProc(cmd: string, args: string[], env: Record<string, string>
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+    child.stdin.on('error', () => undefined); // the client may exit without reading its stdin
     child.stdin.end(input);
   });
 }

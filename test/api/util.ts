@@ -105,6 +105,7 @@ export async function withServer(fn: (s: Served) => Promise<void>, opts: ServeOp
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30000);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+    child.stdin.on('error', () => undefined); // the client may exit without reading its stdin
     child.stdin.end(o.input ?? '');
   });
   try {

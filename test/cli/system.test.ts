@@ -30,6 +30,7 @@ function cli(env: NodeJS.ProcessEnv, args: string[], input = ''): Promise<Result
     child.stderr!.on('data', (d) => { err += d; });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? -1 : 0), out, err }));
+    child.stdin!.on('error', () => undefined); // the CLI may exit without reading its stdin
     child.stdin!.end(input);
   });
 }

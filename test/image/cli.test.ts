@@ -21,6 +21,7 @@ function cli(env: Record<string, string>, mod: string, args: string[], input?: s
     child.stderr.on('data', (d) => { err += d; });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+    child.stdin.on('error', () => undefined); // the client may exit without reading its stdin
     child.stdin.end(input ?? '');
   });
 }
