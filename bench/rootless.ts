@@ -22,6 +22,8 @@ import { freePort } from '../test/helpers/registry.js';
 import { ociLayout, startRegistry } from './fixtures.js';
 
 const N = Number(process.env.BENCH_RL_N ?? 10);
+/** BENCH_RL_NO_WORKER=1: a Node process per berth command instead of the user's warm process (the default, as users run it). */
+const NO_WORKER = !!process.env.BENCH_RL_NO_WORKER;
 const ROUNDS = Number(process.env.BENCH_RL_ROUNDS ?? 3);
 const FRONT = join(repoRoot(), 'dist', 'berth');
 const user = `brb${Math.random().toString(36).slice(2, 7)}`;
@@ -31,7 +33,7 @@ let uid = 0, home = '';
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
 function env(): string[] {
-  return [`HOME=${home}`, `USER=${user}`, `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, 'BERTH_NO_WORKER=1', 'LANG=C',
+  return [`HOME=${home}`, `USER=${user}`, `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, ...(NO_WORKER ? ['BERTH_NO_WORKER=1'] : []), 'LANG=C',
     `XDG_RUNTIME_DIR=/tmp/brb-run-${uid}`];
 }
 
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
     podman(['system', 'migrate'], false);
     const versions = { podman: podman(['version', '--format', '{{.Client.Version}}']).out.trim(), pasta: spawnSync('pasta', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] };
     out.versions = versions;
-    out.notes = ['podman: --runtime runc (crun: cgroups in hybrid mode not supported), --cgroup-manager=cgroupfs, --events-backend=file, default_ulimits = []', 'berth: BERTH_NO_WORKER=1 (no warm process), the native front dist/berth'];
+    out.notes = ['podman: --runtime runc (crun: cgroups in hybrid mode not supported), --cgroup-manager=cgroupfs, --events-backend=file, default_ulimits = []', NO_WORKER ? 'berth: BERTH_NO_WORKER=1 (no warm process), the native front dist/berth' : 'berth: the native front dist/berth, served by the user\'s warm process (started by its first command, as users run it)'];
 
     // b. pull
     const pull: Record<string, number[]> = { berth: [], podman: [] };
