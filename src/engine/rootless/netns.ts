@@ -18,10 +18,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../lib/index.js';
-import { emptyPlan, HelperSession, runNetSteps, step, userNsMapSteps, type IdMapping, type RootlessIds, type Step } from '../../sys/index.js';
+import { emptyPlan, HelperSession, processAlive, procStat, runNetSteps, step, userNsMapSteps, type Step } from '../../sys/index.js';
 import { Firewall, NetworkRoom, type FirewallApi, type FwNetwork, type FwPort, type NetworkRecord } from '../../network/index.js';
-import { havePasta, haveTun, PASTA } from './network.js';
-import { userIds } from './spec.js';
+import { havePasta, PASTA, pastaPidFile } from './network.js';
+import { containerMaps, userIds } from './spec.js';
+import { haveTun, stopByPidFile } from './tools.js';
 
 const CLONE_NEWNET = 0x40000000;
 const CLONE_NEWUSER = 0x10000000;
@@ -32,19 +33,12 @@ export function netnsDir(runRoot: string): string {
   return join(runRoot, 'rootless-netns');
 }
 
-function startTime(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch { return undefined; }
-}
-
 /** The live holder's pid, or undefined (none, or a recorded one that is gone or was reused). */
 export function holderPid(runRoot: string): number | undefined {
   let rec: { pid: number; start: number };
   try { rec = JSON.parse(readFileSync(join(netnsDir(runRoot), 'holder'), 'utf8')) as { pid: number; start: number }; } catch { return undefined; }
   if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1) return undefined;
-  return startTime(rec.pid) === rec.start ? rec.pid : undefined;
+  return processAlive(rec.pid, rec.start) ? rec.pid : undefined;
 }
 
 export const nsPaths = (pid: number) => ({ user: `/proc/${pid}/ns/user`, net: `/proc/${pid}/ns/net` });
@@ -53,15 +47,6 @@ export const nsPaths = (pid: number) => ({ user: `/proc/${pid}/ns/user`, net: `/
 export function nsenterVia(pid: number): string[] {
   const p = nsPaths(pid);
   return ['nsenter', `--user=${p.user}`, `--net=${p.net}`, '--'];
-}
-
-/** A container's maps (rootless/spec.ts): the subordinate ids, then the user's own id. */
-function maps(ids: RootlessIds): { uid: IdMapping[]; gid: IdMapping[] } {
-  if (ids.mode === 'single') return { uid: ids.uidMappings, gid: ids.gidMappings };
-  return {
-    uid: [...ids.uidMappings, { containerID: ids.uidCount, hostID: ids.uid, size: 1 }],
-    gid: [...ids.gidMappings, { containerID: ids.gidCount, hostID: ids.gid, size: 1 }],
-  };
 }
 
 let starting: Promise<number> | undefined;
@@ -102,7 +87,7 @@ async function makeNetns(runRoot: string, op: string): Promise<number> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const sleep = SLEEP.find((p) => existsSync(p)) ?? SLEEP[0]!;
   const ids = userIds();
-  const m = maps(ids);
+  const m = containerMaps(ids); // the containers' maps, so that image files keep their owners
   const plan = emptyPlan();
   plan.pre.push(step('spawn', [CLONE_NEWUSER | CLONE_NEWNET], 'create the rootless user and network namespaces'));
   plan.post.push(...userNsMapSteps(ids.mode, m.uid, m.gid), step('report_pid', [], 'report the holder pid'),
@@ -119,12 +104,12 @@ async function makeNetns(runRoot: string, op: string): Promise<number> {
     s.close();
     await s.exited;
   }
-  const start = startTime(pid);
+  const start = procStat(pid)?.startTime;
   if (start === undefined) throw new BerthError({ kind: 'system', op, message: `${op}: the rootless network namespace's holder (pid ${pid}) exited at once` });
   writeFileSync(join(dir, 'holder'), JSON.stringify({ pid, start }));
   // pasta joins the holder's namespaces, copies the host's addresses and routes to its tap, and
   // goes to the background; it quits when the namespace is gone
-  const args = ['--config-net', '--quiet', '--pid', join(dir, 'pasta.pid'), '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', String(pid)];
+  const args = ['--config-net', '--quiet', '--pid', pastaPidFile(dir), '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none', String(pid)];
   const r = spawnSync(PASTA, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   if (r.status !== 0) {
     stopRootlessNetns(runRoot);
@@ -139,10 +124,7 @@ async function makeNetns(runRoot: string, op: string): Promise<number> {
  */
 export function stopRootlessNetns(runRoot: string): void {
   const dir = netnsDir(runRoot);
-  try {
-    const p = Number(readFileSync(join(dir, 'pasta.pid'), 'utf8').trim());
-    if (Number.isSafeInteger(p) && p > 1 && (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0] ?? '') === PASTA) process.kill(p, 'SIGTERM');
-  } catch { /* none, or gone */ }
+  stopByPidFile(pastaPidFile(dir), PASTA);
   const pid = holderPid(runRoot);
   if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  * namespace is gone. Host ports are chosen and recorded as rootful ones (inspect, ps, port show
  * them). User-defined networks are bridges in the rootless network namespace (netns.ts).
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../../lib/index.js';
 import { step, type Step } from '../../sys/index.js';
@@ -18,6 +18,7 @@ import type { EngineCore } from '../containers/core.js';
 import { allocatePorts, reclaimStale } from '../networks/attach.js';
 import { isRootless } from './paths.js';
 import { isSlirpMode, slirpNetSteps, stopSlirp } from './slirp.js';
+import { haveTun, stopByPidFile } from './tools.js';
 
 export const PASTA = '/usr/bin/pasta';
 /** The rootless engine's default network mode (podman's name). */
@@ -27,10 +28,7 @@ export function havePasta(): boolean {
   try { accessSync(PASTA, constants.X_OK); return true; } catch { return false; }
 }
 
-/** pasta needs /dev/net/tun, which some systems keep 0600 root. */
-export function haveTun(): boolean {
-  try { accessSync('/dev/net/tun', constants.R_OK | constants.W_OK); return true; } catch { return false; }
-}
+export { haveTun } from './tools.js';
 
 /** pasta's port specs for the chosen host ports: `[ADDR/]HOSTPORT:CPORT`, TCP and UDP apart. */
 export function pastaPorts(ports: PublishedPort[], op: string): { tcp: string[]; udp: string[] } {
@@ -90,12 +88,5 @@ export function pastaPidFile(runDir: string): string {
  */
 export function stopPasta(runDir: string): void {
   stopSlirp(runDir); // and slirp4netns's (rootless/slirp.ts)
-  let pid: number;
-  try { pid = Number(readFileSync(pastaPidFile(runDir), 'utf8').trim()); } catch { return; }
-  if (!Number.isSafeInteger(pid) || pid <= 1) return;
-  try {
-    const exe = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
-    if (exe !== PASTA) return; // the pid was reused
-    process.kill(pid, 'SIGTERM');
-  } catch { /* gone */ }
+  stopByPidFile(pastaPidFile(runDir), PASTA);
 }

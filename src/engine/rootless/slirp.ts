@@ -9,7 +9,7 @@
  * `unix_call` step per port), as podman's `port_handler=slirp4netns`; slirp4netns binds IPv4 host
  * addresses only, so an all-addresses port is recorded as 0.0.0.0.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { BerthError } from '../../lib/index.js';
@@ -19,6 +19,7 @@ import type { PublishedPort } from '../../network/index.js';
 import type { Container } from '../store/index.js';
 import type { EngineCore } from '../containers/core.js';
 import { allocatePorts, reclaimStale } from '../networks/attach.js';
+import { haveTun, stopByPidFile } from './tools.js';
 
 export const SLIRP4NETNS = '/usr/bin/slirp4netns';
 export const SLIRP_MODE = 'slirp4netns';
@@ -49,10 +50,6 @@ export function haveSlirp(): boolean {
   try { accessSync(SLIRP4NETNS, constants.X_OK); return true; } catch { return false; }
 }
 
-function tunUsable(): boolean {
-  try { accessSync('/dev/net/tun', constants.R_OK | constants.W_OK); return true; } catch { return false; }
-}
-
 /**
  * The rootless default network: the configured one (env BERTH_ROOTLESS_NETWORK, config
  * `rootless-network`: `pasta` or `slirp4netns[:OPT=VAL,…]`), else pasta where usable, else
@@ -66,7 +63,7 @@ export function rootlessDefault(choice: string | undefined, pastaUsable: boolean
     return choice;
   }
   if (pastaUsable) return PASTA_MODE;
-  if (haveSlirp() && tunUsable()) return SLIRP_MODE;
+  if (haveSlirp() && haveTun()) return SLIRP_MODE;
   return undefined;
 }
 
@@ -118,7 +115,7 @@ export function parseSlirpMode(mode: string, op: string): SlirpOptions {
 
 function checkSlirp(op: string): void {
   if (!haveSlirp()) throw new BerthError({ kind: 'system', op, path: SLIRP4NETNS, message: `${op}: --network slirp4netns needs ${SLIRP4NETNS} (apt-get install slirp4netns), or use --network none or host` });
-  if (!tunUsable()) throw new BerthError({ kind: 'system', op, path: '/dev/net/tun', message: `${op}: rootless networking (slirp4netns) needs read and write access to /dev/net/tun (it is usually 0666), or use --network none or host` });
+  if (!haveTun()) throw new BerthError({ kind: 'system', op, path: '/dev/net/tun', message: `${op}: rootless networking (slirp4netns) needs read and write access to /dev/net/tun (it is usually 0666), or use --network none or host` });
 }
 
 /** The API request that forwards one published port (slirp4netns binds IPv4 host addresses only). */
@@ -177,12 +174,5 @@ export async function slirpNetSteps(core: EngineCore, c: Container, o: RunOption
  * Only a slirp4netns process named in the container's pid file is signalled.
  */
 export function stopSlirp(runDir: string): void {
-  let pid: number;
-  try { pid = Number(readFileSync(join(runDir, PID_FILE), 'utf8').trim()); } catch { return; }
-  if (!Number.isSafeInteger(pid) || pid <= 1) return;
-  try {
-    const exe = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
-    if (exe !== SLIRP4NETNS) return; // gone, the pid reused
-    process.kill(pid, 'SIGTERM');
-  } catch { /* gone */ }
+  stopByPidFile(join(runDir, PID_FILE), SLIRP4NETNS);
 }

@@ -64,6 +64,15 @@ export function keepIdMaps(maps: IdMapping[], id: number, hostId: number): IdMap
   return out.sort((a, b) => a.containerID - b.containerID);
 }
 
+/** A container's id maps: the subordinate ids, then the user's own id last (see the file comment). */
+export function containerMaps(ids: RootlessIds): { uid: IdMapping[]; gid: IdMapping[] } {
+  if (ids.mode !== 'subids') return { uid: ids.uidMappings, gid: ids.gidMappings };
+  return {
+    uid: [...ids.uidMappings, { containerID: ids.uidCount, hostID: ids.uid, size: 1 }],
+    gid: [...ids.gidMappings, { containerID: ids.gidCount, hostID: ids.gid, size: 1 }],
+  };
+}
+
 /**
  * The user namespace a rootless container joins rather than makes (rootless/netns.ts): the
  * rootless network namespace's (a user-defined network), or, with `--network container:X`, X's
@@ -83,16 +92,15 @@ export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { k
   // a delegated cgroup (cgroup.ts) is kept with its limits; else none, and no cgroup namespace to root in it
   const cgroup = keepRootlessCgroup(spec, opts.cgroup);
   if (!cgroup) linux.namespaces = nss.filter((n) => n.type !== 'cgroup');
-  const own = (maps: IdMapping[], count: number, id: number): IdMapping[] =>
-    ids.mode === 'subids' ? [...maps, { containerID: count, hostID: id, size: 1 }] : maps;
   if (opts.keepId) {
     linux.uidMappings = keepIdMaps(ids.mode === 'subids' ? ids.uidMappings : [], ids.uid, ids.uid);
     linux.gidMappings = keepIdMaps(ids.mode === 'subids' ? ids.gidMappings : [], ids.gid, ids.gid);
     // the user's own ids inside unless --user says otherwise (podman)
     if (!opts.user && spec.process) spec.process.user = { ...spec.process.user, uid: ids.uid, gid: ids.gid };
   } else {
-    linux.uidMappings = own(ids.uidMappings, ids.uidCount, ids.uid);
-    linux.gidMappings = own(ids.gidMappings, ids.gidCount, ids.gid);
+    const m = containerMaps(ids);
+    linux.uidMappings = m.uid;
+    linux.gidMappings = m.gid;
   }
   // Docker's default "0 2147483647" names gids the namespace does not map (EINVAL): its mapped ones
   const ping = linux.sysctl?.['net.ipv4.ping_group_range'];
