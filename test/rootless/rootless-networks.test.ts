@@ -50,6 +50,11 @@ describe('rootless user-defined networks and --network container:', { concurrenc
       r = berth(['run', '-d', '--name', 'rn-pub', '-p', '8080:80', '--network', 'rn-net', 'busybox:latest', 'true']);
       assert.equal(r.code, 125);
       assert.match(r.err, /published ports \(-p, -P\) on a user-defined network: not supported by rootless berth yet/);
+      // --userns keep-id too: the network's containers share the rootless netns's user namespace
+      r = berth(['create', '--name', 'rn-kid', '--userns', 'keep-id', '--network', 'rn-net', 'busybox:latest', 'true']);
+      assert.equal(r.code, 125);
+      assert.match(r.err, /--userns keep-id: not supported on a user-defined network by rootless berth/);
+      assert.equal(berth(['ps', '-aq', '--filter', 'name=rn-kid']).out, '', 'nothing was created');
       r = berth(['run', '-d', '--name', 'rn-web', '--network', 'rn-net', 'busybox:latest', 'sh', '-c', 'echo web > /i.html; exec httpd -f -p 80 -h /']);
       assert.equal(r.code, 0, r.err);
       r = berth(['run', '-d', '--name', 'rn-two', '--network', 'rn-net', 'busybox:latest', 'sh', '-c', 'echo two > /i.html; exec httpd -f -p 80 -h /']);

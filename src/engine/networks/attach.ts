@@ -6,7 +6,7 @@
  * are undone by the next teardown of the container.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { BerthError, conflict } from '../../lib/index.js';
+import { conflict } from '../../lib/index.js';
 import { netStep, runNetSteps } from '../../sys/index.js';
 import {
   fwPorts, hostIfname, parseDnsConfig, portsView, startWiring,
@@ -135,11 +135,7 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
   });
   // rootless: the monitor enters the rootless network namespace, where the bridges are
   let userns: string | undefined;
-  if (isRootless()) {
-    if (Object.keys(o.publish ?? {}).length || (o.publishAll && exposedPorts(c, o).length)) {
-      throw new BerthError({ kind: 'usage', op, message: `${op}: published ports (-p, -P) on a user-defined network: not supported by rootless berth yet (nothing forwards the host's ports into the rootless network namespace); use the default network (pasta) with -p` });
-    }
-    if (o.userns === 'keep-id') throw new BerthError({ kind: 'usage', op, message: `${op}: --userns keep-id: not supported on a user-defined network by rootless berth (its containers share the rootless network namespace's user namespace)` });
+  if (isRootless()) { // (what a rootless user network cannot have was refused at create: plan.ts)
     const j = await rootlessJoin(core.options.runRoot, op);
     wiring.pre = j.pre;
     userns = j.userns;
