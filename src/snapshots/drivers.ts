@@ -28,40 +28,30 @@ export interface Driver {
   mounts(kind: SnapshotKind, dir: string, parents: string[]): Mount[];
 }
 
-export const overlayDriver: Driver = {
-  name: 'overlay',
-  applyMode: 'overlay',
-  async create(dir, kind) {
-    mkdirSync(join(dir, 'fs'), 0o755);
-    if (kind === 'active') mkdirSync(join(dir, 'work'), 0o700);
-  },
-  mounts(kind, dir, parents) {
-    const fs = join(dir, 'fs');
-    if (kind === 'active') {
-      if (!parents.length) return [bindMount(fs, false)];
-      return [overlayMount(parents, fs, join(dir, 'work'))];
-    }
-    if (!parents.length) return [bindMount(fs, true)];
-    if (parents.length === 1) return [bindMount(parents[0]!, true)];
-    return [overlayMount(parents)];
-  },
-};
+/** overlay's layout, whoever mounts it (the kernel's overlayfs, or the fuse-overlayfs program). */
+function layeredDriver(name: DriverName, layered: (lowers: string[], upper?: string, work?: string) => Mount): Driver {
+  return {
+    name,
+    applyMode: 'overlay',
+    async create(dir, kind) {
+      mkdirSync(join(dir, 'fs'), 0o755);
+      if (kind === 'active') mkdirSync(join(dir, 'work'), 0o700);
+    },
+    mounts(kind, dir, parents) {
+      const fs = join(dir, 'fs');
+      if (kind === 'active') {
+        if (!parents.length) return [bindMount(fs, false)];
+        return [layered(parents, fs, join(dir, 'work'))];
+      }
+      if (!parents.length) return [bindMount(fs, true)];
+      if (parents.length === 1) return [bindMount(parents[0]!, true)];
+      return [layered(parents)];
+    },
+  };
+}
 
-export const fuseOverlayDriver: Driver = {
-  name: 'fuse-overlayfs',
-  applyMode: 'overlay',
-  create: overlayDriver.create,
-  mounts(kind, dir, parents) {
-    const fs = join(dir, 'fs');
-    if (kind === 'active') {
-      if (!parents.length) return [bindMount(fs, false)];
-      return [fuseOverlayMount(parents, fs, join(dir, 'work'))];
-    }
-    if (!parents.length) return [bindMount(fs, true)];
-    if (parents.length === 1) return [bindMount(parents[0]!, true)];
-    return [fuseOverlayMount(parents)];
-  },
-};
+export const overlayDriver = layeredDriver('overlay', overlayMount);
+export const fuseOverlayDriver = layeredDriver('fuse-overlayfs', fuseOverlayMount);
 
 /** `cp -a` of a whole tree; reflinks where the filesystem can. */
 export function copyTree(src: string, dst: string): Promise<void> {

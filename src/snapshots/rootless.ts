@@ -103,19 +103,26 @@ export async function removeTreeRootless(ids: RootlessIds | undefined, path: str
 }
 
 /**
- * Can this user mount overlayfs in a user namespace (kernel ≥ 5.11)? Probed once with util-linux
- * `unshare` (a namespace mapping only the user's own id is enough).
+ * A mount in a user namespace of the user's (util-linux `unshare`: one mapping only the user's own
+ * id is enough) on `m` over lower `l` (holding f), upper `u` and work `w`: does f read through it?
+ * The mount is undone before the namespace ends.
  */
-export function probeRootlessOverlay(dir: string): { ok: boolean; reason?: string } {
-  const base = mkdtempSync(join(dir, 'rootless-overlay-probe-'));
+function probeInUserNs(dir: string, prefix: string, mount: string): { ok: boolean; reason?: string } {
+  const base = mkdtempSync(join(dir, prefix));
   try {
-    const script = 'cd "$1" && mkdir l u w m && echo ok > l/f && mount -t overlay overlay -o userxattr,lowerdir=l,upperdir=u,workdir=w m && cat m/f';
+    // unmounted before the namespace goes: fuse-overlayfs lives in it, and would keep it (and itself) alive
+    const script = `cd "$1" && mkdir l u w m && echo ok > l/f && ${mount} && { cat m/f; umount m; }`;
     const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', base], { encoding: 'utf8', timeout: 10_000 });
     if (r.status === 0 && r.stdout.trim() === 'ok') return { ok: true };
     return { ok: false, reason: (r.stderr || r.error?.message || `exit ${r.status}`).trim() };
   } finally {
-    try { removeTree(base); } catch { /* the work dir's inner dir: leave it to the next cleanup */ }
+    try { removeTree(base); } catch { /* the work dir's inner dir: left to the next cleanup */ }
   }
+}
+
+/** Can this user mount overlayfs in a user namespace (kernel ≥ 5.11)? Probed once. */
+export function probeRootlessOverlay(dir: string): { ok: boolean; reason?: string } {
+  return probeInUserNs(dir, 'rootless-overlay-probe-', 'mount -t overlay overlay -o userxattr,lowerdir=l,upperdir=u,workdir=w m');
 }
 
 /** Why fuse-overlayfs cannot serve this user (undefined: it can): the program, /dev/fuse. */
@@ -125,20 +132,9 @@ export function fuseOverlayMissing(): string | undefined {
   return undefined;
 }
 
-/**
- * Can this user mount with fuse-overlayfs in a user namespace? Probed once like
- * {@link probeRootlessOverlay}: a mount, a read through it, an unmount (the program exits then).
- */
+/** Can this user mount with fuse-overlayfs in a user namespace? Probed once as overlay is (the program exits at the unmount). */
 export function probeRootlessFuseOverlay(dir: string): { ok: boolean; reason?: string } {
   const missing = fuseOverlayMissing();
   if (missing) return { ok: false, reason: missing };
-  const base = mkdtempSync(join(dir, 'rootless-fuse-probe-'));
-  try {
-    const script = `cd "$1" && mkdir l u w m && echo ok > l/f && ${FUSE_OVERLAYFS} -o lowerdir=l,upperdir=u,workdir=w m && { cat m/f; umount m; }`;
-    const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', base], { encoding: 'utf8', timeout: 10_000 });
-    if (r.status === 0 && r.stdout.trim() === 'ok') return { ok: true };
-    return { ok: false, reason: (r.stderr || r.error?.message || `exit ${r.status}`).trim() };
-  } finally {
-    try { removeTree(base); } catch { /* left to the next cleanup */ }
-  }
+  return probeInUserNs(dir, 'rootless-fuse-probe-', `${FUSE_OVERLAYFS} -o lowerdir=l,upperdir=u,workdir=w m`);
 }
