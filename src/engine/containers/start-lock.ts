@@ -38,8 +38,16 @@ export function lockHeld(core: EngineCore, id: string): boolean {
  * Take the lock: its release function, or undefined when another holds it and `wait` is false.
  * Waiting gives up with an error after `timeoutMs`.
  */
-export async function lockContainer(core: EngineCore, id: string, wait: boolean, op: string, timeoutMs = 60_000): Promise<(() => void) | undefined> {
-  const path = startLockPath(core, id);
+export function lockContainer(core: EngineCore, id: string, wait: boolean, op: string, timeoutMs = 60_000): Promise<(() => void) | undefined> {
+  return lockFile(startLockPath(core, id), wait, op, 'the container is busy', timeoutMs);
+}
+
+/**
+ * A lock file as the container's (O_EXCL, its owner's pid, a stale one taken over): its release
+ * function, or undefined when another holds it and `wait` is false. Waiting gives up after
+ * `timeoutMs` with an error saying `busy`.
+ */
+export async function lockFile(path: string, wait: boolean, op: string, busy: string, timeoutMs = 60_000): Promise<(() => void) | undefined> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -53,7 +61,7 @@ export async function lockContainer(core: EngineCore, id: string, wait: boolean,
     }
     if (ownerGone(path)) { rmSync(path, { force: true }); continue; }
     if (!wait) return undefined;
-    if (Date.now() > end) throw new BerthError({ kind: 'conflict', op, path, message: `${op}: the container is busy (${path} held for ${timeoutMs / 1000} s)` });
+    if (Date.now() > end) throw new BerthError({ kind: 'conflict', op, path, message: `${op}: ${busy} (${path} held for ${timeoutMs / 1000} s)` });
     await sleep(10);
   }
 }

@@ -22,6 +22,7 @@ import { emptyPlan, HelperSession, processAlive, procStat, runNetSteps, step, us
 import { Firewall, NetworkRoom, type FirewallApi, type FwNetwork, type FwPort, type NetworkRecord } from '../../network/index.js';
 import { havePasta, PASTA, pastaPidFile } from './network.js';
 import { containerMaps, userIds } from './spec.js';
+import { lockFile } from '../containers/start-lock.js';
 import { haveTun, stopByPidFile } from './tools.js';
 
 const CLONE_NEWNET = 0x40000000;
@@ -59,20 +60,10 @@ export function ensureRootlessNetns(runRoot: string, op: string): Promise<number
   return starting;
 }
 
-/** One maker at a time across the user's berth processes: `<run-root>/rootless-netns.lock` (O_EXCL, its maker's pid). */
+/** One maker at a time across the user's berth processes: `<run-root>/rootless-netns.lock` (containers/start-lock.ts's kind). */
 async function locked<T>(runRoot: string, op: string, fn: () => Promise<T>): Promise<T> {
-  const lock = `${netnsDir(runRoot)}.lock`;
-  mkdirSync(runRoot, { recursive: true, mode: 0o700 });
-  for (let i = 0; ; i++) {
-    try { writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 }); break; } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = Number((() => { try { return readFileSync(lock, 'utf8'); } catch { return '0'; } })());
-      if (!holder || !existsSync(`/proc/${holder}`)) { rmSync(lock, { force: true }); continue; } // its maker died
-      if (i > 300) throw new BerthError({ kind: 'system', op, path: lock, message: `${op}: the rootless network namespace: still being made by process ${holder} after 30 s` });
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  try { return await fn(); } finally { rmSync(lock, { force: true }); }
+  const release = (await lockFile(`${netnsDir(runRoot)}.lock`, true, op, 'the rootless network namespace is still being made by another process', 30_000))!;
+  try { return await fn(); } finally { release(); }
 }
 
 function startNetns(runRoot: string, op: string): Promise<number> {
