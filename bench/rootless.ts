@@ -6,14 +6,15 @@
  *   a. `run --rm IMAGE true`, median of N                                  goal <= 0.5x podman
  *      (and with --network none, which leaves the network out)
  *   b. pull of a busybox + python3-library image (one layer, ~60 MB) from a local registry,
- *      storage emptied before each round                                    goal <= 0.85x podman
+ *      each image removed before each round (berth rmi / podman rmi -af: blobs and layers collected,
+ *      the storage itself kept)                                             goal <= 0.85x podman
  *   c. a published port on 127.0.0.1: download of 256 MiB from busybox httpd  goal >= podman's
  * Run as root after `npm run build`:  node build/bench/rootless.js   (BENCH_RL_N=10 runs of (a),
  * BENCH_RL_ROUNDS=3 rounds of (b) and (c)). /dev/net/tun is made 0666 for the run and restored.
  * Results: bench/results/rootless-DATE.json, with the load average before and after.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { repoRoot } from '../test/helpers/probe.js';
@@ -88,8 +89,14 @@ async function main(): Promise<void> {
 
     // b. pull
     const pull: Record<string, number[]> = { berth: [], podman: [] };
+    berth(['info'], false); // the data root made once, as podman's storage is (system migrate above)
+    const dataRoot = join(home, '.local/share/berth');
     for (let i = 0; i < ROUNDS; i++) {
-      rmSync(join(home, '.local/share/berth'), { recursive: true, force: true });
+      // as podman's: the image removed (its blobs and layers collected), the storage kept
+      berth(['rmi', '-f', ref], false);
+      const count = (d: string) => { try { return readdirSync(join(dataRoot, d)).length; } catch { return 0; } };
+      const left = count('content/blobs/sha256') + count('snapshots/snapshots');
+      if (left) throw new Error(`berth rmi left ${left} blobs or snapshots in ${dataRoot}: the pull would not start empty`);
       execFileSync('sync');
       pull.berth!.push(berth(['pull', '-q', ref]).ms);
       podman(['rmi', '-af'], false);

@@ -148,6 +148,7 @@ int op_mount(struct step *s);
 int op_mkdir(struct step *s);
 int op_mknod(struct step *s);
 int op_symlink(struct step *s);
+int op_lchown_list(struct step *s);
 int op_mask(struct step *s);
 int op_readonly(struct step *s);
 int op_mount_setattr(struct step *s);

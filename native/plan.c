@@ -46,6 +46,7 @@ static const struct op ops[] = {
 	{ "mkdir", L_CHILD, 3, op_mkdir },
 	{ "mknod", L_CHILD, 8, op_mknod },
 	{ "symlink", L_CHILD, 3, op_symlink },
+	{ "lchown_list", L_CHILD, 2, op_lchown_list },
 	{ "mask", L_CHILD, 2, op_mask },
 	{ "readonly", L_CHILD, 2, op_readonly },
 	{ "mount_setattr", L_CHILD, 4, op_mount_setattr },

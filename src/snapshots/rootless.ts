@@ -1,16 +1,15 @@
 /**
  * Rootless storage (issue 17): an ordinary user cannot chown(2), so layers are unpacked as the
- * user with their owners recorded, then chowned into the user's subordinate ids by one process
- * running as root of the storage user namespace (sys/idmap.ts: 0 → the user, 1 + k → the k-th
+ * user with their owners recorded, then chowned into the user's subordinate ids by one helper
+ * (started while the layer is written, handed the list at its end) running as root of the storage user namespace (sys/idmap.ts: 0 → the user, 1 + k → the k-th
  * subordinate id). Trees holding the container's ids are removed in that namespace too.
  * In the single-id fallback only id 0 can be mapped (to the user, who already owns the files).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants as fsc, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants as fsc, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError } from '../lib/index.js';
-import { removeInStorageNs, runInStorageNs, subIdsHint, type IdMapping, type RootlessIds } from '../sys/index.js';
+import { removeInStorageNs, StorageChown, subIdsHint, type IdMapping, type OwnerRecord, type RootlessIds } from '../sys/index.js';
 import type { ApplyOptions } from './apply.js';
 import { removeTree } from './fsutil.js';
 import { USER_OPAQUE_XATTR } from './layerfs.js';
@@ -34,15 +33,29 @@ export function containerOwner(ids: RootlessIds, uid: number, gid: number): { ui
   return { uid: own(ids.uidMappings, ids.uidCount, ids.uid, uid), gid: own(ids.gidMappings, ids.gidCount, ids.gid, gid) };
 }
 
-/** A chown(2) that lchowns and, for modes with setuid/setgid (which chown clears), chmods again. */
-const CHOWN_SCRIPT = `const fs=require('fs');const l=JSON.parse(fs.readFileSync(process.argv[1],'utf8'));
-for(const [p,u,g,m] of l){fs.lchownSync(p,u,g);if(m!==null)fs.chmodSync(p,m);}`;
-
 export class RootlessOwners {
   /** [path, storage-ns uid, storage-ns gid, mode to set again or null] */
-  private readonly entries: Array<[string, number, number, number | null]> = [];
+  private readonly entries: OwnerRecord[] = [];
+  private chown?: StorageChown;
 
   constructor(readonly ids: RootlessIds) {}
+
+  /**
+   * Start the storage namespace's process now (subordinate ids only), so that it is ready when
+   * the files are: `apply` then only hands the list over.
+   */
+  begin(what: string): this {
+    if (this.ids.mode === 'subids') this.chown ??= new StorageChown(this.ids, what);
+    return this;
+  }
+
+  /** End a begun process without setting anything (the unpack failed). */
+  async cancel(): Promise<void> {
+    const c = this.chown;
+    this.chown = undefined;
+    this.entries.length = 0;
+    await c?.cancel();
+  }
 
   /** ApplyOptions for applyLayer: the owners are recorded (container ids), checked against the map. */
   applyOptions(): Pick<ApplyOptions, 'owner' | 'ownerHost' | 'opaqueXattr'> {
@@ -75,18 +88,13 @@ export class RootlessOwners {
     this.host(path, this.ids.uidMappings[0]!.hostID, this.ids.gidMappings[0]!.hostID, undefined);
   }
 
-  /** chown what was recorded, in the storage namespace (one process). */
+  /** chown what was recorded, in the storage namespace (one helper, its native `lchown_list` step). */
   async apply(what: string): Promise<void> {
-    if (!this.entries.length) return;
-    const dir = mkdtempSync(join(tmpdir(), 'berth-chown-'));
-    try {
-      const list = join(dir, 'list.json');
-      writeFileSync(list, JSON.stringify(this.entries));
-      await runInStorageNs(this.ids, [process.execPath, '-e', CHOWN_SCRIPT, list], what);
-      this.entries.length = 0;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    if (!this.entries.length) { await this.cancel(); return; }
+    const c = this.chown ?? new StorageChown(this.ids, what);
+    this.chown = undefined;
+    const list = this.entries.splice(0);
+    await c.finish(list);
   }
 }
 

@@ -325,16 +325,17 @@ export class Snapshotter {
       tarStream.destroy();
       throw err;
     }
+    let owners: RootlessOwners | undefined;
     try {
       const row = this.require('unpack layer', key);
       const parents = this.driver.applyMode === 'overlay' ? this.meta.chain(row).map((p) => this.fsOf(p.id)) : undefined;
-      const owners = this.ids && new RootlessOwners(this.ids);
+      owners = this.ids && new RootlessOwners(this.ids).begin('unpack layer'); // ready while the layer is written
       owners?.containerRoot(this.fsOf(row.id)); // a layer without a "./" entry
       const res = await applyLayer(decompress(tarStream, req.mediaType), this.fsOf(row.id), { mode: this.driver.applyMode, parents, ...owners?.applyOptions() });
-      await owners?.apply('unpack layer');
       if (req.diffID && res.diffID !== req.diffID) {
         throw invalid('unpack layer', `unpack layer: diffID mismatch: expected ${req.diffID}, got ${res.diffID}`);
       }
+      await owners?.apply('unpack layer');
       const cid = chainID(parent, res.diffID);
       const labels: Record<string, string> = { ...req.labels, [DIFFID_LABEL]: res.diffID, [SIZE_LABEL]: String(res.size) };
       const committed = this.meta.immediate(() => {
@@ -350,6 +351,7 @@ export class Snapshotter {
       return { chainID: cid, diffID: res.diffID, size: res.size, reused: !committed };
     } catch (err) {
       tarStream.destroy();
+      await owners?.cancel();
       try { await this.remove(key); } catch { /* left for cleanup() */ }
       throw err;
     }

@@ -159,6 +159,60 @@ export async function runInStorageNs(ids: RootlessIds, argv: string[], what: str
   }
 }
 
+/** An owner to set in the storage namespace: path, storage-ns uid and gid, mode to set again (or null). */
+export type OwnerRecord = [path: string, uid: number, gid: number, mode: number | null];
+
+/**
+ * The owners of files the user made, set as root of a storage user namespace (the native
+ * `lchown_list` step: no program of its own). Started early, so that the helper, its namespace and
+ * its maps are ready while the files are still being written; `finish` hands the list over and
+ * waits, `cancel` ends it with nothing done.
+ */
+export class StorageChown {
+  private readonly s: HelperSession;
+  private stderr = '';
+  private done = false;
+
+  constructor(ids: RootlessIds, private readonly what: string) {
+    const plan = emptyPlan();
+    plan.pre.push(step('spawn', [CLONE_NEWUSER], 'create a user namespace'));
+    plan.post.push(...userNsMapSteps(ids.mode, ids.storageUid, ids.storageGid));
+    plan.post.push(step('release', [], 'release the process'), step('await_ready', [], 'wait for the owners to be set'), step('wait_exit', [], 'wait for the process to exit'));
+    plan.child.push(step('await_release', [], 'wait for the maps'), step('user', [0, 0, -1], 'become root in the user namespace'),
+      step('lchown_list', [0], 'set the owners read on stdin'), step('exec', [TRUE, 1, TRUE, 0], 'end', TRUE));
+    this.s = new HelperSession(plan, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.s.child.stdin?.on('error', () => { /* the helper failed: its error comes as a message */ });
+    this.s.child.stderr?.on('data', (d: Buffer) => { if (this.stderr.length < 4096) this.stderr += d.toString(); });
+  }
+
+  async finish(records: OwnerRecord[]): Promise<void> {
+    this.done = true;
+    const stdin = this.s.child.stdin!;
+    try {
+      const lines = records.map(([p, u, g, m]) => `${u} ${g} ${m === null ? '-' : m.toString(8)} ${p}\0`);
+      for (let i = 0; i < lines.length; i += 512) stdin.write(lines.slice(i, i + 512).join(''));
+      stdin.end();
+      await this.s.expect('ready', this.what);
+      const m = await this.s.expect('exit', this.what);
+      if (m.code !== 0) throw new BerthError({ kind: 'system', op: this.what, message: `${this.what}: setting the owners failed (exit ${m.code})${this.stderr.trim() ? `: ${this.stderr.trim()}` : ''}` });
+    } finally {
+      this.s.close();
+      await this.s.exited;
+    }
+  }
+
+  /** End it without setting anything (the unpack failed). */
+  async cancel(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.s.child.stdin?.end();
+    this.s.close();
+    await this.s.exited.catch(() => undefined);
+  }
+}
+
+const TRUE = '/bin/true';
+
 /** `rm -rf` in the storage namespace: trees holding files of the container's ids. */
 export function removeInStorageNs(ids: RootlessIds, paths: string[], what: string): Promise<void> {
   return runInStorageNs(ids, ['/bin/rm', '-rf', '--', ...paths], what);
