@@ -7,7 +7,7 @@ import {
 import type { NetworkMemo } from '../engine/index.js';
 import type { Container } from '../engine/store/index.js';
 import { createRequest } from './create.js';
-import { ApiError, frame, qBool, qFilters, qInt, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
+import { ApiError, frame, qBool, qInt, readJSON, sendEmpty, sendJSON, type ApiContext } from './http.js';
 import { connectPending } from './attach.js';
 
 const get = (core: EngineCore, ref: string): Container => reconcile(core, core.store.containers.get(ref));

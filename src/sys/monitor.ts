@@ -3,7 +3,7 @@
  * attach over its unix socket, read the exit file it leaves, parse its json-file log lines.
  */
 import { connect, type Socket } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, Writable } from 'node:stream';
 import { BerthError, readSmallFile, wrapError } from '../lib/index.js';

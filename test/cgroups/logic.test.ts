@@ -9,7 +9,7 @@ import {
 } from '../../src/cgroups/index.js';
 import { ownCgroups, resolveDir, checkPath } from '../../src/cgroups/detect.js';
 import { ACC_M, ACC_R, ACC_W } from '../../src/cgroups/devices.js';
-import type { LinuxDeviceCgroup, Resources } from '../../src/cgroups/index.js';
+import type { LinuxDeviceCgroup } from '../../src/cgroups/index.js';
 import { tmp } from './util.js';
 
 test('cpu.shares -> cpu.weight follows runc/crun (1024 -> 100, clamps)', () => {

@@ -202,7 +202,7 @@ test('list: running only by default, newest first, -n, and every ps filter', wit
     s.containers.create({ name, image, imageId, labels, volumes: name === 'web' ? [{ name: 'data', destination: '/srv' }] : [] });
   const web = mk('web', 'nginx:latest', IMG, { tier: 'front', env: 'prod' });
   const db = mk('db', 'postgres:16', IMG2, { tier: 'back' });
-  const job = mk('job', 'busybox:latest', IMG, {});
+  mk('job', 'busybox:latest', IMG, {});
   const fresh = mk('fresh', 'busybox:latest', IMG, {});
   s.containers.setState('web', 'running', { pid: 1 });
   s.containers.setState('db', 'running', { pid: 2 });

@@ -25,8 +25,6 @@ function agree(kind: 'runtime' | 'image', root: string, file: string, docs: Iter
   return n;
 }
 
-const one = (doc: unknown) => [{ path: [], doc }];
-
 test('valid samples pass both validators', () => {
   for (const [root, file, doc] of [
     ['config', 'config-schema.json', exampleSpec()], ['config', 'config-schema.json', exampleSpec({ rootless: true })],

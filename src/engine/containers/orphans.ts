@@ -5,7 +5,7 @@
  * moment. Everything here is synchronous: reconcile is called by every command that reads a
  * record, and must return the truth.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Container as RuntimeContainer } from '../../runtime/index.js';
 import { readSmallFile } from '../../lib/index.js';
