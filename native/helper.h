@@ -192,6 +192,7 @@ int op_stdio_pipes(struct step *s);
 int op_monitor(struct step *s);
 int op_dns(struct step *s);
 int op_port_hold(struct step *s);
+int op_exit_runner(struct step *s);
 int mon_hold_fd(int fd);                      /* kept open by the monitor; -1 + errno */
 int op_health(struct step *s);
 /* seccomp (seccomp.c) */

@@ -206,8 +206,12 @@ static void close_others(int logfd)
  * the command is re-parented. */
 void mon_exit_command(void)
 {
-	if (!M.exitcmd || M.cleaned)
+	if (!M.exitcmd || M.cleaned) {
+		mon_runner_close();
 		return;
+	}
+	if (mon_runner_exec(M.exitcmd) == 0)
+		return; /* run by the runner forked before the namespaces were joined (monitor_runner.c) */
 	pid_t p = fork();
 	if (p != 0)
 		return; /* the monitor; a failed fork just loses the command */

@@ -97,6 +97,10 @@ void mon_exit_status(int status);       /* the init was reaped: note status, tim
 void mon_exit_record(void);             /* write EXITFILE and build the exit frame */
 void mon_exit_command(void);            /* run EXITCMD (unless a client took over), not waited for */
 
+/* monitor_runner.c: the exit command's runner, forked before any namespace is joined */
+int mon_runner_exec(char **argv);       /* hand EXITCMD to it: 0, or -1 when there is none */
+void mon_runner_close(void);            /* end it with nothing run */
+
 /* monitor_log.c: Docker json-file log */
 int mlog_open(const char *path, uint64_t maxsize, int maxfiles); /* -1 + errno */
 int mlog_enabled(void);

@@ -152,6 +152,9 @@ export function compileInit(c: InitContext): Plan {
   const isNew = (t: string) => namespaces.some((n) => n.type === t && !n.path);
 
   const mon = c.monitor;
+  // A monitor that joins a user namespace cannot leave it, and what it runs there has no rights
+  // in it: its exit command (cleanup, restart) is run by a runner forked before the joins.
+  if (mon?.exitCommand?.length && namespaces.some((n) => n.type === 'user' && n.path)) plan.pre.push(step('exit_runner', [], 'fork the exit command\'s runner'));
   plan.pre.push(...holdPortSteps(mon?.holdPorts));
   for (const t of JOIN_ORDER) {
     const ns = namespaces.find((n) => n.type === t && n.path);
