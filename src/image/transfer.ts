@@ -183,8 +183,10 @@ export class BlobDownload {
                 continue;
               }
             }
-            const b = buf();
-            const { bytesRead } = await fh!.read(b, 0, Math.min(b.length, self.written - pos), pos);
+            // a buffer of what is there (often a network chunk's worth), not 1 MiB each time: the
+            // chunks live on in the unpacker, and 1 MiB ones would make a GB of garbage per pull
+            const b = Buffer.allocUnsafe(Math.min(1 << 20, self.written - pos));
+            const { bytesRead } = await fh!.read(b, 0, b.length, pos);
             if (bytesRead) {
               pos += bytesRead;
               onRead?.(pos);
