@@ -31,20 +31,22 @@ test('image events: tag, save, rmi, load, import, image prune from the CLI, as b
     await c.ok(['load', '-i', join(dir, 'one.tar')]);
     writeFileSync(join(dir, 'hello'), 'hi\n');
     execFileSync('tar', ['-cf', join(dir, 'root.tar'), '-C', dir, 'hello']);
-    const imported = await c.ok(['import', join(dir, 'root.tar'), 'evt/imp:latest']);
+    const imported = await c.ok(['import', '-c', 'LABEL team=evt', join(dir, 'root.tar'), 'evt/imp:latest']);
     await c.ok(['rmi', 'evt/imp']);
     const dangling = await c.ok(['import', join(dir, 'root.tar')]);
     await c.ok(['image', 'prune', '-f']);
     const ev = await imageEvents(c, since);
     assert.deepEqual(ev, [
       `tag ${id} {"name":"evt/one:v1"}`,
-      'save evt/one:v1 {}',
+      `save ${id} {"name":"${id}"}`, // moby's: the image id, as actor and name
       `untag ${id} {"name":"evt/one:v1"}`,
-      `load ${id} {}`,
-      `import ${imported} {"name":"evt/imp:latest"}`,
-      `untag ${imported} {"name":"evt/imp:latest"}`,
-      `delete ${imported} {}`,
-      `import ${dangling} {}`,
+      `load ${id} {"name":"${id}"}`,
+      // moby's import: the tag, then the import named by the id; the image's labels in both
+      `tag ${imported} {"team":"evt","name":"evt/imp:latest"}`,
+      `import ${imported} {"team":"evt","name":"${imported}"}`,
+      `untag ${imported} {"team":"evt","name":"evt/imp:latest"}`,
+      `delete ${imported} {}`, // gone: no labels
+      `import ${dangling} {"name":"${dangling}"}`,
       `delete ${dangling} {}`,
       ev.at(-1)!.startsWith('prune  {"reclaimed":"') ? ev.at(-1)! : 'prune  {"reclaimed":…}',
     ]);
