@@ -60,6 +60,11 @@ export class NetworkRoom {
     return existsSync(this.marker(net)) && (net.driver !== 'bridge' || linkNames().has(net.iface));
   }
 
+  /** Run net steps where this room's networks live (the host's namespace, or the rootless one). */
+  run(steps: Step[], op: string): Promise<void> {
+    return this.runSteps(steps, op);
+  }
+
   /** Make the network's kernel side (idempotent): bridge, gateway addresses, sysctls, firewall. */
   async up(net: NetworkRecord, op: string): Promise<void> {
     mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });

@@ -12,7 +12,8 @@ import { ensurePredefined, insertNetwork, networkEvent, PREDEFINED, type Network
 import { refreshDnsTable, rewriteDnsConf } from './attach.js';
 import { leaseFor } from './lease.js';
 import { networkResource } from './shape.js';
-import { refuseUserNetwork } from '../rootless/network.js';
+import { PASTA_MODE, refuseUserNetwork } from '../rootless/network.js';
+import { isSlirpMode } from '../rootless/slirp.js';
 import { isRootless } from '../rootless/paths.js';
 import { stopRootlessNetns } from '../rootless/netns.js';
 
@@ -141,8 +142,14 @@ export async function connectNetwork(core: EngineCore, netRef: string, ref: stri
   if (existing.some((e) => e.networkId === n.id)) {
     throw conflict(op, `endpoint with name ${c.name} already exists in network ${n.name}`);
   }
+  const live = c.state.status === 'running' || c.state.status === 'paused';
+  // rootless: a running container can take a new interface only where root of the rootless network
+  // namespace's user namespace may reach it: when it joined that user namespace (a user network's)
+  if (live && isRootless() && (mode === PASTA_MODE || isSlirpMode(mode))) {
+    throw conflict(op, `${op} ${n.name}: container ${c.name} runs on the rootless default network (${mode}), in a user namespace of its own that the rootless network namespace cannot reach; stop it first, or run it on a user-defined network`);
+  }
   core.store.tx(() => core.store.networks.addEndpoint(c.id, n.id, req));
-  if (c.state.status !== 'running' && c.state.status !== 'paused') { event(core, 'connect', n, { container: c.id }); return; }
+  if (!live) { event(core, 'connect', n, { container: c.id }); return; }
   try {
     await hotConnect(core, c.id, c.state.pid, n, req, existing.length, op);
   } catch (e) {
@@ -160,7 +167,7 @@ async function hotConnect(core: EngineCore, id: string, pid: number, n: NetworkR
   const st: EndpointState = core.store.tx(() => leaseFor(core, id, n, req, slot, hostIfname(id, slot), op));
   const routed = core.store.networks.endpointsOf(id).some((e) => e.networkId !== n.id && e.state && (e.state.gateway4 || e.state.gateway6));
   // a failure here is undone by the caller (removeEndpoint drops the lease with the endpoint)
-  await runNetSteps(connectSteps(n, st, `/proc/${pid}/ns/net`, !routed && !n.internal), op);
+  await core.network.run(connectSteps(n, st, `/proc/${pid}/ns/net`, !routed && !n.internal), op); // rootless: in the rootless network namespace
   refreshDnsTable(core, n.id);
   rewriteDnsConf(core, id);
 }
@@ -180,7 +187,7 @@ export async function disconnectNetwork(core: EngineCore, netRef: string, ref: s
     const ports = core.store.networks.portsOf(c.id);
     const first = core.store.networks.endpointsOf(c.id).find((e) => e.state?.ipv4 || e.state?.ipv6);
     if (first?.networkId === n.id && ports.length) await core.network.unpublish(fwPorts(n.id, ep.state.ipv4, ep.state.ipv6, ports));
-    await runNetSteps(disconnectSteps(ep.state, `/proc/${c.state.pid}/ns/net`), op).catch((e: unknown) => { if (!force) throw e; });
+    await core.network.run(disconnectSteps(ep.state, `/proc/${c.state.pid}/ns/net`), op).catch((e: unknown) => { if (!force) throw e; });
   }
   core.store.tx(() => core.store.networks.removeEndpoint(c.id, n.id));
   refreshDnsTable(core, n.id);
