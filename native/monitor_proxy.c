@@ -1,62 +1,30 @@
-/* Monitor mode: published host ports forwarded by the monitor itself (docs/PLAN.md, "Monitor mode";
- * rootless containers on a user-defined network, like docker-proxy or podman's rootlessport, with no
- * process of their own). pre `port_proxy PROTO HOSTADDR HOSTPORT TARGETADDR TARGETPORT` runs first
- * in pre, before any setns: its socket is bound (and, for TCP, listening, with SO_REUSEADDR: see
- * mon_port_bind) in the host's network namespace. The monitor then lives in the rootless network namespace (its later pre steps), so
- * every socket it opens towards TARGETADDR:TARGETPORT (the container's address on its bridge) is
- * opened there.
+/* Monitor mode: published host ports relayed by the monitor itself (docs/PLAN.md, "Relayed
+ * ports"; rootless containers on a user-defined network, like docker-proxy or podman's
+ * rootlessport, with no process of their own). pre `port_proxy PROTO HOSTADDR HOSTPORT TARGETADDR
+ * TARGETPORT` runs first in pre, before any setns: its socket is bound (and, for TCP, listening,
+ * with SO_REUSEADDR: see mon_port_bind) in the host's network namespace. The monitor then lives in
+ * the rootless network namespace (its later pre steps), so every socket it opens towards
+ * TARGETADDR:TARGETPORT (the container's address on its bridge) is opened there.
  *
- * TCP: a connection accepted on the host socket gets a new socket connected (non-blocking) to the
- * target; bytes are relayed both ways through a buffer per direction (mapped per connection,
- * unmapped when it closes); an end of stream on one side is passed on with shutdown(SHUT_WR) once
- * the bytes before it are written; an error on either side closes both. At most PX_CONNS
- * connections: one more is accepted and closed at once. UDP: per client address a socket
- * connected to the target; its replies go back from the host socket (sendto the client); a flow
- * idle for PX_UDP_IDLE_MS goes, and a new client when the table is full takes the place of the
- * least recently used flow.
+ * This file: the step, the poll hooks and UDP: per client address a socket connected to the
+ * target; its replies go back from the host socket (sendto the client); a flow idle for
+ * PX_UDP_IDLE_MS goes, and a new client when the table is full takes the place of the least
+ * recently used flow. TCP: monitor_proxy_tcp.c.
  *
  * Everything is non-blocking, in the monitor's poll loop (proxy_fill, proxy_timeout,
  * proxy_events), and bounded per round, so a busy relay never holds up the monitor's other duties.
  * When the container exits, the host sockets are closed (proxy_stop): the host ports are free again
  * before the exit record is written. */
-#include "monitor.h"
+#include "monitor_proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#define PX_CONNS 256          /* TCP connections relayed at once */
-#define PX_UDP 256            /* UDP flows (client addresses) at once */
-#define PX_UDP_IDLE_MS 60000
-#define PX_BUF 32768          /* per direction of a TCP connection */
-#define PX_ROUNDS 16          /* reads (or accepts, datagrams) per event: the loop stays fair */
-#define PX_PAUSE_MS 1000      /* out of fds or memory: accepts wait this long (or for a close) */
-
-struct plisten {
-	int fd, udp;
-	struct sockaddr_storage target;
-	socklen_t tlen;
-};
-
-struct pdir {                 /* one direction: read from fd[i], written to fd[1 - i] */
-	size_t off, len;
-	int eof, shut;
-};
-
-struct pconn {
-	int used, connecting;
-	int fd[2];                /* 0: the client (host side), 1: the target */
-	struct pdir d[2];
-	unsigned char *mem;       /* 2 * PX_BUF */
-};
 
 struct pflow {
 	int fd;                   /* connected to the target; 0: slot free */
@@ -66,15 +34,13 @@ struct pflow {
 	struct sockaddr_storage peer;
 };
 
-static struct plisten *LS;
-static int nl, capl;
-static struct pconn C[PX_CONNS];
+struct plisten *LS;
+int nl;
+static int capl;
 static struct pflow FL[PX_UDP];
-static int chigh, uhigh;      /* slots at and beyond these are free */
-static long paused_until;     /* accepts paused (EMFILE, ENOMEM) until then */
+static int uhigh;             /* slots at and beyond it are free */
 static unsigned char dgram[65536];
-/* what each poll entry of the last proxy_fill was */
-static struct pent { char kind; short side; int idx; } *ent;
+static struct pent *ent;      /* what each poll entry of the last proxy_fill was */
 
 static int parse_target(const char *addr, uint64_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -139,151 +105,6 @@ int proxy_poll_max(void)
 		return 0;
 	}
 	return nl + 2 * PX_CONNS + PX_UDP;
-}
-
-/* ---- TCP ---- */
-
-static void conn_close(int k, int reset)
-{
-	struct pconn *c = &C[k];
-	struct linger lg = { 1, 0 };
-	if (reset) /* the client sees the failure (a reset) rather than an empty answer */
-		setsockopt(c->fd[0], SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-	close(c->fd[0]);
-	if (c->fd[1] >= 0)
-		close(c->fd[1]);
-	if (c->mem)
-		munmap(c->mem, 2 * PX_BUF);
-	memset(c, 0, sizeof *c);
-	paused_until = 0; /* an fd is free again */
-	while (chigh > 0 && !C[chigh - 1].used)
-		chigh--;
-}
-
-/* Move bytes of direction i (read from fd[i], written to fd[1 - i]). 0, or -1 once the connection is closed. */
-static int pump(int k, int i)
-{
-	struct pconn *c = &C[k];
-	struct pdir *d = &c->d[i];
-	unsigned char *b = c->mem + (size_t)i * PX_BUF;
-	for (int round = 0; round < PX_ROUNDS;) {
-		if (d->off < d->len) {
-			ssize_t w = send(c->fd[1 - i], b + d->off, d->len - d->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0 && errno == EAGAIN)
-				return 0;
-			if (w < 0) {
-				conn_close(k, 1);
-				return -1;
-			}
-			d->off += (size_t)w;
-			continue;
-		}
-		d->off = d->len = 0;
-		if (d->eof) {
-			if (!d->shut) {
-				shutdown(c->fd[1 - i], SHUT_WR);
-				d->shut = 1;
-			}
-			return 0;
-		}
-		ssize_t r = recv(c->fd[i], b, PX_BUF, MSG_DONTWAIT);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN)
-			return 0;
-		if (r < 0) {
-			conn_close(k, 1);
-			return -1;
-		}
-		if (r == 0)
-			d->eof = 1;
-		d->len = (size_t)r;
-		round++;
-	}
-	return 0;
-}
-
-static void relay(int k)
-{
-	if (pump(k, 0) < 0 || pump(k, 1) < 0)
-		return;
-	if (C[k].d[0].shut && C[k].d[1].shut)
-		conn_close(k, 0);
-}
-
-static void connected(int k)
-{
-	struct pconn *c = &C[k];
-	int err = 0, one = 1;
-	socklen_t el = sizeof err;
-	if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-		err = errno;
-	if (err) {
-		conn_close(k, 1);
-		return;
-	}
-	setsockopt(c->fd[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	c->connecting = 0;
-	relay(k);
-}
-
-/* A connection for listener l: its target socket, connecting. */
-static void conn_open(int l, int cfd)
-{
-	int k = 0, one = 1;
-	while (k < PX_CONNS && C[k].used)
-		k++;
-	if (k == PX_CONNS) {
-		struct linger lg = { 1, 0 };
-		setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-		close(cfd); /* refused: too many at once */
-		return;
-	}
-	struct pconn *c = &C[k];
-	memset(c, 0, sizeof *c);
-	c->fd[0] = cfd;
-	c->fd[1] = -1;
-	c->used = 1;
-	if (k >= chigh)
-		chigh = k + 1;
-	c->mem = mmap(NULL, 2 * PX_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (c->mem == MAP_FAILED) {
-		c->mem = NULL;
-		conn_close(k, 1);
-		return;
-	}
-	setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	c->fd[1] = socket(LS[l].target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd[1] < 0) {
-		conn_close(k, 1);
-		return;
-	}
-	if (connect(c->fd[1], (struct sockaddr *)&LS[l].target, LS[l].tlen) == 0) {
-		connected(k);
-		return;
-	}
-	if (errno != EINPROGRESS) {
-		conn_close(k, 1);
-		return;
-	}
-	c->connecting = 1;
-}
-
-static void tcp_accept(int l, long now)
-{
-	for (int round = 0; round < PX_ROUNDS; round++) {
-		int fd = accept4(LS[l].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0) {
-			conn_open(l, fd);
-			continue;
-		}
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-			paused_until = now + PX_PAUSE_MS; /* the connection waits in the backlog */
-		if (errno != EINTR && errno != ECONNABORTED)
-			return;
-	}
 }
 
 /* ---- UDP ---- */
@@ -388,30 +209,12 @@ int proxy_fill(struct pollfd *p, int n)
 		return n;
 	long now = mon_now_ms();
 	for (int l = 0; l < nl; l++) {
-		if (LS[l].fd < 0 || (!LS[l].udp && paused_until > now))
+		if (LS[l].fd < 0 || (!LS[l].udp && !px_accepting(now)))
 			continue;
 		ent[e] = (struct pent){ 'l', 0, l };
 		p[n + e++] = (struct pollfd){ LS[l].fd, POLLIN, 0 };
 	}
-	for (int k = 0; k < chigh; k++) {
-		struct pconn *c = &C[k];
-		if (!c->used)
-			continue;
-		if (c->connecting) {
-			ent[e] = (struct pent){ 'c', 1, k };
-			p[n + e++] = (struct pollfd){ c->fd[1], POLLOUT, 0 };
-			continue;
-		}
-		for (int i = 0; i < 2; i++) {
-			/* fd[i]: read when its direction's buffer is empty, written when the other's is not */
-			short ev = (!c->d[i].eof && c->d[i].len == 0 ? POLLIN : 0) |
-				   (c->d[1 - i].off < c->d[1 - i].len ? POLLOUT : 0);
-			if (!ev)
-				continue;
-			ent[e] = (struct pent){ 'c', (short)i, k };
-			p[n + e++] = (struct pollfd){ c->fd[i], ev, 0 };
-		}
-	}
+	e = px_tcp_fill(p + n, ent, e);
 	for (int k = 0; k < uhigh; k++) {
 		if (FL[k].fd <= 0)
 			continue;
@@ -426,8 +229,8 @@ int proxy_timeout(long now, int timeout)
 	long d = -1;
 	if (!ent)
 		return timeout;
-	if (paused_until > now)
-		d = paused_until;
+	if (!px_accepting(now))
+		d = px_paused_until();
 	for (int k = 0; k < uhigh; k++)
 		if (FL[k].fd > 0 && (d < 0 || FL[k].last + PX_UDP_IDLE_MS < d))
 			d = FL[k].last + PX_UDP_IDLE_MS;
@@ -453,17 +256,10 @@ void proxy_events(struct pollfd *p, int n)
 			if (LS[k].udp)
 				udp_in(k, now);
 			else
-				tcp_accept(k, now);
+				px_accept(k, now);
 			break;
 		case 'c':
-			/* closed meanwhile (by its other entry); a slot is reused only by an accept, and
-			 * the listeners' entries come first */
-			if (!C[k].used || C[k].fd[ent[e].side] != p[e].fd)
-				break;
-			if (C[k].connecting)
-				connected(k);
-			else
-				relay(k);
+			px_tcp_event(k, ent[e].side, p[e].fd);
 			break;
 		case 'u':
 			if (FL[k].fd == p[e].fd)
@@ -481,9 +277,8 @@ void proxy_events(struct pollfd *p, int n)
  * (else they relay what is left while the monitor finishes). */
 void proxy_stop(int all)
 {
-	for (int k = 0; all && k < chigh; k++)
-		if (C[k].used)
-			conn_close(k, 0);
+	if (all)
+		px_tcp_stop();
 	for (int k = 0; k < uhigh; k++)
 		if (FL[k].fd > 0)
 			flow_close(k);

@@ -56,6 +56,16 @@ if (mode === 'echo' || mode === 'digest') {
     const b = Buffer.concat(got);
     out(mode === 'echo' ? { sent: sha(data), got: sha(b), len: b.length, ended } : { want: data.length + ' ' + sha(data), got: b.toString() });
   });
+} else if (mode === 'many') {
+  // 40 connections at once, 256 KiB each way
+  const res = await Promise.all(Array.from({ length: 40 }, () => new Promise((resolve) => {
+    const data = randomBytes(256 << 10), got = [];
+    const c = net.connect(port, host, () => { c.write(data); c.end(); });
+    c.on('data', (d) => got.push(d));
+    c.on('error', (e) => resolve(e.code));
+    c.on('end', () => resolve(sha(Buffer.concat(got)) === sha(data) ? 'ok' : 'corrupt'));
+  })));
+  out({ res: [...new Set(res)] });
 } else if (mode === 'big') {
   let n = 0; const t0 = process.hrtime.bigint();
   const c = net.connect(port, host);
@@ -101,10 +111,10 @@ describe('relayed host ports (port_proxy)', { skip }, () => {
   const stops: Array<() => Promise<void>> = [];
 
   /** A container (busybox sleep) joining "inner": its monitor relays there. */
-  const inInner = (): Ctr => {
+  const inInner = (nofile = 1024): Ctr => {
     const w = mkdtempSync(join(tmpdir(), 'berth-proxy-'));
     const b = makeBundle(join(w, 'bundle'), {
-      process: { args: ['/bin/sleep', '1000'] },
+      process: { args: ['/bin/sleep', '1000'], rlimits: [{ type: 'RLIMIT_NOFILE', soft: nofile, hard: nofile }] },
       linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: inner.path }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] },
     }, { probe: false });
     return { id: uniqueId('proxy'), bundle: b.dir, work: w, root: join(w, 'state') };
@@ -171,6 +181,16 @@ describe('relayed host ports (port_proxy)', { skip }, () => {
     // the proxy closed the download's connection first (its TIME_WAIT is on the host port): bound again all the same
     assert.equal(tryTake('tcp', '127.0.0.1', 18182), 'ok');
     assert.equal(tryTake('udp', '127.0.0.1', 18153), 'ok');
+  });
+
+  it('short of fds: copies instead of splicing, and accepts wait for fds rather than failing', async () => {
+    const c = inInner(64);
+    // 64 fds for the monitor: the pipes of a few connections, then buffers, then a full table of fds
+    const pids = launchIn(host.path, c, { proxyPorts: [{ proto: 'tcp', ip: '127.0.0.1', port: 18184, targetIp: '127.0.0.1', targetPort: 9080 }] }, ['prlimit', '--nofile=64']);
+    ctrs.push([c, pids.error ? undefined : pids]);
+    assert.ok(!pids.error, JSON.stringify(pids));
+    assert.deepEqual(client('many', 18184), { res: ['ok'] });
+    assert.deepEqual(client('echo', 18184).len, 4 << 20, 'it serves on afterwards');
   });
 
   it('fails early with EADDRINUSE naming the port when a host process has it', async () => {
