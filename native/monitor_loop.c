@@ -1,7 +1,9 @@
 /* Monitor: the single-threaded poll() loop. Container output goes to the log and to attached
  * clients (read only while every client has room: a slow client slows the container, as with
  * Docker, but never blocks the loop); stdin frames go to the container; SIGCHLD (signalfd)
- * reaps every child, the container init included. When the init is gone: drain the output left,
+ * reaps every child, the container init included. The embedded DNS (monitor_dns.c), the
+ * healthcheck (monitor_health.c) and the port proxy (monitor_proxy.c; its host sockets close when
+ * the init is reaped) hook into the same poll. When the init is gone: drain the output left,
  * write the exit file, send the exit frame, wait for the clients to have it (and for cleanup=1
  * clients to say whether they did the cleanup), run the exit command unless one did, and leave. */
 #include "monitor.h"
