@@ -152,8 +152,16 @@ int dns_upstreams(const struct sockaddr_storage **up, const socklen_t **len);
 int dns_local(const unsigned char *m, size_t n, unsigned char *out, size_t cap, size_t *olen);
 size_t dns_servfail(const unsigned char *m, size_t n, unsigned char *out, size_t cap);
 
-/* monitor_ports.c: pre `port_hold` sockets, kept by the monitor */
+/* monitor_ports.c: pre `port_hold` sockets (and `port_proxy`'s), kept by the monitor */
 int mon_ports_fds(const int **fds);
+/* a socket bound to a host port (SOCK_* flags added; listener: a TCP one gets SO_REUSEADDR); -1 with the error recorded */
+int mon_port_bind(const char *op, const char *proto, const char *addr, uint64_t port, int flags, int listener, char *what, size_t cap);
+/* monitor_proxy.c: pre `port_proxy`, relayed by the monitor loop */
+int proxy_poll_max(void);                    /* poll entries it may add (0: none) */
+int proxy_fill(struct pollfd *p, int n);     /* append its poll entries at p[n]; returns the new n */
+int proxy_timeout(long now, int timeout);    /* the poll timeout, shortened to its next deadline */
+void proxy_events(struct pollfd *p, int n);  /* its entries (as filled) after poll */
+void proxy_stop(int all);                    /* close the host sockets (the ports are free); all: every socket */
 /* monitor_health.c: healthchecks on the monitor's timer */
 int mh_poll(struct pollfd *p, int n);        /* add the running check's fds (at most 2) */
 int mh_timeout(long now, int timeout);       /* poll timeout, shortened for the next health event */

@@ -1,7 +1,9 @@
 /* Monitor: the single-threaded poll() loop. Container output goes to the log and to attached
  * clients (read only while every client has room: a slow client slows the container, as with
  * Docker, but never blocks the loop); stdin frames go to the container; SIGCHLD (signalfd)
- * reaps every child, the container init included. When the init is gone: drain the output left,
+ * reaps every child, the container init included. The embedded DNS (monitor_dns.c), the
+ * healthcheck (monitor_health.c) and the port proxy (monitor_proxy.c; its host sockets close when
+ * the init is reaped) hook into the same poll. When the init is gone: drain the output left,
  * write the exit file, send the exit frame, wait for the clients to have it (and for cleanup=1
  * clients to say whether they did the cleanup), run the exit command unless one did, and leave. */
 #include "monitor.h"
@@ -32,8 +34,10 @@ static void reap(void)
 		}
 		if (p <= 0)
 			return;
-		if (p == M.init && !M.exited)
+		if (p == M.init && !M.exited) {
 			mon_exit_status(st);
+			proxy_stop(0); /* nothing to forward to: the published host ports are free now */
+		}
 		else
 			mh_reaped(p, mon_now_ms());
 	}
@@ -142,8 +146,14 @@ static void drain(long now)
 
 void mon_loop(void)
 {
-	struct pollfd p[6 + MON_CLIENTS + DNS_POLL];
+	static struct pollfd base[6 + MON_CLIENTS + DNS_POLL];
+	struct pollfd *p = base;
 	struct client *pc[6 + MON_CLIENTS];
+	int extra = proxy_poll_max(); /* the port proxy's entries follow the DNS server's */
+	if (extra && !(p = calloc(sizeof base / sizeof base[0] + (size_t)extra, sizeof *p))) {
+		proxy_stop(1); /* the ports go rather than hang */
+		p = base;
+	}
 	reap(); /* the init may be gone already */
 	for (;;) {
 		long now = mon_now_ms();
@@ -192,6 +202,8 @@ void mon_loop(void)
 		}
 		int nd = n; /* the embedded DNS server's entries follow the clients' */
 		n = dns_fill(p, n);
+		int npx = n;
+		n = proxy_fill(p, n);
 		int timeout = -1;
 		if (M.exited && !M.drained)
 			timeout = (int)(M.drain_deadline > now ? M.drain_deadline - now : 0);
@@ -202,6 +214,7 @@ void mon_loop(void)
 			timeout = (int)(d > now ? d - now : 0);
 		}
 		timeout = dns_timeout(now, timeout);
+		timeout = proxy_timeout(now, timeout);
 		timeout = mh_timeout(now, timeout);
 		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -226,7 +239,8 @@ void mon_loop(void)
 			mon_stdin_write();
 		if (il >= 0 && p[il].revents)
 			mon_accept();
-		dns_events(p + nd, n - nd);
+		dns_events(p + nd, npx - nd);
+		proxy_events(p + npx, n - npx);
 		for (int k = nfixed; k < nd; k++)
 			if (p[k].revents && pc[k]->fd >= 0)
 				mon_client_events(pc[k], p[k].revents);

@@ -20,6 +20,7 @@ static const struct op ops[] = {
 	{ "stdio_pipes", L_PRE, 2, op_stdio_pipes },
 	{ "port_hold", L_PRE, 4, op_port_hold },
 	{ "exit_runner", L_PRE, 1, op_exit_runner },
+	{ "port_proxy", L_PRE, 6, op_port_proxy },
 	/* post */
 	{ "idmap", L_POST, 3, op_idmap },
 	{ "setgroups", L_POST, 2, op_setgroups },

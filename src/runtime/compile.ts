@@ -38,6 +38,9 @@ export interface MonitorOptions {
   dnsConfig?: string;
   /** Host ports bound (never listened on) in the caller's network namespace for the container's life; ip '' = all. */
   holdPorts?: HoldPort[];
+  /** Host ports bound (TCP: listening) in the caller's network namespace and relayed by the monitor to
+   *  a target address in the namespace it joins (rootless user networks); ip '' = all. */
+  proxyPorts?: ProxyPort[];
   /** a healthcheck run by the monitor (docs/PLAN.md "Healthchecks") */
   health?: HealthOptions;
 }
@@ -47,8 +50,21 @@ export interface HoldPort { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: num
 /** `port_hold` steps: first in pre, so they bind in the caller's (the host's) network namespace. */
 export function holdPortSteps(ports: HoldPort[] | undefined): Step[] {
   return (ports ?? []).map((p) => {
-    const what = `${p.proto} ${p.ip.includes(':') ? `[${p.ip}]` : p.ip || '[::]'}:${p.port}`;
+    const what = hostPortName(p.proto, p.ip, p.port);
     return step('port_hold', [p.proto, p.ip, p.port], `reserve the host port ${what}`, what);
+  });
+}
+
+export interface ProxyPort { proto: 'tcp' | 'udp'; ip: string; port: number; targetIp: string; targetPort: number }
+
+const hostPortName = (proto: string, ip: string, port: number) => `${proto} ${ip.includes(':') ? `[${ip}]` : ip || '[::]'}:${port}`;
+
+/** `port_proxy` steps: first in pre, so they bind in the caller's (the host's) network namespace. */
+export function proxyPortSteps(ports: ProxyPort[] | undefined): Step[] {
+  return (ports ?? []).map((p) => {
+    const what = hostPortName(p.proto, p.ip, p.port);
+    const to = `${p.targetIp.includes(':') ? `[${p.targetIp}]` : p.targetIp}:${p.targetPort}`;
+    return step('port_proxy', [p.proto, p.ip, p.port, p.targetIp, p.targetPort], `forward the host port ${what} to ${to}`, what);
   });
 }
 
@@ -155,7 +171,7 @@ export function compileInit(c: InitContext): Plan {
   // A monitor that joins a user namespace cannot leave it, and what it runs there has no rights
   // in it: its exit command (cleanup, restart) is run by a runner forked before the joins.
   if (mon?.exitCommand?.length && namespaces.some((n) => n.type === 'user' && n.path)) plan.pre.push(step('exit_runner', [], 'fork the exit command\'s runner'));
-  plan.pre.push(...holdPortSteps(mon?.holdPorts));
+  plan.pre.push(...proxyPortSteps(mon?.proxyPorts), ...holdPortSteps(mon?.holdPorts));
   for (const t of JOIN_ORDER) {
     const ns = namespaces.find((n) => n.type === t && n.path);
     if (ns) plan.pre.push(step('setns', [ns.path!, NAMESPACES[t]!.flag], `join the ${t} namespace ${ns.path}`, ns.path));

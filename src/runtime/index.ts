@@ -1,6 +1,6 @@
 export { Container, type RuntimeOptions } from './container.js';
 export { create, launch, type CreateOptions, type Launched } from './create.js';
-export { type MonitorOptions, type HoldPort, type HealthOptions } from './compile.js';
+export { type MonitorOptions, type HoldPort, type ProxyPort, type HealthOptions } from './compile.js';
 export { type RootfsMount } from './compile-mounts.js';
 export { start, releaseFifo } from './start.js';
 export { run, type RunOptions } from './run.js';

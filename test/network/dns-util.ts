@@ -229,14 +229,16 @@ export function sleeper(): Ctr {
   return { id: uniqueId('dns'), bundle: b.dir, work, root: join(work, 'state') };
 }
 
-/** Launch with the runtime (monitor mode) from a driver inside `nsPath`, so the monitor's own
- * network namespace is that test netns; returns the pids, or the launch error. */
-export function launchIn(nsPath: string, c: Ctr, monitor: Record<string, unknown>): Launch & { error?: { message: string; path?: string; code?: string; errno?: number; step?: string } } {
+/** Launch with the runtime (monitor mode) from a driver inside `nsPath` (run under `prefix`, if
+ * any), so the monitor's own network namespace is that test netns; returns the pids, or the launch error. */
+export function launchIn(nsPath: string, c: Ctr, monitor: Record<string, unknown>, prefix: string[] = []): Launch & { error?: { message: string; path?: string; code?: string; errno?: number; step?: string } } {
   const file = join(c.work, 'driver.mjs');
   writeFileSync(file, DRIVER);
   const rtUrl = new URL('../../src/runtime/index.js', import.meta.url).href;
   const full = { log: '', maxSize: 0, maxFiles: 1, exitFile: join(c.work, `${c.id}.exit`), socket: join(c.work, `${c.id}.sock`), stdin: false, ...monitor };
-  const r = inNs(nsPath, process.execPath, [file, rtUrl, JSON.stringify({ root: c.root, id: c.id, bundle: c.bundle, monitor: full })]);
+  const args = [file, rtUrl, JSON.stringify({ root: c.root, id: c.id, bundle: c.bundle, monitor: full })];
+  // prefix: a command the driver runs under (e.g. prlimit)
+  const r = prefix.length ? inNs(nsPath, prefix[0]!, [...prefix.slice(1), process.execPath, ...args]) : inNs(nsPath, process.execPath, args);
   if (r.status !== 0) throw new Error(`driver failed (${r.status}): ${r.err}`);
   return JSON.parse(r.out.trim().split('\n').pop()!);
 }

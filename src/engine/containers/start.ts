@@ -214,7 +214,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       log: c.logPath, maxSize: Number(lc['max-size'] ?? 0), maxFiles: Number(lc['max-file'] ?? 1) || 1,
       exitFile: paths.exitFile, socket: paths.socket, stdin: !!o.openStdin,
       exitCommand: core.exitCommand(c.id),
-      dnsConfig: net?.dnsConfig, holdPorts: net?.holdPorts,
+      dnsConfig: net?.dnsConfig, holdPorts: net?.holdPorts, proxyPorts: net?.proxyPorts,
       health: healthOptionsOf(core, c, (c.config as { Shell?: string[] }).Shell),
     };
     const attachFirst = !!so.attach;

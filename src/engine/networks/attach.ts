@@ -6,7 +6,7 @@
  * are undone by the next teardown of the container.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { conflict } from '../../lib/index.js';
+import { BerthError, conflict } from '../../lib/index.js';
 import { netStep, runNetSteps } from '../../sys/index.js';
 import {
   fwPorts, hostIfname, parseDnsConfig, portsView, startWiring,
@@ -20,11 +20,15 @@ import { ensurePredefined, networkEvent } from './records.js';
 import { leaseFor } from './lease.js';
 import { lockHeld } from '../containers/start-lock.js';
 import { isRootless } from '../rootless/paths.js';
+import type { ProxyPort } from '../../runtime/index.js';
 import { rootlessJoin } from '../rootless/netns.js';
 
 export interface NetworkStart {
   wiring: Wiring;
+  /** Rootful: the host ports the monitor reserves (the firewall DNATs them to the container). */
   holdPorts: { proto: 'tcp' | 'udp' | 'sctp'; ip: string; port: number }[];
+  /** Rootless: the host ports the monitor listens on and relays to the container (`port_proxy`). */
+  proxyPorts: ProxyPort[];
   dnsConfig?: string;
   /** The container's addresses (for its /etc/hosts). */
   addresses: string[];
@@ -135,7 +139,8 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
   });
   // rootless: the monitor enters the rootless network namespace, where the bridges are
   let userns: string | undefined;
-  if (isRootless()) { // (what a rootless user network cannot have was refused at create: plan.ts)
+  const rootless = isRootless();
+  if (rootless) { // (what a rootless user network cannot have was refused at create: plan.ts)
     const j = await rootlessJoin(core.options.runRoot, op);
     wiring.pre = j.pre;
     userns = j.userns;
@@ -147,12 +152,15 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
   // the rules can be in place before the container runs: their nft transaction overlaps the launch
   const gwIdx = states.findIndex((st) => st.ipv4 || st.ipv6);
   const out: Partial<NetworkStart> = {};
-  out.published = ports.length && gwIdx >= 0
+  // rootless: no rule of the rootless network namespace can catch the host's packets; the monitor
+  // listens on the host ports itself and relays to the container (port_proxy)
+  out.published = ports.length && gwIdx >= 0 && !rootless
     ? room.publish(fwPorts(recs[gwIdx]!.id, states[gwIdx]!.ipv4, states[gwIdx]!.ipv6, ports)).catch((e: unknown) => { out.publishError = e; })
     : Promise.resolve();
   return Object.assign(out, {
     wiring,
-    holdPorts: ports.map((p) => ({ proto: p.proto, ip: p.hostIp, port: p.hostPort })),
+    holdPorts: rootless ? [] : ports.map((p) => ({ proto: p.proto, ip: p.hostIp, port: p.hostPort })),
+    proxyPorts: rootless ? proxyPorts(ports, states[gwIdx], op) : [],
     dnsConfig,
     addresses: states.flatMap((s) => [s.ipv4, s.ipv6].filter((x): x is string => !!x)),
     embeddedDns: user.length > 0,
@@ -161,6 +169,22 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
     ipv6: recs.some((n) => n.ipv6),
     userns,
   }) as NetworkStart;
+}
+
+/**
+ * A rootless container's published ports as the monitor's relays: from the host port to the
+ * container's address on its first network with one (IPv6 for a host address of IPv6 when it has
+ * one). TCP and UDP only, as pasta (rootless/network.ts pastaPorts).
+ */
+export function proxyPorts(ports: PublishedPort[], st: EndpointState | undefined, op: string): ProxyPort[] {
+  const out: ProxyPort[] = [];
+  for (const p of ports) {
+    if (p.proto !== 'tcp' && p.proto !== 'udp') throw new BerthError({ kind: 'usage', op, message: `${op}: -p ${p.containerPort}/${p.proto}: rootless berth forwards tcp and udp only` });
+    const target = (p.hostIp.includes(':') && st?.ipv6) || st?.ipv4 || st?.ipv6;
+    if (!target) throw new BerthError({ kind: 'usage', op, message: `${op}: -p ${p.containerPort}/${p.proto}: the container has no address to forward the host port to` });
+    out.push({ proto: p.proto, ip: p.hostIp, port: p.hostPort, targetIp: target, targetPort: p.containerPort });
+  }
+  return out;
 }
 
 /** `--link name[:alias]` on the default bridge: the linked container's address under its names. */

@@ -59,11 +59,10 @@ export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Jo
     out.push({ net, request });
   }
   opts.network = out[0]!.net.isDefault ? 'bridge' : out[0]!.net.name;
-  // rootless: nothing forwards host ports into the rootless network namespace yet, and its
-  // containers share its user namespace (rootless/netns.ts)
-  if (rootless && (Object.keys(opts.publish ?? {}).length || opts.publishAll)) {
-    throw invalid(op, `published ports (-p, -P) on a user-defined network: not supported by rootless berth yet (nothing forwards the host's ports into the rootless network namespace); use the default network (pasta) with -p`);
-  }
+  // rootless: the monitor relays the published ports (tcp and udp: attach.ts proxyPorts), and the
+  // containers share the rootless network namespace's user namespace (rootless/netns.ts)
+  const sctp = rootless ? Object.keys(opts.publish ?? {}).find((k) => k.endsWith('/sctp')) : undefined;
+  if (sctp) throw invalid(op, `-p ${sctp}: rootless berth forwards tcp and udp only`);
   if (rootless && opts.userns === 'keep-id') {
     throw invalid(op, `--userns keep-id: not supported on a user-defined network by rootless berth (its containers share the rootless network namespace's user namespace)`);
   }

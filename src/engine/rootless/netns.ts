@@ -11,7 +11,9 @@
  * its monitor enters the rootless network namespace before the clone (a `pre` net step), so the
  * container's own network namespace is made inside the user namespace and its veth's outer end is
  * wired to the bridge by the monitor exactly as a rootful container's is to a host bridge, and the
- * embedded DNS binds 127.0.0.11 in it. The namespace goes when the user's last network is removed
+ * embedded DNS binds 127.0.0.11 in it. Its published ports are bound in the host's network namespace
+ * by the monitor (`port_proxy`, first in pre) and relayed by it to the container's address on the
+ * bridge (native/monitor_proxy.c). The namespace goes when the user's last network is removed
  * (its holder and pasta are killed, its state removed).
  */
 import { spawnSync } from 'node:child_process';
@@ -137,7 +139,11 @@ export function rootlessStepRunner(runRoot: string) {
   };
 }
 
-/** The firewall of the rootless network namespace: nft as root of its user namespace. */
+/**
+ * The firewall of the rootless network namespace: nft as root of its user namespace. Its networks'
+ * rules only: published ports are relayed by the containers' monitors from the host's namespace
+ * (`port_proxy`, networks/attach.ts), no rule of this namespace sees the host's packets.
+ */
 class RootlessFirewall implements FirewallApi {
   constructor(private readonly runRoot: string) {}
   private async fw(op: string, create: boolean): Promise<Firewall | undefined> {
@@ -148,9 +154,9 @@ class RootlessFirewall implements FirewallApi {
   }
   async addNetwork(n: FwNetwork) { await (await this.fw('firewall add network', true))!.addNetwork(n); }
   async removeNetwork(n: FwNetwork) { await (await this.fw('firewall remove network', false))?.removeNetwork(n); }
-  async addPorts(ports: FwPort[]) { await (await this.fw('firewall add ports', true))!.addPorts(ports); }
-  async removePorts(ports: FwPort[]) { await (await this.fw('firewall remove ports', false))?.removePorts(ports); }
-  async reload(state: { networks: FwNetwork[]; ports: FwPort[] }) { await (await this.fw('firewall reload', true))!.reload(state); }
+  async addPorts(_ports: FwPort[]) { /* relayed by the monitors */ }
+  async removePorts(_ports: FwPort[]) { /* relayed by the monitors */ }
+  async reload(state: { networks: FwNetwork[]; ports: FwPort[] }) { await (await this.fw('firewall reload', true))!.reload({ networks: state.networks, ports: [] }); }
 }
 
 /** The network room of a rootless engine: its kernel side is the rootless network namespace. */
