@@ -193,10 +193,12 @@ export function compileInit(c: InitContext): Plan {
   plan.pre.push(step('spawn', [flags], 'create the container process'));
 
   // rootless with more than the user's own id: the distribution's newuidmap/newgidmap write the maps
-  const subids = isNew('user') && c.rootless && rootlessNeedsIdmapTools(spec);
+  // (unless the helper joined the new namespace's parent first, whose root writes any of its ids)
+  const parentWrites = !!c.netSteps?.parentUserns;
+  const subids = isNew('user') && c.rootless && !parentWrites && rootlessNeedsIdmapTools(spec);
   if (subids) plan.post.push(...idmapExecSteps(spec.linux!.uidMappings!, spec.linux!.gidMappings!));
   else if (isNew('user')) {
-    if (c.rootless) plan.post.push(step('setgroups', ['deny'], 'deny setgroups in the user namespace'));
+    if (c.rootless && !parentWrites) plan.post.push(step('setgroups', ['deny'], 'deny setgroups in the user namespace'));
     plan.post.push(step('idmap', ['uid', idmap(spec.linux?.uidMappings)], 'write the uid mappings'));
     plan.post.push(step('idmap', ['gid', idmap(spec.linux?.gidMappings)], 'write the gid mappings'));
   }

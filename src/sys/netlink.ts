@@ -63,6 +63,9 @@ export interface NetSteps {
   parent: Step[];
   /** Run by the container process in its own netns before pivot_root. */
   child: Step[];
+  /** `pre` joins the user namespace the container's new one is made in: the helper, root of that
+   *  parent, writes the new one's maps itself (no newuidmap; setgroups stays allowed). */
+  parentUserns?: boolean;
 }
 
 /**

@@ -203,7 +203,7 @@ async function startLocked(core: EngineCore, id: string, so: StartOptions): Prom
       cgroupParent: core.options.cgroupParent, kernel, initPath: core.options.initPath, hostHostname: osHostname(),
       readFile: fuse ? (p: string) => readThroughLayers(snaps.layerDirs(c.snapshotKey), p) : inNs ? layeredReader(snaps.layerDirs(c.snapshotKey)) : undefined,
     });
-    if (isRootless()) { checkRootlessResources(o, op); rootlessSpec(spec, undefined, { keepId: o.userns === 'keep-id', user: o.user, joinUserns: net?.userns }); } // an ordinary user's container (rootless/spec.ts)
+    if (isRootless()) { checkRootlessResources(o, op); rootlessSpec(spec, undefined, { keepId: o.userns === 'keep-id', user: o.user, joinUserns: net?.userns, nested: !!net?.wiring.parentUserns }); } // an ordinary user's container (rootless/spec.ts)
     writeFileSync(paths.bundleConfig, JSON.stringify(spec));
     mark('bundle written');
     rmSync(paths.exitFile, { force: true });

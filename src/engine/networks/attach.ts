@@ -141,9 +141,12 @@ export async function prepareNetworks(core: EngineCore, c: Container, o: RunOpti
   let userns: string | undefined;
   const rootless = isRootless();
   if (rootless) { // (what a rootless user network cannot have was refused at create: plan.ts)
-    const j = await rootlessJoin(core.options.runRoot, op);
+    // --userns keep-id: a user namespace of its own, inside the rootless network namespace's
+    const nested = o.userns === 'keep-id';
+    const j = await rootlessJoin(core.options.runRoot, op, nested);
     wiring.pre = j.pre;
-    userns = j.userns;
+    if (nested) wiring.parentUserns = true;
+    else userns = j.userns;
   }
   const user = recs.map((n, i) => ({ n, i })).filter(({ n }) => !n.isDefault);
   let dnsConfig: string | undefined;

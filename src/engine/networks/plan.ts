@@ -59,12 +59,10 @@ export function planNetworks(core: EngineCore, opts: RunOptions, op: string): Jo
     out.push({ net, request });
   }
   opts.network = out[0]!.net.isDefault ? 'bridge' : out[0]!.net.name;
-  // rootless: the monitor relays the published ports (tcp and udp: attach.ts proxyPorts), and the
-  // containers share the rootless network namespace's user namespace (rootless/netns.ts)
+  // rootless: the monitor relays the published ports (tcp and udp: attach.ts proxyPorts); the
+  // containers share the rootless network namespace's user namespace, or with --userns keep-id
+  // have one of their own inside it (rootless/netns.ts)
   const sctp = rootless ? Object.keys(opts.publish ?? {}).find((k) => k.endsWith('/sctp')) : undefined;
   if (sctp) throw invalid(op, `-p ${sctp}: rootless berth forwards tcp and udp only`);
-  if (rootless && opts.userns === 'keep-id') {
-    throw invalid(op, `--userns keep-id: not supported on a user-defined network by rootless berth (its containers share the rootless network namespace's user namespace)`);
-  }
   return out;
 }

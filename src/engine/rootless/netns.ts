@@ -172,9 +172,16 @@ export class RootlessNetworkRoom extends NetworkRoom {
   }
 }
 
-/** What a container on a user network needs: the user namespace to join, the pre step entering the rootless netns. */
-export async function rootlessJoin(runRoot: string, op: string): Promise<{ userns: string; pre: Step[] }> {
+/**
+ * What a container on a user network needs: the user namespace to join, the pre step entering the
+ * rootless netns. `nested` (`--userns keep-id`): the monitor joins that user namespace itself (a
+ * pre step) and the container gets a user namespace of its own inside it, whose maps the monitor,
+ * root of its parent, writes (runtime/compile.ts, NetSteps.parentUserns).
+ */
+export async function rootlessJoin(runRoot: string, op: string, nested = false): Promise<{ userns: string; pre: Step[] }> {
   const pid = await ensureRootlessNetns(runRoot, op);
   const p = nsPaths(pid);
-  return { userns: p.user, pre: [step('setns', [p.net, CLONE_NEWNET], 'enter the rootless network namespace', p.net)] };
+  const net = step('setns', [p.net, CLONE_NEWNET], 'enter the rootless network namespace', p.net);
+  if (!nested) return { userns: p.user, pre: [net] };
+  return { userns: p.user, pre: [step('setns', [p.user, CLONE_NEWUSER], 'enter the rootless network namespace\'s user namespace', p.user), net] };
 }

@@ -85,14 +85,20 @@ function joinedUserns(nss: Array<{ type: string; path?: string }>, given?: strin
 }
 
 /** Make a container spec rootless: a user namespace with the user's maps (or one joined); cgroup resources only where delegated. */
-export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string; cgroup?: DelegationResult; joinUserns?: string } = {}): void {
+export function rootlessSpec(spec: Spec, ids: RootlessIds = userIds(), opts: { keepId?: boolean; user?: string; cgroup?: DelegationResult; joinUserns?: string; nested?: boolean } = {}): void {
   const linux = (spec.linux ??= {});
   const nss = (linux.namespaces ??= []);
   if (!nss.some((n) => n.type === 'user')) nss.push({ type: 'user', ...joinedUserns(nss, opts.joinUserns) });
   // a delegated cgroup (cgroup.ts) is kept with its limits; else none, and no cgroup namespace to root in it
   const cgroup = keepRootlessCgroup(spec, opts.cgroup);
   if (!cgroup) linux.namespaces = nss.filter((n) => n.type !== 'cgroup');
-  if (opts.keepId) {
+  if (opts.keepId && opts.nested && ids.mode === 'subids') {
+    // made inside the rootless network namespace's user namespace (netns.ts rootlessJoin): its
+    // maps name that namespace's ids, where k < count is the k-th subordinate id and count the user
+    linux.uidMappings = keepIdMaps([{ containerID: 0, hostID: 0, size: ids.uidCount }], ids.uid, ids.uidCount);
+    linux.gidMappings = keepIdMaps([{ containerID: 0, hostID: 0, size: ids.gidCount }], ids.gid, ids.gidCount);
+    if (!opts.user && spec.process) spec.process.user = { ...spec.process.user, uid: ids.uid, gid: ids.gid };
+  } else if (opts.keepId) {
     linux.uidMappings = keepIdMaps(ids.mode === 'subids' ? ids.uidMappings : [], ids.uid, ids.uid);
     linux.gidMappings = keepIdMaps(ids.mode === 'subids' ? ids.gidMappings : [], ids.gid, ids.gid);
     // the user's own ids inside unless --user says otherwise (podman)
