@@ -68,9 +68,10 @@ describe('rootless user-defined networks and --network container:', { concurrenc
       // monitor writes the maps): the user's own id inside, on the same bridge, by name both ways
       r = berth(['run', '-d', '--name', 'rn-kid', '--userns', 'keep-id', '--network', 'rn-net', 'busybox:latest', 'sh', '-c', 'echo kid > /tmp/i.html; exec httpd -f -p 8080 -h /tmp']);
       assert.equal(r.code, 0, r.err);
-      r = berth(['exec', 'rn-kid', 'sh', '-c', "awk '/^(Uid|Gid):/ { print $2 }' /proc/1/status; wget -qO- http://rn-web/i.html"]);
+      // (exec, like podman's, runs as the same user)
+      r = berth(['exec', 'rn-kid', 'sh', '-c', "awk '/^(Uid|Gid):/ { print $2 }' /proc/1/status; id -u; id -g; wget -qO- http://rn-web/i.html"]);
       const gid = spawnSync('id', ['-g', u!.name], { encoding: 'utf8' }).stdout.trim();
-      assert.equal(r.out, `${u!.uid}\n${gid}\nweb\n`, r.err);
+      assert.equal(r.out, `${u!.uid}\n${gid}\n${u!.uid}\n${gid}\nweb\n`, r.err);
       let kid = '';
       for (let i = 0; i < 30 && kid !== 'kid\n'; i++) { kid = berth(['exec', 'rn-two', 'wget', '-qO-', 'http://rn-kid:8080/i.html']).out; if (kid !== 'kid\n') await sleep(100); }
       assert.equal(kid, 'kid\n');

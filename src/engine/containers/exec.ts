@@ -33,7 +33,11 @@ export async function execInContainer(core: EngineCore, ref: string, r: ExecRequ
   if (!r.cmd.length) throw new BerthError({ kind: 'usage', op, message: `${op}: no command given` });
   const rootfs = `/proc/${c.state.pid}/root`;
   const cfg = c.config as { User?: string; WorkingDir?: string };
-  const userSpec = r.user ?? cfg.User ?? '';
+  const rc = RtContainer.load(core.runtime, c.id, 'exec');
+  // --userns keep-id (podman): the user's own ids are the container's user, for exec too
+  const keepId = (c.hostConfig as { UsernsMode?: string }).UsernsMode === 'keep-id' && !cfg.User;
+  const initUser = rc.st.config.process?.user;
+  const userSpec = r.user ?? (keepId && initUser ? `${initUser.uid}:${initUser.gid}` : cfg.User ?? '');
   let read = (p: string) => readRootfsFile(rootfs, p);
   if (c.snapshotKey && servedByFuse(core.paths(c.id).runDir)) { // rootless fuse-overlayfs: not readable from here
     const dirs = (await snapshotter(core.images)).layerDirs(c.snapshotKey);
@@ -44,7 +48,6 @@ export async function execInContainer(core: EngineCore, ref: string, r: ExecRequ
   const u = getExecUser(userSpec, passwd === undefined ? undefined : parsePasswd(passwd), group === undefined ? undefined : parseGroup(group));
   const env = [...(r.env ?? [])];
   if (u.home && !env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${u.home}`);
-  const rc = RtContainer.load(core.runtime, c.id, 'exec');
   const baseEnv = rc.st.config.process?.env ?? [];
   const keys = new Set(env.map((e) => e.split('=')[0]));
   const mergedEnv = [...baseEnv.filter((e) => !keys.has(e.split('=')[0]!)), ...env];
