@@ -8,3 +8,4 @@ export * from './monitor.js';
 export * from './netlink.js';
 export * from './idmap.js';
 export * from './tty.js';
+export * from './portprobe.js';

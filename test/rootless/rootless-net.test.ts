@@ -5,6 +5,8 @@
  * ps's PORTS, `berth port` — `-p CPORT` gets a free host port, and all are answered from the host.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fetchText, netMissing, netUser, type TestUser } from './user-util.js';
 
@@ -62,6 +64,33 @@ describe('rootless networking: published ports as rootful shows them', { concurr
     r = berth(['rm', '-f', 'rl-ports']);
     assert.equal(r.code, 0, r.err);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
+  });
+
+  it('a host port another process holds: refused when asked for (pasta would skip it silently), passed over when berth chooses', async (t) => {
+    if (why) return t.skip(why);
+    // a server of the test's (root) on 127.0.0.1: pasta's 0.0.0.0 bind would fail, its [::] one not
+    const listen = (port: number) => new Promise<Server>((res, rej) => { const s = createServer().once('error', rej).listen(port, '127.0.0.1', () => res(s)); });
+    const busy = await listen(0);
+    const port = (busy.address() as AddressInfo).port;
+    // the lowest port of the ephemeral range, which berth tries first for -p CPORT, held too
+    const lo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const low = await listen(lo).catch(() => undefined);
+    try {
+      let r = berth(['run', '-d', '--name', 'rl-busy', '-p', `${port}:80`, 'busybox:latest', 'httpd', '-f', '-p', '80']);
+      assert.equal(r.code, 125);
+      assert.match(r.err, new RegExp(`host port 0\\.0\\.0\\.0:${port}/tcp is already in use by another process`));
+      assert.equal(berth(['ps', '-q', '--filter', 'name=rl-busy']).out, '', 'not running');
+      berth(['rm', '-f', 'rl-busy']);
+      r = berth(['run', '-d', '--name', 'rl-busy', '-p', '80', 'busybox:latest', 'sh', '-c', 'echo chosen > /c.html; exec httpd -f -p 80 -h /']);
+      assert.equal(r.code, 0, r.err);
+      const chosen = Number(berth(['port', 'rl-busy', '80']).out.split('\n')[0]!.split(':').pop());
+      if (low) assert.notEqual(chosen, lo, 'the held lowest port was passed over');
+      assert.equal(await fetchText(`http://127.0.0.1:${chosen}/c.html`), 'chosen\n');
+    } finally {
+      berth(['rm', '-f', 'rl-busy']);
+      busy.close();
+      low?.close();
+    }
   });
 
   it('network create of a macvlan is refused (rootless networks are bridges), and leaves no record', (t) => {

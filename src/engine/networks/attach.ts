@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { BerthError, conflict } from '../../lib/index.js';
-import { netStep, runNetSteps } from '../../sys/index.js';
+import { hostPortFree, netStep, runNetSteps } from '../../sys/index.js';
 import {
   fwPorts, hostIfname, parseDnsConfig, portsView, startWiring,
   type DnsRecord, type EndpointState, type NetworkRecord, type PublishedPort, type Wiring,
@@ -62,6 +62,9 @@ function ephemeralRange(): [number, number] {
 const portTaken = (op: string, ip: string, port: number) =>
   conflict(op, `${op}: Bind for ${ip.includes(':') ? `[${ip}]` : ip || '0.0.0.0'}:${port} failed: port is already allocated`);
 
+const portInUse = (op: string, ip: string, port: number, proto: string) =>
+  conflict(op, `${op}: host port ${ip.includes(':') ? `[${ip}]` : ip || '0.0.0.0'}:${port}/${proto} is already in use by another process`);
+
 /** Choose the host ports (inside the caller's transaction). */
 export function allocatePorts(core: EngineCore, c: Container, o: RunOptions, op: string): PublishedPort[] {
   const nets = core.store.networks;
@@ -76,16 +79,21 @@ export function allocatePorts(core: EngineCore, c: Container, o: RunOptions, op:
     let port = 0;
     const m = /^(\d+)(?:-(\d+))?$/.exec(w.HostPort);
     const free = (p: number) => !nets.portHolder(proto, ip, p) && !out.some((x) => x.proto === proto && x.hostPort === p);
+    // a port berth chooses is also one no other process of the machine holds now (another data
+    // root's containers, a host server), as moby retries its choice when the bind fails
+    const bindable = (p: number) => hostPortFree(proto, ip, p);
     if (!m) {
       const used = nets.usedHostPorts(proto);
-      for (let p = lo; p <= hi; p++) if (!used.has(p) && free(p)) { port = p; break; }
+      for (let p = lo; p <= hi; p++) if (!used.has(p) && free(p) && bindable(p)) { port = p; break; }
       if (!port) throw conflict(op, `${op}: no free host port in ${lo}-${hi} for ${w.key}`);
     } else if (m[2] !== undefined) {
-      for (let p = Number(m[1]); p <= Number(m[2]); p++) if (free(p)) { port = p; break; }
+      for (let p = Number(m[1]); p <= Number(m[2]); p++) if (free(p) && bindable(p)) { port = p; break; }
       if (!port) throw portTaken(op, ip, Number(m[1]));
     } else {
       port = Number(m[1]);
       if (!free(port)) throw portTaken(op, ip, port);
+      // rootless: pasta binds what it can and says nothing of the rest; refused here instead
+      if (isRootless() && !bindable(port)) throw portInUse(op, ip, port, proto);
     }
     const p: PublishedPort = { proto, hostIp: ip, hostPort: port, containerPort: Number(cp) };
     nets.addPort(c.id, p);
