@@ -237,12 +237,22 @@ static int exit_command_parse(char *cmd)
 		int w = (int)strcspn(cmd, "\n");
 		return failm(EINVAL, "", "bad plan", "monitor: exit command \"%.*s\": not an absolute path", w > 64 ? 64 : w, cmd);
 	}
+	char **argv = mon_split_words(cmd);
+	if (!argv)
+		return fail(ENOMEM, "", "exit command");
+	M.exitcmd = argv;
+	return 0;
+}
+
+/* Words separated by "\n", split in place into a NULL-ended argv (calloc'd; NULL: no memory). */
+char **mon_split_words(char *cmd)
+{
 	size_t n = 1;
 	for (char *p = cmd; *p; p++)
 		n += *p == '\n';
 	char **argv = calloc(n + 1, sizeof *argv);
 	if (!argv)
-		return fail(ENOMEM, "", "exit command");
+		return NULL;
 	size_t k = 0;
 	for (char *p = cmd;;) {
 		argv[k++] = p;
@@ -252,8 +262,7 @@ static int exit_command_parse(char *cmd)
 		*p++ = 0;
 	}
 	argv[k] = NULL;
-	M.exitcmd = argv;
-	return 0;
+	return argv;
 }
 
 static int abs_or_empty(const char *p)

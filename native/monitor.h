@@ -96,6 +96,7 @@ long mon_now_ms(void);
 void mon_exit_status(int status);       /* the init was reaped: note status, time, OOM kills */
 void mon_exit_record(void);             /* write EXITFILE and build the exit frame */
 void mon_exit_command(void);            /* run EXITCMD (unless a client took over), not waited for */
+char **mon_split_words(char *cmd);      /* "\n"-separated words split in place (NULL: no memory) */
 
 /* monitor_runner.c: the exit command's runner, forked before any namespace is joined */
 int mon_runner_exec(char **argv);       /* hand EXITCMD to it: 0, or -1 when there is none */

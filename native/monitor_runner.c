@@ -52,20 +52,9 @@ static void run(int rfd)
 	if (!n || cmd[0] != '/')
 		_exit(0); /* nothing to run */
 	cmd[n] = 0;
-	size_t words = 1;
-	for (size_t k = 0; k < n; k++)
-		words += cmd[k] == '\n';
-	char **argv = calloc(words + 1, sizeof *argv);
+	char **argv = mon_split_words(cmd);
 	if (!argv)
 		_exit(127);
-	size_t k = 0;
-	for (char *p = cmd;;) {
-		argv[k++] = p;
-		p = strchr(p, '\n');
-		if (!p)
-			break;
-		*p++ = 0;
-	}
 	close(3);
 	execv(argv[0], argv);
 	_exit(127);
