@@ -170,7 +170,8 @@ export function compileInit(c: InitContext): Plan {
   const mon = c.monitor;
   // A monitor that joins a user namespace cannot leave it, and what it runs there has no rights
   // in it: its exit command (cleanup, restart) is run by a runner forked before the joins.
-  if (mon?.exitCommand?.length && namespaces.some((n) => n.type === 'user' && n.path)) plan.pre.push(step('exit_runner', [], 'fork the exit command\'s runner'));
+  // (a user namespace of the spec's joined, or the parent of a new one joined by the net steps)
+  if (mon?.exitCommand?.length && (namespaces.some((n) => n.type === 'user' && n.path) || c.netSteps?.parentUserns)) plan.pre.push(step('exit_runner', [], 'fork the exit command\'s runner'));
   plan.pre.push(...proxyPortSteps(mon?.proxyPorts), ...holdPortSteps(mon?.holdPorts));
   for (const t of JOIN_ORDER) {
     const ns = namespaces.find((n) => n.type === t && n.path);

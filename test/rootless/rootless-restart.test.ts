@@ -29,7 +29,7 @@ describe('rootless: the exit of a container on a user-defined network', { concur
 
   after(() => {
     if (!u) return;
-    berth(['rm', '-f', 'rx-fail', 'rx-once']);
+    berth(['rm', '-f', 'rx-fail', 'rx-once', 'rx-kid']);
     berth(['network', 'rm', 'rx-net']);
     done();
   });
@@ -65,7 +65,16 @@ describe('rootless: the exit of a container on a user-defined network', { concur
       if (!cleaned) await sleep(100);
     }
     assert.ok(cleaned, `the exited container's address was released by its cleanup: ${r.err}`);
-    assert.equal(berth(['rm', '-f', 'rx-fail', 'rx-once']).code, 0);
+    // --userns keep-id: a user namespace of its own inside the rootless one, which its monitor
+    // joined all the same: restarted by its own exit command too
+    r = berth(['run', '-d', '--name', 'rx-kid', '--userns', 'keep-id', '--restart', 'on-failure:1', '--network', 'rx-net', 'busybox:latest', 'sh', '-c', 'echo run; sleep 0.3; exit 4']);
+    assert.equal(r.code, 0, r.err);
+    const kid = r.out.trim();
+    const kidLog = join(u!.dataRoot, 'containers', kid, `${kid}-json.log`);
+    const kidRuns = () => { try { return (readFileSync(kidLog, 'utf8').match(/"run\\n"/g) ?? []).length; } catch { return 0; } };
+    for (let i = 0; i < 300 && kidRuns() < 2; i++) await sleep(100);
+    assert.equal(kidRuns(), 2, 'the keep-id container was restarted once by its own exit command');
+    assert.equal(berth(['rm', '-f', 'rx-fail', 'rx-once', 'rx-kid']).code, 0);
     for (let i = 0; i < 50 && /berth-helper|berth /.test(procs()); i++) await sleep(100);
     assert.doesNotMatch(procs(), /berth-helper|berth /, 'no monitor or runner of the user is left');
   });
