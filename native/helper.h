@@ -193,6 +193,7 @@ int op_monitor(struct step *s);
 int op_dns(struct step *s);
 int op_port_hold(struct step *s);
 int op_exit_runner(struct step *s);
+void trim_text(int text_only); /* monitor.c: drop the page-table entries of the binary's read-only mappings */
 int op_port_proxy(struct step *s);            /* monitor_proxy.c */
 int mon_hold_fd(int fd);                      /* kept open by the monitor; -1 + errno */
 int op_health(struct step *s);

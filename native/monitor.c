@@ -273,8 +273,8 @@ static int abs_or_empty(const char *p)
 /* Drop the page-table entries of our own read-only file mappings (the binary's text and rodata):
  * the start-up touched code the monitor never runs again, and a long-lived monitor should hold
  * only what its loop uses (refaulted from the page cache on demand). Writable mappings are left
- * alone: MADV_DONTNEED would reset them. */
-static void trim_text(void)
+ * alone: MADV_DONTNEED would reset them. `text_only`: the executable ones only (a watcher). */
+void trim_text(int text_only)
 {
 	static char buf[8192];
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
@@ -296,7 +296,7 @@ static void trim_text(void)
 			continue;
 		if (!exe[0])
 			snprintf(exe, sizeof(exe), "%s", path); /* the first mapping is the executable's */
-		if (!exe[0] || strcmp(path, exe) != 0 || perms[1] == 'w')
+		if (!exe[0] || strcmp(path, exe) != 0 || perms[1] == 'w' || (text_only && perms[2] != 'x'))
 			continue;
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 	}
@@ -375,6 +375,6 @@ int op_monitor(struct step *s)
 	S.ctl = S.sync = S.pidfd = S.master = -1;
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file size limit makes log writes fail (counted), not kill us */
-	trim_text();
+	trim_text(0);
 	mon_loop();
 }

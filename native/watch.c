@@ -47,6 +47,7 @@ int watch_main(int argc, char **argv)
 	if (*end || pid <= 0)
 		return 2;
 	int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	trim_text(1); /* it may wait for days: keep only the few code pages its wait uses */
 	if (fd >= 0) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		while (poll(&p, 1, -1) < 0 && errno == EINTR)
