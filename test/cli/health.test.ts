@@ -91,8 +91,9 @@ test('health: start period failures do not count; the last 5 results; --no-healt
     // the monitor (the init's parent) stays small between checks: Docker's shape costs no Node process
     const rss = await monitorRss(c, id), plain = await monitorRss(c, none);
     console.log(`# monitor VmRSS: ${rss} kB after ${h.Log.length}+ checks, ${plain} kB without a healthcheck`);
-    // idle monitors stay within 1 MiB, checks or not (the monitor drops its start-up's pages)
-    assert.ok(rss <= 1024 && plain <= 1024, `monitor RSS ${rss} kB, ${plain} kB without a healthcheck`);
+    // idle monitors stay within about 1 MiB, checks or not (the monitor drops its start-up's pages;
+    // 944 kB with checks before the helper carried the port relay, whose read-only data pages in: ~1000)
+    assert.ok(rss <= 1152 && plain <= 1024, `monitor RSS ${rss} kB, ${plain} kB without a healthcheck`);
     assert.equal(h.Status, 'starting');
     assert.equal(h.FailingStreak, 0);
     assert.equal(await c.ok(['inspect', '-f', '{{json .Config.Healthcheck.Test}}', none]), '["NONE"]');

@@ -225,7 +225,8 @@ test('monitor: attach gets live frames, sends stdin to cat and closes it; logs=1
     await until('replay on the second client', () => cb.out() === 'ready\nping\n');
     const rss = vmRss(pids.monitor);
     t.diagnostic(`monitor VmRSS with two attached clients: ${rss} kB`);
-    assert.ok(rss < 1024, `monitor RSS ${rss} kB`);
+    // (964 kB before the helper carried the port relay; its larger read-only data pages in, ~1020)
+    assert.ok(rss < 1152, `monitor RSS ${rss} kB`);
     const d = await attach(m.sock, { stdin: true, stdout: true });
     d.detach(); // leaving does not close the container's stdin
     assert.equal(await d.exit, null);
