@@ -16,7 +16,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { BerthError } from '../lib/index.js';
 import { HelperSession } from './helper.js';
-import { emptyPlan, step, type Step } from './plan.js';
+import { emptyPlan, step, type Plan, type Step } from './plan.js';
 
 export const NEWUIDMAP = '/usr/bin/newuidmap';
 export const NEWGIDMAP = '/usr/bin/newgidmap';
@@ -118,11 +118,6 @@ export function idmapExecSteps(uidMappings: IdMapping[], gidMappings: IdMapping[
 }
 
 /**
- * Run argv as root of a new storage user namespace of `ids` (its own mount namespace too) and
- * wait for it; a non-zero exit is an error carrying its stderr. In 'single' mode the maps are
- * written by the helper itself.
- */
-/**
  * The parent's steps that map a new user namespace: the subordinate ranges through
  * newuidmap/newgidmap, or (single-id mode) the user's own id written directly.
  */
@@ -136,14 +131,23 @@ export function userNsMapSteps(mode: RootlessIds['mode'], uid: IdMapping[], gid:
   ];
 }
 
-export async function runInStorageNs(ids: RootlessIds, argv: string[], what: string, env: Record<string, string> = {}): Promise<void> {
+/**
+ * A plan whose child becomes root of a new storage user namespace of `ids` (0 → the user, 1 + k →
+ * the k-th subordinate id; in 'single' mode the helper writes the maps itself) and then runs
+ * `tail`, which ends in an exec; the parent waits for that exec and for the exit.
+ */
+function storageNsPlan(ids: RootlessIds, tail: Step[]): Plan {
   const plan = emptyPlan();
   plan.pre.push(step('spawn', [CLONE_NEWUSER], 'create a user namespace'));
   plan.post.push(...userNsMapSteps(ids.mode, ids.storageUid, ids.storageGid));
   plan.post.push(step('release', [], 'release the process'), step('await_ready', [], 'wait for the process to start'), step('wait_exit', [], 'wait for the process to exit'));
-  const envList = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  plan.child.push(step('await_release', [], 'wait for the maps'), step('user', [0, 0, -1], 'become root in the user namespace'),
-    step('exec', [argv[0]!, argv.length, ...argv, envList.length, ...envList], `run ${argv[0]}`, argv[0]));
+  plan.child.push(step('await_release', [], 'wait for the maps'), step('user', [0, 0, -1], 'become root in the user namespace'), ...tail);
+  return plan;
+}
+
+/** Run argv as root of a new storage user namespace of `ids` and wait; a non-zero exit is an error carrying its stderr. */
+export async function runInStorageNs(ids: RootlessIds, argv: string[], what: string): Promise<void> {
+  const plan = storageNsPlan(ids, [step('exec', [argv[0]!, argv.length, ...argv, 0], `run ${argv[0]}`, argv[0])]);
   const s = new HelperSession(plan, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   s.child.stderr?.on('data', (d: Buffer) => { if (stderr.length < 4096) stderr += d.toString(); });
@@ -174,12 +178,7 @@ export class StorageChown {
   private done = false;
 
   constructor(ids: RootlessIds, private readonly what: string) {
-    const plan = emptyPlan();
-    plan.pre.push(step('spawn', [CLONE_NEWUSER], 'create a user namespace'));
-    plan.post.push(...userNsMapSteps(ids.mode, ids.storageUid, ids.storageGid));
-    plan.post.push(step('release', [], 'release the process'), step('await_ready', [], 'wait for the owners to be set'), step('wait_exit', [], 'wait for the process to exit'));
-    plan.child.push(step('await_release', [], 'wait for the maps'), step('user', [0, 0, -1], 'become root in the user namespace'),
-      step('lchown_list', [0], 'set the owners read on stdin'), step('exec', [TRUE, 1, TRUE, 0], 'end', TRUE));
+    const plan = storageNsPlan(ids, [step('lchown_list', [0], 'set the owners read on stdin'), step('exec', [TRUE, 1, TRUE, 0], 'end', TRUE)]);
     this.s = new HelperSession(plan, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.s.child.stdin?.on('error', () => { /* the helper failed: its error comes as a message */ });
     this.s.child.stderr?.on('data', (d: Buffer) => { if (this.stderr.length < 4096) this.stderr += d.toString(); });

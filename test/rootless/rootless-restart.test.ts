@@ -21,6 +21,13 @@ describe('rootless: the exit of a container on a user-defined network', { concur
   let done = () => {};
   const berth = (args: string[]) => u!.berth(args, { timeout: 60_000 });
   const procs = () => spawnSync('ps', ['-u', u!.name, '-o', 'args='], { encoding: 'utf8' }).stdout.trim();
+  /** How many times container `id` started (its "run" lines in its log file), waiting up to 30 s for `want`. */
+  const runsOf = async (id: string, want: number) => {
+    const log = join(u!.dataRoot, 'containers', id, `${id}-json.log`);
+    const runs = () => { try { return (readFileSync(log, 'utf8').match(/"run\\n"/g) ?? []).length; } catch { return 0; } };
+    for (let i = 0; i < 300 && runs() < want; i++) await sleep(100);
+    return runs();
+  };
 
   before(() => {
     if (why) return;
@@ -43,10 +50,7 @@ describe('rootless: the exit of a container on a user-defined network', { concur
     r = berth(['run', '-d', '--name', 'rx-fail', '--restart', 'on-failure:2', '--network', 'rx-net', 'busybox:latest', 'sh', '-c', 'echo run; sleep 0.3; exit 3']);
     assert.equal(r.code, 0, r.err);
     const id = r.out.trim();
-    const log = join(u!.dataRoot, 'containers', id, `${id}-json.log`);
-    const runs = () => { try { return (readFileSync(log, 'utf8').match(/"run\\n"/g) ?? []).length; } catch { return 0; } };
-    for (let i = 0; i < 300 && runs() < 3; i++) await sleep(100);
-    assert.equal(runs(), 3, 'started three times: restarted by its own exit command, twice');
+    assert.equal(await runsOf(id, 3), 3, 'started three times: restarted by its own exit command, twice');
     let state = '';
     for (let i = 0; i < 100; i++) {
       state = berth(['inspect', '-f', '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}', 'rx-fail']).out.trim();
@@ -69,11 +73,7 @@ describe('rootless: the exit of a container on a user-defined network', { concur
     // joined all the same: restarted by its own exit command too
     r = berth(['run', '-d', '--name', 'rx-kid', '--userns', 'keep-id', '--restart', 'on-failure:1', '--network', 'rx-net', 'busybox:latest', 'sh', '-c', 'echo run; sleep 0.3; exit 4']);
     assert.equal(r.code, 0, r.err);
-    const kid = r.out.trim();
-    const kidLog = join(u!.dataRoot, 'containers', kid, `${kid}-json.log`);
-    const kidRuns = () => { try { return (readFileSync(kidLog, 'utf8').match(/"run\\n"/g) ?? []).length; } catch { return 0; } };
-    for (let i = 0; i < 300 && kidRuns() < 2; i++) await sleep(100);
-    assert.equal(kidRuns(), 2, 'the keep-id container was restarted once by its own exit command');
+    assert.equal(await runsOf(r.out.trim(), 2), 2, 'the keep-id container was restarted once by its own exit command');
     assert.equal(berth(['rm', '-f', 'rx-fail', 'rx-once', 'rx-kid']).code, 0);
     for (let i = 0; i < 50 && /berth-helper|berth /.test(procs()); i++) await sleep(100);
     assert.doesNotMatch(procs(), /berth-helper|berth /, 'no monitor or runner of the user is left');
