@@ -1,12 +1,15 @@
 /**
  * A warm process (berth worker, berth serve) gives memory back once a burst of work is over: a
  * full garbage collection (V8 then returns its empty pages and shrinks the young generation) and
- * malloc_trim (glibc keeps freed memory of SQLite, libuv and V8's off-heap buffers otherwise).
+ * malloc_trim (glibc keeps freed memory of SQLite, libuv and V8's off-heap buffers otherwise),
+ * then drops its mappings of the node binary's clean pages (sys/pages.ts: ~40 MiB of code and
+ * symbol tables the start-up touched, left in the page cache and refaulted on use).
  * Checked every few seconds, never while busy, once per burst: an idle process does nothing.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { libcLibrary } from '../sys/index.js';
+import { realpathSync } from 'node:fs';
+import { dropCleanFilePages, libcLibrary } from '../sys/index.js';
 
 let gc: (() => void) | undefined;
 let trim: ((pad: number) => number) | undefined;
@@ -24,6 +27,9 @@ export function settleMemory(): void {
     trim ??= libcLibrary().func('int malloc_trim(size_t pad)') as (pad: number) => number;
     trim(0);
   } catch { /* not glibc */ }
+  try {
+    dropCleanFilePages(realpathSync(process.execPath));
+  } catch { /* no such path: keep the pages */ }
 }
 
 /**

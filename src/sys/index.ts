@@ -9,3 +9,4 @@ export * from './netlink.js';
 export * from './idmap.js';
 export * from './tty.js';
 export * from './portprobe.js';
+export * from './pages.js';
