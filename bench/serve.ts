@@ -4,6 +4,7 @@
  *   1. `docker run --rm busybox true`, the same docker CLI (/usr/local/bin/docker, 28) against
  *      `berth serve` and against dockerd 20.10 (apt docker.io)                goal ≤ 0.5×
  *   2. `docker ps` with 100 containers on each                                goal ≤ 0.5×
+ *      (and the CLI's own floor: the same `docker ps` against a stub that answers at once)
  *   3. `berth run --rm --network none busybox true` as a user runs it: the front dist/berth with
  *      no manual step (its warm process started by the first command) vs `podman run --rm
  *      --network none busybox true`                                           goal ≤ 0.5×
@@ -21,6 +22,7 @@
  * BENCH_SERVE_MANY=100 containers for ps and RSS). Writes bench/results/serve-<date>.json.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { get } from 'node:http';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, release } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +125,36 @@ async function setupBerthServe(work: string, tar: string): Promise<Berth> {
   must({ ...e, argv: (args) => [FRONT, ...args], env }, IMPORT(tar));
   e.version = `berth serve (${FRONT}), API ${must(e, ['version', '-f', '{{.Server.APIVersion}}']).stdout.trim()}, client ${DOCKER_CLI} ${must(e, ['version', '-f', '{{.Client.Version}}']).stdout.trim()}`;
   return e;
+}
+
+/**
+ * The docker CLI's own floor for `docker ps`: a stub server that answers `/_ping` and the listing at
+ * once with the answer berth serve gave (captured), so only the CLI's start, request, parse and
+ * print are timed — no server can make the same `docker ps` faster than this.
+ */
+async function stubServer(work: string, like: Berth): Promise<Engine & { body: number }> {
+  const sock = join(work, 'stub.sock'), bodyFile = join(work, 'stub-body.json');
+  const sockOf = (like.argv([])[2] ?? '').replace(/^unix:\/\//, '');
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    get({ socketPath: sockOf, path: '/v1.47/containers/json' }, (r) => {
+      const parts: Buffer[] = [];
+      r.on('data', (c: Buffer) => parts.push(c)).on('end', () => (r.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`listing: HTTP ${r.statusCode}`))));
+    }).on('error', reject);
+  });
+  writeFileSync(bodyFile, body);
+  const script = `const http = require('node:http'), body = require('node:fs').readFileSync(process.env.BODY);
+    http.createServer((q, s) => {
+      if (q.url.endsWith('/_ping')) { s.writeHead(200, { 'Api-Version': '1.47', 'Ostype': 'linux', 'Docker-Experimental': 'false', 'Content-Type': 'text/plain; charset=utf-8' }); s.end(q.method === 'HEAD' ? undefined : 'OK'); return; }
+      if (q.url.includes('/containers/json')) { s.writeHead(200, { 'Content-Type': 'application/json' }); s.end(body); return; }
+      s.writeHead(404, { 'Content-Type': 'application/json' }); s.end('{"message":"not in the stub"}');
+    }).listen(process.env.SOCK);`;
+  const server = spawn(process.execPath, ['-e', script], { env: { ...process.env, BODY: bodyFile, SOCK: sock }, stdio: 'ignore' });
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(50);
+  if (!existsSync(sock)) throw new Error('the stub server did not start');
+  return {
+    name: 'stub' as Engine['name'], argv: (args) => [DOCKER_CLI, '-H', `unix://${sock}`, ...args], env: like.env, rm: [], monitor: '', ids: new Set(),
+    notes: [], version: '', body: body.length, stop: async () => { server.kill('SIGKILL'); return []; },
+  };
 }
 
 /** dockerd 20.10 as engine-peers.ts starts it, driven by the same docker CLI as berth serve. */
@@ -244,8 +276,13 @@ async function main(): Promise<number> {
       const n = must(e, ['ps', '-q']).stdout.trim().split('\n').filter(Boolean).length;
       if (n !== MANY) throw new Error(`${e.name}: ${n} containers running, want ${MANY}`);
     }
-    const [sPs, dPs] = timeEach([[serve, ['ps']], [docker, ['ps']]]);
-    res.dockerPs = { 'berth-serve': stat(sPs!), docker: stat(dPs!), ratio: ratio(median(sPs!), median(dPs!)) };
+    const stub = await stubServer(work, serve);
+    engines.push(stub);
+    const [sPs, dPs, fPs] = timeEach([[serve, ['ps']], [docker, ['ps']], [stub, ['ps']]]);
+    res.dockerPs = {
+      'berth-serve': stat(sPs!), docker: stat(dPs!), ratio: ratio(median(sPs!), median(dPs!)),
+      clientFloor: { ...stat(fPs!), answerBytes: stub.body, ratioToDockerd: ratio(median(fPs!), median(dPs!)) },
+    };
     res.dockerRunD = { 'berth-serve': round(median(startMs['berth-serve']!)), docker: round(median(startMs.docker!)) };
     await sleep(15000);
     res.serveRssKiB.many = rssKiB(serve.daemons!());
@@ -272,6 +309,7 @@ async function main(): Promise<number> {
       `first \`berth run\` of a run root (it starts the warm process), median of ${first.wait!.length} (ms): waiting for it ${res.berthRun.firstCommand.wait.medianMs}; ` +
       `running in Node meanwhile (BERTH_WORKER_WAIT=0) ${res.berthRun.firstCommand.noWait.medianMs}, then the second ${res.berthRun.firstCommand.secondAfterNoWait.medianMs}; ` +
       `a Node process per command (BERTH_NO_WORKER=1) ${res.berthRun.firstCommand.node.medianMs}. ` +
+      `\`docker ps\` against a stub server answering at once with berth serve's ${res.dockerPs.clientFloor.answerBytes}-byte listing (the CLI's own floor), median of ${N}: ${res.dockerPs.clientFloor.medianMs} ms = ${res.dockerPs.clientFloor.ratioToDockerd}× dockerd's. ` +
       `berth serve RSS right after start ${MiB(res.serveRssKiB.afterStart)} MiB; the front's warm process after the runs ${MiB(res.warmRssKiB)} MiB; ` +
       `\`docker run -d\` median: berth serve ${res.dockerRunD['berth-serve']} ms, dockerd ${res.dockerRunD.docker} ms.`,
     ].join('\n');

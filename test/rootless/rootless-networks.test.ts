@@ -72,6 +72,8 @@ describe('rootless user-defined networks and --network container:', { concurrenc
       r = berth(['exec', 'rn-kid', 'sh', '-c', "awk '/^(Uid|Gid):/ { print $2 }' /proc/1/status; id -u; id -g; wget -qO- http://rn-web/i.html"]);
       const gid = spawnSync('id', ['-g', u!.name], { encoding: 'utf8' }).stdout.trim();
       assert.equal(r.out, `${u!.uid}\n${gid}\n${u!.uid}\n${gid}\nweb\n`, r.err);
+      // inspect shows that user, as podman's does
+      assert.equal(berth(['inspect', '-f', '{{.Config.User}}', 'rn-kid']).out, `${u!.uid}:${gid}\n`);
       let kid = '';
       for (let i = 0; i < 30 && kid !== 'kid\n'; i++) { kid = berth(['exec', 'rn-two', 'wget', '-qO-', 'http://rn-kid:8080/i.html']).out; if (kid !== 'kid\n') await sleep(100); }
       assert.equal(kid, 'kid\n');

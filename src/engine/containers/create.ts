@@ -134,6 +134,8 @@ export async function createContainer(core: EngineCore, req: CreateRequest): Pro
     const id = rec.id;
     const cfg = effectiveConfig(image.config, opts, { id });
     const config = dockerConfig(cfg, req.image, opts, flags);
+    // --userns keep-id (podman): the user's own ids are the container's user unless --user says otherwise
+    if (opts.userns === 'keep-id' && !opts.user) config.User = `${process.geteuid?.()}:${process.getegid?.()}`;
     const exposed = [...Object.keys(image.config.config?.ExposedPorts ?? {}), ...(opts.expose ?? []), ...Object.keys(opts.publish ?? {})];
     if (exposed.length) config.ExposedPorts = Object.fromEntries([...new Set(exposed)].map((k) => [k, {}]));
     const health = mergeHealthcheck(opts.healthcheck, image.config.config?.Healthcheck);
