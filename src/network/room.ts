@@ -117,8 +117,10 @@ export class NetworkRoom {
     return p;
   }
 
+  /** Remove a container's DNS configuration, and the temp files of writers killed mid-write. */
   removeDnsConf(containerId: string): void {
     rmSync(this.dnsConf(containerId), { force: true });
+    sweepTemps(this.dnsConf(containerId));
   }
 
   async publish(ports: FwPort[]): Promise<void> {

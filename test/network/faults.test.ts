@@ -5,9 +5,9 @@
  * rule, no lease, no DNS entry.
  */
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { FRONT } from '../helpers/worker.js';
 import { cannotRunNet, withNetCli, type NetCli } from './engine-util.js';
@@ -75,6 +75,9 @@ test('SIGKILL of the container\'s process, of its monitor, then rm -f: nothing l
     assert.equal(readFileSync(`/proc/${monitor}/comm`, 'utf8').trim(), 'berth-monitor');
     if (monitor) process.kill(monitor, 'SIGKILL');
     for (let i = 0; i < 50 && (await c.ok(['inspect', '-f', '{{.State.Status}}', a])) !== 'exited'; i++) await sleep(100);
+    // a writer of a's DNS configuration killed between its write and its rename left its temp file
+    const dead = spawnSync('true').pid!;
+    writeFileSync(join(c.runRoot, 'network', 'dns', `.${a}.conf.${dead}.tmp`), 'upstream 10.0.0.1\n');
     await c.ok(['rm', '-f', a, b]);
     assert.deepEqual(residue(c), []);
   });
