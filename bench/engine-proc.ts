@@ -23,15 +23,16 @@ export function cmdline(pid: number): string {
   return (read(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
 }
 
-export interface Mem { pid: number; comm: string; rssKiB: number; pssKiB?: number }
+export interface Mem { pid: number; comm: string; rssKiB: number; pssKiB?: number; anonKiB?: number }
 
-/** VmRSS (and Pss when /proc/PID/smaps_rollup is readable) of one process, in KiB. */
+/** VmRSS, its anonymous part (RssAnon) and Pss (when /proc/PID/smaps_rollup is readable) of one process, in KiB. */
 export function memOf(pid: number): Mem {
   const status = read(`/proc/${pid}/status`);
   const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status ?? '');
   if (!status || !rss) throw new Error(`memory of pid ${pid}: /proc/${pid}/status has no VmRSS (process gone?)`);
   const pss = /^Pss:\s+(\d+) kB$/m.exec(read(`/proc/${pid}/smaps_rollup`) ?? '');
-  return { pid, comm: comm(pid) ?? '?', rssKiB: Number(rss[1]), ...(pss ? { pssKiB: Number(pss[1]) } : {}) };
+  const anon = /^RssAnon:\s+(\d+) kB$/m.exec(status);
+  return { pid, comm: comm(pid) ?? '?', rssKiB: Number(rss[1]), ...(pss ? { pssKiB: Number(pss[1]) } : {}), ...(anon ? { anonKiB: Number(anon[1]) } : {}) };
 }
 
 /** MemAvailable of the host, KiB. */

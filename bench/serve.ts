@@ -179,6 +179,7 @@ function timeEach(engines: Array<[Engine, string[]]>, n = N): number[][] {
 }
 
 const rssKiB = (pids: number[]) => sum(pids.map((p) => memOf(p).rssKiB));
+const anonKiB = (pids: number[]) => sum(pids.map((p) => memOf(p).anonKiB ?? NaN));
 const stat = (v: number[]) => ({ medianMs: round(median(v)), minMs: round(Math.min(...v)), samplesMs: v.map((x) => round(x)) });
 
 async function main(): Promise<number> {
@@ -259,6 +260,9 @@ async function main(): Promise<number> {
     await sleep(15000);
     res.serveRssKiB.idle = rssKiB(serve.daemons!());
     res.dockerRssKiB.idle = rssKiB(docker.daemons!());
+    // the processes' own memory (anonymous pages), beside RSS's mapped binaries and libraries
+    res.serveAnonKiB = { idle: anonKiB(serve.daemons!()) };
+    res.dockerAnonKiB = { idle: anonKiB(docker.daemons!()) };
 
     // 2. docker ps with MANY containers each (and 5b. RSS with them)
     log(`2. ${MANY} containers on berth serve and on dockerd, then docker ps`);
@@ -287,6 +291,8 @@ async function main(): Promise<number> {
     await sleep(15000);
     res.serveRssKiB.many = rssKiB(serve.daemons!());
     res.dockerRssKiB.many = rssKiB(docker.daemons!());
+    res.serveAnonKiB.many = anonKiB(serve.daemons!());
+    res.dockerAnonKiB.many = anonKiB(docker.daemons!());
 
     const MiB = (k: number) => round(k / 1024);
     res.goals = {
@@ -310,6 +316,7 @@ async function main(): Promise<number> {
       `running in Node meanwhile (BERTH_WORKER_WAIT=0) ${res.berthRun.firstCommand.noWait.medianMs}, then the second ${res.berthRun.firstCommand.secondAfterNoWait.medianMs}; ` +
       `a Node process per command (BERTH_NO_WORKER=1) ${res.berthRun.firstCommand.node.medianMs}. ` +
       `\`docker ps\` against a stub server answering at once with berth serve's ${res.dockerPs.clientFloor.answerBytes}-byte listing (the CLI's own floor), median of ${N}: ${res.dockerPs.clientFloor.medianMs} ms = ${res.dockerPs.clientFloor.ratioToDockerd}× dockerd's. ` +
+      `anonymous memory (RssAnon, MiB) idle / with ${MANY} containers: berth serve ${MiB(res.serveAnonKiB.idle)} / ${MiB(res.serveAnonKiB.many)}, dockerd + containerd ${MiB(res.dockerAnonKiB.idle)} / ${MiB(res.dockerAnonKiB.many)}. ` +
       `berth serve RSS right after start ${MiB(res.serveRssKiB.afterStart)} MiB; the front's warm process after the runs ${MiB(res.warmRssKiB)} MiB; ` +
       `\`docker run -d\` median: berth serve ${res.dockerRunD['berth-serve']} ms, dockerd ${res.dockerRunD.docker} ms.`,
     ].join('\n');
