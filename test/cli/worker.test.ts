@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needsOwnProcess, parseHello, MAGIC } from '../../src/cli/worker.js';
@@ -212,6 +212,33 @@ test('worker: each command uses its client\'s environment (roots), signals reach
     assert.notEqual(await exited(w.proc, 15_000), 'timeout', `the idle worker exited: ${w.log()}`);
     assert.equal(existsSync(w.socket), false, 'its socket is removed');
   }, ['--idle-timeout', '2s']);
+});
+
+/** KiB of the node binary resident in process `pid` (its mappings of that file, from smaps). */
+function nodeBinaryKiB(pid: number): number {
+  const exe = realpathSync(process.execPath);
+  let kib = 0, mine = false;
+  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S{4} \S+ \S+ \S+\s*(.*)$/.exec(l);
+    if (m) { mine = m[1] === exe; continue; }
+    const r = mine && /^Rss:\s+(\d+) kB/.exec(l);
+    if (r) kib += Number(r[1]);
+  }
+  return kib;
+}
+
+test('worker: once a burst is over it gives memory back, the node binary\'s pages included, and serves on', { skip, timeout: 120_000 }, async () => {
+  await withWorker(async (_e, w) => {
+    let r = await front(w.env, ['run', '--rm', '--network', 'none', 'busybox', 'true']);
+    assert.equal(r.code, 0, r.err);
+    const busy = nodeBinaryKiB(w.proc.pid!);
+    // a quiet interval of 5 s after the work, then it settles (worker-idle.ts)
+    let idle = busy;
+    for (let i = 0; i < 80 && idle > busy / 2; i++) { await sleep(250); idle = nodeBinaryKiB(w.proc.pid!); }
+    assert.ok(idle < busy / 2, `the node binary's resident KiB after the command ${busy}, idle ${idle}`);
+    r = await front(w.env, ['run', '--rm', '--network', 'none', 'busybox', 'echo', 'again']);
+    assert.deepEqual([r.code, r.out], [0, 'again\n'], r.err);
+  });
 });
 
 test('worker: the front runs node without a worker; one worker per socket; a stale socket is replaced', { skip, timeout: 120_000 }, async () => {
