@@ -273,7 +273,9 @@ static int abs_or_empty(const char *p)
 /* Drop the page-table entries of our own read-only file mappings (the binary's text and rodata):
  * the start-up touched code the monitor never runs again, and a long-lived monitor should hold
  * only what its loop uses (refaulted from the page cache on demand). Writable mappings are left
- * alone: MADV_DONTNEED would reset them. `text_only`: the executable ones only (a watcher). */
+ * alone: MADV_DONTNEED would reset them; so is the read-only one right before the writable one
+ * (PT_GNU_RELRO starts the RW segment: pages relocated at start-up, then made read-only).
+ * `text_only`: the executable ones only (a watcher). */
 void trim_text(int text_only)
 {
 	static char buf[8192];
@@ -298,6 +300,10 @@ void trim_text(int text_only)
 			snprintf(exe, sizeof(exe), "%s", path); /* the first mapping is the executable's */
 		if (!exe[0] || strcmp(path, exe) != 0 || perms[1] == 'w' || (text_only && perms[2] != 'x'))
 			continue;
+		char nperms[8], npath[256] = "";
+		if (next && perms[2] != 'x' && sscanf(next, "%*[0-9a-f]-%*[0-9a-f] %7s %*s %*s %*s %255[^\n]", nperms, npath) == 2 &&
+		    nperms[1] == 'w' && strcmp(npath, exe) == 0)
+			continue; /* RELRO */
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 	}
 }

@@ -87,6 +87,24 @@ export function logEntries(path: string) {
   return text.split('\n').filter(Boolean).map((l) => parseJsonLog(l));
 }
 
+/** The mappings of a process's own executable (the first mapping's file), from smaps. */
+export function exeMappings(pid: number): Array<{ perms: string; rss: number; anon: number }> {
+  const out: Array<{ perms: string; rss: number; anon: number }> = [];
+  let exe: string | undefined, cur: { perms: string; rss: number; anon: number } | undefined;
+  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(l);
+    if (m) {
+      exe ??= m[2];
+      cur = m[2] === exe ? { perms: m[1]!, rss: 0, anon: 0 } : undefined;
+      if (cur) out.push(cur);
+      continue;
+    }
+    const f = cur && /^(Rss|Anonymous):\s+(\d+) kB/.exec(l);
+    if (f) cur![f[1] === 'Rss' ? 'rss' : 'anon'] = Number(f[2]);
+  }
+  return out;
+}
+
 export function vmRss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1]);

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { attach, HelperSession, step } from '../../src/sys/index.js';
 import { alive, CLONE, tempRootfs, waitGone } from './util.js';
-import { collect, logEntries, monitorPlan, RFC3339NANO, skip, sleep, start, stop, until, vmRss, waitExit } from './monitor-util.js';
+import { collect, exeMappings, logEntries, monitorPlan, RFC3339NANO, skip, sleep, start, stop, until, vmRss, waitExit } from './monitor-util.js';
 
 test('monitor: a detached container logs in json-file format and leaves its exit file; RSS < 1 MiB', { skip }, async (t) => {
   const tr = tempRootfs();
@@ -26,6 +26,11 @@ test('monitor: a detached container logs in json-file format and leaves its exit
     const rss = vmRss(pids.monitor);
     t.diagnostic(`monitor VmRSS with a running container: ${rss} kB`);
     assert.ok(rss < 1024, `monitor RSS ${rss} kB`);
+    // its start-up trim (trim_text) dropped read-only pages of its binary but not the relocated
+    // ones (RELRO: read-only, right before the writable mapping), which MADV_DONTNEED would reset
+    const maps = exeMappings(pids.monitor);
+    const relro = maps.findIndex((x, i) => x.perms[1] !== 'w' && x.perms[2] !== 'x' && maps[i + 1]?.perms[1] === 'w');
+    assert.ok(relro > 0 && maps[relro]!.anon > 0, `the relocated pages are kept: ${JSON.stringify(maps)}`);
     assert.ok(statSync(m.sock).isSocket());
     assert.ok(existsSync(m.exitFile + '.tmp') && !existsSync(m.exitFile), 'the exit record has its space reserved');
     assert.equal(readFileSync(`/proc/${pids.monitor}/comm`, 'utf8'), 'berth-monitor\n');
