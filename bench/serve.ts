@@ -134,9 +134,8 @@ async function setupBerthServe(work: string, tar: string): Promise<Berth> {
  */
 async function stubServer(work: string, like: Berth): Promise<Engine & { body: number }> {
   const sock = join(work, 'stub.sock'), bodyFile = join(work, 'stub-body.json');
-  const sockOf = (like.argv([])[2] ?? '').replace(/^unix:\/\//, '');
   const body = await new Promise<Buffer>((resolve, reject) => {
-    get({ socketPath: sockOf, path: '/v1.47/containers/json' }, (r) => {
+    get({ socketPath: join(like.runRoot, 'docker.sock'), path: '/v1.47/containers/json' }, (r) => {
       const parts: Buffer[] = [];
       r.on('data', (c: Buffer) => parts.push(c)).on('end', () => (r.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`listing: HTTP ${r.statusCode}`))));
     }).on('error', reject);

@@ -17,27 +17,29 @@ const MADV_DONTNEED = 4;
 type Madvise = (addr: bigint, len: bigint, advice: number) => number;
 let madvise: Madvise | undefined;
 
-/** The clean read-only mappings of `file` in this process: [start, end, resident KiB]. */
-export function cleanFileMappings(file: string, smaps = readFileSync('/proc/self/smaps', 'utf8')): Array<[bigint, bigint, number]> {
-  const out: Array<[bigint, bigint, number]> = [];
-  let cur: { lo: bigint; hi: bigint; ok: boolean; rss: number; anon: number } | undefined;
-  const flush = () => {
-    if (cur?.ok && cur.anon === 0 && cur.rss > 0) out.push([cur.lo, cur.hi, cur.rss]);
-  };
+/** One mapping of a process, from its smaps: bounds, permissions, file ('' for anonymous), KiB. */
+export interface Mapping { lo: bigint; hi: bigint; perms: string; path: string; rss: number; anon: number }
+
+/** The mappings an smaps text lists (`/proc/PID/smaps`; this process's by default). */
+export function smapsMappings(smaps = readFileSync('/proc/self/smaps', 'utf8')): Mapping[] {
+  const out: Mapping[] = [];
+  let cur: Mapping | undefined;
   for (const line of smaps.split('\n')) {
     const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (m) {
-      flush();
-      cur = { lo: BigInt(`0x${m[1]}`), hi: BigInt(`0x${m[2]}`), ok: m[4] === file && m[3]![1] !== 'w' && m[3]![3] === 'p', rss: 0, anon: -1 };
+      // (anon -1 until smaps says: a mapping whose private pages are not known is not clean)
+      out.push(cur = { lo: BigInt(`0x${m[1]}`), hi: BigInt(`0x${m[2]}`), perms: m[3]!, path: m[4]!, rss: 0, anon: -1 });
       continue;
     }
-    if (!cur?.ok) continue;
-    const f = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
-    if (f?.[1] === 'Rss') cur.rss = Number(f[2]);
-    else if (f) cur.anon = Number(f[2]);
+    const f = cur && /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+    if (f) cur![f[1] === 'Rss' ? 'rss' : 'anon'] = Number(f[2]);
   }
-  flush();
   return out;
+}
+
+/** The clean read-only private mappings of `file` with pages resident (none copied-on-write). */
+export function cleanFileMappings(file: string, smaps?: string): Mapping[] {
+  return smapsMappings(smaps).filter((m) => m.path === file && m.perms[1] !== 'w' && m.perms[3] === 'p' && m.anon === 0 && m.rss > 0);
 }
 
 /**
@@ -48,8 +50,8 @@ export function dropCleanFilePages(file: string): number {
   let dropped = 0;
   try {
     madvise ??= libcLibrary().func('int madvise(uintptr_t addr, size_t len, int advice)') as unknown as Madvise;
-    for (const [lo, hi, kib] of cleanFileMappings(file)) {
-      if (madvise(lo, hi - lo, MADV_DONTNEED) === 0) dropped += kib;
+    for (const m of cleanFileMappings(file)) {
+      if (madvise(m.lo, m.hi - m.lo, MADV_DONTNEED) === 0) dropped += m.rss;
     }
   } catch { /* no smaps or no madvise: keep the pages */ }
   return dropped;

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needsOwnProcess, parseHello, MAGIC } from '../../src/cli/worker.js';
+import { smapsMappings } from '../../src/sys/index.js';
 import { busyboxEngine, type BusyboxEngine } from '../helpers/engine.js';
 import { haveBusybox } from '../helpers/rootfs.js';
 import { BERTH_MAIN, FRONT, haveFront, startWorker, type Worker } from '../helpers/worker.js';
@@ -217,14 +218,7 @@ test('worker: each command uses its client\'s environment (roots), signals reach
 /** KiB of the node binary resident in process `pid` (its mappings of that file, from smaps). */
 function nodeBinaryKiB(pid: number): number {
   const exe = realpathSync(process.execPath);
-  let kib = 0, mine = false;
-  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const m = /^[0-9a-f]+-[0-9a-f]+ \S{4} \S+ \S+ \S+\s*(.*)$/.exec(l);
-    if (m) { mine = m[1] === exe; continue; }
-    const r = mine && /^Rss:\s+(\d+) kB/.exec(l);
-    if (r) kib += Number(r[1]);
-  }
-  return kib;
+  return smapsMappings(readFileSync(`/proc/${pid}/smaps`, 'utf8')).filter((m) => m.path === exe).reduce((a, m) => a + m.rss, 0);
 }
 
 test('worker: once a burst is over it gives memory back, the node binary\'s pages included, and serves on', { skip, timeout: 120_000 }, async () => {

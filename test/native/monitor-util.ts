@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HelperSession, parseJsonLog, readExitFile, step, type MonitorAttach, type MonitorExit, type Plan, type Step } from '../../src/sys/index.js';
+import { HelperSession, parseJsonLog, readExitFile, step, type MonitorAttach, type MonitorExit, type Plan, type Step, smapsMappings, type Mapping } from '../../src/sys/index.js';
 import { haveBusybox } from '../helpers/rootfs.js';
 import { alive, BASE_FLAGS, containerPlan, waitGone, type Temp } from './util.js';
 
@@ -88,21 +88,9 @@ export function logEntries(path: string) {
 }
 
 /** The mappings of a process's own executable (the first mapping's file), from smaps. */
-export function exeMappings(pid: number): Array<{ perms: string; rss: number; anon: number }> {
-  const out: Array<{ perms: string; rss: number; anon: number }> = [];
-  let exe: string | undefined, cur: { perms: string; rss: number; anon: number } | undefined;
-  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const m = /^[0-9a-f]+-[0-9a-f]+ (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(l);
-    if (m) {
-      exe ??= m[2];
-      cur = m[2] === exe ? { perms: m[1]!, rss: 0, anon: 0 } : undefined;
-      if (cur) out.push(cur);
-      continue;
-    }
-    const f = cur && /^(Rss|Anonymous):\s+(\d+) kB/.exec(l);
-    if (f) cur![f[1] === 'Rss' ? 'rss' : 'anon'] = Number(f[2]);
-  }
-  return out;
+export function exeMappings(pid: number): Mapping[] {
+  const maps = smapsMappings(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
+  return maps.filter((m) => m.path === maps[0]?.path);
 }
 
 export function vmRss(pid: number): number {

@@ -22,28 +22,19 @@ test('pages: only clean read-only private mappings of the file are chosen', () =
     '7f0000100000-7f0000200000 r--s 00000000 fe:00 1 /usr/bin/node', 'Rss: 800 kB', 'Anonymous: 0 kB', // shared
     '7f0000200000-7f0000300000 rw-p 00000000 00:00 0 ', 'Rss: 1000 kB', 'Anonymous: 1000 kB',
   ].join('\n');
-  assert.deepEqual(cleanFileMappings('/usr/bin/node', smaps), [[0x400000n, 0x500000n, 900], [0x500000n, 0x600000n, 2000]]);
+  assert.deepEqual(cleanFileMappings('/usr/bin/node', smaps).map((m) => [m.lo, m.hi, m.rss]), [[0x400000n, 0x500000n, 900], [0x500000n, 0x600000n, 2000]]);
 });
 
 test('pages: a node process drops its binary\'s clean pages and keeps running', () => {
   const script = `
-    import { cleanFileMappings, dropCleanFilePages } from ${JSON.stringify(SYS)};
-    import { readFileSync, realpathSync } from 'node:fs';
+    import { cleanFileMappings, dropCleanFilePages, smapsMappings } from ${JSON.stringify(SYS)};
+    import { realpathSync } from 'node:fs';
     import { createHash } from 'node:crypto';
     import { gzipSync, gunzipSync } from 'node:zlib';
     import { spawnSync } from 'node:child_process';
     const exe = realpathSync(process.execPath);
-    // the binary's mappings: [resident KiB, anonymous KiB, writable] from smaps
-    const maps = () => {
-      const out = []; let cur;
-      for (const l of readFileSync('/proc/self/smaps', 'utf8').split('\\n')) {
-        const m = /^[0-9a-f]+-[0-9a-f]+ (\\S{4}) \\S+ \\S+ \\S+\\s*(.*)$/.exec(l);
-        if (m) { cur = m[2] === exe ? { w: m[1][1] === 'w', rss: 0, anon: 0 } : undefined; if (cur) out.push(cur); continue; }
-        const f = cur && /^(Rss|Anonymous):\\s+(\\d+)/.exec(l);
-        if (f) cur[f[1] === 'Rss' ? 'rss' : 'anon'] = Number(f[2]);
-      }
-      return out;
-    };
+    // the binary's mappings: writable, resident KiB, anonymous KiB
+    const maps = () => smapsMappings().filter((m) => m.path === exe).map((m) => ({ w: m.perms[1] === 'w', rss: m.rss, anon: m.anon }));
     const before = maps();
     const chosen = cleanFileMappings(exe).length;
     const dropped = dropCleanFilePages(exe);

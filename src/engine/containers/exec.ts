@@ -34,10 +34,8 @@ export async function execInContainer(core: EngineCore, ref: string, r: ExecRequ
   const rootfs = `/proc/${c.state.pid}/root`;
   const cfg = c.config as { User?: string; WorkingDir?: string };
   const rc = RtContainer.load(core.runtime, c.id, 'exec');
-  // --userns keep-id (podman): the user's own ids are the container's user, for exec too
-  const keepId = (c.hostConfig as { UsernsMode?: string }).UsernsMode === 'keep-id' && !cfg.User;
-  const initUser = rc.st.config.process?.user;
-  const userSpec = r.user ?? (keepId && initUser ? `${initUser.uid}:${initUser.gid}` : cfg.User ?? '');
+  // (--userns keep-id: Config.User is the user's own ids, set at create)
+  const userSpec = r.user ?? cfg.User ?? '';
   let read = (p: string) => readRootfsFile(rootfs, p);
   if (c.snapshotKey && servedByFuse(core.paths(c.id).runDir)) { // rootless fuse-overlayfs: not readable from here
     const dirs = (await snapshotter(core.images)).layerDirs(c.snapshotKey);
